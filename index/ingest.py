@@ -19,7 +19,7 @@ from newsdesk.index.text import normalise_text, sentence_spans
 
 from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
-from newsdesk.errors import NotFound
+from newsdesk.errors import ArticlesRejected, InvalidInput, NotFound
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
@@ -53,6 +53,17 @@ class Ingestor:
             report.merge(self._ingest_batch(batch, seen))
             if progress:
                 progress(len(batch))
+        return report
+
+    def ingest_or_raise(
+        self, items: Iterable[ReadResult], progress: Progress | None = None
+    ) -> IngestReport:
+        """Like ingest(), but a request in which every article was rejected is an error."""
+        report = self.ingest(items, progress)
+        if not (report.added or report.updated or report.unchanged or report.rejected):
+            raise InvalidInput("no articles found in the input")
+        if report.rejected and not (report.added or report.updated or report.unchanged):
+            raise ArticlesRejected(report.rejected)
         return report
 
     def delete(self, article_id: str) -> None:

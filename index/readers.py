@@ -28,14 +28,17 @@ def read_paths(paths: Iterable[Path]) -> Iterator[ReadResult]:
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
-                relative = child.relative_to(path).parts
-                if child.is_file() and not any(part.startswith(".") for part in relative):
-                    if child.suffix.lower() in SUPPORTED_SUFFIXES:
-                        yield from read_file(child.name, child.read_bytes(), origin=str(child))
+                if _is_article_file(child, path):
+                    yield from read_file(child.name, child.read_bytes(), origin=str(child))
         elif path.is_file():
             yield from read_file(path.name, path.read_bytes(), origin=str(path))
         else:
             yield RejectedArticle(id=None, origin=str(path), reason="no such file or directory")
+
+
+def _is_article_file(path: Path, root: Path) -> bool:
+    hidden = any(part.startswith(".") for part in path.relative_to(root).parts)
+    return path.is_file() and not hidden and path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
 def read_file(name: str, data: bytes, *, origin: str | None = None) -> Iterator[ReadResult]:

@@ -3,6 +3,8 @@ response and the CLI into a message with a non-zero exit; the core never knows a
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class NewsdeskError(Exception):
     """Base class: something the caller can be told about in plain words."""
@@ -14,6 +16,10 @@ class NewsdeskError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def extensions(self) -> dict[str, Any]:
+        """Extra members for the problem document (RFC 9457 allows them)."""
+        return {}
 
 
 class InvalidInput(NewsdeskError):
@@ -32,3 +38,19 @@ class PayloadTooLarge(NewsdeskError):
     status = 413
     title = "Payload too large"
     slug = "payload-too-large"
+
+
+class ArticlesRejected(InvalidInput):
+    """Nothing in an ingest request could be accepted; says why for each article."""
+
+    slug = "articles-rejected"
+    title = "No article could be ingested"
+
+    def __init__(self, rejected: list[Any]) -> None:
+        reasons = "; ".join(f"{r.id or r.origin or 'article'}: {r.reason}" for r in rejected[:5])
+        more = f" (and {len(rejected) - 5} more)" if len(rejected) > 5 else ""
+        super().__init__(f"{len(rejected)} rejected: {reasons}{more}")
+        self.rejected = rejected
+
+    def extensions(self) -> dict[str, Any]:
+        return {"rejected": [r.model_dump() for r in self.rejected]}

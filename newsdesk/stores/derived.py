@@ -169,6 +169,12 @@ class DerivedIndexes:
             self._unsaved = False
             return True
 
+    def flush_if_due(self, interval_seconds: float) -> bool:
+        """Flush unsaved changes once ``interval_seconds`` have passed since the last flush."""
+        if self._unsaved and time.monotonic() - self.last_flush >= interval_seconds:
+            return self.flush()
+        return False
+
     def _write_snapshot(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f".staging-{uuid.uuid4().hex}"

@@ -6,6 +6,7 @@ decides when (lazily, on the next search after a write)."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -13,6 +14,9 @@ from typing import Protocol
 import bm25s
 import numpy as np
 import Stemmer
+
+# bm25s sets its own logger to DEBUG on import, which floods every caller's output.
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 
 class LexicalIndex(Protocol):

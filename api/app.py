@@ -1,0 +1,64 @@
+"""The FastAPI application: components built once in the lifespan hook, thin routers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from newsdesk.api.problems import install_problem_handlers
+from newsdesk.api.routers import articles, health, search
+from starlette.concurrency import run_in_threadpool
+
+from newsdesk import __version__
+from newsdesk.container import Newsdesk
+from newsdesk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, desk: Newsdesk | None = None) -> FastAPI:
+    """Build the app. Pass ``desk`` to serve components opened elsewhere (tests share one
+    loaded model that way); otherwise they are built from ``settings`` at startup."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = desk is None
+        app.state.desk = desk or await run_in_threadpool(Newsdesk.open, settings or Settings())
+        flusher = asyncio.create_task(_flush_periodically(app.state.desk))
+        try:
+            yield
+        finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            if owned:
+                await run_in_threadpool(app.state.desk.close)
+            else:
+                await run_in_threadpool(app.state.desk.indexes.flush)
+
+    app = FastAPI(
+        title="newsdesk",
+        version=__version__,
+        summary="Question answering and summaries over news articles, every claim cited.",
+        lifespan=lifespan,
+    )
+    install_problem_handlers(app)
+    app.include_router(articles.router)
+    app.include_router(search.router)
+    app.include_router(health.router)
+    return app
+
+
+async def _flush_periodically(desk: Newsdesk) -> None:
+    """Write changed derived indexes to disk now and then. SQLite already holds every
+    acknowledged write; this only shortens the rebuild after a crash."""
+    interval = desk.settings.index_flush_seconds
+    while True:
+        await asyncio.sleep(max(min(interval, 5.0), 0.5))
+        try:
+            await run_in_threadpool(desk.indexes.flush_if_due, interval)
+        except Exception:
+            log.exception("flushing derived indexes failed; will retry")

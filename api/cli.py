@@ -1,0 +1,236 @@
+"""The `newsdesk` command line. Each command opens the collection in NEWSDESK_DATA_DIR, calls
+the same operation as the matching HTTP endpoint, and with --json prints exactly its JSON."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from newsdesk.api import operations
+from newsdesk.api.problems import problem_for
+from newsdesk.api.schemas import SearchBody
+from newsdesk.index.readers import describe_validation_error, read_paths
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from newsdesk.container import Newsdesk
+from newsdesk.domain import SearchFilters
+from newsdesk.errors import InvalidInput, NewsdeskError
+from newsdesk.settings import RetrievalMode, Settings
+
+app = typer.Typer(
+    help="Cited question answering over news articles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+articles_app = typer.Typer(help="List, show and delete stored articles.", no_args_is_help=True)
+app.add_typer(articles_app, name="articles")
+
+stderr = Console(stderr=True, soft_wrap=True)
+stdout = Console(soft_wrap=True)
+T = TypeVar("T")
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the HTTP endpoint's JSON.")]
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()
+
+
+@contextmanager
+def _desk(as_json: bool) -> Iterator[Newsdesk]:
+    """Open the collection; turn the core's errors into a message and exit status 1."""
+    try:
+        with Newsdesk.open(Settings()) as desk:
+            yield desk
+    except ValidationError as exc:
+        error = InvalidInput(describe_validation_error(exc))
+        if as_json:
+            print(json.dumps(problem_for(error).model_dump(exclude_none=True), indent=2))
+        stderr.print(f"[red]error:[/red] {error.detail}", highlight=False)
+        raise typer.Exit(1) from None
+    except NewsdeskError as exc:
+        if as_json:
+            print(json.dumps(problem_for(exc).model_dump(exclude_none=True), indent=2))
+        stderr.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _print_json(model: BaseModel | dict[str, Any]) -> None:
+    data = model.model_dump(mode="json") if isinstance(model, BaseModel) else model
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def _with_spinner(label: str, work: Callable[[Callable[[int], None]], T]) -> T:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed} articles"),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+        disable=not stderr.is_terminal,
+    ) as progress:
+        task = progress.add_task(label, total=None)
+        return work(lambda n: progress.advance(task, n))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Ingest .txt, .md, .html, .json and .jsonl articles (folders are walked)."""
+    with _desk(as_json) as desk:
+        report = _with_spinner(
+            "ingesting", lambda advance: operations.ingest(desk, read_paths(paths), advance)
+        )
+    if as_json:
+        _print_json(report)
+    else:
+        for rejected in report.rejected:
+            where = rejected.origin or rejected.id or "article"
+            stderr.print(f"[yellow]rejected[/yellow] {where}: {rejected.reason}", highlight=False)
+        stderr.print(report.summary_line(), highlight=False)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _filters(
+    source: list[str] | None,
+    article_id: list[str] | None,
+    after: datetime | None,
+    before: datetime | None,
+) -> SearchFilters:
+    return SearchFilters(
+        sources=source or None,
+        article_ids=article_id or None,
+        published_after=after,
+        published_before=before,
+    )
+
+
+SourceOption = Annotated[list[str] | None, typer.Option("--source", help="Only this outlet.")]
+AfterOption = Annotated[datetime | None, typer.Option("--after", help="Published on/after.")]
+BeforeOption = Annotated[datetime | None, typer.Option("--before", help="Published on/before.")]
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")] = None,
+    source: SourceOption = None,
+    article_id: Annotated[
+        list[str] | None, typer.Option("--article-id", help="Only this article.")
+    ] = None,
+    after: AfterOption = None,
+    before: BeforeOption = None,
+    mode: Annotated[RetrievalMode | None, typer.Option(help="hybrid, dense or lexical.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Ranked passages for a query."""
+    with _desk(as_json) as desk:
+        body = SearchBody(
+            query=query, top_k=top_k, filters=_filters(source, article_id, after, before), mode=mode
+        )
+        response = operations.search(desk, body)
+    if as_json:
+        _print_json(response)
+        return
+    if not response.results:
+        stderr.print("no matching passages")
+    for rank, passage in enumerate(response.results, start=1):
+        date = passage.published_at.date().isoformat() if passage.published_at else "undated"
+        stdout.print(
+            f"[bold]{rank}. {passage.title}[/bold] ({passage.article_id}, {date}) "
+            f"score {passage.score:.4f} chars {passage.char_start}-{passage.char_end}",
+            highlight=False,
+        )
+        stdout.print(f"   {passage.text}\n", highlight=False)
+
+
+@articles_app.command("list")
+def list_articles(
+    source: SourceOption = None,
+    after: AfterOption = None,
+    before: BeforeOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=operations.MAX_PAGE)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Stored articles, newest first."""
+    with _desk(as_json) as desk:
+        page = operations.list_articles(desk, _filters(source, None, after, before), limit, offset)
+    if as_json:
+        _print_json(page)
+        return
+    for item in page.items:
+        date = item.published_at.date().isoformat() if item.published_at else "undated"
+        stdout.print(f"{item.id}  {date}  {item.source or '-'}  {item.title}", highlight=False)
+    stderr.print(f"{len(page.items)} of {page.total} articles")
+
+
+@articles_app.command("show")
+def show_article(article_id: str, as_json: JsonOption = False) -> None:
+    """One article with its chunks and their offsets."""
+    with _desk(as_json) as desk:
+        article = operations.get_article(desk, article_id)
+    if as_json:
+        _print_json(article)
+        return
+    stdout.print(f"[bold]{article.title}[/bold]\n{article.url or ''}\n", highlight=False)
+    stdout.print(article.text, highlight=False)
+    stderr.print(f"\n{len(article.chunks)} chunks")
+
+
+@articles_app.command("delete")
+def delete_article(article_id: str, as_json: JsonOption = False) -> None:
+    """Remove an article from the database and both indexes."""
+    with _desk(as_json) as desk:
+        operations.delete_article(desk, article_id)
+    if as_json:
+        _print_json({"deleted": article_id})
+    else:
+        stderr.print(f"deleted {article_id}")
+
+
+@app.command()
+def status(as_json: JsonOption = False) -> None:
+    """What the collection holds and which models it uses (GET /health)."""
+    with _desk(as_json) as desk:
+        health = operations.health(desk)
+    if as_json:
+        _print_json(health)
+    else:
+        for key, value in health.model_dump().items():
+            stdout.print(f"{key}: {value}", highlight=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (NEWSDESK_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (NEWSDESK_PORT).")] = None,
+) -> None:
+    """Run the HTTP service on the configured data directory."""
+    import uvicorn
+    from newsdesk.api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        log_level="info",
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""RFC 9457 problem details: every error the API returns is ``application/problem+json``
+with ``type``, ``title``, ``status`` and ``detail`` (plus ``errors`` for invalid fields)."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from newsdesk.errors import NewsdeskError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+
+class Problem(BaseModel):
+    type: str = Field(default="about:blank", description="URI naming the kind of problem.")
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="Field-level errors, for invalid requests."
+    )
+    rejected: list[dict[str, Any]] | None = Field(
+        default=None, description="Articles refused by an ingest request, with reasons."
+    )
+
+
+def problem_response(problem: Problem) -> JSONResponse:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type=PROBLEM_MEDIA_TYPE,
+    )
+
+
+def _problem_type(slug: str) -> str:
+    return f"urn:newsdesk:problem:{slug}"
+
+
+def problem_for(exc: NewsdeskError, instance: str | None = None) -> Problem:
+    return Problem(
+        type=_problem_type(exc.slug),
+        title=exc.title,
+        status=exc.status,
+        detail=exc.detail,
+        instance=instance,
+        **exc.extensions(),
+    )
+
+
+async def _newsdesk_error(request: Request, exc: NewsdeskError) -> JSONResponse:
+    return problem_response(problem_for(exc, request.url.path))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+        for error in exc.errors()
+    ]
+    detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
+    return problem_response(
+        Problem(
+            type=_problem_type("invalid-request"),
+            title="Invalid request",
+            status=422,
+            detail=detail,
+            instance=request.url.path,
+            errors=errors,
+        )
+    )
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    return problem_response(
+        Problem(
+            title=HTTPStatus(exc.status_code).phrase,
+            status=exc.status_code,
+            detail=str(exc.detail) if exc.detail else None,
+            instance=request.url.path,
+        )
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(NewsdeskError, _newsdesk_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+# For the OpenAPI schema: what error responses look like.
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": text}
+    for status, text in {
+        404: "No such resource",
+        413: "Request too large",
+        422: "Invalid request",
+    }.items()
+}

@@ -1,0 +1,44 @@
+"""Request and response bodies of the HTTP API that are not domain types themselves."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from newsdesk.domain import ArticleSummary, Passage, SearchFilters
+from newsdesk.settings import RetrievalMode
+
+
+class SearchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, max_length=4000)
+    top_k: int | None = Field(default=None, description="Passages to return (1 to max_top_k).")
+    filters: SearchFilters | None = None
+    mode: RetrievalMode | None = Field(
+        default=None, description="Override the configured retrieval mode for this query."
+    )
+
+
+class SearchResponse(BaseModel):
+    query: str
+    mode: RetrievalMode
+    results: list[Passage]
+    took_ms: float
+
+
+class ArticlePage(BaseModel):
+    items: list[ArticleSummary]
+    total: int
+    limit: int
+    offset: int
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    articles: int
+    chunks: int
+    embedding_model: str
+    vector_index: str
+    retrieval_mode: RetrievalMode
+    index_status: str
