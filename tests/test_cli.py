@@ -1,0 +1,80 @@
+"""The installed `newsdesk` command, run as a user would, against a temporary data dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from newsdesk.api.app import create_app
+
+from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
+from newsdesk.settings import Settings
+
+from .conftest import SAMPLES
+
+pytestmark = pytest.mark.slow  # each command loads the model afresh
+
+
+def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    beside_python = Path(sys.executable).parent / "newsdesk"
+    executable = str(beside_python) if beside_python.exists() else shutil.which("newsdesk")
+    assert executable, "the newsdesk console script is not installed"
+    env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)}
+    return subprocess.run(
+        [executable, *args], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+
+
+def test_ingest_search_and_json_parity_with_http(tmp_path: Path, embedder: Embedder) -> None:
+    data = tmp_path / "data"
+    ingested = run(data, "ingest", str(SAMPLES / "articles.jsonl"), "--json")
+    assert ingested.returncode == 0, ingested.stderr
+    report = json.loads(ingested.stdout)
+    assert len(report["added"]) == 19 and report["chunks"] > 19
+    assert set(report) >= {"added", "updated", "unchanged", "rejected", "chunks"}
+
+    human = run(data, "ingest", str(SAMPLES / "articles.jsonl"))
+    assert human.returncode == 0
+    assert "0 added, 0 updated, 19 unchanged, 0 rejected" in human.stderr
+
+    cli = run(data, "search", "crane collapse at the Grand Mosque", "--top-k", "3", "--json")
+    assert cli.returncode == 0, cli.stderr
+    cli_body = json.loads(cli.stdout)
+
+    with (
+        Newsdesk.open(Settings(data_dir=data, _env_file=None), embedder=embedder) as desk,
+        TestClient(create_app(desk.settings, desk=desk)) as client,
+    ):
+        http_body = client.post(
+            "/search", json={"query": "crane collapse at the Grand Mosque", "top_k": 3}
+        ).json()
+        http_article = client.get("/articles/nato-no-fly-zone-stoltenberg").json()
+    for body in (cli_body, http_body):
+        body.pop("took_ms")
+    assert cli_body == http_body
+
+    shown = run(data, "articles", "show", "nato-no-fly-zone-stoltenberg", "--json")
+    assert json.loads(shown.stdout) == http_article
+
+
+def test_cli_errors_are_messages_with_a_non_zero_exit(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Café news".encode("latin-1"))
+    result = run(data, "ingest", str(bad))
+    assert result.returncode == 1
+    assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+    too_many = run(data, "search", "anything", "--top-k", "1000000", "--json")
+    assert too_many.returncode == 1
+    assert json.loads(too_many.stdout)["status"] == 422
+
+    missing = run(data, "articles", "show", "no-such-article")
+    assert missing.returncode == 1 and "no article with id" in missing.stderr

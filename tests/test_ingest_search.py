@@ -1,0 +1,198 @@
+"""Ingest → search → delete → restart, on the real model, real faiss and real BM25."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from newsdesk.container import Newsdesk
+from newsdesk.domain import ArticleInput, SearchFilters
+from newsdesk.embedding import Embedder
+from newsdesk.errors import InvalidInput, NotFound
+from newsdesk.settings import Settings
+
+QUESTIONS = [
+    ("Why did NATO refuse to impose a no-fly zone over Ukraine?", "nato-no-fly-zone-stoltenberg"),
+    (
+        "How many people died when a crane fell on the Grand Mosque?",
+        "wikinews-2015-mecca-crane-collapse",
+    ),
+    (
+        "When was the space shuttle programme retired?",
+        "wikinews-2011-nasa-shuttle-anniversary-retirement",
+    ),
+    (
+        "Which countries' asylum seekers get a questionnaire instead of an interview?",
+        "wikinews-2023-uk-asylum-questionnaire",
+    ),
+]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
+def test_the_right_article_comes_first(loaded_desk: Newsdesk, mode: str) -> None:
+    for question, article_id in QUESTIONS:
+        results = loaded_desk.searcher.search(question, top_k=5, mode=mode)
+        assert results, question
+        assert results[0].article_id == article_id, (mode, question, results[0].title)
+
+
+def test_results_carry_exact_offsets_and_scores(loaded_desk: Newsdesk) -> None:
+    results = loaded_desk.searcher.search(
+        "Biden described Zelenskyy as a tough negotiator", top_k=5
+    )
+    assert len(results) == 5
+    assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
+    for passage in results:
+        article = loaded_desk.store.get_article(passage.article_id)
+        assert article.text[passage.char_start : passage.char_end] == passage.text
+    best = results[0]
+    assert "tough negotiator" in best.text
+    assert best.dense_score is not None and best.lexical_score is not None
+
+
+def test_filters_restrict_every_retriever(loaded_desk: Newsdesk) -> None:
+    only = SearchFilters(article_ids=["wikinews-2015-mecca-crane-collapse"])
+    for mode in ("hybrid", "dense", "lexical"):
+        results = loaded_desk.searcher.search("NATO no-fly zone", top_k=5, filters=only, mode=mode)
+        assert {r.article_id for r in results} <= {"wikinews-2015-mecca-crane-collapse"}
+    wikinews = loaded_desk.searcher.search(
+        "NATO no-fly zone", top_k=10, filters=SearchFilters(sources=["Wikinews"])
+    )
+    assert wikinews and all(r.source == "Wikinews" for r in wikinews)
+    dated = loaded_desk.searcher.search(
+        "news",
+        top_k=20,
+        filters=SearchFilters(published_after="2015-01-01", published_before="2016-12-31"),
+    )
+    assert dated and all(r.published_at.year in (2015, 2016) for r in dated)
+    nothing = loaded_desk.searcher.search("crane", filters=SearchFilters(sources=["Nobody"]))
+    assert nothing == []
+
+
+def test_reingesting_unchanged_articles_changes_nothing(
+    loaded_desk: Newsdesk, samples: list[ArticleInput]
+) -> None:
+    generation = loaded_desk.store.generation()
+    vectors = len(loaded_desk.indexes.vectors)
+    report = loaded_desk.ingestor.ingest(samples)
+    assert report.added == [] and report.updated == [] and report.chunks == 0
+    assert sorted(report.unchanged) == sorted(a.id for a in samples)
+    assert loaded_desk.store.generation() == generation
+    assert len(loaded_desk.indexes.vectors) == vectors
+
+
+def test_changed_text_replaces_the_old_chunks(
+    loaded_desk: Newsdesk, samples: list[ArticleInput]
+) -> None:
+    original = samples[0]
+    old_ids = {c.chunk_id for c in loaded_desk.store.get_article(original.id).chunks}
+    changed = original.model_copy(
+        update={"text": "Zebras escaped from the city zoo on Tuesday. Keepers caught them by noon."}
+    )
+    report = loaded_desk.ingestor.ingest([changed])
+    assert report.updated == [original.id] and report.chunks == 1
+    article = loaded_desk.store.get_article(original.id)
+    assert {c.chunk_id for c in article.chunks}.isdisjoint(old_ids)
+    hits = loaded_desk.searcher.search("zebras escaped from the zoo", top_k=3)
+    assert hits[0].article_id == original.id
+    # No retriever can return the old chunks any more.
+    for mode in ("dense", "lexical"):
+        ids = {r.chunk_id for r in loaded_desk.searcher.search(original.title, top_k=50, mode=mode)}
+        assert ids.isdisjoint(old_ids)
+
+
+def test_metadata_only_change_keeps_chunks(
+    loaded_desk: Newsdesk, samples: list[ArticleInput]
+) -> None:
+    original = samples[1]
+    before = [c.chunk_id for c in loaded_desk.store.get_article(original.id).chunks]
+    report = loaded_desk.ingestor.ingest([original.model_copy(update={"title": "A new title"})])
+    assert report.updated == [original.id] and report.chunks == 0
+    article = loaded_desk.store.get_article(original.id)
+    assert article.title == "A new title" and [c.chunk_id for c in article.chunks] == before
+
+
+def test_delete_removes_the_article_from_all_three_stores(loaded_desk: Newsdesk) -> None:
+    article_id = "wikinews-2015-mecca-crane-collapse"
+    chunk_ids = np.array([c.chunk_id for c in loaded_desk.store.get_article(article_id).chunks])
+    loaded_desk.ingestor.delete(article_id)
+    assert loaded_desk.store.get_article(article_id) is None
+    assert loaded_desk.store.passages(chunk_ids.tolist()) == {}
+    _, dense_ids = loaded_desk.indexes.vectors.search(
+        loaded_desk.embedder.embed(["crane collapse Mecca Grand Mosque"]), 1000
+    )
+    assert not np.isin(chunk_ids, dense_ids).any()
+    _, lexical_ids = loaded_desk.indexes.fresh_lexical().search("crane Mecca mosque", 1000)
+    assert not np.isin(chunk_ids, lexical_ids).any()
+    with pytest.raises(NotFound):
+        loaded_desk.ingestor.delete(article_id)
+
+
+def test_restart_reloads_the_same_results(
+    settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    query = "crane fell into the mosque during a storm"
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples)
+        before = [(r.chunk_id, round(r.score, 6)) for r in desk.searcher.search(query)]
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.index_status == "loaded"
+        after = [(r.chunk_id, round(r.score, 6)) for r in desk.searcher.search(query)]
+    assert after == before
+
+
+def test_indexes_behind_sqlite_are_rebuilt_at_start(
+    settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    # Simulate a crash after the SQLite commit but before the index snapshot was written.
+    desk = Newsdesk.open(settings, embedder=embedder)
+    desk.ingestor.ingest(samples[:5])
+    desk.indexes.flush()
+    desk.ingestor.ingest(samples[5:])
+    desk.store.close()  # no flush: the saved snapshot is now older than SQLite
+    with Newsdesk.open(settings, embedder=embedder) as reopened:
+        assert reopened.index_status.startswith("rebuilt: snapshot generation")
+        hits = reopened.searcher.search(samples[-1].title, top_k=3)
+        assert hits[0].article_id == samples[-1].id
+        assert len(reopened.indexes.vectors) == reopened.store.chunk_count()
+
+
+def test_a_damaged_snapshot_is_rebuilt(
+    settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples[:3])
+    current = (settings.index_dir / "CURRENT").read_text()
+    (settings.index_dir / current / "vectors.faiss").write_bytes(b"garbage")
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.index_status.startswith("rebuilt: snapshot unreadable")
+        assert desk.searcher.search(samples[0].title)[0].article_id == samples[0].id
+
+
+def test_bad_input_is_rejected_and_leaves_the_index_untouched(loaded_desk: Newsdesk) -> None:
+    generation = loaded_desk.store.generation()
+    report = loaded_desk.ingestor.ingest([ArticleInput(id="blank", title="Blank", text=" \n\t ")])
+    assert [r.id for r in report.rejected] == ["blank"] and "empty" in report.rejected[0].reason
+    with pytest.raises(InvalidInput):
+        loaded_desk.searcher.search("anything", top_k=10**6)
+    with pytest.raises(InvalidInput):
+        loaded_desk.searcher.search("   ")
+    assert loaded_desk.store.generation() == generation
+
+
+def test_approximate_index_kinds_search_and_delete(
+    tmp_path, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    for kind in ("hnsw", "ivfpq"):
+        settings = Settings(data_dir=tmp_path / kind, vector_index=kind, _env_file=None)
+        with Newsdesk.open(settings, embedder=embedder) as desk:
+            desk.ingestor.ingest(samples)
+            question, expected = QUESTIONS[1]
+            assert desk.searcher.search(question, mode="dense")[0].article_id == expected
+            desk.ingestor.delete(expected)
+            assert expected not in {
+                r.article_id for r in desk.searcher.search(question, top_k=20, mode="dense")
+            }
+        with Newsdesk.open(settings, embedder=embedder) as desk:
+            assert desk.index_status == "loaded"
+            assert len(desk.indexes.vectors) == desk.store.chunk_count()
