@@ -5,29 +5,36 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
-from newsdesk.api.problems import install_problem_handlers
-from newsdesk.api.routers import articles, health, search
 from starlette.concurrency import run_in_threadpool
 
 from newsdesk import __version__
+from newsdesk.api.problems import install_problem_handlers
+from newsdesk.api.routers import articles, ask, health, search
 from newsdesk.container import Newsdesk
 from newsdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, desk: Newsdesk | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, desk: Newsdesk | None = None, *, warm_up: bool = False
+) -> FastAPI:
     """Build the app. Pass ``desk`` to serve components opened elsewhere (tests share one
-    loaded model that way); otherwise they are built from ``settings`` at startup."""
+    loaded model that way); otherwise they are built from ``settings`` at startup.
+    ``warm_up`` starts the answer pipeline (and a local LLM server) in the background at
+    startup instead of on the first question."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = desk is None
         app.state.desk = desk or await run_in_threadpool(Newsdesk.open, settings or Settings())
         flusher = asyncio.create_task(_flush_periodically(app.state.desk))
+        if warm_up:
+            threading.Thread(target=app.state.desk.answerer, daemon=True).start()
         try:
             yield
         finally:
@@ -48,6 +55,7 @@ def create_app(settings: Settings | None = None, desk: Newsdesk | None = None) -
     install_problem_handlers(app)
     app.include_router(articles.router)
     app.include_router(search.router)
+    app.include_router(ask.router)
     app.include_router(health.router)
     return app
 

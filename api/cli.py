@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from newsdesk.api import operations
-from newsdesk.api.problems import problem_for
-from newsdesk.api.schemas import SearchBody
-from newsdesk.index.readers import describe_validation_error, read_paths
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from newsdesk.api import operations
+from newsdesk.api.problems import problem_for
+from newsdesk.api.schemas import SearchBody
 from newsdesk.container import Newsdesk
 from newsdesk.domain import SearchFilters
 from newsdesk.errors import InvalidInput, NewsdeskError
+from newsdesk.index.readers import describe_validation_error, read_paths
 from newsdesk.settings import RetrievalMode, Settings
 
 app = typer.Typer(
@@ -157,6 +157,50 @@ def search(
         stdout.print(f"   {passage.text}\n", highlight=False)
 
 
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to use.")] = None,
+    source: SourceOption = None,
+    article_id: Annotated[
+        list[str] | None, typer.Option("--article-id", help="Only this article.")
+    ] = None,
+    after: AfterOption = None,
+    before: BeforeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Answer a question from the articles, every sentence cited (POST /ask)."""
+    with _desk(as_json) as desk:
+        filters = _filters(source, article_id, after, before)
+        answer = desk.answerer().ask(question, top_k, filters)
+    if as_json:
+        _print_json(answer)
+        return
+    stdout.print(answer.answer, highlight=False)
+    for sentence in answer.sentences:
+        if not sentence.supported:
+            stdout.print(
+                f"[yellow]unsupported (support {sentence.support:.2f}):[/yellow] {sentence.text}",
+                highlight=False,
+            )
+    if answer.citations:
+        stdout.print("\nSources:", highlight=False)
+    for citation in answer.citations:
+        date = citation.published_at.date().isoformat() if citation.published_at else "undated"
+        stdout.print(
+            f"[{citation.number}] {citation.title} ({citation.source or citation.article_id}, "
+            f"{date}) {citation.url or ''}\n    “{citation.quote}”",
+            highlight=False,
+            markup=False,
+        )
+    notes = [f"backend {answer.backend}", f"model {answer.model}"]
+    if answer.abstained:
+        notes.append(f"abstained: {answer.abstain_reason}")
+    if answer.degraded:
+        notes.append(f"degraded: {answer.degraded_reason}")
+    stderr.print(" · ".join(notes), highlight=False)
+
+
 @articles_app.command("list")
 def list_articles(
     source: SourceOption = None,
@@ -221,11 +265,12 @@ def serve(
 ) -> None:
     """Run the HTTP service on the configured data directory."""
     import uvicorn
+
     from newsdesk.api.app import create_app
 
     settings = Settings()
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, warm_up=True),
         host=host or settings.host,
         port=settings.port if port is None else port,
         log_level="info",

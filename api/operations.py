@@ -6,14 +6,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from newsdesk.api.schemas import ArticlePage, Health, SearchBody, SearchResponse
-from newsdesk.index.ingest import Progress
-from newsdesk.index.readers import ReadResult
-
 from newsdesk import __version__
+from newsdesk.api.schemas import ArticlePage, Health, SearchBody, SearchResponse
 from newsdesk.container import Newsdesk
 from newsdesk.domain import Article, IngestReport, SearchFilters
 from newsdesk.errors import NotFound
+from newsdesk.index.ingest import Progress
+from newsdesk.index.readers import ReadResult
 
 MAX_PAGE = 500
 

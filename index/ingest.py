@@ -13,13 +13,13 @@ from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 
 import numpy as np
-from newsdesk.index.chunking import TextChunk, chunk_text
-from newsdesk.index.readers import ReadResult
-from newsdesk.index.text import normalise_text, sentence_spans
 
 from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
 from newsdesk.errors import ArticlesRejected, InvalidInput, NotFound
+from newsdesk.index.chunking import TextChunk, chunk_text
+from newsdesk.index.readers import ReadResult
+from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite

@@ -59,3 +59,32 @@ class CitedText(BaseModel):
     sentences: list[AnswerSentence]
     citations: list[Citation]
     check: CitationCheck = Field(default_factory=CitationCheck)
+
+
+class Timings(BaseModel):
+    retrieval_ms: float = 0.0
+    generation_ms: float = 0.0
+    first_token_ms: float | None = Field(
+        default=None, description="Streaming only: until the first generated text."
+    )
+    check_ms: float = 0.0
+    total_ms: float = 0.0
+
+
+class CitedAnswer(BaseModel):
+    """The response of /ask: checked, cited prose plus how it was produced."""
+
+    question: str
+    answer: str = Field(description="The answer with inline [n] markers.")
+    citations: list[Citation]
+    sentences: list[AnswerSentence]
+    check: CitationCheck = Field(default_factory=CitationCheck)
+    abstained: bool = Field(description="True when the articles do not answer the question.")
+    abstain_reason: str | None = None
+    degraded: bool = Field(
+        default=False, description="True when the configured LLM failed and a fallback answered."
+    )
+    degraded_reason: str | None = None
+    backend: BackendName
+    model: str | None = None
+    timings: Timings = Field(default_factory=Timings)

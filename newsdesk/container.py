@@ -6,10 +6,15 @@ and the evals build one per run. Nothing loads a model at import time."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from types import TracebackType
 
 from newsdesk.embedding import Embedder, SentenceTransformerEmbedder
+from newsdesk.generation.answer import Answerer
+from newsdesk.generation.llm import ChatModel, Completion, LLMError, OpenAIChatModel
+from newsdesk.generation.local_server import LocalLlamaServer
 from newsdesk.index.ingest import Ingestor
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
@@ -30,6 +35,21 @@ def build_embedder(settings: Settings) -> Embedder:
     )
 
 
+class UnavailableChatModel:
+    """Stands in for an LLM that could not be started: every call fails with the reason,
+    so each answer falls back to the extractive backend and reports why (`degraded`)."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+
+    def complete(self, messages: list[dict[str, str]], **options: object) -> Completion:
+        raise LLMError(self.reason)
+
+    def stream(self, messages: list[dict[str, str]], **options: object) -> Iterator[str]:
+        raise LLMError(self.reason)
+
+
 @dataclass
 class Newsdesk:
     settings: Settings
@@ -39,6 +59,9 @@ class Newsdesk:
     ingestor: Ingestor
     searcher: Searcher
     index_status: str
+    _answerer: Answerer | None = field(default=None, init=False)
+    _local_server: LocalLlamaServer | None = field(default=None, init=False)
+    _answerer_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Newsdesk:
@@ -70,7 +93,38 @@ class Newsdesk:
             index_status=status,
         )
 
+    def answerer(self) -> Answerer:
+        """The answer pipeline, built on first use: starting a local LLM takes seconds, and
+        commands that only ingest or search should not pay for it."""
+        with self._answerer_lock:
+            if self._answerer is None:
+                self._answerer = Answerer(
+                    self.searcher,
+                    self.embedder,
+                    self.settings,
+                    self._chat_model(),
+                    self.settings.backend,
+                )
+            return self._answerer
+
+    def _chat_model(self) -> ChatModel | None:
+        backend = self.settings.backend
+        if backend == "extractive":
+            return None
+        if backend == "openai":
+            return OpenAIChatModel.from_settings(self.settings)
+        server = LocalLlamaServer(self.settings)
+        try:
+            server.start()
+        except LLMError as exc:
+            log.error("local LLM server did not start: %s", exc)
+            return UnavailableChatModel("local", f"local LLM server unavailable: {exc}")
+        self._local_server = server
+        return server.chat_model()
+
     def close(self) -> None:
+        if self._local_server is not None:
+            self._local_server.stop()
         self.indexes.flush()
         self.store.close()
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from newsdesk.retrieval.fusion import reciprocal_rank_fusion
 
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput
+from newsdesk.retrieval.fusion import reciprocal_rank_fusion
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore

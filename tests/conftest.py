@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from newsdesk.api.app import create_app
 
+from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
@@ -27,7 +27,7 @@ def embedder() -> Embedder:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", _env_file=None)
+    return Settings(data_dir=tmp_path / "data", backend="extractive", _env_file=None)
 
 
 @pytest.fixture

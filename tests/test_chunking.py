@@ -2,10 +2,10 @@ import itertools
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from newsdesk.index.chunking import chunk_text
-from newsdesk.index.text import normalise_text
 
 from newsdesk.embedding import Embedder
+from newsdesk.index.chunking import chunk_text
+from newsdesk.index.text import normalise_text
 
 from .conftest import SAMPLES
 

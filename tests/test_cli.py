@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from newsdesk.api.app import create_app
 
+from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings

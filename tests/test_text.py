@@ -1,5 +1,6 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from newsdesk.index.text import normalise_text, sentence_spans
 
 from .conftest import SAMPLES

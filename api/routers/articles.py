@@ -7,15 +7,15 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from starlette.concurrency import run_in_threadpool
+
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep, SettingsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.schemas import ArticlePage
-from newsdesk.index.readers import ReadResult, read_file
-from starlette.concurrency import run_in_threadpool
-
 from newsdesk.domain import Article, ArticleInput, IngestReport, SearchFilters
 from newsdesk.errors import PayloadTooLarge
+from newsdesk.index.readers import ReadResult, read_file
 
 router = APIRouter(prefix="/articles", tags=["articles"], responses=PROBLEM_RESPONSES)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
 from newsdesk.api.schemas import Health

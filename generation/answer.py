@@ -1,0 +1,260 @@
+"""Compose a cited answer: retrieve → decide whether the articles can answer at all →
+generate (LLM or extractive) → check every sentence against the passages → cite.
+
+An LLM failure never fails the request: the extractive backend answers instead and the
+response says so (`degraded`). Nothing falls back silently."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from newsdesk.answers import BackendName, CitationCheck, CitedAnswer, CitedText, Timings
+from newsdesk.domain import Passage, SearchFilters
+from newsdesk.embedding import Embedder
+from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.extractive import ExtractiveAnswerer
+from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.prompting import answer_messages, answer_prompt
+from newsdesk.generation.streaming import MarkerStripper
+from newsdesk.index.text import sentence_spans
+from newsdesk.retrieval.search import Searcher
+from newsdesk.settings import Settings
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of the answer as it is generated (markers removed: they are not checked yet)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerEvent:
+    """The final, checked answer; always the last event of a stream."""
+
+    answer: CitedAnswer
+
+
+StreamEvent = TokenEvent | AnswerEvent
+
+
+class Answerer:
+    def __init__(
+        self,
+        searcher: Searcher,
+        embedder: Embedder,
+        settings: Settings,
+        chat_model: ChatModel | None,
+        backend: BackendName,
+    ) -> None:
+        self.searcher = searcher
+        self.embedder = embedder
+        self.settings = settings
+        self.chat_model = chat_model
+        self.backend = backend
+        self.checker = CitationChecker(
+            embedder,
+            threshold=settings.support_threshold,
+            drop_unsupported=settings.unsupported_sentences == "drop",
+        )
+        self.extractive = ExtractiveAnswerer(embedder)
+
+    def ask(
+        self, question: str, top_k: int | None = None, filters: SearchFilters | None = None
+    ) -> CitedAnswer:
+        events = list(self.stream(question, top_k, filters, stream_tokens=False))
+        final = events[-1]
+        assert isinstance(final, AnswerEvent)
+        return final.answer
+
+    def stream(
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        stream_tokens: bool = True,
+    ) -> Iterator[StreamEvent]:
+        clock = _Clock()
+        request = self.searcher.request(question, top_k, filters)
+        passages = self.searcher.run(request)
+        clock.mark("retrieval_ms")
+
+        reason = self._why_unanswerable(request.query, passages)
+        if reason:
+            yield AnswerEvent(self._abstain(request.query, reason, clock))
+            return
+
+        if self.chat_model is None:
+            yield AnswerEvent(self._extractive(request.query, passages, clock))
+            return
+        try:
+            raw = yield from self._generate(request.query, passages, clock, stream_tokens)
+        except LLMError as exc:
+            answer = self._extractive(request.query, passages, clock)
+            yield AnswerEvent(
+                answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
+            )
+            return
+        yield AnswerEvent(self._checked(request.query, raw, passages, clock))
+
+    # --- steps -----------------------------------------------------------------------------
+    def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
+        if not passages:
+            return "no passage matches the question"
+        relevance = self._relevance(question, passages)
+        if relevance < self.settings.abstain_threshold:
+            return (
+                f"no passage is relevant enough (best similarity {relevance:.2f} < "
+                f"{self.settings.abstain_threshold})"
+            )
+        return None
+
+    def _relevance(self, question: str, passages: list[Passage]) -> float:
+        scores = [p.dense_score for p in passages if p.dense_score is not None]
+        if len(scores) == len(passages):
+            return max(scores)
+        # Some passages came from BM25 alone: measure them with the embedder too.
+        vectors = self.embedder.embed([question, *(p.text for p in passages)])
+        return float((vectors[1:] @ vectors[0]).max())
+
+    def _generate(
+        self, question: str, passages: list[Passage], clock: _Clock, stream_tokens: bool
+    ) -> Iterator[StreamEvent]:
+        assert self.chat_model is not None
+        prompt = answer_prompt()
+        options = {
+            "max_tokens": self.settings.llm_max_tokens,
+            "temperature": self.settings.llm_temperature,
+            "stop": prompt.stop,
+        }
+        messages = answer_messages(question, passages)
+        if not stream_tokens:
+            completion = self.chat_model.complete(messages, **options)
+            clock.mark("generation_ms")
+            return completion.text
+        stripper = MarkerStripper()
+        pieces: list[str] = []
+        for delta in self.chat_model.stream(messages, **options):
+            if not pieces:
+                clock.first_token()
+            pieces.append(delta)
+            visible = stripper.feed(delta)
+            if visible:
+                yield TokenEvent(visible)
+        if tail := stripper.flush():
+            yield TokenEvent(tail)
+        clock.mark("generation_ms")
+        return "".join(pieces)
+
+    def _checked(
+        self, question: str, raw: str, passages: list[Passage], clock: _Clock
+    ) -> CitedAnswer:
+        prompt = answer_prompt()
+        text = _within_budget(raw, prompt.max_sentences)
+        if _is_abstention(text, prompt.abstain_phrase):
+            return self._abstain(question, "the model found no answer in the passages", clock)
+        cited = self.checker.check(text, passages)
+        clock.mark("check_ms")
+        if not any(s.supported for s in cited.sentences):
+            return self._abstain(
+                question, "no generated sentence is supported by the passages", clock, cited
+            )
+        return self._answer(question, cited, clock, backend=self.backend)
+
+    def _extractive(self, question: str, passages: list[Passage], clock: _Clock) -> CitedAnswer:
+        sentences = self.extractive.answer(question, passages)
+        clock.mark("generation_ms")
+        if not sentences:
+            return self._abstain(
+                question, "no passage sentence answers the question", clock, backend="extractive"
+            )
+        cited = self.checker.cite(sentences, passages)
+        clock.mark("check_ms")
+        return self._answer(question, cited, clock, backend="extractive")
+
+    def _answer(
+        self, question: str, cited: CitedText, clock: _Clock, *, backend: BackendName
+    ) -> CitedAnswer:
+        return CitedAnswer(
+            question=question,
+            answer=cited.text,
+            citations=cited.citations,
+            sentences=cited.sentences,
+            check=cited.check,
+            abstained=False,
+            backend=backend,
+            model=self._model_name(backend),
+            timings=clock.timings(),
+        )
+
+    def _abstain(
+        self,
+        question: str,
+        reason: str,
+        clock: _Clock,
+        cited: CitedText | None = None,
+        *,
+        backend: BackendName | None = None,
+    ) -> CitedAnswer:
+        backend = backend or self.backend
+        return CitedAnswer(
+            question=question,
+            answer=answer_prompt().abstain_phrase,
+            citations=[],
+            sentences=[],
+            check=cited.check if cited else CitationCheck(),
+            abstained=True,
+            abstain_reason=reason,
+            backend=backend,
+            model=self._model_name(backend),
+            timings=clock.timings(),
+        )
+
+    def _model_name(self, backend: BackendName) -> str | None:
+        if backend == "extractive" or self.chat_model is None:
+            return self.embedder.model_id
+        return self.chat_model.name
+
+
+def _within_budget(raw: str, max_sentences: int) -> str:
+    """Keep the first sentences only (and the markers right after them): small models
+    ramble, then invent."""
+    spans = sentence_spans(raw)
+    if len(spans) <= max_sentences:
+        return raw.strip()
+    end = spans[max_sentences - 1].end
+    trailing = _TRAILING_MARKERS.match(raw, end)
+    return raw[: trailing.end() if trailing else end].strip()
+
+
+_TRAILING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]+\])+")
+
+
+def _is_abstention(text: str, phrase: str) -> bool:
+    normalised = " ".join(text.lower().replace("’", "'").split())
+    return not normalised or normalised.startswith(phrase.lower().rstrip("."))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.last = self.start
+        self.values: dict[str, float] = {}
+        self.first_token_at: float | None = None
+
+    def mark(self, name: str) -> None:
+        now = time.perf_counter()
+        self.values[name] = round((now - self.last) * 1000, 2)
+        self.last = now
+
+    def first_token(self) -> None:
+        self.first_token_at = time.perf_counter()
+
+    def timings(self) -> Timings:
+        first = round((self.first_token_at - self.start) * 1000, 2) if self.first_token_at else None
+        total = round((time.perf_counter() - self.start) * 1000, 2)
+        return Timings(**self.values, first_token_ms=first, total_ms=total)

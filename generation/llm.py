@@ -1,0 +1,213 @@
+"""Chat-model access. Every backend that writes answers speaks the OpenAI chat API, so all
+generation goes through the official ``openai`` client: the hosted API, vLLM, Ollama and the
+embedded llama.cpp server alike.
+
+Any failure — timeout, refused connection, HTTP error after the client's own retries, a body
+that is not a chat completion, a stream that breaks off — surfaces as one exception,
+:class:`LLMError`, whose message says what went wrong. Callers catch only that and fall back to
+an extractive answer (reported as ``degraded``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import openai
+from openai.types.chat import ChatCompletion
+
+from newsdesk.settings import Settings
+
+_BODY_PREVIEW_CHARS = 200
+# What a misbehaving endpoint can make the client raise: its own errors (timeouts, refused
+# connections, HTTP statuses) and ValueError (undecodable JSON, bodies pydantic rejects).
+# Anything else is a bug here and should not be disguised as a degraded answer.
+_FAILURES = (openai.OpenAIError, ValueError)
+
+
+class LLMError(Exception):
+    """A chat model could not produce an answer; the message says why."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    finish_reason: str | None
+
+
+class ChatModel(Protocol):
+    name: str
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+    ) -> Completion: ...
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]: ...
+
+
+class OpenAIChatModel:
+    """A :class:`ChatModel` backed by any OpenAI-compatible ``/v1/chat/completions``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None,
+        api_key: str | None,
+        model: str,
+        timeout: float,
+        max_retries: int,
+    ) -> None:
+        self.name = model
+        self._timeout = timeout
+        # Local servers ignore the key, but the client refuses to start without one.
+        # Retries (with exponential backoff, honouring Retry-After) are the client's own:
+        # it retries connection errors, timeouts, 408/409/429 and 5xx.
+        self._client = openai.OpenAI(
+            base_url=base_url,
+            api_key=api_key or "not-needed",
+            timeout=timeout,
+            max_retries=max_retries,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIChatModel:
+        return cls(
+            base_url=settings.openai_base_url,
+            api_key=settings.openai_api_key,
+            model=settings.openai_model,
+            timeout=settings.llm_timeout_seconds,
+            max_retries=settings.llm_max_retries,
+        )
+
+    @property
+    def base_url(self) -> str:
+        return str(self._client.base_url)
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+    ) -> Completion:
+        try:
+            response = self._client.chat.completions.create(
+                **self._request(messages, max_tokens, temperature, stop)
+            )
+        except _FAILURES as exc:
+            raise self._error(exc) from exc
+        return _to_completion(response, self.name)
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None = None,
+    ) -> Iterator[str]:
+        """Yield text deltas as they arrive.
+
+        A stream counts as complete only once a chunk carries a ``finish_reason``: the client
+        hides the ``[DONE]`` sentinel and ends iteration silently when the connection closes,
+        so that is the only way to tell a finished answer from a truncated one. A stream that
+        ends without it raises :class:`LLMError` after the deltas already yielded — callers
+        must then discard that partial text.
+        """
+        request = self._request(messages, max_tokens, temperature, stop)
+        finished = False
+        try:
+            with self._client.chat.completions.create(**request, stream=True) as chunks:
+                for chunk in chunks:
+                    for choice in getattr(chunk, "choices", None) or []:
+                        delta = getattr(choice.delta, "content", None)
+                        if delta:
+                            yield delta
+                        finished = finished or choice.finish_reason is not None
+        except _FAILURES as exc:
+            raise self._error(exc) from exc
+        if not finished:
+            raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
+
+    def _request(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        stop: list[str] | None,
+    ) -> dict[str, Any]:
+        # `max_tokens` rather than `max_completion_tokens`: every OpenAI-compatible server
+        # (llama.cpp, vLLM, Ollama) understands it.
+        request: dict[str, Any] = {
+            "model": self.name,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "temperature": temperature,
+        }
+        if stop:
+            request["stop"] = stop
+        return request
+
+    def _error(self, exc: Exception) -> LLMError:
+        return LLMError(f"{_describe(exc, self._timeout)} (endpoint {self.base_url})")
+
+
+def _describe(exc: Exception, timeout: float) -> str:
+    """One line saying what failed, for logs and the ``degraded`` note."""
+    # Order matters: APITimeoutError is an APIConnectionError.
+    if isinstance(exc, openai.APITimeoutError):
+        return f"LLM request timed out after {timeout:g}s"
+    if isinstance(exc, openai.APIConnectionError):
+        return f"could not reach the LLM endpoint: {exc}"
+    if isinstance(exc, openai.APIStatusError):
+        return f"LLM endpoint answered HTTP {exc.status_code}: {_preview(exc.body)}"
+    if isinstance(exc, openai.APIResponseValidationError):
+        return f"LLM endpoint sent a malformed response: {exc}"
+    if isinstance(exc, ValueError):  # json.JSONDecodeError and pydantic errors included
+        return f"LLM endpoint sent a response that is not valid JSON: {exc}"
+    return f"LLM request failed ({type(exc).__name__}): {exc}"
+
+
+def _preview(body: object) -> str:
+    text = str(body) if body is not None else "(no body)"
+    return text if len(text) <= _BODY_PREVIEW_CHARS else text[:_BODY_PREVIEW_CHARS] + "…"
+
+
+def _to_completion(response: object, requested_model: str) -> Completion:
+    """Check the parsed body really is a chat completion with text in it."""
+    # The client returns the raw text when the server does not label its body as JSON.
+    if not isinstance(response, ChatCompletion):
+        raise LLMError(f"LLM endpoint sent something that is not JSON: {_preview(response)}")
+    choices = getattr(response, "choices", None)
+    if not choices:
+        raise LLMError("LLM endpoint sent a completion without choices")
+    choice = choices[0]
+    message = getattr(choice, "message", None)
+    text = getattr(message, "content", None)
+    if not isinstance(text, str):
+        raise LLMError("LLM endpoint sent a completion without text")
+    usage = getattr(response, "usage", None)
+    return Completion(
+        text=text,
+        model=getattr(response, "model", None) or requested_model,
+        prompt_tokens=getattr(usage, "prompt_tokens", None),
+        completion_tokens=getattr(usage, "completion_tokens", None),
+        finish_reason=getattr(choice, "finish_reason", None),
+    )

@@ -1,0 +1,94 @@
+"""Render the prompt files in prompts/ into chat messages.
+
+Article text is untrusted: it is only ever placed inside the numbered passage block, with
+anything that looks like our own markers or prompt scaffolding neutralised, and the system
+prompt tells the model to treat it as quoted data."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from string import Template
+from typing import Any
+
+from newsdesk.domain import Passage
+
+# Lines an article could use to impersonate the prompt's own structure.
+_SCAFFOLDING = re.compile(r"\b(question|answer|passages|system|assistant|user)\s*:", re.I)
+_MARKER_LIKE = re.compile(r"\[(\d+)\]")
+
+
+@dataclass(frozen=True)
+class AnswerPrompt:
+    system: str
+    user: Template
+    example: dict[str, Any]
+    stop: list[str]
+    max_sentences: int
+    abstain_phrase: str
+
+
+def _read(name: str) -> str:
+    return resources.files("newsdesk.prompts").joinpath(name).read_text(encoding="utf-8")
+
+
+@cache
+def answer_prompt() -> AnswerPrompt:
+    limits = json.loads(_read("answer.json"))
+    return AnswerPrompt(
+        system=_read("answer_system.txt").strip(),
+        user=Template(_read("answer_user.txt")),
+        example=json.loads(_read("answer_example.json")),
+        stop=list(limits["stop"]),
+        max_sentences=int(limits["max_sentences"]),
+        abstain_phrase=str(limits["abstain_phrase"]),
+    )
+
+
+def sanitise_passage_text(text: str) -> str:
+    """Keep article text from posing as prompt structure or as citation markers."""
+    text = _MARKER_LIKE.sub(r"(\1)", text)
+    return _SCAFFOLDING.sub(lambda m: m.group(0).replace(":", " -"), " ".join(text.split()))
+
+
+def _passage_block(number: int, title: str, source: str | None, date: str | None, text: str) -> str:
+    facts = [f"Title: {' '.join(title.split())}"]
+    if source:
+        facts.append(f"Source: {source}")
+    if date:
+        facts.append(f"Date: {date}")
+    return f"[{number}] ({'; '.join(facts)}) {sanitise_passage_text(text)}"
+
+
+def render_passages(passages: list[Passage]) -> str:
+    return "\n".join(
+        _passage_block(
+            number,
+            p.title,
+            p.source,
+            p.published_at.date().isoformat() if p.published_at else None,
+            p.text,
+        )
+        for number, p in enumerate(passages, start=1)
+    )
+
+
+def _render_example(example: dict[str, Any]) -> str:
+    blocks = "\n".join(
+        _passage_block(n, p["title"], p.get("source"), p.get("date"), p["text"])
+        for n, p in enumerate(example["passages"], start=1)
+    )
+    return f"Passages:\n{blocks}\n\nQuestion: {example['question']}\nAnswer: {example['answer']}"
+
+
+def answer_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
+    prompt = answer_prompt()
+    user = prompt.user.substitute(
+        example=_render_example(prompt.example),
+        passages=render_passages(passages),
+        question=" ".join(question.split()),
+    )
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]

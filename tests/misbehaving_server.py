@@ -1,0 +1,236 @@
+"""A real HTTP server on loopback that imitates an OpenAI-compatible ``/v1/chat/completions``
+endpoint and misbehaves on request, so the client's failure handling is tested over actual
+sockets rather than against patched functions.
+
+Behaviours:
+
+``ok``             a valid completion, or a valid SSE stream ending in ``[DONE]``
+``error500``       always HTTP 500
+``flaky``          HTTP 500 for the first ``fail_times`` requests, then ``ok``
+``hang``           answers only after ``hang_seconds`` (longer than the client's timeout)
+``garbage``        HTTP 200 labelled ``application/json`` whose body is not JSON
+``no_choices``     valid JSON completion with an empty ``choices`` list
+``broken_stream``  SSE that sends a few deltas, then closes without finish_reason or ``[DONE]``
+``invalid_stream`` SSE whose second event is not JSON
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+
+Behaviour = Literal[
+    "ok",
+    "error500",
+    "flaky",
+    "hang",
+    "garbage",
+    "no_choices",
+    "broken_stream",
+    "invalid_stream",
+]
+
+MODEL = "misbehaving-test-model"
+DEFAULT_TEXT = "The council approved the budget on Tuesday."
+
+
+@dataclass
+class RequestCounter:
+    """Chat-completion requests the server has received (thread-safe)."""
+
+    _count: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def increment(self) -> int:
+        with self._lock:
+            self._count += 1
+            return self._count
+
+    @property
+    def value(self) -> int:
+        with self._lock:
+            return self._count
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        behaviour: Behaviour,
+        *,
+        text: str,
+        fail_times: int,
+        hang_seconds: float,
+        retry_after_ms: int | None,
+    ) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.behaviour = behaviour
+        self.text = text
+        self.fail_times = fail_times
+        self.hang_seconds = hang_seconds
+        self.retry_after_ms = retry_after_ms
+        self.counter = RequestCounter()
+        # Set at shutdown so that hanging handlers return at once instead of lingering.
+        self.stopping = threading.Event()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # keep test output clean
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/") == "/v1/models":
+            self._send_json(200, {"object": "list", "data": [{"id": MODEL, "object": "model"}]})
+        else:
+            self._send_json(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        request = json.loads(self.rfile.read(length) or b"{}")
+        if self.path.rstrip("/") != "/v1/chat/completions":
+            self._send_json(404, {"error": {"message": "not found"}})
+            return
+        number = self.server.counter.increment()
+        # The client may have given up (timeout) before the answer: nothing left to do then.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._respond(number, stream=bool(request.get("stream")))
+
+    def _respond(self, number: int, *, stream: bool) -> None:
+        behaviour = self.server.behaviour
+        if behaviour == "error500" or (behaviour == "flaky" and number <= self.server.fail_times):
+            self._send_error500()
+        elif behaviour == "hang":
+            self.server.stopping.wait(self.server.hang_seconds)
+            self._send_ok(stream)
+        elif behaviour == "garbage":
+            self._send_raw(200, "application/json", b"<html>definitely not json</html>")
+        elif behaviour == "no_choices":
+            self._send_json(200, {**_completion(""), "choices": []})
+        elif behaviour == "broken_stream":
+            self._send_events(_chunks(self.server.text)[:3])
+        elif behaviour == "invalid_stream":
+            events = _chunks(self.server.text)
+            self._send_events([events[0], "{this is not json", *events[1:]])
+        else:
+            self._send_ok(stream)
+
+    def _send_ok(self, stream: bool) -> None:
+        if stream:
+            self._send_events([*_chunks(self.server.text), "[DONE]"])
+        else:
+            self._send_json(200, _completion(self.server.text))
+
+    def _send_error500(self) -> None:
+        body = json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()
+        headers = {}
+        if self.server.retry_after_ms is not None:
+            # The client honours this header, which keeps retry tests fast.
+            headers["retry-after-ms"] = str(self.server.retry_after_ms)
+        self._send_raw(500, "application/json", body, headers)
+
+    def _send_json(self, status: int, payload: object) -> None:
+        self._send_raw(status, "application/json", json.dumps(payload).encode())
+
+    def _send_raw(
+        self, status: int, content_type: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _send_events(self, events: list[str]) -> None:
+        # No Content-Length and HTTP/1.0: the body ends when the connection closes, which is
+        # exactly how a server that dies mid-stream looks to the client.
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        for event in events:
+            self.wfile.write(f"data: {event}\n\n".encode())
+            self.wfile.flush()
+        self.close_connection = True
+
+
+def _completion(text: str) -> dict[str, Any]:
+    words = max(1, len(text.split()))
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 0,
+        "model": MODEL,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 7, "completion_tokens": words, "total_tokens": 7 + words},
+    }
+
+
+def _chunks(text: str) -> list[str]:
+    """SSE payloads streaming ``text`` word by word; the last one carries finish_reason."""
+    pieces = [word + " " for word in text.split(" ")]
+    pieces[-1] = pieces[-1].rstrip(" ")
+    payloads = [_chunk({"role": "assistant", "content": ""}, None)]
+    payloads += [_chunk({"content": piece}, None) for piece in pieces]
+    payloads.append(_chunk({}, "stop"))
+    return payloads
+
+
+def _chunk(delta: dict[str, str], finish_reason: str | None) -> str:
+    return json.dumps(
+        {
+            "id": "chatcmpl-test",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": MODEL,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+    )
+
+
+@contextmanager
+def misbehaving_server(
+    behaviour: Behaviour,
+    *,
+    text: str = DEFAULT_TEXT,
+    fail_times: int = 2,
+    hang_seconds: float = 10.0,
+    retry_after_ms: int | None = 10,
+) -> Iterator[tuple[str, RequestCounter]]:
+    """Run the server in a thread; yield its ``/v1`` base URL and its request counter."""
+    server = _Server(
+        behaviour,
+        text=text,
+        fail_times=fail_times,
+        hang_seconds=hang_seconds,
+        retry_after_ms=retry_after_ms,
+    )
+    # A short poll interval: shutdown() waits for it, and the default (0.5 s) adds up.
+    thread = threading.Thread(
+        target=server.serve_forever, args=(0.02,), name="misbehaving-server", daemon=True
+    )
+    thread.start()
+    host, port = server.server_address[:2]
+    try:
+        yield f"http://{host}:{port}/v1", server.counter
+    finally:
+        server.stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,257 @@
+"""The LLM layer against real servers: a misbehaving OpenAI imitation on loopback (every
+failure must become an LLMError), and the embedded llama.cpp server with the packaged Gemma 3
+270M model (marked ``llm``).
+
+Gemma 3 270M is a small *base* model: prompts are one-shot completions ("Question: …
+Answer:") sent as a single user message, not instructions.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from newsdesk.generation.llm import Completion, LLMError, OpenAIChatModel
+from newsdesk.generation.local_server import LocalLlamaServer, _child_environment
+from newsdesk.settings import Settings
+from tests.misbehaving_server import DEFAULT_TEXT, MODEL, misbehaving_server
+
+MESSAGES = [{"role": "user", "content": "Say something."}]
+
+
+def _model(base_url: str, *, timeout: float = 5.0, max_retries: int = 0) -> OpenAIChatModel:
+    return OpenAIChatModel(
+        base_url=base_url, api_key=None, model=MODEL, timeout=timeout, max_retries=max_retries
+    )
+
+
+def _complete(model: OpenAIChatModel) -> Completion:
+    return model.complete(MESSAGES, max_tokens=32, temperature=0.0)
+
+
+# --- a misbehaving OpenAI-compatible server -----------------------------------------------
+
+
+def test_ok_completion() -> None:
+    with misbehaving_server("ok") as (base_url, counter):
+        completion = _complete(_model(base_url))
+    assert completion.text == DEFAULT_TEXT
+    assert completion.model == MODEL
+    assert completion.finish_reason == "stop"
+    assert completion.prompt_tokens == 7
+    assert completion.completion_tokens == len(DEFAULT_TEXT.split())
+    assert counter.value == 1
+
+
+def test_flaky_server_succeeds_within_retries() -> None:
+    with misbehaving_server("flaky", fail_times=2) as (base_url, counter):
+        completion = _complete(_model(base_url, max_retries=2))
+    assert completion.text == DEFAULT_TEXT
+    assert counter.value == 3
+
+
+def test_persistent_500_raises_after_all_retries() -> None:
+    with (
+        misbehaving_server("error500") as (base_url, counter),
+        pytest.raises(LLMError, match="HTTP 500"),
+    ):
+        _complete(_model(base_url, max_retries=2))
+    assert counter.value == 1 + 2
+
+
+def test_hanging_server_times_out_promptly() -> None:
+    with misbehaving_server("hang", hang_seconds=10) as (base_url, _):
+        started = time.monotonic()
+        with pytest.raises(LLMError, match="timed out"):
+            _complete(_model(base_url, timeout=1, max_retries=0))
+        elapsed = time.monotonic() - started
+    assert elapsed < 5
+
+
+def test_non_json_body_raises() -> None:
+    with (
+        misbehaving_server("garbage") as (base_url, _),
+        pytest.raises(LLMError, match="not valid JSON"),
+    ):
+        _complete(_model(base_url))
+
+
+def test_completion_without_choices_raises() -> None:
+    with (
+        misbehaving_server("no_choices") as (base_url, _),
+        pytest.raises(LLMError, match="without choices"),
+    ):
+        _complete(_model(base_url))
+
+
+def test_unreachable_endpoint_raises() -> None:
+    with misbehaving_server("ok") as (base_url, _):
+        pass  # the port is closed again once the server has shut down
+    with pytest.raises(LLMError, match="could not reach"):
+        _complete(_model(base_url))
+
+
+def test_stream_deltas_concatenate_to_the_full_text() -> None:
+    with misbehaving_server("ok") as (base_url, _):
+        deltas = list(_model(base_url).stream(MESSAGES, max_tokens=32, temperature=0.0))
+    assert len(deltas) == len(DEFAULT_TEXT.split())
+    assert "".join(deltas) == DEFAULT_TEXT
+
+
+def test_stream_cut_off_before_finish_raises_after_partial_deltas() -> None:
+    # Defined behaviour: deltas received so far are yielded, then LLMError; the caller
+    # discards the partial text and falls back.
+    received: list[str] = []
+    with (
+        misbehaving_server("broken_stream") as (base_url, _),
+        pytest.raises(LLMError, match="ended before the answer was finished"),
+    ):
+        for delta in _model(base_url).stream(MESSAGES, max_tokens=32, temperature=0.0):
+            received.append(delta)
+    assert received
+    assert "".join(received) != DEFAULT_TEXT
+
+
+def test_stream_with_invalid_json_raises() -> None:
+    with (
+        misbehaving_server("invalid_stream") as (base_url, _),
+        pytest.raises(LLMError, match="not valid JSON"),
+    ):
+        list(_model(base_url).stream(MESSAGES, max_tokens=32, temperature=0.0))
+
+
+def test_stream_from_failing_server_raises() -> None:
+    with (
+        misbehaving_server("error500") as (base_url, counter),
+        pytest.raises(LLMError, match="HTTP 500"),
+    ):
+        list(_model(base_url, max_retries=1).stream(MESSAGES, max_tokens=8, temperature=0))
+    assert counter.value == 2
+
+
+def test_settings_select_the_openai_endpoint() -> None:
+    settings = Settings(
+        openai_base_url="http://127.0.0.1:9/v1",
+        openai_model="some-model",
+        llm_max_retries=0,
+        _env_file=None,
+    )
+    model = OpenAIChatModel.from_settings(settings)
+    assert model.name == "some-model"
+    assert model.base_url.startswith("http://127.0.0.1:9/v1")
+
+
+# --- the embedded llama.cpp server ----------------------------------------------------------
+
+
+def test_child_environment_drops_the_servers_own_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    # llama_cpp.server reads unprefixed HOST/PORT/API_KEY/… and HOST beats --host.
+    for name in ("HOST", "port", "API_KEY", "CONFIG_FILE", "N_CTX"):
+        monkeypatch.setenv(name, "0.0.0.0")
+    monkeypatch.setenv("NEWSDESK_KEEP_ME", "1")
+    env = _child_environment()
+    assert not {"HOST", "port", "API_KEY", "CONFIG_FILE", "N_CTX"} & env.keys()
+    assert env["NEWSDESK_KEEP_ME"] == "1"
+
+
+ONE_SHOT = [
+    {
+        "role": "user",
+        "content": "Question: What is the capital of France?\nAnswer: Paris\n\n"
+        "Question: What is the capital of Italy?\nAnswer:",
+    }
+]
+
+
+def _local_settings(data_dir: Path, **overrides: object) -> Settings:
+    return Settings(data_dir=data_dir, _env_file=None, **overrides)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlamaServer]:
+    server = LocalLlamaServer(_local_settings(tmp_path_factory.mktemp("llm-data")))
+    with server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def local_model(local_server: LocalLlamaServer) -> OpenAIChatModel:
+    return local_server.chat_model()
+
+
+@pytest.mark.llm
+def test_local_completion_respects_max_tokens(local_model: OpenAIChatModel) -> None:
+    completion = local_model.complete(ONE_SHOT, max_tokens=6, temperature=0.0)
+    assert completion.text.strip()
+    assert completion.completion_tokens is not None
+    assert 0 < completion.completion_tokens <= 6
+    assert completion.prompt_tokens
+    assert completion.finish_reason in {"stop", "length"}
+
+
+@pytest.mark.llm
+def test_local_stop_sequence_cuts_output(local_model: OpenAIChatModel) -> None:
+    unstopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0)
+    assert "\n" in unstopped.text  # the base model runs on into the next line…
+    stopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0, stop=["\n"])
+    assert "\n" not in stopped.text  # …unless told to stop there
+    assert stopped.text.strip()
+    assert stopped.finish_reason == "stop"
+
+
+@pytest.mark.llm
+def test_local_stream_yields_several_deltas(local_model: OpenAIChatModel) -> None:
+    deltas = list(local_model.stream(ONE_SHOT, max_tokens=8, temperature=0.0))
+    assert len(deltas) >= 3
+    assert "".join(deltas).strip()
+
+
+@pytest.mark.llm
+def test_packaged_model_is_assembled_once(local_server: LocalLlamaServer) -> None:
+    model = local_server.model_file()
+    before = model.stat().st_mtime_ns
+    assert local_server.model_file() == model
+    assert model.stat().st_mtime_ns == before
+    assert not list(model.parent.glob("*.partial"))
+
+
+@pytest.mark.llm
+def test_stop_ends_the_process_and_frees_the_port(
+    local_server: LocalLlamaServer, tmp_path: Path
+) -> None:
+    # Reuse the assembled model so this second server only pays for loading it.
+    settings = _local_settings(tmp_path, local_model_path=local_server.model_file())
+    server = LocalLlamaServer(settings)
+    server.start()
+    models_url = f"{server.base_url}/models"
+    assert httpx.get(models_url, timeout=5, trust_env=False).status_code == 200
+    server.stop()
+    assert not server.running
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(models_url, timeout=2, trust_env=False)
+    server.stop()  # idempotent
+
+
+@pytest.mark.llm
+def test_a_file_that_is_not_gguf_fails_fast(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"this is not a GGUF model\n" * 1000)
+    server = LocalLlamaServer(
+        _local_settings(tmp_path / "data", local_model_path=bogus, local_startup_seconds=60)
+    )
+    started = time.monotonic()
+    with pytest.raises(LLMError, match="exited with code"):
+        server.start()
+    assert time.monotonic() - started < 30
+    assert not server.running
+
+
+@pytest.mark.llm
+def test_a_missing_model_file_is_reported(tmp_path: Path) -> None:
+    server = LocalLlamaServer(_local_settings(tmp_path, local_model_path=tmp_path / "no.gguf"))
+    with pytest.raises(LLMError, match="does not exist"):
+        server.start()
