@@ -121,16 +121,18 @@ def _filters(
 SourceOption = Annotated[list[str] | None, typer.Option("--source", help="Only this outlet.")]
 AfterOption = Annotated[datetime | None, typer.Option("--after", help="Published on/after.")]
 BeforeOption = Annotated[datetime | None, typer.Option("--before", help="Published on/before.")]
+ArticleIdOption = Annotated[
+    list[str] | None, typer.Option("--article-id", help="Only this article.")
+]
+TopKOption = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to use.")]
 
 
 @app.command()
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to return.")] = None,
+    top_k: TopKOption = None,
     source: SourceOption = None,
-    article_id: Annotated[
-        list[str] | None, typer.Option("--article-id", help="Only this article.")
-    ] = None,
+    article_id: ArticleIdOption = None,
     after: AfterOption = None,
     before: BeforeOption = None,
     mode: Annotated[RetrievalMode | None, typer.Option(help="hybrid, dense or lexical.")] = None,
@@ -160,11 +162,9 @@ def search(
 @app.command()
 def ask(
     question: Annotated[str, typer.Argument(help="The question.")],
-    top_k: Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to use.")] = None,
+    top_k: TopKOption = None,
     source: SourceOption = None,
-    article_id: Annotated[
-        list[str] | None, typer.Option("--article-id", help="Only this article.")
-    ] = None,
+    article_id: ArticleIdOption = None,
     after: AfterOption = None,
     before: BeforeOption = None,
     as_json: JsonOption = False,

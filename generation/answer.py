@@ -114,10 +114,10 @@ class Answerer:
         return None
 
     def _relevance(self, question: str, passages: list[Passage]) -> float:
-        scores = [p.dense_score for p in passages if p.dense_score is not None]
-        if len(scores) == len(passages):
+        scores = [p.similarity for p in passages if p.similarity is not None]
+        if scores:
             return max(scores)
-        # Some passages came from BM25 alone: measure them with the embedder too.
+        # Lexical mode: the query was never embedded, so measure here.
         vectors = self.embedder.embed([question, *(p.text for p in passages)])
         return float((vectors[1:] @ vectors[0]).max())
 

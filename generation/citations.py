@@ -19,7 +19,7 @@ import numpy as np
 import Stemmer
 
 from newsdesk.answers import AnswerSentence, Citation, CitationCheck, CitedText
-from newsdesk.domain import Passage
+from newsdesk.domain import ChunkOrigin, Passage
 from newsdesk.embedding import Embedder
 from newsdesk.index.text import sentence_spans
 
@@ -527,13 +527,8 @@ class CitationChecker:
 
 def _citation(number: int, passage: Passage, unit: _Unit) -> Citation:
     return Citation(
+        **passage.model_dump(include=set(ChunkOrigin.model_fields)),
         number=number,
-        chunk_id=passage.chunk_id,
-        article_id=passage.article_id,
-        title=passage.title,
-        url=passage.url,
-        source=passage.source,
-        published_at=passage.published_at,
         passage=passage.text,
         quote=unit.text,
         char_start=passage.char_start + unit.start,

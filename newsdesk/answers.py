@@ -4,22 +4,17 @@ quote spans with character offsets into the article."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from newsdesk.domain import ChunkOrigin
+
 BackendName = Literal["local", "openai", "extractive"]
 
 
-class Citation(BaseModel):
+class Citation(ChunkOrigin):
     number: int = Field(description="The n of the [n] markers in the answer text.")
-    chunk_id: int
-    article_id: str
-    title: str
-    url: str | None = None
-    source: str | None = None
-    published_at: datetime | None = None
     passage: str = Field(description="Text of the cited chunk.")
     quote: str = Field(description="The sentence(s) of the passage that support the claim.")
     char_start: int = Field(description="Offset of the quote in the article text.")

@@ -82,8 +82,8 @@ class Article(ArticleSummary):
     chunks: list[ChunkInfo] = Field(default_factory=list)
 
 
-class Passage(BaseModel):
-    """A chunk as retrieved for a query, with the scores that ranked it."""
+class ChunkOrigin(BaseModel):
+    """Where a piece of text comes from: the chunk and the article it belongs to."""
 
     chunk_id: int
     article_id: str
@@ -91,12 +91,22 @@ class Passage(BaseModel):
     url: str | None = None
     source: str | None = None
     published_at: datetime | None = None
+
+
+class Passage(ChunkOrigin):
+    """A chunk as retrieved for a query, with the scores that ranked it."""
+
     text: str
     char_start: int
     char_end: int
     score: float = Field(description="Fused score used for ranking (RRF in hybrid mode).")
     dense_score: float | None = Field(
         description="Cosine similarity, if the dense retriever found it."
+    )
+    similarity: float | None = Field(
+        default=None,
+        description="Cosine similarity of the chunk to the query, whichever retriever found "
+        "it (null only in lexical mode, where the query is not embedded).",
     )
     lexical_score: float | None = Field(
         description="BM25 score, if the lexical retriever found it."

@@ -3,7 +3,7 @@ fuse the two rankings, and hydrate the winners from SQLite."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -96,18 +96,11 @@ class Searcher:
         rows = self.store.passages([chunk_id for chunk_id, _ in top])
         return [
             Passage(
-                chunk_id=chunk_id,
-                article_id=row.article_id,
-                title=row.title,
-                url=row.url,
-                source=row.source,
-                published_at=row.published_at,
-                text=row.text,
-                char_start=row.char_start,
-                char_end=row.char_end,
+                **{f.name: getattr(row, f.name) for f in fields(row) if f.name != "embedding"},
                 score=score,
                 dense_score=dense.get(chunk_id),
                 lexical_score=lexical.get(chunk_id),
+                similarity=None if query_vector is None else float(row.embedding @ query_vector[0]),
             )
             for chunk_id, score in top
             if (row := rows.get(chunk_id)) is not None

@@ -48,6 +48,12 @@ def test_results_carry_exact_offsets_and_scores(loaded_desk: Newsdesk) -> None:
     best = results[0]
     assert "tough negotiator" in best.text
     assert best.dense_score is not None and best.lexical_score is not None
+    # similarity is the stored vector's cosine to the query: equal to the dense score where
+    # the dense retriever found the chunk, and present even where only BM25 did.
+    for passage in results:
+        assert passage.similarity is not None and -1 <= passage.similarity <= 1
+        if passage.dense_score is not None:
+            assert abs(passage.similarity - passage.dense_score) < 1e-4
 
 
 def test_filters_restrict_every_retriever(loaded_desk: Newsdesk) -> None:

@@ -78,6 +78,7 @@ class PassageRow:
     text: str
     char_start: int
     char_end: int
+    embedding: np.ndarray
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -137,16 +138,8 @@ class ArticleStore:
 
     # --- writes --------------------------------------------------------------------------
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, StoredHashes]:
-        found: dict[str, StoredHashes] = {}
-        db = self._connection()
-        for start in range(0, len(ids), 500):
-            batch = list(ids[start : start + 500])
-            marks = ",".join("?" * len(batch))
-            for row in db.execute(
-                f"SELECT id, content_hash, record_hash FROM articles WHERE id IN ({marks})", batch
-            ):
-                found[row[0]] = StoredHashes(row[1], row[2])
-        return found
+        query = "SELECT id, content_hash, record_hash FROM articles WHERE id IN ({marks})"
+        return {row[0]: StoredHashes(row[1], row[2]) for row in self._select_in(query, ids)}
 
     def write(self, articles: Sequence[ArticleWrite]) -> WriteResult:
         """Upsert articles (and replace the chunks of those whose text changed) atomically."""
@@ -322,29 +315,33 @@ class ArticleStore:
 
     def passages(self, chunk_ids: Sequence[int]) -> dict[int, PassageRow]:
         found: dict[int, PassageRow] = {}
-        db = self._connection()
-        ids = [int(i) for i in chunk_ids]
-        for start in range(0, len(ids), 500):
-            batch = ids[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            for r in db.execute(
-                f"SELECT c.id, a.id, a.title, a.url, a.source, a.published_at, {_CHUNK_TEXT},"
-                f" c.char_start, c.char_end FROM chunks c JOIN articles a ON a.id = c.article_id"
-                f" WHERE c.id IN ({marks})",
-                batch,
-            ):
-                found[r[0]] = PassageRow(
-                    chunk_id=r[0],
-                    article_id=r[1],
-                    title=r[2],
-                    url=r[3],
-                    source=r[4],
-                    published_at=_moment(r[5]),
-                    text=r[6],
-                    char_start=r[7],
-                    char_end=r[8],
-                )
+        query = (
+            f"SELECT c.id, a.id, a.title, a.url, a.source, a.published_at, {_CHUNK_TEXT},"
+            " c.char_start, c.char_end, c.embedding"
+            " FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
+        )
+        for r in self._select_in(query, [int(i) for i in chunk_ids]):
+            found[r[0]] = PassageRow(
+                chunk_id=r[0],
+                article_id=r[1],
+                title=r[2],
+                url=r[3],
+                source=r[4],
+                published_at=_moment(r[5]),
+                text=r[6],
+                char_start=r[7],
+                char_end=r[8],
+                embedding=np.frombuffer(r[9], dtype=np.float32),
+            )
         return found
+
+    def _select_in(self, query: str, values: Sequence[Any]) -> Iterator[sqlite3.Row]:
+        """Run ``query`` (with a ``{marks}`` placeholder for an IN list) over ``values`` in
+        batches, staying under SQLite's limit on bound parameters."""
+        db = self._connection()
+        for start in range(0, len(values), 500):
+            batch = list(values[start : start + 500])
+            yield from db.execute(query.format(marks=",".join("?" * len(batch))), batch)
 
     def iter_vectors(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (chunk ids, vectors) in id order, in batches: what derived indexes rebuild from."""
