@@ -8,6 +8,12 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 # CPU build of torch from local disk; an unpinned torch would pull a multi-GB CUDA build.
 TORCH_PIN := torch==2.13.0
+# llama.cpp compiled for portable x86-64 (AVX2) rather than -march=native: on hosts with
+# Intel AMX, the native build's AMX kernels crash the server on any multi-token prompt.
+# --no-cache-dir so that a wheel built earlier with other flags is never reused.
+LLAMA_PIN := llama-cpp-python[server]==0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
 .PHONY: run test lint setup serve clean
 
@@ -28,6 +34,7 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir '$(LLAMA_PIN)'
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 

@@ -300,8 +300,9 @@ def _amx_workaround() -> list[str]:
     (llama-cpp-python 0.3.36, GCC 12) the compiled ``ggml_tile_config_init`` loads a tile
     configuration whose row/column stores are missing, ``ldtilecfg`` faults, and the server
     dies with SIGSEGV on the first multi-token prompt. One-token micro-batches take the
-    AVX512-VNNI path instead: correct, but prompt processing is much slower. A build
-    without AMX needs none of this (the check below then finds no AMX).
+    AVX512-VNNI path instead: correct, but prompt processing is much slower. The Makefile
+    builds llama-cpp-python without AMX, which needs none of this; the check stays as a
+    safety net for a plain ``pip install .`` on such a host.
     """
     import llama_cpp
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import TracebackType
 
-from newsdesk.embedding import Embedder, SentenceTransformerEmbedder
+from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
 from newsdesk.generation.answer import Answerer
 from newsdesk.generation.llm import ChatModel, Completion, LLMError, OpenAIChatModel
 from newsdesk.generation.local_server import LocalLlamaServer
@@ -100,7 +100,7 @@ class Newsdesk:
             if self._answerer is None:
                 self._answerer = Answerer(
                     self.searcher,
-                    self.embedder,
+                    CachingEmbedder(self.embedder),
                     self.settings,
                     self._chat_model(),
                     self.settings.backend,

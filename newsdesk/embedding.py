@@ -6,6 +6,8 @@ all-MiniLM-L6-v2, so nothing is fetched from a model hub at run time."""
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -104,3 +106,55 @@ class SentenceTransformerEmbedder:
             verbose=False,
         )
         return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]
+
+
+class CachingEmbedder:
+    """An embedder that remembers the vectors of recent texts (least recently used first out).
+
+    Answering embeds the same passage sentences again and again — the extractive backend and
+    the citation checker within one question, and every question about the same story — while
+    ingestion sees each text once, so only the answer path uses this."""
+
+    def __init__(self, inner: Embedder, max_items: int = 20_000) -> None:
+        self._inner = inner
+        self._max_items = max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return self._inner.token_spans(texts)
+
+    def __len__(self) -> int:
+        return len(self._vectors)
+
+    def __contains__(self, text: object) -> bool:
+        return text in self._vectors
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = self._inner.embed(missing) if missing else None
+        with self._lock:
+            if fresh is not None:
+                self._vectors.update(zip(missing, fresh, strict=True))
+            rows = []
+            for text in texts:
+                self._vectors.move_to_end(text)
+                rows.append(self._vectors[text])
+            while len(self._vectors) > self._max_items:
+                self._vectors.popitem(last=False)
+        if not rows:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        return np.vstack(rows)
