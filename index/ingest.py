@@ -9,10 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from itertools import islice
-
-import numpy as np
 
 from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
@@ -179,15 +177,11 @@ class Ingestor:
                 stored,
                 self.embedder.model_id,
             )
-            for ids, texts in _batches(self.store.iter_texts(batch_size=1024)):
+            # iter_texts pages by id, so rewriting the rows already read is safe.
+            for ids, texts in self.store.iter_texts(batch_size=1024):
                 self.store.replace_embeddings(ids, self.embedder.embed(texts))
         self.store.set_state("embedding_model", self.embedder.model_id)
         return stored is not None
-
-
-def _batches(source: Iterator[tuple[np.ndarray, list[str]]]) -> list[tuple[np.ndarray, list[str]]]:
-    # Materialise first: re-embedding rewrites the rows the iterator walks over.
-    return list(source)
 
 
 def _sha256(text: str) -> str:

@@ -202,3 +202,21 @@ def test_approximate_index_kinds_search_and_delete(
         with Newsdesk.open(settings, embedder=embedder) as desk:
             assert desk.index_status == "loaded"
             assert len(desk.indexes.vectors) == desk.store.chunk_count()
+
+
+def test_vectors_from_another_model_are_re_embedded_at_start(
+    settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples[:4])
+        # Pretend the stored vectors came from another model, and spoil them.
+        desk.store.set_state("embedding_model", "some-older-model")
+        ids, _ = next(desk.store.iter_vectors())
+        desk.store.replace_embeddings(ids, np.zeros((len(ids), embedder.dimension), np.float32))
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.store.get_state("embedding_model") == embedder.model_id
+        assert desk.index_status.startswith("rebuilt")
+        ids, vectors = next(desk.store.iter_vectors())
+        assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
+        hits = desk.searcher.search(samples[2].title, top_k=1, mode="dense")
+        assert hits[0].article_id == samples[2].id
