@@ -91,15 +91,17 @@ class Answerer:
         if self.chat_model is None:
             yield AnswerEvent(self._extractive(request.query, passages, clock))
             return
+        shown = passages[: self.settings.llm_max_passages]
         try:
-            raw = yield from self._generate(request.query, passages, clock, stream_tokens)
+            raw = yield from self._generate(request.query, shown, clock, stream_tokens)
         except LLMError as exc:
             answer = self._extractive(request.query, passages, clock)
             yield AnswerEvent(
                 answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
             )
             return
-        yield AnswerEvent(self._checked(request.query, raw, passages, clock))
+        # The checker sees the passages the model saw, numbered as it saw them.
+        yield AnswerEvent(self._checked(request.query, raw, shown, clock))
 
     # --- steps -----------------------------------------------------------------------------
     def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:

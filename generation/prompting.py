@@ -15,10 +15,21 @@ from string import Template
 from typing import Any
 
 from newsdesk.domain import Passage
+from newsdesk.index.text import sentence_spans
 
 # Lines an article could use to impersonate the prompt's own structure.
 _SCAFFOLDING = re.compile(r"\b(question|answer|passages|system|assistant|user)\s*:", re.I)
 _MARKER_LIKE = re.compile(r"\[(\d+)\]")
+# Sentences that address a language model rather than a reader: an article carrying them is
+# attempting prompt injection. They are withheld from the model (the article itself is kept).
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:\w+\s+){0,4}?(?:instructions?|prompts?|directives)\b"
+    r"|\b(?:answer|reply|respond)\b.{0,30}\b(?:every|all|any) questions?\b"
+    r"|\b(?:reply|respond|answer) (?:only )?with\b"
+    r"|\byou are now\b|\bsystem prompt\b|\bas an ai\b",
+    re.IGNORECASE,
+)
+WITHHELD = "(text withheld: it addressed the assistant)"
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class AnswerPrompt:
     stop: list[str]
     max_sentences: int
     abstain_phrase: str
+    passage_format: Template
 
 
 def _read(name: str) -> str:
@@ -45,22 +57,30 @@ def answer_prompt() -> AnswerPrompt:
         stop=list(limits["stop"]),
         max_sentences=int(limits["max_sentences"]),
         abstain_phrase=str(limits["abstain_phrase"]),
+        passage_format=Template(limits["passage_format"]),
     )
 
 
 def sanitise_passage_text(text: str) -> str:
-    """Keep article text from posing as prompt structure or as citation markers."""
+    """Keep article text from posing as prompt structure, citation markers or instructions."""
+    text = " ".join(
+        WITHHELD
+        if _INSTRUCTION.search(text[span.start : span.end])
+        else text[span.start : span.end]
+        for span in sentence_spans(text)
+    )
     text = _MARKER_LIKE.sub(r"(\1)", text)
     return _SCAFFOLDING.sub(lambda m: m.group(0).replace(":", " -"), " ".join(text.split()))
 
 
 def _passage_block(number: int, title: str, source: str | None, date: str | None, text: str) -> str:
-    facts = [f"Title: {' '.join(title.split())}"]
-    if source:
-        facts.append(f"Source: {source}")
-    if date:
-        facts.append(f"Date: {date}")
-    return f"[{number}] ({'; '.join(facts)}) {sanitise_passage_text(text)}"
+    return answer_prompt().passage_format.substitute(
+        number=number,
+        text=sanitise_passage_text(text),
+        title=" ".join(title.split()),
+        source=source or "unknown",
+        date=date or "undated",
+    )
 
 
 def render_passages(passages: list[Passage]) -> str:

@@ -105,6 +105,13 @@ class Settings(BaseSettings):
         default=2, ge=0, le=10, description="Retries of failed LLM calls (with backoff)."
     )
     llm_max_tokens: int = Field(default=256, ge=1, description="Most tokens an answer may use.")
+    llm_max_passages: int = Field(
+        default=4,
+        ge=1,
+        le=50,
+        description="Most retrieved passages shown to the LLM (prompt length is what a small "
+        "local model pays for most).",
+    )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
     local_model_path: Path | None = Field(
         default=None,
