@@ -60,7 +60,7 @@ class Answerer:
             threshold=settings.support_threshold,
             drop_unsupported=settings.unsupported_sentences == "drop",
         )
-        self.extractive = ExtractiveAnswerer(embedder)
+        self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
 
     def ask(
         self, question: str, top_k: int | None = None, filters: SearchFilters | None = None

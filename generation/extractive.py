@@ -179,11 +179,13 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[Passage], max_sentences: int = 2) -> list[str]:
         """The sentences that answer the question, best first; [] means abstain."""
-        sentences = _unique_sentences(passages)
-        if not sentences:
+        by_sentence = _sentences_with_context(passages)
+        if not by_sentence:
             return []
+        sentences = list(by_sentence)
         kind = question_kind(question)
         asked = content_stems(question)
+        specifics = question_specifics(question)
         vectors = self.embedder.embed([question, *sentences])
         similarity = vectors[1:] @ vectors[0]
         candidates = []
@@ -191,6 +193,8 @@ class ExtractiveAnswerer:
             binding = len(asked & content_stems(text)) / len(asked) if asked else 0.0
             if binding < self.min_binding or not answers_kind(text, kind, question):
                 continue
+            if not specifics <= _tokens(by_sentence[text]):
+                continue  # the question names something this passage never mentions
             candidates.append(_Candidate(text, float(cosine) + 0.5 * binding))
         if not candidates:
             return []
@@ -200,10 +204,32 @@ class ExtractiveAnswerer:
         return [c.text for c in candidates[:limit] if c.relevance >= 0.85 * best]
 
 
-def _unique_sentences(passages: list[Passage]) -> list[str]:
-    # Chunks overlap by a sentence; the same sentence must not be offered twice.
-    seen: dict[str, None] = {}
+def _sentences_with_context(passages: list[Passage]) -> dict[str, str]:
+    """Each distinct passage sentence (chunks overlap by one) → the passage it came from."""
+    found: dict[str, str] = {}
     for passage in passages:
         for span in sentence_spans(passage.text):
-            seen.setdefault(passage.text[span.start : span.end], None)
-    return list(seen)
+            found.setdefault(passage.text[span.start : span.end], f"{passage.title} {passage.text}")
+    return found
+
+
+_SPECIFIC = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][\w’'-]*)")
+
+
+def question_specifics(question: str) -> set[str]:
+    """Names and numbers a question commits to (its first word aside): an answer must come
+    from a passage that mentions them. SQuAD 2.0's unanswerable questions are mostly answerable
+    ones with such a detail swapped for one the paragraph does not contain."""
+    words = _SPECIFIC.findall(question.replace("’", "'"))
+    first = question.split(maxsplit=1)[0] if question.split() else ""
+    return {_bare(w) for w in words if w != first and w.lower() not in _STOP}
+
+
+def _tokens(text: str) -> set[str]:
+    words = re.findall(r"[\w’'.,-]+", text.replace("’", "'"))
+    return {_bare(w) for w in words} | {_bare(w) for w in _WORD.findall(text.replace("’", "'"))}
+
+
+def _bare(word: str) -> str:
+    word = word.lower().rstrip(".,")
+    return word[:-2] if word.endswith("'s") else word

@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         default="flag",
         description="`flag`: keep unsupported sentences, marked `supported: false`; `drop`: remove them.",
     )
+    extractive_min_binding: float = Field(
+        default=0.6,
+        ge=0,
+        le=1,
+        description="Extractive backend: share of the question's content words a sentence must "
+        "contain to answer it (higher abstains more; tuned with bench/squad_abstention.py).",
+    )
     abstain_threshold: float = Field(
         default=0.35,
         ge=-1,
