@@ -11,14 +11,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from newsdesk.answers import BackendName, CitationCheck, CitedAnswer, CitedText, Timings
+from newsdesk.answers import (
+    AnswerSentence,
+    BackendName,
+    Citation,
+    CitationCheck,
+    CitedAnswer,
+    CitedText,
+    Timings,
+)
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
-from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.citations import CitationChecker, render_sentence
 from newsdesk.generation.extractive import ExtractiveAnswerer
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.prompting import answer_messages, answer_prompt
-from newsdesk.generation.streaming import MarkerStripper
+from newsdesk.generation.streaming import CheckedSentences, MarkerStripper, cited_by
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
@@ -32,13 +40,24 @@ class TokenEvent:
 
 
 @dataclass(frozen=True)
+class SentenceEvent:
+    """A sentence of the answer once it is finished and checked: its text with the final
+    [n] markers, and the citations it uses. The sentence events of a stream, joined by
+    spaces, spell the final answer (unless the check later abstains)."""
+
+    text: str
+    sentence: AnswerSentence
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
 class AnswerEvent:
     """The final, checked answer; always the last event of a stream."""
 
     answer: CitedAnswer
 
 
-StreamEvent = TokenEvent | AnswerEvent
+StreamEvent = TokenEvent | SentenceEvent | AnswerEvent
 
 
 class Answerer:
@@ -85,23 +104,27 @@ class Answerer:
 
         reason = self._why_unanswerable(request.query, passages)
         if reason:
-            yield AnswerEvent(self._abstain(request.query, reason, clock))
+            yield from _finish(self._abstain(request.query, reason, clock), released=0)
             return
 
         if self.chat_model is None:
-            yield AnswerEvent(self._extractive(request.query, passages, clock))
+            yield from _finish(self._extractive(request.query, passages, clock), released=0)
             return
         shown = passages[: self.settings.llm_max_passages]
+        release = CheckedSentences(self.checker, shown, answer_prompt().max_sentences)
         try:
-            raw = yield from self._generate(request.query, shown, clock, stream_tokens)
+            raw = yield from self._generate(request.query, shown, clock, stream_tokens, release)
         except LLMError as exc:
             answer = self._extractive(request.query, passages, clock)
-            yield AnswerEvent(
-                answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
-            )
+            degraded = answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
+            # Sentences released before the failure cannot be taken back; the fallback
+            # follows in full and the final answer (degraded) is what holds.
+            yield from _finish(degraded, released=0)
             return
         # The checker sees the passages the model saw, numbered as it saw them.
-        yield AnswerEvent(self._checked(request.query, raw, shown, clock))
+        yield from _finish(
+            self._checked(request.query, raw, shown, clock), released=release.released
+        )
 
     # --- steps -----------------------------------------------------------------------------
     def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
@@ -124,7 +147,12 @@ class Answerer:
         return float((vectors[1:] @ vectors[0]).max())
 
     def _generate(
-        self, question: str, passages: list[Passage], clock: _Clock, stream_tokens: bool
+        self,
+        question: str,
+        passages: list[Passage],
+        clock: _Clock,
+        stream_tokens: bool,
+        release: CheckedSentences,
     ) -> Iterator[StreamEvent]:
         assert self.chat_model is not None
         prompt = answer_prompt()
@@ -147,6 +175,9 @@ class Answerer:
             visible = stripper.feed(delta)
             if visible:
                 yield TokenEvent(visible)
+            if not _is_abstention("".join(pieces), prompt.abstain_phrase, partial=True):
+                for sentence, citations in release.feed("".join(pieces)):
+                    yield SentenceEvent(render_sentence(sentence), sentence, citations)
         if tail := stripper.flush():
             yield TokenEvent(tail)
         clock.mark("generation_ms")
@@ -236,9 +267,29 @@ def _within_budget(raw: str, max_sentences: int) -> str:
 _TRAILING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]+\])+")
 
 
-def _is_abstention(text: str, phrase: str) -> bool:
+def _is_abstention(text: str, phrase: str, *, partial: bool = False) -> bool:
+    """Whether the text is (``partial``: may still become) the abstention phrase."""
     normalised = " ".join(text.lower().replace("’", "'").split())
-    return not normalised or normalised.startswith(phrase.lower().rstrip("."))
+    expected = phrase.lower().rstrip(".")
+    if partial and len(normalised) < len(expected):
+        return expected.startswith(normalised)
+    return not normalised or normalised.startswith(expected)
+
+
+def _finish(answer: CitedAnswer, *, released: int) -> Iterator[StreamEvent]:
+    """The sentences not yet released, then the answer. An abstention is one sentence with
+    no citations, unless sentences were already released (they cannot be taken back; the
+    final answer says what holds)."""
+    if answer.abstained:
+        if released == 0:
+            empty = AnswerSentence(text=answer.answer, citations=[], support=0.0, supported=False)
+            yield SentenceEvent(answer.answer, empty, [])
+    else:
+        for sentence in answer.sentences[released:]:
+            yield SentenceEvent(
+                render_sentence(sentence), sentence, cited_by(sentence, answer.citations)
+            )
+    yield AnswerEvent(answer)
 
 
 class _Clock:

@@ -391,6 +391,11 @@ def _evidence_units(passages: list[Passage]) -> list[_Unit]:
     return units
 
 
+def render_sentence(sentence: AnswerSentence) -> str:
+    """A checked sentence as it appears in the cited text, markers included."""
+    return _with_markers(sentence.text, sentence.citations)
+
+
 def _with_markers(text: str, numbers: list[int]) -> str:
     if not numbers:
         return text
@@ -521,7 +526,7 @@ class CitationChecker:
                     supported=supported,
                 )
             )
-        text = " ".join(_with_markers(s.text, s.citations) for s in sentences)
+        text = " ".join(render_sentence(s) for s in sentences)
         return CitedText(text=text, sentences=sentences, citations=citations, check=check)
 
 

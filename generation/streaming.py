@@ -1,12 +1,18 @@
-"""Remove citation markers from streamed text before anyone sees it.
+"""Streaming generated text safely.
 
 Markers in raw model output are unchecked — they may point to passages that do not exist or
-do not support the sentence — so a stream shows the prose only; the checked answer with its
-corrected markers arrives in the final event."""
+do not support the sentence — so the token stream shows the prose only (MarkerStripper);
+finished sentences are checked and released with their corrected markers
+(CheckedSentences); the final event carries the whole checked answer."""
 
 from __future__ import annotations
 
 import re
+
+from newsdesk.answers import AnswerSentence, Citation
+from newsdesk.domain import Passage
+from newsdesk.generation.citations import CitationChecker
+from newsdesk.index.text import sentence_spans
 
 _MARKER = re.compile(r"\s?\[\d+(?:\s*[,-]\s*\d+)*\]")
 # A tail that could still become a marker once more text arrives: "[", "[1", "[1, 2".
@@ -30,3 +36,53 @@ class MarkerStripper:
         """What is left at the end of the stream (an unfinished "[" is just text)."""
         rest, self._pending = self._pending, ""
         return _MARKER.sub("", rest)
+
+
+_LEADING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]*\])*\s*")
+
+
+def completed_prefix(raw: str) -> tuple[str, int]:
+    """The part of streamed text whose sentences are finished, and how many there are.
+
+    A sentence is finished once the next one has begun with words: only then are the markers
+    that trail it ("… zone. [2] The …") known to be complete."""
+    spans = sentence_spans(raw)
+    for index in range(len(spans) - 1, 0, -1):
+        span = spans[index]
+        cut = _LEADING_MARKERS.match(raw, span.start).end()
+        if cut < span.end:  # words follow the markers: sentence `index` has begun
+            return raw[:cut], index
+    return "", 0
+
+
+class CheckedSentences:
+    """Releases generated sentences one at a time, each as soon as it is finished, checked
+    and cited, so a stream can show citations before generation ends.
+
+    Each release checks the finished prefix again; the checker treats sentences
+    independently and numbers citations by first use, so a released sentence keeps its
+    numbers in the final answer."""
+
+    def __init__(
+        self, checker: CitationChecker, passages: list[Passage], max_sentences: int
+    ) -> None:
+        self.checker = checker
+        self.passages = passages
+        self.max_sentences = max_sentences
+        self.released = 0
+        self._finished = 0
+
+    def feed(self, raw: str) -> list[tuple[AnswerSentence, list[Citation]]]:
+        prefix, finished = completed_prefix(raw)
+        if finished <= self._finished or self.released >= self.max_sentences:
+            return []
+        self._finished = finished
+        cited = self.checker.check(prefix, self.passages)
+        fresh = cited.sentences[self.released : self.max_sentences]
+        self.released += len(fresh)
+        return [(s, cited_by(s, cited.citations)) for s in fresh]
+
+
+def cited_by(sentence: AnswerSentence, citations: list[Citation]) -> list[Citation]:
+    numbers = set(sentence.citations)
+    return [c for c in citations if c.number in numbers]

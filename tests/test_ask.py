@@ -116,6 +116,11 @@ def test_http_ask_and_stream(client: TestClient, samples) -> None:
     assert "event: answer" in last
     streamed = json.loads(last.split("data: ", 1)[1])
     assert streamed["answer"] == answer["answer"]
+    sentences = [
+        json.loads(block.split("data: ", 1)[1]) for block in events if "event: sentence" in block
+    ]
+    assert " ".join(s["text"] for s in sentences) == answer["answer"]
+    assert [s["sentence"] for s in sentences] == answer["sentences"]
 
     bad = client.post("/ask", json={"question": "x", "top_k": 10**6, "stream": True})
     assert bad.status_code == 422 and bad.headers["content-type"].startswith(

@@ -14,6 +14,7 @@ from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
+from newsdesk.generation.answer import SentenceEvent
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server
@@ -64,6 +65,37 @@ def test_provider_answer_is_checked_corrected_and_cited(tmp_path, embedder, samp
     assert not invented.supported and invented.support < 0.5
     assert "[7]" not in answer.answer and "[12]" not in answer.answer
     _assert_citations_exact(desk, answer)
+
+
+def test_a_stream_releases_each_sentence_checked_before_the_answer(
+    tmp_path, embedder, samples
+) -> None:
+    generated = (
+        "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people. [1] "
+        "The crane fell during the Hajj season [7]. The Saudi king resigned the next day [2]."
+    )
+    with misbehaving_server("ok", text=generated) as (base_url, _):
+        desk = _open(
+            tmp_path,
+            embedder,
+            samples,
+            backend="openai",
+            openai_base_url=base_url,
+            llm_max_retries=0,
+        )
+        with desk:
+            events = list(desk.answerer().stream(CRANE, top_k=5))
+    kinds = [type(e).__name__ for e in events]
+    answer = events[-1].answer
+    released = [e for e in events if isinstance(e, SentenceEvent)]
+    # The first two sentences are released while tokens are still arriving.
+    assert kinds.index("SentenceEvent") < max(i for i, k in enumerate(kinds) if k == "TokenEvent")
+    assert [e.sentence for e in released] == answer.sentences
+    assert " ".join(e.text for e in released) == answer.answer
+    assert released[0].citations and released[0].citations[0].article_id == (
+        "wikinews-2015-mecca-crane-collapse"
+    )
+    assert "[7]" not in answer.answer  # invalid marker repaired before release
 
 
 @pytest.mark.parametrize("behaviour", ["error500", "garbage", "broken_stream"])

@@ -15,7 +15,7 @@ from newsdesk.api.problems import PROBLEM_RESPONSES, problem_for
 from newsdesk.container import Newsdesk
 from newsdesk.domain import SearchFilters
 from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import AnswerEvent, TokenEvent
+from newsdesk.generation.answer import AnswerEvent, SentenceEvent, TokenEvent
 
 router = APIRouter(tags=["answers"], responses=PROBLEM_RESPONSES)
 
@@ -28,8 +28,10 @@ class AskBody(BaseModel):
     filters: SearchFilters | None = None
     stream: bool = Field(
         default=False,
-        description="Stream Server-Sent Events: `token` events ({text}, markers removed), then "
-        "one `answer` event with the full checked answer.",
+        description="Stream Server-Sent Events: `token` events ({text}: generated text as it "
+        "arrives, markers removed), `sentence` events ({text, sentence, citations}: each "
+        "sentence once finished and checked, with its final [n] markers), then one `answer` "
+        "event with the full checked answer.",
     )
 
 
@@ -53,8 +55,20 @@ def _events(desk: Newsdesk, body: AskBody) -> Iterator[ServerSentEvent]:
         for event in desk.answerer().stream(body.question, body.top_k, body.filters):
             if isinstance(event, TokenEvent):
                 yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
+            elif isinstance(event, SentenceEvent):
+                yield ServerSentEvent(_sentence_json(event), event="sentence")
             elif isinstance(event, AnswerEvent):
                 yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
     except NewsdeskError as exc:
         problem = problem_for(exc, "/ask").model_dump(exclude_none=True)
         yield ServerSentEvent(json.dumps(problem), event="error")
+
+
+def _sentence_json(event: SentenceEvent) -> str:
+    return json.dumps(
+        {
+            "text": event.text,
+            "sentence": event.sentence.model_dump(mode="json"),
+            "citations": [c.model_dump(mode="json") for c in event.citations],
+        }
+    )
