@@ -4,11 +4,12 @@ two in step."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
@@ -166,6 +167,23 @@ class Settings(BaseSettings):
     # --- HTTP ----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address `newsdesk serve` binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port `newsdesk serve` binds.")
+    # NoDecode: the variable may be a plain comma-separated list, not only JSON.
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Bearer keys the HTTP API accepts (comma-separated or a JSON list); empty: "
+        "no authentication. `/health`, the chat page and the API docs stay open.",
+    )
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_api_keys(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            value = json.loads(text) if text.startswith("[") else text.split(",")
+        if isinstance(value, list | tuple):
+            keys = (v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
+            return [key.strip() for key in keys if key.strip()]
+        return value
 
     @model_validator(mode="after")
     def _defaults_fit(self) -> Settings:
