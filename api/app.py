@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from newsdesk import __version__
 from newsdesk.api.problems import install_problem_handlers
 from newsdesk.api.routers import articles, ask, health, search
+from newsdesk.api.routers.page import install_page
 from newsdesk.container import Newsdesk
 from newsdesk.settings import Settings
 
@@ -57,6 +58,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(health.router)
+    install_page(app)
     return app
 
 

@@ -1,0 +1,505 @@
+// The newsdesk chat page: plain JS, no build step. Talks to the service's own API:
+// /v1/chat/completions (multi-turn, streamed), /summaries, /articles, /health.
+"use strict";
+
+const KEY_STORAGE = "newsdesk.apiKey";
+const HEALTH_EVERY_MS = 30000;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  messages: [], // the whole conversation, sent with every question (the server rewrites follow-ups)
+  busy: false,
+  passageTrigger: null, // the marker that opened the passage panel, to return focus to
+};
+
+// ---------------------------------------------------------------- HTTP
+
+class HttpError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
+
+function withAuth(headers = {}) {
+  const key = localStorage.getItem(KEY_STORAGE);
+  return key ? { ...headers, Authorization: `Bearer ${key}` } : headers;
+}
+
+// fetch with the stored API key; a 401 asks for a key once and retries.
+async function request(path, options = {}, retried = false) {
+  const response = await fetch(path, { ...options, headers: withAuth(options.headers) });
+  if (response.status === 401 && !retried) {
+    const message = await errorMessage(response);
+    if (await askForKey(`The service needs an API key (${message}).`)) {
+      return request(path, options, true);
+    }
+    throw new HttpError(401, message);
+  }
+  if (!response.ok) throw new HttpError(response.status, await errorMessage(response));
+  return response;
+}
+
+// Both error shapes the service speaks: RFC 9457 problems and OpenAI's {error: {message}}.
+function describeError(body, fallback) {
+  if (!body || typeof body !== "object") return fallback;
+  if (body.error && body.error.message) return body.error.message;
+  let message = body.detail || body.title || fallback;
+  if (Array.isArray(body.errors) && body.errors.length) {
+    const first = body.errors[0];
+    const where = Array.isArray(first.loc) ? first.loc.join(".") : first.field || "";
+    message += ` (${where ? `${where}: ` : ""}${first.msg || first.message || ""})`;
+  }
+  return message;
+}
+
+async function errorMessage(response) {
+  const fallback = `${response.status} ${response.statusText}`.trim();
+  try {
+    return describeError(await response.json(), fallback);
+  } catch {
+    return fallback;
+  }
+}
+
+// Server-Sent Events from a fetch response (EventSource cannot POST or send headers).
+async function* sseEvents(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let carry = ""; // a "\r" at a chunk's end may be the first half of "\r\n"
+  const parse = (block) => {
+    let event = "message";
+    const data = [];
+    for (const line of block.split("\n")) {
+      if (!line || line.startsWith(":")) continue; // comments are keep-alive pings
+      const colon = line.indexOf(":");
+      const field = colon < 0 ? line : line.slice(0, colon);
+      let value = colon < 0 ? "" : line.slice(colon + 1);
+      if (value.startsWith(" ")) value = value.slice(1);
+      if (field === "event") event = value;
+      else if (field === "data") data.push(value);
+    }
+    return data.length ? { event, data: data.join("\n") } : null;
+  };
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    let chunk = carry + value;
+    carry = "";
+    if (chunk.endsWith("\r")) {
+      carry = "\r";
+      chunk = chunk.slice(0, -1);
+    }
+    buffer += chunk.replace(/\r\n?/g, "\n");
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = parse(buffer.slice(0, end));
+      buffer = buffer.slice(end + 2);
+      if (event) yield event;
+    }
+  }
+  const last = parse(buffer);
+  if (last) yield last;
+}
+
+// ---------------------------------------------------------------- API key
+
+function askForKey(reason) {
+  const dialog = $("key-dialog");
+  $("key-reason").textContent =
+    `${reason} The key is kept in this browser only (localStorage) and sent as ` +
+    "Authorization: Bearer ….";
+  $("key-input").value = localStorage.getItem(KEY_STORAGE) || "";
+  dialog.showModal();
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      "close",
+      () => {
+        const key = $("key-input").value.trim();
+        if (dialog.returnValue === "save" && key) {
+          localStorage.setItem(KEY_STORAGE, key);
+          resolve(true);
+        } else {
+          if (dialog.returnValue === "clear") localStorage.removeItem(KEY_STORAGE);
+          resolve(false);
+        }
+      },
+      { once: true },
+    );
+  });
+}
+
+// ---------------------------------------------------------------- rendering
+
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(props)) {
+    if (name === "class") node.className = value;
+    else if (name === "text") node.textContent = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value);
+  }
+  node.append(...children);
+  return node;
+}
+
+const isoDate = (value) => (value ? String(value).slice(0, 10) : "");
+const articleHref = (item) => item.url || `/articles/${encodeURIComponent(item.article_id || item.id)}`;
+
+function citeButton(citation) {
+  return el("button", {
+    type: "button",
+    class: "cite",
+    text: `[${citation.number}]`,
+    "aria-label": `Citation ${citation.number}: ${citation.title}`,
+    "aria-controls": "passage",
+    "aria-expanded": "false",
+    "data-number": String(citation.number),
+    onclick: (event) => openPassage(citation, event.currentTarget),
+  });
+}
+
+// One conversation turn: the user's text and the assistant's (streaming, then checked) reply.
+class Turn {
+  constructor(userText) {
+    const node = $("turn-template").content.firstElementChild.cloneNode(true);
+    node.querySelector(".user-text").textContent = userText;
+    this.node = node;
+    this.assistant = node.querySelector(".assistant");
+    this.answer = node.querySelector(".answer");
+    $("empty-hint")?.remove();
+    $("log").append(node);
+    this.answer.append(el("p", { class: "pending meta", text: "Searching the articles…" }));
+    node.scrollIntoView({ block: "end" });
+  }
+
+  showStreaming(text) {
+    let live = this.answer.querySelector(".streaming");
+    if (!live) {
+      this.answer.replaceChildren();
+      live = el("p", { class: "streaming" });
+      this.answer.append(live);
+    }
+    live.textContent = text;
+    live.scrollIntoView({ block: "nearest" });
+  }
+
+  // Re-render from the checked result: sentences with clickable markers, unsupported ones
+  // flagged, a sources list, and notices for abstention, degradation and the rewritten question.
+  showResult(result, { text, askedText } = {}) {
+    const byNumber = new Map((result.citations || []).map((c) => [c.number, c]));
+    const paragraph = el("p", { class: "cited" });
+    for (const sentence of result.sentences || []) {
+      const span = el("span", { class: "sentence", text: sentence.text });
+      for (const number of sentence.citations) {
+        const citation = byNumber.get(number);
+        if (citation) span.append(" ", citeButton(citation));
+      }
+      if (!sentence.supported) {
+        span.classList.add("unsupported");
+        span.title = `Not supported by the cited passages (support ${sentence.support.toFixed(2)})`;
+        span.append(" ", el("span", { class: "flag", text: "not supported" }));
+      }
+      paragraph.append(span, " ");
+    }
+    if (!paragraph.childNodes.length) paragraph.textContent = text || "";
+    this.answer.replaceChildren(paragraph);
+
+    const rewritten = this.node.querySelector(".rewritten");
+    const question = result.question;
+    if (askedText && question && question.trim().toLowerCase() !== askedText.trim().toLowerCase()) {
+      rewritten.textContent = `Searched for: “${question}”`;
+      rewritten.hidden = false;
+    }
+    const abstain = this.node.querySelector(".abstain");
+    if (result.abstained) {
+      abstain.textContent = result.abstain_reason || "The articles don't answer this.";
+      abstain.hidden = false;
+    }
+    if (result.degraded) {
+      this.notice(
+        `Degraded: the language model failed (${result.degraded_reason || "no reason given"}); ` +
+          `this reply comes from the ${result.backend || "extractive"} fallback.`,
+      );
+    }
+    const sources = this.node.querySelector(".sources");
+    sources.replaceChildren(
+      ...[...byNumber.values()]
+        .sort((a, b) => a.number - b.number)
+        .map((c) =>
+          el(
+            "li",
+            {},
+            citeButton(c),
+            " ",
+            el("a", { href: articleHref(c), target: "_blank", rel: "noopener", text: c.title }),
+            el("span", { class: "meta", text: ` ${[c.source, isoDate(c.published_at)].filter(Boolean).join(" · ")}` }),
+          ),
+        ),
+    );
+    sources.hidden = byNumber.size === 0;
+  }
+
+  notice(message) {
+    const box = this.node.querySelector(".turn-notice");
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  fail(message) {
+    this.answer.replaceChildren(el("p", { class: "notice error", role: "alert", text: message }));
+  }
+
+  done() {
+    this.assistant.setAttribute("aria-busy", "false");
+  }
+}
+
+// ---------------------------------------------------------------- passage panel
+
+function openPassage(citation, trigger) {
+  const panel = $("passage");
+  const link = $("passage-link");
+  link.textContent = citation.title;
+  link.href = articleHref(citation);
+  link.target = "_blank";
+  link.rel = "noopener";
+  $("passage-title").textContent = `Cited passage [${citation.number}]`;
+  $("passage-meta").textContent = [citation.source, isoDate(citation.published_at)]
+    .filter(Boolean)
+    .join(" · ");
+  const text = $("passage-text");
+  const at = citation.passage.indexOf(citation.quote);
+  if (at >= 0) {
+    text.replaceChildren(
+      citation.passage.slice(0, at),
+      el("mark", { text: citation.quote }),
+      citation.passage.slice(at + citation.quote.length),
+    );
+  } else {
+    // The API promises the quote is inside the passage; show both rather than hide one.
+    text.replaceChildren(citation.passage, el("br"), el("mark", { text: citation.quote }));
+  }
+  for (const button of document.querySelectorAll(".cite[aria-expanded='true']")) {
+    button.setAttribute("aria-expanded", "false");
+  }
+  trigger.setAttribute("aria-expanded", "true");
+  state.passageTrigger = trigger;
+  panel.hidden = false;
+  document.body.classList.add("passage-open");
+  $("passage-title").focus();
+  text.querySelector("mark")?.scrollIntoView({ block: "nearest" });
+}
+
+function closePassage() {
+  $("passage").hidden = true;
+  document.body.classList.remove("passage-open");
+  const trigger = state.passageTrigger;
+  state.passageTrigger = null;
+  if (trigger) {
+    trigger.setAttribute("aria-expanded", "false");
+    if (trigger.isConnected) trigger.focus();
+  }
+}
+
+// ---------------------------------------------------------------- asking
+
+async function ask(question) {
+  const turn = new Turn(question);
+  state.messages.push({ role: "user", content: question });
+  try {
+    const response = await request("/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ model: "newsdesk", messages: state.messages, stream: true }),
+    });
+    let text = "";
+    let final = null;
+    let inSources = false; // the plain "Sources:" list is redrawn from the structured field
+    for await (const event of sseEvents(response)) {
+      if (event.data === "[DONE]") break;
+      const chunk = JSON.parse(event.data);
+      if (chunk.error) throw new Error(describeError(chunk, "the answer stream failed"));
+      const delta = chunk.choices?.[0]?.delta?.content;
+      if (delta && !inSources) {
+        if (/^\s*Sources:/.test(delta)) inSources = true;
+        else turn.showStreaming((text += delta));
+      }
+      if (chunk.newsdesk) final = chunk.newsdesk;
+    }
+    if (!final) throw new Error("the answer stream ended before the checked answer arrived");
+    turn.showResult(final, { text: final.answer, askedText: question });
+    state.messages.push({ role: "assistant", content: final.answer });
+  } catch (error) {
+    state.messages.pop(); // a failed turn is not part of the conversation
+    turn.fail(`Could not answer: ${error.message}`);
+  } finally {
+    turn.done();
+  }
+}
+
+async function summarise(article) {
+  const turn = new Turn(`Summarise “${article.title}”`);
+  try {
+    const response = await request("/summaries", {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "text/event-stream" },
+      body: JSON.stringify({ article_id: article.id, stream: true }),
+    });
+    let text = "";
+    let final = null;
+    for await (const event of sseEvents(response)) {
+      const data = JSON.parse(event.data);
+      if (event.event === "token") turn.showStreaming((text += data.text));
+      else if (event.event === "summary") final = data;
+      else if (event.event === "error") throw new Error(describeError(data, "summary failed"));
+    }
+    if (!final) throw new Error("the summary stream ended before the summary arrived");
+    turn.showResult(final, { text: final.summary });
+    // Kept in the conversation so that a follow-up can refer to the summarised story.
+    state.messages.push(
+      { role: "user", content: `Summarise the article “${article.title}”.` },
+      { role: "assistant", content: final.summary },
+    );
+  } catch (error) {
+    turn.fail(`Could not summarise: ${error.message}`);
+  } finally {
+    turn.done();
+  }
+}
+
+// Runs one request at a time: a question sent mid-answer would race the history.
+async function exclusive(job) {
+  if (state.busy) return;
+  state.busy = true;
+  $("send").disabled = true;
+  document.body.classList.add("busy");
+  try {
+    await job();
+  } finally {
+    state.busy = false;
+    $("send").disabled = false;
+    document.body.classList.remove("busy");
+  }
+}
+
+// ---------------------------------------------------------------- articles and upload
+
+async function loadArticles() {
+  const list = $("article-list");
+  try {
+    const page = await (await request("/articles?limit=200")).json();
+    $("article-count").textContent = `(${page.total})`;
+    list.replaceChildren(
+      ...page.items.map((article) =>
+        el(
+          "li",
+          { "data-id": article.id },
+          el("a", { href: articleHref(article), target: "_blank", rel: "noopener", text: article.title }),
+          el("span", {
+            class: "meta",
+            text: [article.source, isoDate(article.published_at)].filter(Boolean).join(" · "),
+          }),
+          el("button", {
+            type: "button",
+            class: "summarise",
+            text: "Summarise",
+            "aria-label": `Summarise: ${article.title}`,
+            onclick: () => exclusive(() => summarise(article)),
+          }),
+        ),
+      ),
+    );
+    if (!page.items.length) list.append(el("li", { class: "meta", text: "No articles yet: upload some." }));
+  } catch (error) {
+    list.replaceChildren(el("li", { class: "notice error", text: `Could not list articles: ${error.message}` }));
+  }
+}
+
+async function upload(event) {
+  event.preventDefault();
+  const input = $("upload-files");
+  const result = $("upload-result");
+  if (!input.files.length) {
+    result.textContent = "Choose one or more files first.";
+    return;
+  }
+  const form = new FormData();
+  for (const file of input.files) form.append("files", file);
+  result.textContent = "Uploading…";
+  try {
+    const report = await (await request("/articles/upload", { method: "POST", body: form })).json();
+    const rejected = report.rejected || [];
+    result.textContent =
+      `${report.added.length} added, ${report.updated.length} updated, ` +
+      `${report.unchanged.length} unchanged, ${rejected.length} rejected` +
+      rejected.map((r) => ` — ${r.origin || r.id}: ${r.reason}`).join("");
+    input.value = "";
+    await loadArticles();
+  } catch (error) {
+    result.textContent = `Upload failed: ${error.message}`;
+  }
+}
+
+// ---------------------------------------------------------------- service state
+
+async function checkHealth() {
+  const status = $("status");
+  const notice = $("service-notice");
+  try {
+    const health = await (await request("/health")).json();
+    const llm = health.llm ?? "";
+    const parts = [`${health.articles} articles`];
+    if (health.backend) parts.push(`backend: ${health.backend}`);
+    if (llm && llm !== "none") parts.push(`LLM: ${llm}`);
+    status.textContent = parts.join(" · ");
+    const down = llm.startsWith("unavailable") || (health.status && health.status !== "ok");
+    notice.hidden = !down;
+    if (down) {
+      notice.textContent =
+        `Degraded service: ${llm || health.status}. ` +
+        "Answers come from the extractive fallback (quoted article sentences) until it recovers.";
+    }
+  } catch (error) {
+    status.textContent = "Service unreachable";
+    notice.textContent = `The service is not answering: ${error.message}`;
+    notice.hidden = false;
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+function newConversation() {
+  state.messages = [];
+  closePassage();
+  $("log").replaceChildren();
+  $("question").focus();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const question = $("question");
+  $("ask-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = question.value.trim();
+    if (!text || state.busy) return;
+    question.value = "";
+    exclusive(() => ask(text));
+  });
+  question.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      $("ask-form").requestSubmit();
+    }
+  });
+  $("passage-close").addEventListener("click", closePassage);
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !$("passage").hidden && !$("key-dialog").open) closePassage();
+  });
+  $("new-chat").addEventListener("click", newConversation);
+  $("key-button").addEventListener("click", () => askForKey("Set the API key for this service."));
+  $("upload-form").addEventListener("submit", upload);
+  checkHealth();
+  loadArticles();
+  setInterval(checkHealth, HEALTH_EVERY_MS);
+  question.focus();
+});
