@@ -190,7 +190,8 @@ class Turn {
     const byNumber = new Map((result.citations || []).map((c) => [c.number, c]));
     const paragraph = el("p", { class: "cited" });
     for (const sentence of result.sentences || []) {
-      const span = el("span", { class: "sentence", text: sentence.text });
+      // The text gets its own span so that the "unsupported" underline stays off the markers.
+      const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
       for (const number of sentence.citations) {
         const citation = byNumber.get(number);
         if (citation) span.append(" ", citeButton(citation));

@@ -1,0 +1,149 @@
+"""Browser end-to-end fixtures: the real app served by uvicorn on a free loopback port (in a
+thread, over a real collection), driven by Debian's chromium through Playwright's sync API.
+No browser is downloaded: `make test` installs the `chromium` package."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from newsdesk.api.app import create_app
+from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
+from newsdesk.settings import Settings
+from tests.conftest import load_samples
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The machine's network is closed: without these, chromium stalls on lookups and updates.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 740}
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[str]:
+    """Run ``app`` under uvicorn in a thread; yield its base URL; stop it on exit."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))  # bound here, so no other process can take the port meanwhile
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+@contextmanager
+def serve_desk(settings: Settings, embedder: Embedder, *, samples: bool = True) -> Iterator[str]:
+    """A fresh collection (the sample articles, unless told otherwise) behind a live server."""
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        if samples:
+            desk.ingestor.ingest(load_samples())
+        with serve(create_app(settings, desk=desk)) as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def sample_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
+    """The sample articles, extractive backend (fast and deterministic), one per module."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("e2e") / "data", backend="extractive", _env_file=None
+    )
+    with serve_desk(settings, embedder) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is absent: `make test` installs Debian's chromium package")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        yield launched
+        launched.close()
+
+
+@contextmanager
+def open_page(browser, viewport: dict[str, int]):
+    """A fresh browser context (no shared localStorage) whose page fails the test on any
+    uncaught script error."""
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        yield page
+        assert errors == [], f"script errors on the page: {errors}"
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def page(browser):
+    with open_page(browser, DESKTOP) as opened:
+        yield opened
+
+
+@pytest.fixture
+def phone(browser):
+    with open_page(browser, PHONE) as opened:
+        yield opened
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """Written at test time (gitignored) for a person to look at."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+def stream_payloads(body: bytes) -> list[dict]:
+    """The JSON chunks of an OpenAI-style SSE stream (what the page received)."""
+    payloads = []
+    for line in body.decode("utf-8").splitlines():
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data and data != "[DONE]":
+                payloads.append(json.loads(data))
+    return payloads
+
+
+def final_answer(body: bytes) -> dict:
+    """The `newsdesk` field (the checked answer) of a chat completion stream."""
+    finals = [p["newsdesk"] for p in stream_payloads(body) if p.get("newsdesk")]
+    assert len(finals) == 1, "exactly one chunk carries the checked answer"
+    return finals[0]

@@ -1,0 +1,197 @@
+"""The chat page in headless Chromium against the real app (extractive backend, sample
+articles): streamed cited answers, citation passages, follow-ups, phone width, keyboard,
+upload, summaries and the degraded state."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from newsdesk.embedding import Embedder
+from newsdesk.settings import Settings
+from tests.e2e.conftest import final_answer, screenshot, serve_desk
+
+pytestmark = pytest.mark.browser
+
+CRANE = "How many people were killed when the crane fell in Mecca?"
+CRANE_ID = "wikinews-2015-mecca-crane-collapse"
+
+
+def ask(page: Page, question: str) -> tuple[dict, dict, dict]:
+    """Type a question, press Enter, wait for the checked answer to be drawn. Returns the
+    request body, the response headers and the checked answer the page received."""
+    turns = page.locator(".turn").count()
+    with page.expect_response(lambda r: r.url.endswith("/v1/chat/completions")) as info:
+        page.fill("#question", question)
+        page.press("#question", "Enter")
+    response = info.value
+    answer = final_answer(response.body())
+    turn = page.locator(".turn").nth(turns)
+    expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")
+    return json.loads(response.request.post_data), response.headers, answer
+
+
+def test_streamed_answer_with_citation_passage(page: Page, sample_url: str) -> None:
+    page.goto(sample_url)
+    request, headers, answer = ask(page, CRANE)
+
+    assert request["stream"] is True and request["messages"] == [{"role": "user", "content": CRANE}]
+    assert headers["content-type"].startswith("text/event-stream")
+    assert not answer["abstained"] and answer["citations"]
+    turn = page.locator(".turn").first
+    expect(turn.locator(".user-text")).to_have_text(CRANE)
+    expect(turn.locator(".cited")).to_contain_text("107")
+    # Every sentence drawn from the checked answer, no "Sources:" text from the stream left over.
+    expect(turn.locator(".sentence")).to_have_count(len(answer["sentences"]))
+    expect(turn.locator(".answer")).not_to_contain_text("Sources:")
+
+    citation = answer["citations"][0]
+    marker = turn.locator(".cited button.cite", has_text=f"[{citation['number']}]").first
+    marker.click()
+    panel = page.locator("#passage")
+    expect(panel).to_be_visible()
+    expect(panel.locator("mark")).to_have_text(citation["quote"])
+    expect(page.locator("#passage-text")).to_have_text(citation["passage"])
+    expect(page.locator("#passage-link")).to_have_text(citation["title"])
+    expect(page.locator("#passage-link")).to_have_attribute("href", citation["url"])
+    expect(page.locator("#passage-meta")).to_contain_text(citation["published_at"][:10])
+    expect(marker).to_have_attribute("aria-expanded", "true")
+    screenshot(page, "desktop-answer-citation")
+
+
+def test_follow_up_keeps_the_conversation(page: Page, sample_url: str) -> None:
+    page.goto(sample_url)
+    _, _, first = ask(page, CRANE)
+    request, _, answer = ask(page, "What caused it to fall?")
+
+    assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user"]
+    assert request["messages"][1]["content"] == first["answer"]
+    # The follow-up names neither the crane nor Mecca: only the history can find the story.
+    assert "crane" in answer["question"].lower() or "mecca" in answer["question"].lower()
+    assert answer["citations"], answer
+    assert {c["article_id"] for c in answer["citations"]} == {CRANE_ID}
+    rewritten = page.locator(".turn").nth(1).locator(".rewritten")
+    expect(rewritten).to_be_visible()
+    expect(rewritten).to_contain_text(answer["question"])
+
+    page.click("#new-chat")
+    expect(page.locator(".turn")).to_have_count(0)
+    request, _, _ = ask(page, CRANE)
+    assert len(request["messages"]) == 1, "a new conversation starts without history"
+
+
+def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> None:
+    phone.goto(sample_url)
+    expect(phone.locator("#article-list li").first).to_be_visible()
+    _, _, answer = ask(phone, CRANE)
+    width = phone.viewport_size["width"]
+
+    def overflow() -> int:
+        return phone.evaluate("document.documentElement.scrollWidth") - width
+
+    assert overflow() <= 0
+    for control in ["#question", "#send", "#upload-button", "#article-list .summarise >> nth=0"]:
+        box = phone.locator(control).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= width, control
+    screenshot(phone, "phone-answer")
+
+    phone.locator(".cited button.cite").first.click()
+    panel = phone.locator("#passage")
+    expect(panel).to_be_in_viewport()
+    expect(panel.locator("mark")).to_have_text(answer["citations"][0]["quote"])
+    assert overflow() <= 0
+    screenshot(phone, "phone-citation", full_page=False)  # the viewport, with the sheet over it
+    phone.click("#passage-close")
+    expect(panel).to_be_hidden()
+
+
+def test_keyboard_only(page: Page, sample_url: str) -> None:
+    page.goto(sample_url)
+    page.evaluate("document.activeElement.blur()")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#question")).to_be_focused()
+    with page.expect_response(lambda r: r.url.endswith("/v1/chat/completions")) as info:
+        page.keyboard.type(CRANE)
+        page.keyboard.press("Enter")
+    answer = final_answer(info.value.body())
+    expect(page.locator(".assistant")).to_have_attribute("aria-busy", "false")
+    expect(page.locator("#log")).to_have_attribute("aria-live", "polite")
+    expect(page.locator("#question")).to_be_focused()
+    expect(page.locator("#question")).to_have_value("")
+
+    # The markers come before the question box: Shift+Tab walks back onto the last source.
+    page.keyboard.press("Shift+Tab")
+    focused = page.locator(":focus")
+    expect(focused).to_have_class(re.compile(r"\bcite\b"))
+    outline = focused.evaluate("e => getComputedStyle(e).outlineStyle")
+    assert outline != "none", "focus must be visible"
+    number = int(focused.get_attribute("data-number"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#passage-title")).to_be_focused()
+    quote = next(c["quote"] for c in answer["citations"] if c["number"] == number)
+    expect(page.locator("#passage mark")).to_have_text(quote)
+    page.keyboard.press("Escape")
+    expect(page.locator("#passage")).to_be_hidden()
+    expect(page.locator(f".sources button.cite[data-number='{number}']")).to_be_focused()
+
+
+def test_upload_adds_an_article_to_the_list(page: Page, sample_url: str, tmp_path: Path) -> None:
+    page.goto(sample_url)
+    expect(page.locator("#article-count")).to_have_text("(19)")
+    story = tmp_path / "harbour-seal-rescue.txt"
+    story.write_text(
+        "---\ntitle: Harbour seal pup rescued in Aberdeen\nsource: Test Gazette\n"
+        "published_at: 2024-04-02\n---\nVolunteers rescued a harbour seal pup stranded on the "
+        "beach at Aberdeen on Tuesday. The pup was taken to a sanctuary in Fife.\n",
+        encoding="utf-8",
+    )
+    page.set_input_files("#upload-files", str(story))
+    page.click("#upload-button")
+    expect(page.locator("#upload-result")).to_contain_text("1 added")
+    item = page.locator("#article-list li[data-id='harbour-seal-rescue']")
+    expect(item).to_contain_text("Harbour seal pup rescued in Aberdeen")
+    expect(item).to_contain_text("Test Gazette · 2024-04-02")
+    expect(page.locator("#article-count")).to_have_text("(20)")
+
+    # A bad file is reported, not silently dropped.
+    bad = tmp_path / "empty.txt"
+    bad.write_text("", encoding="utf-8")
+    page.set_input_files("#upload-files", str(bad))
+    page.click("#upload-button")
+    expect(page.locator("#upload-result")).to_contain_text("Upload failed")
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # free once closed: nothing listens there
+
+
+def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder: Embedder) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        backend="openai",
+        openai_base_url=f"http://127.0.0.1:{_closed_port()}/v1",
+        openai_api_key="unused",
+        llm_max_retries=0,
+        llm_timeout_seconds=5,
+        _env_file=None,
+    )
+    with serve_desk(settings, embedder) as url:
+        page.goto(url)
+        _, _, answer = ask(page, CRANE)
+    assert answer["degraded"] and answer["backend"] == "extractive"
+    notice = page.locator(".turn-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text("Degraded")
+    expect(notice).to_contain_text(answer["degraded_reason"])
+    # The fallback still answers with cited sentences.
+    expect(page.locator(".cited button.cite").first).to_be_visible()
+    screenshot(page, "desktop-degraded")
