@@ -15,14 +15,19 @@ LLAMA_PIN := llama-cpp-python[server]==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 
-.PHONY: run test lint setup serve clean
+.PHONY: run test lint setup serve clean browser
 
 run: setup
 	$(BIN)/newsdesk ingest samples/articles.jsonl
 	$(BIN)/newsdesk serve
 
-test: setup lint
+test: setup lint browser
 	$(BIN)/python -m pytest
+
+# Debian's chromium for the browser tests (tests/e2e); Playwright downloads no browser.
+# Installing it needs root, as CI runs; the tests skip, saying why, where it is absent.
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 lint: setup
 	$(BIN)/ruff check .
