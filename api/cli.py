@@ -17,7 +17,9 @@ from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
+from newsdesk.answers import AnswerSentence, Citation, SummaryRequest
 from newsdesk.api import operations
+from newsdesk.api.eval_cli import eval_app
 from newsdesk.api.problems import problem_for
 from newsdesk.api.schemas import SearchBody
 from newsdesk.container import Newsdesk
@@ -33,6 +35,7 @@ app = typer.Typer(
 )
 articles_app = typer.Typer(help="List, show and delete stored articles.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
+app.add_typer(eval_app, name="eval")
 
 stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)
@@ -177,15 +180,86 @@ def ask(
         _print_json(answer)
         return
     stdout.print(answer.answer, highlight=False)
-    for sentence in answer.sentences:
+    _print_sources(answer.sentences, answer.citations)
+    notes = [f"backend {answer.backend}", f"model {answer.model}"]
+    if answer.abstained:
+        notes.append(f"abstained: {answer.abstain_reason}")
+    if answer.degraded:
+        notes.append(f"degraded: {answer.degraded_reason}")
+    stderr.print(" · ".join(notes), highlight=False)
+
+
+@app.command()
+def summarize(
+    article: Annotated[
+        str | None, typer.Argument(help="Id of the article to summarise.", show_default=False)
+    ] = None,
+    topic: Annotated[
+        str | None, typer.Option("--topic", help="Summarise what the collection says on this.")
+    ] = None,
+    articles: Annotated[
+        str | None,
+        typer.Option("--articles", help="Comma-separated ids: summarise these together."),
+    ] = None,
+    length: Annotated[str, typer.Option("--length", help="short, medium or long.")] = "medium",
+    max_words: Annotated[
+        int | None, typer.Option("--max-words", help="A word budget (overrides --length).")
+    ] = None,
+    bullets: Annotated[bool, typer.Option("--bullets", help="One bullet a sentence.")] = False,
+    top_k: TopKOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Summarise an article, several articles or a topic, every sentence cited
+    (POST /summaries)."""
+    with _desk(as_json) as desk:
+        request = SummaryRequest(
+            article_id=article,
+            article_ids=[a.strip() for a in articles.split(",") if a.strip()] if articles else None,
+            topic=topic,
+            length=length,
+            max_words=max_words,
+            style="bullets" if bullets else "paragraph",
+            top_k=top_k,
+        )
+        summary = desk.summarizer().summarize(request)
+    if as_json:
+        _print_json(summary)
+        return
+    stdout.print(summary.summary or "(nothing to summarise)", highlight=False)
+    _print_sources(summary.sentences, summary.citations)
+    for relation in summary.relations:
+        stdout.print(
+            f"sentence {relation.sentence + 1}: {relation.article_id} {relation.relation} "
+            f"[{relation.citation}]",
+            highlight=False,
+            markup=False,
+        )
+    notes = [
+        f"backend {summary.backend}",
+        f"model {summary.model}",
+        f"{summary.max_words}-word budget",
+    ]
+    if summary.cached:
+        notes.append("cached")
+    if summary.hierarchical:
+        notes.append("hierarchical (map-reduce)")
+    if summary.abstained:
+        notes.append(f"abstained: {summary.abstain_reason}")
+    if summary.degraded:
+        notes.append(f"degraded: {summary.degraded_reason}")
+    stderr.print(" · ".join(notes), highlight=False)
+
+
+def _print_sources(sentences: list[AnswerSentence], citations: list[Citation]) -> None:
+    for sentence in sentences:
         if not sentence.supported:
             stdout.print(
                 f"[yellow]unsupported (support {sentence.support:.2f}):[/yellow] {sentence.text}",
                 highlight=False,
             )
-    if answer.citations:
+    if citations:
         stdout.print("\nSources:", highlight=False)
-    for citation in answer.citations:
+    for citation in citations:
         date = citation.published_at.date().isoformat() if citation.published_at else "undated"
         stdout.print(
             f"[{citation.number}] {citation.title} ({citation.source or citation.article_id}, "
@@ -193,12 +267,6 @@ def ask(
             highlight=False,
             markup=False,
         )
-    notes = [f"backend {answer.backend}", f"model {answer.model}"]
-    if answer.abstained:
-        notes.append(f"abstained: {answer.abstain_reason}")
-    if answer.degraded:
-        notes.append(f"degraded: {answer.degraded_reason}")
-    stderr.print(" · ".join(notes), highlight=False)
 
 
 @articles_app.command("list")

@@ -1,0 +1,169 @@
+"""The human report of a run: report.md with the metric tables (and the comparison, if any),
+and PNG plots beside it: per-item score distributions, latency histogram, and metric-by-run
+bars when one report holds several configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers or CI
+import matplotlib.pyplot as plt
+import numpy as np
+
+from newsdesk.evals.aggregate import lower_is_better
+from newsdesk.evals.compare import Delta
+
+# Per-item values worth seeing as distributions, in this order.
+DISTRIBUTIONS = (
+    "ndcg@10",
+    "f1",
+    "citation_recall",
+    "faithfulness",
+    "rougeL",
+    "lead3_rougeL",
+    "checker_min",
+)
+BAR_METRICS_EXCLUDED_SUFFIX = "_ms"
+
+
+def write_results(results: dict[str, Any], out: Path) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.json"
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def write_report(
+    results: dict[str, Any],
+    out: Path,
+    comparison: list[Delta] | None = None,
+    failures: list[str] | None = None,
+) -> Path:
+    out.mkdir(parents=True, exist_ok=True)
+    runs = results["runs"]
+    images = [_distributions(runs, out), _latency(runs, out)]
+    if len(runs) > 1:
+        images.append(_bars(runs, out))
+    lines = [
+        f"# Evaluation: {results['suite']}",
+        "",
+        f"Started {results['started_at']}, finished {results['finished_at']}. "
+        f"Embedding model `{results['environment']['embedding_model']}`.",
+        "",
+    ]
+    if results.get("licence"):
+        lines += [f"Data licence: {results['licence']}", ""]
+    ingest = results["ingest"]
+    lines += [
+        f"Ingested {ingest['articles']} articles ({ingest['chunks']} chunks, "
+        f"{ingest['rejected']} rejected) in {ingest['seconds']} s into a temporary data directory.",
+        "",
+        "## Metrics",
+        "",
+        *_metric_table(runs),
+        "",
+    ]
+    if comparison is not None:
+        lines += ["## Compared with the previous run", "", *_comparison_table(comparison), ""]
+    if failures:
+        lines += ["## Regressions", "", *[f"- {f}" for f in failures], ""]
+    lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in images if p is not None]
+    path = out / "report.md"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
+
+
+def _metric_table(runs: list[dict[str, Any]]) -> list[str]:
+    names = list(dict.fromkeys(m for run in runs for m in run["aggregates"]))
+    header = "| metric | " + " | ".join(run["label"] for run in runs) + " |"
+    rule = "|---|" + "---:|" * len(runs)
+    rows = [
+        f"| `{name}` | " + " | ".join(_fmt(run["aggregates"].get(name)) for run in runs) + " |"
+        for name in names
+    ]
+    return [header, rule, *rows]
+
+
+def _comparison_table(deltas: list[Delta]) -> list[str]:
+    lines = ["| metric | before | after | delta | 95% CI |", "|---|---:|---:|---:|---|"]
+    for d in deltas:
+        ci = f"[{_fmt(d.ci[0])}, {_fmt(d.ci[1])}]" if d.ci else "–"
+        arrow = "↓ better" if lower_is_better(d.metric) else ""
+        lines.append(
+            f"| `{d.metric}` {arrow} | {_fmt(d.before)} | {_fmt(d.after)} | {d.delta:+.4f} | {ci} |"
+        )
+    return lines
+
+
+def _values(run: dict[str, Any], name: str) -> np.ndarray:
+    return np.array([r[name] for r in run["rows"] if r.get(name) is not None], dtype=float)
+
+
+def _distributions(runs: list[dict[str, Any]], out: Path) -> Path | None:
+    names = [n for n in DISTRIBUTIONS if any(len(_values(run, n)) for run in runs)]
+    if not names:
+        return None
+    fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        for run in runs:
+            values = _values(run, name)
+            if len(values):
+                ax.hist(values, bins=20, range=(0, 1), alpha=0.5, label=run["label"])
+        ax.set_title(name)
+        ax.set_xlabel("per-item score")
+    axes[0][0].set_ylabel("items")
+    if len(runs) > 1:
+        axes[0][-1].legend(fontsize="small")
+    return _save(fig, out / "score_distributions.png")
+
+
+def _latency(runs: list[dict[str, Any]], out: Path) -> Path | None:
+    if not any(len(_values(run, "latency_ms")) for run in runs):
+        return None
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for run in runs:
+        values = _values(run, "latency_ms")
+        if len(values):
+            ax.hist(values, bins=30, alpha=0.5, label=run["label"])
+    ax.set_xlabel("latency per question (ms)")
+    ax.set_ylabel("questions")
+    ax.legend(fontsize="small")
+    return _save(fig, out / "latency.png")
+
+
+def _bars(runs: list[dict[str, Any]], out: Path) -> Path | None:
+    names = [
+        name
+        for name in dict.fromkeys(m for run in runs for m in run["aggregates"])
+        if not name.endswith(BAR_METRICS_EXCLUDED_SUFFIX)
+        and all(0 <= run["aggregates"].get(name, 0) <= 1 for run in runs)
+    ]
+    if not names:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(names) * len(runs)), 3.5))
+    width = 0.8 / len(runs)
+    x = np.arange(len(names))
+    for i, run in enumerate(runs):
+        heights = [run["aggregates"].get(name, 0) for name in names]
+        ax.bar(x + i * width, heights, width, label=run["label"])
+    ax.set_xticks(x + width * (len(runs) - 1) / 2, names, rotation=45, ha="right")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize="small")
+    return _save(fig, out / "metrics_by_run.png")
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,369 @@
+"""Run a suite against the service in a data directory of its own (never the user's).
+
+The suite's articles are ingested once into a temporary directory; each configuration
+(backend × retrieval mode) then opens that collection with its own settings and answers every
+question through the same public core the API uses: `desk.searcher`, `desk.answerer()` and
+`desk.summarizer()`."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import platform
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from newsdesk.answers import CitedAnswer
+from newsdesk.container import Newsdesk, build_embedder
+from newsdesk.domain import Passage
+from newsdesk.embedding import CachingEmbedder, Embedder
+from newsdesk.evals import metrics
+from newsdesk.evals.aggregate import Row, aggregate_rows
+from newsdesk.evals.suite import Question, Suite, SummaryItem
+from newsdesk.generation.citations import SupportScorer
+from newsdesk.index.text import normalise_text, sentence_spans
+from newsdesk.settings import Backend, RetrievalMode, Settings
+
+log = logging.getLogger(__name__)
+
+# Chunks fetched for the retrieval metrics: enough to rank 10 distinct articles even when an
+# article has several chunks among the best.
+RETRIEVAL_CHUNKS = 40
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    backend: Backend = "extractive"
+    retrieval: RetrievalMode = "hybrid"
+    top_k: int | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend}/{self.retrieval}" + (f"/k{self.top_k}" if self.top_k else "")
+
+
+def _settings(data_dir: Path, config: RunConfig) -> Settings:
+    # The rest (LLM endpoint, thresholds, fusion weights) comes from the environment as usual.
+    overrides: dict[str, Any] = {
+        "data_dir": data_dir,
+        "backend": config.backend,
+        "retrieval_mode": config.retrieval,
+    }
+    if config.top_k is not None:
+        overrides["default_top_k"] = config.top_k
+    return Settings(**overrides)
+
+
+@contextmanager
+def _scratch_dir(keep: Path | None) -> Iterator[Path]:
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    path = Path(tempfile.mkdtemp(prefix="newsdesk-eval-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def run_suite(
+    suite: Suite,
+    configs: list[RunConfig],
+    *,
+    progress: Progress | None = None,
+    embedder: Embedder | None = None,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Run every configuration; returns the results document (see README for its shape)."""
+    say = progress or (lambda _message: None)
+    started = datetime.now(UTC)
+    with _scratch_dir(data_dir) as scratch:
+        first = _settings(scratch / "data", configs[0])
+        embedder = embedder or build_embedder(first)
+        ingest = _ingest(suite, first, embedder, say)
+        shared_rows = _shared_summary_rows(suite, embedder, first, say)
+        runs = []
+        for config in configs:
+            say(f"running {config.label}")
+            with Newsdesk.open(_settings(scratch / "data", config), embedder=embedder) as desk:
+                runs.append(_run_config(suite, desk, config, shared_rows, say))
+    results: dict[str, Any] = {
+        "suite": suite.name,
+        "licence": suite.licence,
+        "started_at": started.isoformat(),
+        "finished_at": datetime.now(UTC).isoformat(),
+        "ingest": ingest,
+        "environment": _environment(embedder),
+        **{k: runs[0][k] for k in ("label", "config", "aggregates", "rows")},
+        "runs": runs,
+    }
+    return results
+
+
+def _environment(embedder: Embedder) -> dict[str, Any]:
+    versions = {}
+    for package in ("newsdesk", "sentence-transformers", "faiss-cpu", "bm25s", "rouge-score"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "python": platform.python_version(),
+        "embedding_model": embedder.model_id,
+        "packages": versions,
+    }
+
+
+def _ingest(suite: Suite, settings: Settings, embedder: Embedder, say: Progress) -> dict[str, int]:
+    say(f"ingesting {len(suite.articles)} articles into {settings.data_dir}")
+    started = time.perf_counter()
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        report = desk.ingestor.ingest(suite.articles)
+    for rejected in report.rejected[:5]:
+        log.warning("suite article rejected: %s: %s", rejected.id, rejected.reason)
+    return {
+        "articles": len(report.added) + len(report.updated) + len(report.unchanged),
+        "rejected": len(report.rejected),
+        "chunks": report.chunks,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _run_config(
+    suite: Suite, desk: Newsdesk, config: RunConfig, shared_rows: list[Row], say: Progress
+) -> dict[str, Any]:
+    scorer = SupportScorer(CachingEmbedder(desk.embedder))
+    threshold = desk.settings.support_threshold
+    rows: list[Row] = []
+    models: set[str] = set()
+    for number, question in enumerate(suite.questions, start=1):
+        row, model = _question_row(desk, question, scorer, threshold)
+        rows.append(row)
+        if model:
+            models.add(model)
+        if number % 25 == 0 or number == len(suite.questions):
+            say(f"{config.label}: {number}/{len(suite.questions)} questions")
+    rows += _summary_rows(desk, suite, say)
+    rows += shared_rows
+    settings = desk.settings.model_dump(mode="json", exclude={"openai_api_key"})
+    return {
+        "label": config.label,
+        "config": {"backend": config.backend, "retrieval": config.retrieval, "top_k": config.top_k},
+        "settings": settings,
+        "models": {"embedding": desk.embedder.model_id, "llm": sorted(models)},
+        "aggregates": aggregate_rows(rows),
+        "rows": rows,
+    }
+
+
+# --- questions -----------------------------------------------------------------------------
+
+
+def _ranking_keys(question: Question, passages: list[Passage]) -> list[str]:
+    """What each retrieved chunk counts as: the gold passage it contains, else (with passage
+    gold) itself, else (with article gold) its article."""
+    if not question.gold_passages:
+        return metrics.distinct([p.article_id for p in passages])
+    golds = [" ".join(g.split()) for g in question.gold_passages]
+    keys = []
+    for passage in passages:
+        text = " ".join(passage.text.split())
+        hit = next((f"gold:{i}" for i, g in enumerate(golds) if g in text), None)
+        keys.append(hit or f"chunk:{passage.chunk_id}")
+    return metrics.distinct(keys)
+
+
+def _gold_keys(question: Question) -> set[str]:
+    if question.gold_passages:
+        return {f"gold:{i}" for i in range(len(question.gold_passages))}
+    return set(question.gold_article_ids)
+
+
+def _retrieval(desk: Newsdesk, question: Question) -> Row:
+    started = time.perf_counter()
+    top_k = min(RETRIEVAL_CHUNKS, desk.settings.max_top_k)
+    passages = desk.searcher.search(question.question, top_k=top_k)
+    elapsed = (time.perf_counter() - started) * 1000
+    ranked, gold = _ranking_keys(question, passages), _gold_keys(question)
+    return {
+        "search_ms": round(elapsed, 2),
+        "ranked": ranked[:10],
+        "recall@1": metrics.recall_at_k(ranked, gold, 1),
+        "recall@5": metrics.recall_at_k(ranked, gold, 5),
+        "recall@10": metrics.recall_at_k(ranked, gold, 10),
+        "mrr@10": metrics.mrr_at_k(ranked, gold, 10),
+        "ndcg@10": metrics.ndcg_at_k(ranked, gold, 10),
+    }
+
+
+def _question_row(
+    desk: Newsdesk, question: Question, scorer: SupportScorer, threshold: float
+) -> tuple[Row, str | None]:
+    row: Row = {"kind": "question", "id": question.id, "question": question.question}
+    if question.has_retrieval_gold:
+        row |= _retrieval(desk, question)
+        row["latency_ms"] = row["search_ms"]
+    if not question.asks_for_answer:
+        return row, None
+    answer = desk.answerer().ask(question.question)
+    row |= _answer_fields(question, answer, scorer, threshold)
+    return row, answer.model
+
+
+def _answer_fields(
+    question: Question, answer: CitedAnswer, scorer: SupportScorer, threshold: float
+) -> Row:
+    prediction = "" if answer.abstained else metrics.strip_markers(answer.answer)
+    timings = answer.timings
+    row: Row = {
+        "prediction": prediction,
+        "gold": question.answers,
+        "unanswerable": question.unanswerable,
+        "abstained": answer.abstained,
+        "degraded_share": float(answer.degraded),
+        "exact_match": metrics.exact_match(prediction, question.answers),
+        "f1": metrics.token_f1(prediction, question.answers),
+        "latency_ms": timings.total_ms,
+        "retrieval_ms": timings.retrieval_ms,
+        "generation_ms": timings.generation_ms,
+        "check_ms": timings.check_ms,
+    }
+    if not question.unanswerable:
+        row["exact_match_answerable"] = row["exact_match"]
+        row["f1_answerable"] = row["f1"]
+        row["answer_containment"] = metrics.answer_contains(prediction, question.answers)
+    if answer.abstained or not answer.sentences:
+        return row
+    row["answer_words"] = len(prediction.split())
+    row |= citation_fields(answer, scorer, threshold)
+    return row
+
+
+def citation_fields(answer: Any, scorer: SupportScorer, threshold: float) -> Row:
+    """ALCE citation recall/precision with the service's scorer and with the lexical proxy,
+    and faithfulness (share of sentences the service itself marked supported). `answer` is a
+    CitedAnswer or a CitedSummary: both carry `sentences` and `citations`."""
+    quotes = {c.number: c.quote for c in answer.citations}
+    sentences = [
+        (s.text, [quotes[n] for n in s.citations if n in quotes]) for s in answer.sentences
+    ]
+
+    def service_entails(evidence: str, claim: str) -> bool:
+        return float(scorer.score([claim], [evidence])[0, 0]) >= threshold
+
+    recall, precision = metrics.citation_scores(sentences, service_entails)
+    recall_lex, precision_lex = metrics.citation_scores(sentences, metrics.lexically_entails)
+    return {
+        "citation_recall": recall,
+        "citation_precision": precision,
+        "citation_recall_lexical": recall_lex,
+        "citation_precision_lexical": precision_lex,
+        "faithfulness": float(np.mean([s.supported for s in answer.sentences])),
+    }
+
+
+# --- summaries -----------------------------------------------------------------------------
+
+
+def _article_texts(suite: Suite) -> dict[str, str]:
+    return {a.id: a.text for a in suite.articles}
+
+
+def _summary_rows(desk: Newsdesk, suite: Suite, say: Progress) -> list[Row]:
+    items = [s for s in suite.summaries if s.reference]
+    if not items:
+        return []
+    summarize = _summarizer(desk)
+    texts = _article_texts(suite)
+    rows = []
+    for number, item in enumerate(items, start=1):
+        reference = item.reference or ""
+        row: Row = {"kind": "summary", "id": item.id, "article_id": item.article_id}
+        lead = metrics.lead_n(normalise_text(texts[item.article_id]))
+        row |= {f"lead3_{k}": v for k, v in metrics.rouge(lead, reference).items()}
+        if summarize is not None:
+            row |= summarize(item, reference)
+        rows.append(row)
+        if number % 10 == 0 or number == len(items):
+            say(f"{number}/{len(items)} summaries")
+    return rows
+
+
+SummaryFn = Callable[[SummaryItem, str], Row]
+
+
+def _summarizer(desk: Newsdesk) -> SummaryFn | None:
+    """Our summaries, if this build has them (the summariser is a later layer)."""
+    try:
+        from newsdesk.answers import SummaryRequest  # type: ignore[attr-defined]
+    except ImportError:
+        log.warning("this build has no summariser: only Lead-3 is scored")
+        return None
+    summarizer = desk.summarizer()  # type: ignore[attr-defined]
+
+    def summarize(item: SummaryItem, reference: str) -> Row:
+        summary = summarizer.summarize(SummaryRequest(article_id=item.article_id, length="medium"))
+        text = metrics.strip_markers(summary.summary)
+        row: Row = {"summary": text, "summary_ms": summary.timings.total_ms}
+        row |= metrics.rouge(text, reference)
+        row["degraded_share"] = float(bool(getattr(summary, "degraded", False)))
+        if summary.sentences:
+            row["summary_faithfulness"] = float(np.mean([s.supported for s in summary.sentences]))
+        return row
+
+    return summarize
+
+
+_SPACE_BEFORE = re.compile(r"\s+([.,;:!?'])")  # FRANK summaries are PTB-tokenised: "locke 's ."
+
+
+def _shared_summary_rows(
+    suite: Suite, embedder: Embedder, settings: Settings, say: Progress
+) -> list[Row]:
+    """The support checker against human factuality labels (independent of the backend, so
+    computed once per run and shown in every configuration)."""
+    labelled = [
+        (item, ms)
+        for item in suite.summaries
+        for ms in item.model_summaries
+        if ms.human_factuality is not None
+    ]
+    if not labelled:
+        return []
+    say(f"scoring {len(labelled)} labelled summaries with the support checker")
+    scorer = SupportScorer(CachingEmbedder(embedder))
+    texts = _article_texts(suite)
+    rows = []
+    for item, model_summary in labelled:
+        article = normalise_text(texts[item.article_id])
+        spans = sentence_spans(article)
+        units = [article[s.start : s.end] for s in spans]
+        units += [article[a.start : b.end] for a, b in itertools.pairwise(spans)]
+        summary = _SPACE_BEFORE.sub(r"\1", model_summary.summary)
+        claims = [summary[s.start : s.end] for s in sentence_spans(summary)] or [summary]
+        best = scorer.score(claims, units).max(axis=1)
+        lexical = [metrics.lexical_support(article, claim) for claim in claims]
+        rows.append(
+            {
+                "kind": "checker",
+                "id": f"{item.id}/{model_summary.model}",
+                "human_factuality": model_summary.human_factuality,
+                "checker_min": float(best.min()),
+                "checker_mean": float(best.mean()),
+                "lexical_min": float(min(lexical)),
+            }
+        )
+    return rows
