@@ -8,12 +8,15 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from newsdesk import __version__
+from newsdesk.api.auth import require_principal
+from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
 from newsdesk.api.routers import articles, ask, health, search
+from newsdesk.api.routers.chat import router as chat_router
 from newsdesk.api.routers.page import install_page
 from newsdesk.container import Newsdesk
 from newsdesk.settings import Settings
@@ -52,12 +55,17 @@ def create_app(
         version=__version__,
         summary="Question answering and summaries over news articles, every claim cited.",
         lifespan=lifespan,
+        # Every route needs a key when keys are configured, unless auth.PUBLIC_PATHS lists it:
+        # new routes are protected by default.
+        dependencies=[Depends(require_principal)],
     )
     install_problem_handlers(app)
+    install_openai_error_handlers(app)
     app.include_router(articles.router)
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(health.router)
+    app.include_router(chat_router)
     install_page(app)
     return app
 

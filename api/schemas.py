@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from newsdesk.domain import ArticleSummary, Passage, SearchFilters
-from newsdesk.settings import RetrievalMode
+from newsdesk.settings import Backend, RetrievalMode
 
 
 class SearchBody(BaseModel):
@@ -42,3 +42,8 @@ class Health(BaseModel):
     vector_index: str
     retrieval_mode: RetrievalMode
     index_status: str
+    backend: Backend = Field(description="The configured answer backend.")
+    llm: str = Field(
+        description="The answer LLM: `none` (extractive backend), `not started` (starts with the "
+        "first question), `ready`, or `unavailable: <reason>` (answers fall back to extractive)."
+    )

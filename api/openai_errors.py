@@ -1,0 +1,125 @@
+"""Errors on the OpenAI-compatible routes (/v1/…) take OpenAI's shape,
+``{"error": {"message", "type", "param", "code"}}``, so OpenAI clients raise their usual
+exceptions; every other route keeps RFC 9457 problems (newsdesk.api.problems).
+
+The handlers wrap the problem handlers already installed and choose by path, so one app
+serves both conventions."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from newsdesk.api.openai_schemas import OpenAIErrorBody, OpenAIErrorResponse
+from newsdesk.errors import NewsdeskError
+
+OPENAI_PREFIX = "/v1"
+
+Handler = Callable[[Request, Any], Awaitable[Response]]
+
+
+class OpenAIRequestError(Exception):
+    """A request the OpenAI-compatible routes refuse, with OpenAI's error fields."""
+
+    def __init__(
+        self, message: str, *, status: int = 400, param: str | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.body = OpenAIErrorBody(
+            message=message, type=error_type(status), param=param, code=code
+        )
+
+
+def error_type(status: int) -> str:
+    # As OpenAI does: a missing or wrong key is an invalid request with code invalid_api_key.
+    if status == 403:
+        return "permission_error"
+    if status == 429:
+        return "rate_limit_error"
+    return "server_error" if status >= 500 else "invalid_request_error"
+
+
+def error_json(body: OpenAIErrorBody) -> dict[str, Any]:
+    return OpenAIErrorResponse(error=body).model_dump()
+
+
+def error_response(
+    status: int, body: OpenAIErrorBody, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(error_json(body), status_code=status, headers=headers)
+
+
+def from_newsdesk_error(exc: NewsdeskError) -> tuple[int, OpenAIErrorBody]:
+    # OpenAI answers every invalid parameter with 400; clients map 422 to another exception.
+    status = 400 if exc.status == 422 else exc.status
+    return status, OpenAIErrorBody(message=exc.detail, type=error_type(status), code=exc.slug)
+
+
+def _from_validation(exc: RequestValidationError) -> tuple[int, OpenAIErrorBody]:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+    location = [str(part) for part in first["loc"] if part != "body"]
+    param = ".".join(location) or None
+    message = f"{param}: {first['msg']}" if param else str(first["msg"])
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more problems)"
+    return 400, OpenAIErrorBody(
+        message=message, type="invalid_request_error", param=param, code="invalid_value"
+    )
+
+
+def _from_http(exc: StarletteHTTPException, request: Request) -> tuple[int, OpenAIErrorBody]:
+    status = exc.status_code
+    if status == 404 and exc.detail == "Not Found":
+        message = f"Invalid URL ({request.method} {request.url.path})"
+    else:
+        message = str(exc.detail)
+    code = "invalid_api_key" if status == 401 else None
+    return status, OpenAIErrorBody(message=message, type=error_type(status), code=code)
+
+
+def _is_openai_route(request: Request) -> bool:
+    path = request.url.path
+    return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
+
+
+def install_openai_error_handlers(app: FastAPI) -> None:
+    """Call after the problem handlers are installed: they stay in charge off /v1."""
+    problem_validation: Handler = app.exception_handlers[RequestValidationError]
+    problem_http: Handler = app.exception_handlers[StarletteHTTPException]
+    problem_newsdesk: Handler = app.exception_handlers[NewsdeskError]
+
+    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
+        if _is_openai_route(request):
+            return error_response(*_from_validation(exc))
+        return await problem_validation(request, exc)
+
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if _is_openai_route(request):
+            return error_response(*_from_http(exc, request), headers=headers)
+        response = await problem_http(request, exc)
+        # The problem handler drops the exception's headers; WWW-Authenticate (401) and
+        # Allow (405) belong on the response.
+        response.headers.update(headers)
+        return response
+
+    async def on_newsdesk(request: Request, exc: NewsdeskError) -> Response:
+        if _is_openai_route(request):
+            return error_response(*from_newsdesk_error(exc))
+        return await problem_newsdesk(request, exc)
+
+    async def on_openai(request: Request, exc: OpenAIRequestError) -> Response:
+        return error_response(exc.status, exc.body)
+
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(NewsdeskError, on_newsdesk)
+    app.add_exception_handler(OpenAIRequestError, on_openai)
