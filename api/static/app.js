@@ -104,7 +104,16 @@ async function* sseEvents(response) {
 
 // ---------------------------------------------------------------- API key
 
+// Requests refused at the same time share one prompt.
+let keyPrompt = null;
 function askForKey(reason) {
+  keyPrompt ??= promptForKey(reason).finally(() => {
+    keyPrompt = null;
+  });
+  return keyPrompt;
+}
+
+function promptForKey(reason) {
   const dialog = $("key-dialog");
   $("key-reason").textContent =
     `${reason} The key is kept in this browser only (localStorage) and sent as ` +
@@ -159,6 +168,21 @@ function citeButton(citation) {
   });
 }
 
+function sentenceSpan(sentence, byNumber) {
+  // The text gets its own span so that the "unsupported" underline stays off the markers.
+  const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
+  for (const number of sentence.citations) {
+    const citation = byNumber.get(number);
+    if (citation) span.append(" ", citeButton(citation));
+  }
+  if (!sentence.supported) {
+    span.classList.add("unsupported");
+    span.title = `Not supported by the cited passages (support ${sentence.support.toFixed(2)})`;
+    span.append(" ", el("span", { class: "flag", text: "not supported" }));
+  }
+  return span;
+}
+
 // One conversation turn: the user's text and the assistant's (streaming, then checked) reply.
 class Turn {
   constructor(userText) {
@@ -173,15 +197,25 @@ class Turn {
     node.scrollIntoView({ block: "end" });
   }
 
-  showStreaming(text) {
-    let live = this.answer.querySelector(".streaming");
-    if (!live) {
-      this.answer.replaceChildren();
-      live = el("p", { class: "streaming" });
-      this.answer.append(live);
+  // While streaming: checked sentences (clickable) followed by the raw text not checked yet.
+  live() {
+    if (!this.tail) {
+      this.tail = el("span", { class: "streaming" });
+      this.answer.replaceChildren(el("p", { class: "cited" }, this.tail));
     }
-    live.textContent = text;
-    live.scrollIntoView({ block: "nearest" });
+    return this.tail;
+  }
+
+  showStreaming(text) {
+    const tail = this.live();
+    tail.textContent = text;
+    tail.scrollIntoView({ block: "nearest" });
+  }
+
+  addSentence(sentence, citations) {
+    const tail = this.live();
+    tail.before(sentenceSpan(sentence, new Map(citations.map((c) => [c.number, c]))), " ");
+    tail.textContent = "";
   }
 
   // Re-render from the checked result: sentences with clickable markers, unsupported ones
@@ -190,20 +224,10 @@ class Turn {
     const byNumber = new Map((result.citations || []).map((c) => [c.number, c]));
     const paragraph = el("p", { class: "cited" });
     for (const sentence of result.sentences || []) {
-      // The text gets its own span so that the "unsupported" underline stays off the markers.
-      const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
-      for (const number of sentence.citations) {
-        const citation = byNumber.get(number);
-        if (citation) span.append(" ", citeButton(citation));
-      }
-      if (!sentence.supported) {
-        span.classList.add("unsupported");
-        span.title = `Not supported by the cited passages (support ${sentence.support.toFixed(2)})`;
-        span.append(" ", el("span", { class: "flag", text: "not supported" }));
-      }
-      paragraph.append(span, " ");
+      paragraph.append(sentenceSpan(sentence, byNumber), " ");
     }
     if (!paragraph.childNodes.length) paragraph.textContent = text || "";
+    this.tail = null;
     this.answer.replaceChildren(paragraph);
 
     const rewritten = this.node.querySelector(".rewritten");
@@ -352,6 +376,10 @@ async function summarise(article) {
     for await (const event of sseEvents(response)) {
       const data = JSON.parse(event.data);
       if (event.event === "token") turn.showStreaming((text += data.text));
+      else if (event.event === "sentence") {
+        turn.addSentence(data.sentence, data.citations);
+        text = ""; // the tokens so far are now shown as that checked sentence
+      }
       else if (event.event === "summary") final = data;
       else if (event.event === "error") throw new Error(describeError(data, "summary failed"));
     }

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from tests.e2e.conftest import final_answer, screenshot, serve_desk
+from tests.e2e.conftest import replay, screenshot, serve_desk
 
 pytestmark = pytest.mark.browser
 
@@ -30,9 +30,9 @@ def ask(page: Page, question: str) -> tuple[dict, dict, dict]:
         page.fill("#question", question)
         page.press("#question", "Enter")
     response = info.value
-    answer = final_answer(response.body())
     turn = page.locator(".turn").nth(turns)
     expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")
+    answer = replay(response)["newsdesk"]
     return json.loads(response.request.post_data), response.headers, answer
 
 
@@ -112,21 +112,26 @@ def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> Non
 
 def test_keyboard_only(page: Page, sample_url: str) -> None:
     page.goto(sample_url)
-    page.evaluate("document.activeElement.blur()")
-    page.keyboard.press("Tab")
+    # The skip link is the first stop and leads to the question box.
+    page.focus("#new-chat")
+    page.keyboard.press("Shift+Tab")
     expect(page.locator(".skip")).to_be_focused()
+    expect(page.locator(".skip")).to_be_in_viewport()
     page.keyboard.press("Enter")
     expect(page.locator("#question")).to_be_focused()
     with page.expect_response(lambda r: r.url.endswith("/v1/chat/completions")) as info:
         page.keyboard.type(CRANE)
         page.keyboard.press("Enter")
-    answer = final_answer(info.value.body())
     expect(page.locator(".assistant")).to_have_attribute("aria-busy", "false")
+    answer = replay(info.value)["newsdesk"]
     expect(page.locator("#log")).to_have_attribute("aria-live", "polite")
     expect(page.locator("#question")).to_be_focused()
     expect(page.locator("#question")).to_have_value("")
 
-    # The markers come before the question box: Shift+Tab walks back onto the last source.
+    # The answer comes before the question box: Shift+Tab walks back through the last
+    # source's article link onto its marker.
+    page.keyboard.press("Shift+Tab")
+    expect(page.locator(".sources a").last).to_be_focused()
     page.keyboard.press("Shift+Tab")
     focused = page.locator(":focus")
     expect(focused).to_have_class(re.compile(r"\bcite\b"))
@@ -195,3 +200,53 @@ def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder:
     # The fallback still answers with cited sentences.
     expect(page.locator(".cited button.cite").first).to_be_visible()
     screenshot(page, "desktop-degraded")
+
+
+def test_summarise_an_article(page: Page, sample_url: str) -> None:
+    page.goto(sample_url)
+    item = page.locator(f"#article-list li[data-id='{CRANE_ID}']")
+    with page.expect_response(lambda r: r.url.endswith("/summaries")) as info:
+        item.locator(".summarise").click()
+    response = info.value
+    assert json.loads(response.request.post_data) == {"article_id": CRANE_ID, "stream": True}
+    assert response.headers["content-type"].startswith("text/event-stream")
+    turn = page.locator(".turn").first
+    expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")
+    summary = replay(response)
+    assert summary["citations"], summary
+
+    expect(turn.locator(".user-text")).to_contain_text(
+        "At least 107 killed in Mecca crane collapse"
+    )
+    expect(turn.locator(".sentence")).to_have_count(len(summary["sentences"]))
+    citation = summary["citations"][0]
+    turn.locator(".cited button.cite", has_text=f"[{citation['number']}]").first.click()
+    expect(page.locator("#passage mark")).to_have_text(citation["quote"])
+    assert {c["article_id"] for c in summary["citations"]} == {CRANE_ID}
+
+    # The summary is part of the conversation: a follow-up can lean on it.
+    request, _, _ = ask(page, "How many were wounded?")
+    assert [m["role"] for m in request["messages"]] == ["user", "assistant", "user"]
+    assert request["messages"][1]["content"] == summary["summary"]
+
+
+def test_api_key_is_asked_for_kept_and_sent(page: Page, tmp_path: Path, embedder: Embedder) -> None:
+    key = "e2e-key-3f9a"
+    settings = Settings(
+        data_dir=tmp_path / "data", backend="extractive", api_keys=[key], _env_file=None
+    )
+    with serve_desk(settings, embedder) as url:
+        page.goto(url)
+        expect(page.locator("#key-dialog")).to_be_visible()
+        page.fill("#key-input", key)
+        page.click("#key-save")
+        expect(page.locator("#article-list li")).to_have_count(19)
+        assert page.evaluate("localStorage.getItem('newsdesk.apiKey')") == key
+
+        with page.expect_request(lambda r: r.url.endswith("/v1/chat/completions")) as sent:
+            ask(page, CRANE)
+        assert sent.value.headers["authorization"] == f"Bearer {key}"
+
+        page.reload()  # the key is remembered: no second prompt
+        expect(page.locator("#article-list li")).to_have_count(19)
+        expect(page.locator("#key-dialog")).to_be_hidden()
