@@ -1,0 +1,280 @@
+"""/v1 (OpenAI-compatible chat) driven by the official `openai` client against the real app,
+served by uvicorn on a loopback port, over the sample articles (extractive backend)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+from newsdesk.api.app import create_app
+from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
+from newsdesk.settings import Settings
+
+from .conftest import load_samples
+
+CRANE = "How many people were killed when the crane fell in Mecca?"
+CRANE_ID = "wikinews-2015-mecca-crane-collapse"
+NATO_ID = "nato-no-fly-zone-stoltenberg"
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """Run the app under uvicorn in a thread on a free loopback port; yield its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def chat_desk(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Newsdesk]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("chat") / "data", backend="extractive", _env_file=None
+    )
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(load_samples())
+        yield desk
+
+
+@pytest.fixture(scope="module")
+def base_url(chat_desk: Newsdesk) -> Iterator[str]:
+    with serving(create_app(chat_desk.settings, desk=chat_desk)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def client(base_url: str) -> openai.OpenAI:
+    # A key is required by the client, not by the service (no NEWSDESK_API_KEYS here).
+    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+
+
+def _newsdesk(obj: Any) -> dict[str, Any]:
+    extra = obj.model_extra or {}
+    assert "newsdesk" in extra, "the response lacks the newsdesk field"
+    return extra["newsdesk"]
+
+
+def _assert_quotes_exact(desk: Newsdesk, answer: dict[str, Any]) -> None:
+    assert answer["citations"]
+    for citation in answer["citations"]:
+        text = desk.store.get_article(citation["article_id"]).text
+        assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
+
+
+def test_models_lists_newsdesk(client: openai.OpenAI) -> None:
+    models = client.models.list()
+    assert [m.id for m in models.data] == ["newsdesk"]
+    assert models.data[0].owned_by == "newsdesk" and models.data[0].object == "model"
+    assert client.models.retrieve("newsdesk").id == "newsdesk"
+    with pytest.raises(openai.NotFoundError) as caught:
+        client.models.retrieve("gpt-4o")
+    assert caught.value.body["code"] == "model_not_found"
+
+
+def test_answer_carries_markers_sources_and_the_newsdesk_field(
+    client: openai.OpenAI, chat_desk: Newsdesk
+) -> None:
+    # A front end's default model name is accepted; the response names newsdesk.
+    response = client.chat.completions.create(
+        model="gpt-4o-mini",
+        messages=[
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": CRANE},
+        ],
+        temperature=0.3,
+        top_p=0.9,  # accepted and ignored
+    )
+    assert response.object == "chat.completion" and response.model == "newsdesk"
+    choice = response.choices[0]
+    assert choice.finish_reason == "stop" and choice.message.role == "assistant"
+    answer = _newsdesk(response)
+    assert answer["question"] == CRANE == answer["conversation_question"]
+    assert answer["rewrite"] == "as asked" and not answer["abstained"]
+    assert answer["citations"][0]["article_id"] == CRANE_ID
+    _assert_quotes_exact(chat_desk, answer)
+
+    content = choice.message.content
+    assert content.startswith(answer["answer"] + "\n\nSources:\n[1] ")
+    assert "[1]" in answer["answer"] and "107" in answer["answer"]
+    first = answer["citations"][0]
+    source_line = content.split("\n\nSources:\n", 1)[1].splitlines()[0]
+    assert source_line.startswith(f'[1] {first["title"]} (2015-09-12) — {first["url"]} — "')
+    assert first["quote"][:40] in source_line
+
+    usage = response.usage
+    assert usage.prompt_tokens >= len(CRANE.split())
+    assert usage.completion_tokens >= len(content.split())
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+
+
+def test_stream_reassembles_the_same_reply(client: openai.OpenAI) -> None:
+    messages = [{"role": "user", "content": [{"type": "text", "text": CRANE}]}]
+    plain = client.chat.completions.create(model="newsdesk", messages=messages)
+    chunks = list(
+        client.chat.completions.create(
+            model="newsdesk",
+            messages=messages,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert len({c.id for c in chunks}) == 1
+    first, *middle, final, usage = chunks
+    assert first.choices[0].delta.role == "assistant"
+    deltas = [c.choices[0].delta.content for c in middle]
+    assert len(deltas) >= 2 and all(deltas)  # answer sentence(s), then the sources list
+    assert deltas[-1].startswith("\n\nSources:\n[1] ")
+    assert "".join(deltas) == plain.choices[0].message.content
+    assert final.choices[0].finish_reason == "stop"
+    assert final.choices[0].delta.content is None and final.choices[0].delta.role is None
+    answer = _newsdesk(final)
+    assert answer["answer"] == _newsdesk(plain)["answer"]
+    assert answer["citations"][0]["article_id"] == CRANE_ID
+    assert usage.choices == [] and usage.usage.total_tokens > 0
+    assert usage.usage.completion_tokens == plain.usage.completion_tokens
+
+
+def test_stream_ends_with_done_on_the_wire(base_url: str) -> None:
+    body = {"model": "newsdesk", "stream": True, "messages": [{"role": "user", "content": CRANE}]}
+    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=60) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        data = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    assert "usage" not in json.loads(data[-2])  # not asked for
+    assert "newsdesk" in json.loads(data[-2])
+
+
+def test_follow_up_is_rewritten_and_answered_from_the_right_article(
+    client: openai.OpenAI, chat_desk: Newsdesk
+) -> None:
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "How did Stoltenberg describe Zelenskyy?"}
+    ]
+    first = client.chat.completions.create(model="newsdesk", messages=messages)
+    assert _newsdesk(first)["citations"][0]["article_id"] == NATO_ID
+    messages += [
+        {"role": "assistant", "content": first.choices[0].message.content},
+        {"role": "user", "content": "And how did Biden describe him?"},
+    ]
+    follow_up = client.chat.completions.create(model="newsdesk", messages=messages)
+    answer = _newsdesk(follow_up)
+    assert answer["conversation_question"] == "And how did Biden describe him?"
+    assert "Zelenskyy" in answer["question"] and "Biden" in answer["question"]
+    assert answer["rewrite"] == "rules"  # the extractive backend has no LLM
+    assert not answer["abstained"], answer["abstain_reason"]
+    assert answer["citations"][0]["article_id"] == NATO_ID
+    assert "tough negotiator" in answer["answer"]
+    _assert_quotes_exact(chat_desk, answer)
+
+
+def test_elliptical_follow_up_carries_the_earlier_topic(client: openai.OpenAI) -> None:
+    messages = [
+        {"role": "user", "content": CRANE},
+        {"role": "assistant", "content": "At least 107 people were killed [1]."},
+        {"role": "user", "content": "How many were injured?"},
+    ]
+    answer = _newsdesk(client.chat.completions.create(model="newsdesk", messages=messages))
+    assert "Mecca" in answer["question"]
+    assert not answer["abstained"], answer["abstain_reason"]
+    assert answer["citations"][0]["article_id"] == CRANE_ID
+    assert "238" in answer["answer"]
+
+
+@pytest.mark.parametrize(
+    ("messages", "extra", "param"),
+    [
+        ([{"role": "system", "content": "Be brief."}], {}, "messages"),
+        ([], {}, "messages"),
+        ([{"role": "tool", "content": "42"}], {}, "messages.0.role"),
+        ([{"role": "user", "content": "   "}], {}, "messages.0.content"),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}],
+            {},
+            "messages.0.content",
+        ),
+        ([{"role": "user", "content": "x" * 2001}], {}, "messages.0.content"),
+        ([{"role": "user", "content": CRANE}], {"n": 2}, "n"),
+        ([{"role": "user", "content": CRANE}], {"temperature": 5}, "temperature"),
+    ],
+)
+def test_bad_requests_are_openai_errors(
+    client: openai.OpenAI, messages: list[dict[str, Any]], extra: dict[str, Any], param: str
+) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(model="newsdesk", messages=messages, **extra)
+    error = caught.value.body
+    assert caught.value.status_code == 400
+    assert error["type"] == "invalid_request_error" and error["message"]
+    assert error["param"] == param
+
+
+def test_errors_keep_their_shape_on_and_off_v1(base_url: str) -> None:
+    missing = httpx.get(f"{base_url}/v1/no-such-route")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["message"] == "Invalid URL (GET /v1/no-such-route)"
+    not_json = httpx.post(
+        f"{base_url}/v1/chat/completions",
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
+    assert not_json.status_code == 400 and not_json.json()["error"]["type"]
+    # The rest of the API still answers with RFC 9457 problems.
+    problem = httpx.post(f"{base_url}/ask", json={})
+    assert problem.status_code == 422
+    assert problem.headers["content-type"] == "application/problem+json"
+    assert problem.json()["status"] == 422
+
+
+def test_health_reports_backend_and_llm_state(base_url: str) -> None:
+    health = httpx.get(f"{base_url}/health").json()
+    assert health["backend"] == "extractive" and health["llm"] == "none"
+
+
+def test_health_reports_an_llm_that_is_not_started_then_unavailable(
+    tmp_path, embedder: Embedder
+) -> None:
+    # A local backend whose model file does not exist: it cannot start, and /health must say
+    # so only after the first question tried (reading the state never starts it).
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        backend="local",
+        local_model_path=tmp_path / "missing.gguf",
+        _env_file=None,
+    )
+    with (
+        Newsdesk.open(settings, embedder=embedder) as desk,
+        serving(create_app(settings, desk=desk)) as url,
+    ):
+        assert httpx.get(f"{url}/health").json()["llm"] == "not started"
+        assert desk._answerer is None
+        desk.ingestor.ingest(load_samples()[4:5])  # the crane article
+        chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+        reply = chat.chat.completions.create(
+            model="newsdesk", messages=[{"role": "user", "content": CRANE}]
+        )
+        answer = _newsdesk(reply)
+        assert answer["degraded"] and answer["backend"] == "extractive"
+        state = httpx.get(f"{url}/health").json()["llm"]
+        assert state.startswith("unavailable: ")
