@@ -410,6 +410,7 @@ async function exclusive(job) {
     $("send").disabled = false;
     document.body.classList.remove("busy");
   }
+  checkHealth(); // an answer may have just found the LLM down (or back)
 }
 
 // ---------------------------------------------------------------- articles and upload
@@ -480,13 +481,15 @@ async function checkHealth() {
     const llm = health.llm ?? "";
     const parts = [`${health.articles} articles`];
     if (health.backend) parts.push(`backend: ${health.backend}`);
-    if (llm && llm !== "none") parts.push(`LLM: ${llm}`);
+    // Only the state here; the banner below gives an unavailable LLM's reason.
+    if (llm && llm !== "none") parts.push(`LLM: ${llm.split(":")[0]}`);
     status.textContent = parts.join(" · ");
     const down = llm.startsWith("unavailable") || (health.status && health.status !== "ok");
     notice.hidden = !down;
     if (down) {
+      const reason = llm ? llm.replace(/^unavailable:\s*/, "") : `status ${health.status}`;
       notice.textContent =
-        `Degraded service: ${llm || health.status}. ` +
+        `Degraded service — the language model is unavailable (${reason}). ` +
         "Answers come from the extractive fallback (quoted article sentences) until it recovers.";
     }
   } catch (error) {

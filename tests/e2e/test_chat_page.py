@@ -180,6 +180,7 @@ def _closed_port() -> int:
 
 
 def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder: Embedder) -> None:
+    # An OpenAI-compatible endpoint that refuses connections: each answer falls back.
     settings = Settings(
         data_dir=tmp_path / "data",
         backend="openai",
@@ -200,6 +201,30 @@ def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder:
     # The fallback still answers with cited sentences.
     expect(page.locator(".cited button.cite").first).to_be_visible()
     screenshot(page, "desktop-degraded")
+
+
+def test_unavailable_llm_shows_a_service_notice(
+    page: Page, tmp_path: Path, embedder: Embedder
+) -> None:
+    # A local model that cannot start: /health reports it unavailable once it was tried.
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        backend="local",
+        local_model_path=tmp_path / "missing.gguf",
+        _env_file=None,
+    )
+    with serve_desk(settings, embedder) as url:
+        page.goto(url)
+        expect(page.locator("#status")).to_contain_text("LLM: not started")
+        expect(page.locator("#service-notice")).to_be_hidden()
+        _, _, answer = ask(page, CRANE)
+        assert answer["degraded"]
+        notice = page.locator("#service-notice")
+        expect(notice).to_be_visible()
+        expect(notice).to_contain_text("unavailable")
+        expect(notice).to_contain_text("extractive fallback")
+        expect(page.locator(".turn-notice")).to_be_visible()
+        screenshot(page, "desktop-llm-unavailable", full_page=False)
 
 
 def test_summarise_an_article(page: Page, sample_url: str) -> None:
