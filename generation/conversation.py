@@ -280,7 +280,9 @@ def rewrite_messages(question: str, history: Sequence[Turn]) -> list[dict[str, s
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 
-_LABEL = re.compile(r"^\s*(?:standalone question|rewritten question|question)\s*:\s*", re.I)
+_LABEL = re.compile(
+    r"^\s*(?:standalone question|rewritten question|follow-up question|question)\s*:\s*", re.I
+)
 
 
 def _cleaned(output: str) -> str:
