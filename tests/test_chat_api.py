@@ -4,6 +4,7 @@ served by uvicorn on a loopback port, over the sample articles (extractive backe
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
 from .conftest import load_samples
+from .misbehaving_server import misbehaving_server
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 CRANE_ID = "wikinews-2015-mecca-crane-collapse"
@@ -278,3 +280,58 @@ def test_health_reports_an_llm_that_is_not_started_then_unavailable(
         assert answer["degraded"] and answer["backend"] == "extractive"
         state = httpx.get(f"{url}/health").json()["llm"]
         assert state.startswith("unavailable: ")
+
+
+@pytest.mark.parametrize(
+    ("generated", "abstains"),
+    [
+        (
+            "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people [1]. "
+            "The crane fell ten days before the Hajj [1]. "
+            "Construction was underway at the mosque [1].",
+            False,
+        ),
+        # Sentences go out before the whole answer is judged; when the check then abstains,
+        # the reply says so after what was already sent.
+        (
+            "The Saudi king resigned the next day [2]. The moon is made of green cheese [1]. "
+            "Penguins can fly [1].",
+            True,
+        ),
+    ],
+)
+def test_llm_answers_stream_sentence_by_sentence(
+    tmp_path, embedder: Embedder, generated: str, abstains: bool
+) -> None:
+    # The provider is genuinely external: a real loopback server plays it.
+    with misbehaving_server("ok", text=generated) as (provider_url, requests):
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=provider_url,
+            llm_max_retries=0,
+            _env_file=None,
+        )
+        with (
+            Newsdesk.open(settings, embedder=embedder) as desk,
+            serving(create_app(settings, desk=desk)) as url,
+        ):
+            desk.ingestor.ingest([s for s in load_samples() if s.id == CRANE_ID])
+            chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            chunks = list(
+                chat.chat.completions.create(
+                    model="newsdesk", messages=[{"role": "user", "content": CRANE}], stream=True
+                )
+            )
+    assert requests.value == 1  # a first question needs no rewrite
+    answer = _newsdesk(chunks[-1])
+    assert answer["backend"] == "openai" and answer["abstained"] is abstains
+    deltas = [c.choices[0].delta.content for c in chunks[1:-1]]
+    if abstains:
+        assert deltas[-1] == f"\n\nCorrection — the checked answer is: {answer['answer']}"
+        assert re.search(r"\[\d+\]", deltas[0])  # sent before the check abstained
+    else:
+        sentences, sources = deltas[:-1], deltas[-1]
+        assert len(sentences) == 3 and all(re.search(r"\[\d+\]", s) for s in sentences)
+        assert "".join(sentences) == answer["answer"]
+        assert sources.startswith("\n\nSources:\n[1] At least 107 killed")
