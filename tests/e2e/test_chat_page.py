@@ -15,6 +15,7 @@ from playwright.sync_api import Page, expect
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 from tests.e2e.conftest import replay, screenshot, serve_desk
+from tests.misbehaving_server import misbehaving_server
 
 pytestmark = pytest.mark.browser
 
@@ -201,6 +202,44 @@ def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder:
     # The fallback still answers with cited sentences.
     expect(page.locator(".cited button.cite").first).to_be_visible()
     screenshot(page, "desktop-degraded")
+
+
+def test_unsupported_sentences_are_visibly_marked(
+    page: Page, tmp_path: Path, embedder: Embedder
+) -> None:
+    # A provider (a real local HTTP server playing the remote API) whose answer makes one claim
+    # no passage supports; the checker keeps it, flagged, and the page must show that.
+    generated = (
+        "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people [1]. "
+        "The Saudi king resigned the next day [1]."
+    )
+    with misbehaving_server("ok", text=generated) as (base_url, _):
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=base_url,
+            llm_max_retries=0,
+            _env_file=None,
+        )
+        with serve_desk(settings, embedder) as url:
+            page.goto(url)
+            _, _, answer = ask(page, CRANE)
+    assert answer["backend"] == "openai" and not answer["degraded"]
+    unsupported = [s["text"] for s in answer["sentences"] if not s["supported"]]
+    assert unsupported and any("king" in text for text in unsupported), answer["sentences"]
+    flagged = page.locator(".sentence.unsupported")
+    expect(flagged).to_have_count(len(unsupported))
+    for text in unsupported:
+        sentence = flagged.filter(has_text=text)
+        expect(sentence.locator(".flag")).to_have_text("not supported")
+        decoration = sentence.locator(".sentence-text").evaluate(
+            "e => getComputedStyle(e).textDecorationLine"
+        )
+        assert "underline" in decoration
+    supported = page.locator(".sentence:not(.unsupported)")
+    expect(supported).to_have_count(len(answer["sentences"]) - len(unsupported))
+    expect(supported.locator(".flag")).to_have_count(0)
+    screenshot(page, "desktop-unsupported", full_page=False)
 
 
 def test_unavailable_llm_shows_a_service_notice(
