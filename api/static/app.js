@@ -441,6 +441,9 @@ async function loadArticles() {
       ),
     );
     if (!page.items.length) list.append(el("li", { class: "meta", text: "No articles yet: upload some." }));
+    if (page.total > page.items.length) {
+      list.append(el("li", { class: "meta", text: `Showing the newest ${page.items.length} of ${page.total}.` }));
+    }
   } catch (error) {
     list.replaceChildren(el("li", { class: "notice error", text: `Could not list articles: ${error.message}` }));
   }

@@ -86,6 +86,17 @@ def test_follow_up_keeps_the_conversation(page: Page, sample_url: str) -> None:
     assert len(request["messages"]) == 1, "a new conversation starts without history"
 
 
+def test_off_topic_question_is_declined_with_the_reason(page: Page, sample_url: str) -> None:
+    page.goto(sample_url)
+    _, _, answer = ask(page, "What is the recipe for a classic French onion soup?")
+    assert answer["abstained"] and answer["abstain_reason"]
+    turn = page.locator(".turn").first
+    expect(turn.locator(".answer")).to_have_text(answer["answer"])
+    expect(turn.locator(".abstain")).to_have_text(answer["abstain_reason"])
+    expect(turn.locator("button.cite")).to_have_count(0)
+    expect(turn.locator(".sources")).to_be_hidden()
+
+
 def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> None:
     phone.goto(sample_url)
     expect(phone.locator("#article-list li").first).to_be_visible()
