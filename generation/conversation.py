@@ -84,10 +84,16 @@ def reply_text(content: str) -> str:
 
 _CONNECTOR = re.compile(r"^\s*(?:and|but|so|also|then|ok(?:ay)?|well)\b[\s,]*", re.I)
 _WHAT_ABOUT = re.compile(r"^\s*(?:what|how) about\b", re.I)
-_PERSON_PRONOUN = re.compile(r"\b(he|she|they|him|them|his|their|theirs|hers|her)\b", re.I)
-_THING_PRONOUN = re.compile(r"\b(it|its)\b|\b(this|that|these|those|there)\s*[?.!]*\s*$", re.I)
-_SUBJECT = {"he", "she", "they"}
-_POSSESSIVE = {"his", "their", "theirs", "hers"}
+# Singular person pronouns are resolved to a name; "they" and "it" usually stand for a
+# group or a thing ("the hackers", "the crane"), so the earlier topic travels along instead.
+_PERSON_PRONOUN = re.compile(r"\b(he|she|him|his|hers|her)\b", re.I)
+_THING_PRONOUN = re.compile(
+    r"\b(it|its|they|them|their|theirs|ones)\b|\b(this|that|these|those|there)\s*[?.!]*\s*$",
+    re.I,
+)
+_SUBJECT = {"he", "she"}
+_POSSESSIVE = {"his", "hers"}
+_WH_WORD = re.compile(r"\b(who|whom|whose|what|when|where|why|how|which)\b", re.I)
 _NAME = re.compile(
     r"\b[A-ZÀ-Þ][\w’'.-]*(?:\s+(?:(?:de|van|von|al|bin|of|the)\s+)?[A-ZÀ-Þ][\w’'.-]*)*"
 )
@@ -109,7 +115,11 @@ _VERBISH = re.compile(
     r"began|broke|fought|led|met|paid|sent|spoke|stood|told|thought|wrote|is|are|was|were)$",
     re.I,
 )
-_DETERMINER_PHRASE = re.compile(r"\b(?:the|a|an)\s+((?:[\w’'-]+\s*){1,2})", re.I)
+# Nouns too generic to name a topic ("how many people …").
+_GENERIC = {"people", "person", "persons", "thing", "things", "time", "times", "year", "years"}
+_DETERMINER_PHRASE = re.compile(
+    r"\b(?:the|a|an|how many|how much|which)\s+((?:[\w’'-]+\s*){1,2})", re.I
+)
 _CARRIED = re.compile(r"\(([^()]+)\)\??\s*$")  # the terms an earlier rewrite carried over
 _PRONOUN_STEMS = content_stems("he she they him them his their theirs hers her it its this that")
 
@@ -145,14 +155,15 @@ def is_follow_up(question: str) -> bool:
 
 
 def _key_phrases(text: str) -> list[str]:
-    """Noun phrases after an article ("the crane", "a no-fly zone"): cheap, POS-free."""
+    """Noun phrases after an article or "how many" ("the crane", "how many asylum seekers"):
+    cheap, POS-free."""
     phrases = []
     for match in _DETERMINER_PHRASE.finditer(text):
         words = []
         for word in match.group(1).split():
             bare = word.strip("?.,!")
             if (
-                bare.lower() in _PREPOSITIONS
+                bare.lower() in _PREPOSITIONS | _GENERIC
                 or _VERBISH.match(bare)
                 or not content_stems(bare)
                 or bare[:1].isupper()
@@ -298,6 +309,9 @@ def implausible(rewrite: str, question: str, history: Sequence[Turn]) -> str | N
         return "it is much longer than the question"
     if question.rstrip().endswith("?") and not rewrite.endswith("?"):
         return "it is not a question"
+    asked = _WH_WORD.search(question)
+    if asked and not re.search(rf"\b{asked.group(1)}\b", rewrite, re.I):
+        return f"it no longer asks {asked.group(1).lower()}"
     own = content_stems(question) - _PRONOUN_STEMS
     stems = content_stems(rewrite)
     if own and len(own & stems) / len(own) < 0.5:

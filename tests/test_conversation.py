@@ -52,6 +52,12 @@ CRANE = [
         (CRANE, "How many were injured?", "How many were injured (Mecca, crane)?"),
         # A possessive bound to the question's own name is left alone.
         (STOLTENBERG, "What did Biden say about his policies?", None),
+        # "they" is usually a group, not the name before it: the topic travels along.
+        (
+            [Turn("user", "How many asylum seekers were rescued off Indonesia?")],
+            "Where did they come from?",
+            "Where did they come from (Indonesia, asylum seekers)?",
+        ),
         # Self-contained: answered as asked.
         (STOLTENBERG, "How many people died in the Hajj stampede?", None),
     ],
@@ -123,7 +129,8 @@ def test_llm_rewrite_is_used_when_plausible() -> None:
     [
         ("Biden called him a tough negotiator.", "not a question"),
         ("And how did Biden describe him?", "nothing from the conversation"),
-        ("Who is the president of France?", "dropped the question's own words"),
+        ("How is the president of France chosen?", "dropped the question's own words"),
+        ("What did Biden call Zelenskyy?", "no longer asks how"),
         ("", "returned nothing"),
     ],
 )
