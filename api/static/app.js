@@ -44,13 +44,7 @@ async function request(path, options = {}, retried = false) {
 function describeError(body, fallback) {
   if (!body || typeof body !== "object") return fallback;
   if (body.error && body.error.message) return body.error.message;
-  let message = body.detail || body.title || fallback;
-  if (Array.isArray(body.errors) && body.errors.length) {
-    const first = body.errors[0];
-    const where = Array.isArray(first.loc) ? first.loc.join(".") : first.field || "";
-    message += ` (${where ? `${where}: ` : ""}${first.msg || first.message || ""})`;
-  }
-  return message;
+  return body.detail || body.title || fallback; // a problem's detail already names bad fields
 }
 
 async function errorMessage(response) {
@@ -375,13 +369,16 @@ async function summarise(article) {
     let final = null;
     for await (const event of sseEvents(response)) {
       const data = JSON.parse(event.data);
-      if (event.event === "token") turn.showStreaming((text += data.text));
-      else if (event.event === "sentence") {
+      if (event.event === "token") {
+        turn.showStreaming((text += data.text));
+      } else if (event.event === "sentence") {
         turn.addSentence(data.sentence, data.citations);
         text = ""; // the tokens so far are now shown as that checked sentence
+      } else if (event.event === "summary") {
+        final = data;
+      } else if (event.event === "error") {
+        throw new Error(describeError(data, "summary failed"));
       }
-      else if (event.event === "summary") final = data;
-      else if (event.event === "error") throw new Error(describeError(data, "summary failed"));
     }
     if (!final) throw new Error("the summary stream ended before the summary arrived");
     turn.showResult(final, { text: final.summary });

@@ -39,6 +39,23 @@ SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
 
+# Snapshots of the last reply at every DOM change, so the test can tell what was drawn when.
+RECORDER = """
+window.__frames = [];
+new MutationObserver(() => {
+  const turns = document.querySelectorAll(".turn");
+  const reply = turns.length ? turns[turns.length - 1].querySelector(".assistant") : null;
+  if (!reply) return;
+  const tail = reply.querySelector(".streaming");
+  window.__frames.push({
+    busy: reply.getAttribute("aria-busy"),
+    streaming: tail !== null,
+    sentences: reply.querySelectorAll(".sentence").length,
+    text: reply.querySelector(".answer").textContent.trim(),
+  });
+}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+"""
+
 
 @contextmanager
 def serve(app: FastAPI) -> Iterator[str]:

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from tests.e2e.conftest import replay, screenshot, serve_desk
+from tests.e2e.conftest import RECORDER, replay, screenshot, serve_desk
 from tests.misbehaving_server import misbehaving_server
 
 pytestmark = pytest.mark.browser
@@ -278,6 +278,7 @@ def test_unavailable_llm_shows_a_service_notice(
 
 
 def test_summarise_an_article(page: Page, sample_url: str) -> None:
+    page.add_init_script(RECORDER)
     page.goto(sample_url)
     item = page.locator(f"#article-list li[data-id='{CRANE_ID}']")
     with page.expect_response(lambda r: r.url.endswith("/summaries")) as info:
@@ -289,6 +290,9 @@ def test_summarise_an_article(page: Page, sample_url: str) -> None:
     expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")
     summary = replay(response)
     assert summary["citations"], summary
+    # Checked sentences were drawn (clickable) while the stream was still open.
+    frames = page.evaluate("window.__frames")
+    assert any(f["busy"] == "true" and f["streaming"] and f["sentences"] for f in frames), frames
 
     expect(turn.locator(".user-text")).to_contain_text(
         "At least 107 killed in Mecca crane collapse"

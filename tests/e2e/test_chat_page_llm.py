@@ -10,25 +10,9 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from tests.e2e.conftest import screenshot, serve_desk
+from tests.e2e.conftest import RECORDER, screenshot, serve_desk
 
 pytestmark = [pytest.mark.browser, pytest.mark.llm]
-
-# Snapshots of the last reply at every DOM change, so the test can tell what was drawn when.
-RECORDER = """
-window.__frames = [];
-new MutationObserver(() => {
-  const turns = document.querySelectorAll(".turn");
-  const reply = turns.length ? turns[turns.length - 1].querySelector(".assistant") : null;
-  if (!reply) return;
-  const tail = reply.querySelector(".streaming");
-  window.__frames.push({
-    busy: reply.getAttribute("aria-busy"),
-    streaming: tail !== null,
-    text: reply.querySelector(".answer").textContent.trim(),
-  });
-}).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
-"""
 
 
 def test_local_model_reply_streams_into_the_page(
