@@ -15,7 +15,7 @@ from newsdesk import __version__
 from newsdesk.api.auth import require_principal
 from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
-from newsdesk.api.routers import articles, ask, health, search
+from newsdesk.api.routers import articles, ask, health, search, summaries
 from newsdesk.api.routers.chat import router as chat_router
 from newsdesk.api.routers.page import install_page
 from newsdesk.container import Newsdesk
@@ -64,6 +64,7 @@ def create_app(
     app.include_router(articles.router)
     app.include_router(search.router)
     app.include_router(ask.router)
+    app.include_router(summaries.router)
     app.include_router(health.router)
     app.include_router(chat_router)
     install_page(app)

@@ -348,6 +348,12 @@ class SupportScorer:
         return support
 
 
+def facts_in(text: str) -> frozenset[str]:
+    """The numbers and calendar names of a text, normalised ("2.5 million" → 2500000)."""
+    features = _features(text)
+    return frozenset({*(f"{n:g}" for n in features.numbers), *features.dates})
+
+
 def _lexical(claim: _Features, proof: _Features) -> float:
     found = sum(
         1
@@ -429,6 +435,14 @@ class CitationChecker:
     def check(self, generated: str, passages: list[Passage]) -> CitedText:
         """Check text whose [n] markers number `passages` 1..len(passages) in list order."""
         return self._run(parse_markers(generated), passages, report_unmarked=True)
+
+    def check_marked(
+        self, sentences: list[tuple[str, list[int]]], passages: list[Passage]
+    ) -> CitedText:
+        """Check sentences already split from their markers (numbers index `passages` 1..n),
+        e.g. a reduced summary whose markers were mapped back to the original passages."""
+        parsed = [ParsedSentence(_tidy(t), list(dict.fromkeys(m))) for t, m in sentences]
+        return self._run([p for p in parsed if p.text], passages, report_unmarked=True)
 
     def cite(self, sentences: list[str], passages: list[Passage]) -> CitedText:
         """Cite marker-free sentences (extractive answers, summaries) to their best passage."""

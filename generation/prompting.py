@@ -112,3 +112,103 @@ def answer_messages(question: str, passages: list[Passage]) -> list[dict[str, st
         question=" ".join(question.split()),
     )
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+
+
+# --- summaries ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SummaryBudget:
+    max_sentences: int
+    max_words: int
+    max_tokens: int
+    instruction: str
+
+
+@dataclass(frozen=True)
+class SummaryPrompt:
+    system: str
+    user: Template
+    reduce_user: Template
+    example: dict[str, Any]
+    lengths: dict[str, dict[str, Any]]
+    word_budget_instruction: Template
+    styles: dict[str, str]
+    multi_source_instruction: Template
+    stop: list[str]
+    context_reserve_tokens: int
+    chars_per_token: float
+
+    def budget(self, length: str, max_words: int | None) -> SummaryBudget:
+        """The length preset, or a word budget (which scales sentences and tokens with it)."""
+        preset = self.lengths[length]
+        if max_words is None:
+            return SummaryBudget(
+                int(preset["max_sentences"]),
+                int(preset["max_words"]),
+                int(preset["max_tokens"]),
+                str(preset["instruction"]),
+            )
+        return SummaryBudget(
+            max_sentences=max(1, max_words // 12),
+            max_words=max_words,
+            max_tokens=min(1024, int(max_words * 2) + 32),
+            instruction=self.word_budget_instruction.substitute(max_words=max_words),
+        )
+
+    def instructions(self, budget: SummaryBudget, style: str, sources: int) -> str:
+        parts = [budget.instruction, self.styles[style]]
+        if sources > 1:
+            parts.append(self.multi_source_instruction.substitute(count=sources))
+        return " ".join(p for p in parts if p)
+
+
+@cache
+def summary_prompt() -> SummaryPrompt:
+    options = json.loads(_read("summary.json"))
+    return SummaryPrompt(
+        system=_read("summary_system.txt").strip(),
+        user=Template(_read("summary_user.txt")),
+        reduce_user=Template(_read("summary_reduce_user.txt")),
+        example=json.loads(_read("summary_example.json")),
+        lengths=options["lengths"],
+        word_budget_instruction=Template(options["word_budget_instruction"]),
+        styles=options["styles"],
+        multi_source_instruction=Template(options["multi_source_instruction"]),
+        stop=list(options["stop"]),
+        context_reserve_tokens=int(options["context_reserve_tokens"]),
+        chars_per_token=float(options["chars_per_token"]),
+    )
+
+
+def _render_summary_example(example: dict[str, Any]) -> str:
+    blocks = "\n".join(
+        _passage_block(n, p["title"], p.get("source"), p.get("date"), p["text"])
+        for n, p in enumerate(example["passages"], start=1)
+    )
+    return f"Passages:\n{blocks}\n\nSummary: {example['summary']}"
+
+
+def summary_messages(passages: list[Passage], instructions: str) -> list[dict[str, str]]:
+    prompt = summary_prompt()
+    user = prompt.user.substitute(
+        example=_render_summary_example(prompt.example),
+        passages=render_passages(passages),
+        instructions=instructions,
+    )
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+
+
+def reduce_messages(statements: list[str], instructions: str) -> list[dict[str, str]]:
+    """Combine partial-summary sentences, numbered [1..n], into one summary."""
+    prompt = summary_prompt()
+    block = "\n".join(
+        f"[{n}] {sanitise_passage_text(text)}" for n, text in enumerate(statements, start=1)
+    )
+    user = prompt.reduce_user.substitute(passages=block, instructions=instructions)
+    return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate for context budgeting (errs on the long side for news)."""
+    return int(len(text) / summary_prompt().chars_per_token) + 1

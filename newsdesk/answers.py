@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from newsdesk.domain import ChunkOrigin
+from newsdesk.domain import ChunkOrigin, SearchFilters
 
 BackendName = Literal["local", "openai", "extractive"]
 
@@ -82,4 +82,107 @@ class CitedAnswer(BaseModel):
     degraded_reason: str | None = None
     backend: BackendName
     model: str | None = None
+    timings: Timings = Field(default_factory=Timings)
+
+
+# --- summaries ----------------------------------------------------------------------------
+
+SummaryLength = Literal["short", "medium", "long"]
+SummaryStyle = Literal["paragraph", "bullets"]
+
+
+class SummaryRequest(BaseModel):
+    """What to summarise (exactly one of article_id, article_ids, topic) and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article_id: str | None = Field(default=None, description="Summarise one article.")
+    article_ids: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=50,
+        description="Summarise several articles together (e.g. coverage of one event).",
+    )
+    topic: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Retrieve the passages about this topic across the collection and "
+        "summarise them.",
+    )
+    length: SummaryLength = Field(
+        default="medium",
+        description="short ≈ 1–2 sentences, medium ≈ a paragraph, long ≈ several paragraphs.",
+    )
+    max_words: int | None = Field(
+        default=None, ge=10, le=1000, description="A word budget; overrides `length`'s."
+    )
+    style: SummaryStyle = Field(default="paragraph", description="Prose, or one bullet a line.")
+    top_k: int | None = Field(
+        default=None, description="Topic only: passages to retrieve (1 to max_top_k)."
+    )
+    filters: SearchFilters | None = Field(
+        default=None, description="Topic only: restrict the passages retrieved."
+    )
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SummaryRequest:
+        targets = [self.article_id is not None, self.article_ids is not None, bool(self.topic)]
+        if sum(targets) != 1:
+            raise ValueError("give exactly one of article_id, article_ids or topic")
+        if self.topic is None and (self.top_k is not None or self.filters is not None):
+            raise ValueError("top_k and filters apply to topic summaries only")
+        return self
+
+    def target_ids(self) -> list[str]:
+        if self.article_id is not None:
+            return [self.article_id]
+        return list(dict.fromkeys(self.article_ids or []))
+
+
+class SourceRelation(BaseModel):
+    """How another article bears on a summary sentence (multi-article summaries)."""
+
+    sentence: int = Field(description="Index into `sentences`.")
+    relation: Literal["agrees", "disagrees"] = Field(
+        description="agrees: another article states the same; disagrees: another article "
+        "reports the same matter with different numbers or dates (both sides are cited)."
+    )
+    article_id: str
+    citation: int = Field(description="The citation number of the other article's quote.")
+    similarity: float
+
+
+class CitedSummary(BaseModel):
+    """The response of /summaries: checked, cited summary sentences plus how they were made."""
+
+    summary: str = Field(description="The summary with inline [n] markers (bullets: '- ' lines).")
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    check: CitationCheck = Field(default_factory=CitationCheck)
+    articles: list[str] = Field(description="Ids of the articles the summary covers.")
+    relations: list[SourceRelation] = Field(
+        default_factory=list,
+        description="Multi-article summaries: where other sources agree or disagree.",
+    )
+    length: SummaryLength
+    style: SummaryStyle
+    max_words: int = Field(description="The word budget applied.")
+    topic: str | None = None
+    abstained: bool = Field(
+        default=False, description="Topic summaries: nothing relevant enough was found."
+    )
+    abstain_reason: str | None = None
+    hierarchical: bool = Field(
+        default=False,
+        description="True when the passages did not fit the model's context and were "
+        "summarised in parts first (map), then combined (reduce).",
+    )
+    backend: BackendName
+    model: str | None = None
+    degraded: bool = Field(
+        default=False, description="True when the configured LLM failed and a fallback answered."
+    )
+    degraded_reason: str | None = None
+    cached: bool = Field(default=False, description="Served from the summary cache.")
     timings: Timings = Field(default_factory=Timings)

@@ -15,6 +15,7 @@ from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmb
 from newsdesk.generation.answer import Answerer
 from newsdesk.generation.llm import ChatModel, Completion, LLMError, OpenAIChatModel
 from newsdesk.generation.local_server import LocalLlamaServer
+from newsdesk.generation.summarize import Summarizer
 from newsdesk.index.ingest import Ingestor
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
@@ -60,6 +61,7 @@ class Newsdesk:
     searcher: Searcher
     index_status: str
     _answerer: Answerer | None = field(default=None, init=False)
+    _summarizer: Summarizer | None = field(default=None, init=False)
     _local_server: LocalLlamaServer | None = field(default=None, init=False)
     _answerer_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -106,6 +108,22 @@ class Newsdesk:
                     self.settings.backend,
                 )
             return self._answerer
+
+    def summarizer(self) -> Summarizer:
+        """The summary pipeline; shares the answer pipeline's LLM, embedder cache and checker."""
+        answerer = self.answerer()
+        with self._answerer_lock:
+            if self._summarizer is None:
+                self._summarizer = Summarizer(
+                    self.store,
+                    self.searcher,
+                    answerer.embedder,
+                    answerer.checker,
+                    self.settings,
+                    answerer.chat_model,
+                    answerer.backend,
+                )
+            return self._summarizer
 
     def _chat_model(self) -> ChatModel | None:
         backend = self.settings.backend

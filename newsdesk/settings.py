@@ -152,6 +152,19 @@ class Settings(BaseSettings):
         description="Abstain when no retrieved passage has cosine similarity to the question "
         "at least this high.",
     )
+    summary_topic_passages: int = Field(
+        default=12,
+        ge=1,
+        le=100,
+        description="Topic summaries: passages retrieved (those below abstain_threshold are "
+        "left out).",
+    )
+    openai_context_tokens: int = Field(
+        default=16_000,
+        ge=512,
+        description="Context window assumed for the `openai` backend; summaries whose passages "
+        "do not fit are made hierarchically (map, then reduce).",
+    )
 
     # --- ingestion limits ----------------------------------------------------------------
     max_article_chars: int = Field(

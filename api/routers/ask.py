@@ -56,7 +56,7 @@ def _events(desk: Newsdesk, body: AskBody) -> Iterator[ServerSentEvent]:
             if isinstance(event, TokenEvent):
                 yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
             elif isinstance(event, SentenceEvent):
-                yield ServerSentEvent(_sentence_json(event), event="sentence")
+                yield ServerSentEvent(sentence_json(event), event="sentence")
             elif isinstance(event, AnswerEvent):
                 yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
     except NewsdeskError as exc:
@@ -64,7 +64,7 @@ def _events(desk: Newsdesk, body: AskBody) -> Iterator[ServerSentEvent]:
         yield ServerSentEvent(json.dumps(problem), event="error")
 
 
-def _sentence_json(event: SentenceEvent) -> str:
+def sentence_json(event: SentenceEvent) -> str:
     return json.dumps(
         {
             "text": event.text,

@@ -52,7 +52,29 @@ def _initial_schema(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_initial_schema]
+def _summary_cache(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        -- Summaries keyed by a hash of the articles' content hashes, the options and the
+        -- model: a changed article gets a new key. Rows of changed or deleted articles are
+        -- removed in the same transaction as the change, so the table does not grow stale.
+        CREATE TABLE summary_cache (
+            key         TEXT PRIMARY KEY,
+            value       TEXT NOT NULL,     -- the CitedSummary JSON
+            created_at  TEXT NOT NULL
+        );
+        CREATE TABLE summary_cache_articles (
+            key         TEXT NOT NULL REFERENCES summary_cache(key) ON DELETE CASCADE,
+            article_id  TEXT NOT NULL,
+            PRIMARY KEY (key, article_id)
+        );
+        CREATE INDEX summary_cache_articles_article ON summary_cache_articles(article_id);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache]
 
 
 def migrate(db: sqlite3.Connection) -> None:

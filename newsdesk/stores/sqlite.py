@@ -178,6 +178,7 @@ class ArticleStore:
                     )
                     if article.chunks is None:
                         continue
+                    _forget_summaries(db, article.id)
                     removed += [
                         row[0]
                         for row in db.execute(
@@ -225,6 +226,7 @@ class ArticleStore:
                     )
                 ]
                 deleted = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
+                _forget_summaries(db, article_id)
                 if not deleted:
                     db.execute("ROLLBACK")
                     return None
@@ -267,6 +269,46 @@ class ArticleStore:
             " RETURNING value"
         ).fetchone()
         return int(value)
+
+    # --- summary cache ---------------------------------------------------------------------
+    def cached_summary(self, key: str) -> str | None:
+        row = (
+            self._connection()
+            .execute("SELECT value FROM summary_cache WHERE key = ?", (key,))
+            .fetchone()
+        )
+        return row[0] if row else None
+
+    def cache_summary(self, key: str, article_ids: Sequence[str], value: str) -> None:
+        """Store a summary unless one of its articles was deleted meanwhile."""
+        with self._write_lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                present = {
+                    r[0]
+                    for r in self._select_in(
+                        "SELECT id FROM articles WHERE id IN ({marks})", list(article_ids)
+                    )
+                }
+                if present != set(article_ids):
+                    db.execute("ROLLBACK")
+                    return
+                db.execute(
+                    "INSERT OR REPLACE INTO summary_cache (key, value, created_at) VALUES (?, ?, ?)",
+                    (key, value, _iso(datetime.now(UTC))),
+                )
+                db.executemany(
+                    "INSERT OR IGNORE INTO summary_cache_articles (key, article_id) VALUES (?, ?)",
+                    [(key, article_id) for article_id in article_ids],
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def cached_summary_count(self) -> int:
+        return self._connection().execute("SELECT COUNT(*) FROM summary_cache").fetchone()[0]
 
     # --- reads ---------------------------------------------------------------------------
     def article_count(self) -> int:
@@ -364,6 +406,14 @@ class ArticleStore:
                 return
             last_id = rows[-1][0]
             yield np.array([r[0] for r in rows], dtype=np.int64), convert([r[1] for r in rows])
+
+
+def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
+    db.execute(
+        "DELETE FROM summary_cache WHERE key IN"
+        " (SELECT key FROM summary_cache_articles WHERE article_id = ?)",
+        (article_id,),
+    )
 
 
 def _vectors(blobs: list[bytes]) -> np.ndarray:

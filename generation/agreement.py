@@ -1,0 +1,128 @@
+"""Where the sources of a multi-article summary agree or disagree.
+
+For each summary sentence and each other article, the closest sentence of that article is
+found. It *agrees* when it supports the summary sentence (the support checker's score passes
+the threshold); it *disagrees* when it reports the same matter (high cosine) with different
+numbers or dates on both sides — "107 killed" against "111 killed". Either way it is cited
+beside the sentence's own source, so a disagreement cites both sides."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from newsdesk.answers import Citation, CitedText, SourceRelation
+from newsdesk.domain import ChunkOrigin, Passage
+from newsdesk.embedding import Embedder
+from newsdesk.generation.citations import SupportScorer, facts_in
+from newsdesk.generation.cited_text import renumbered
+from newsdesk.index.text import sentence_spans
+
+SAME_MATTER = 0.7  # cosine above which two sentences report the same thing
+MAX_OTHER_SOURCES = 3  # extra citations per sentence, strongest first
+
+
+@dataclass(frozen=True)
+class _Unit:
+    passage: Passage
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return self.passage.text[self.start : self.end]
+
+    @property
+    def key(self) -> tuple[int, int, int]:
+        return (
+            self.passage.chunk_id,
+            self.passage.char_start + self.start,
+            self.passage.char_start + self.end,
+        )
+
+
+def relate_sources(
+    cited: CitedText, passages: list[Passage], embedder: Embedder, threshold: float
+) -> tuple[CitedText, list[SourceRelation]]:
+    articles = list(dict.fromkeys(p.article_id for p in passages))
+    if len(articles) < 2 or not cited.sentences:
+        return cited, []
+    units = _units(passages)
+    claims = [s.text for s in cited.sentences]
+    cosines = embedder.embed(claims) @ embedder.embed([u.text for u in units]).T
+    support = SupportScorer(embedder).score(claims, [u.text for u in units])
+
+    citations = list(cited.citations)
+    number_of = {(c.chunk_id, c.char_start, c.char_end): c.number for c in citations}
+    sentences = [s.model_copy(deep=True) for s in cited.sentences]
+    found: list[tuple[int, str, tuple[int, int, int], float]] = []
+    for i, sentence in enumerate(sentences):
+        own = {c.article_id for c in citations if c.number in sentence.citations}
+        if not own:
+            continue
+        related = []
+        for article in articles:
+            if article in own:
+                continue
+            rows = [j for j, u in enumerate(units) if u.passage.article_id == article]
+            best = max(rows, key=lambda j: cosines[i, j])
+            relation = _relation(
+                sentence.text, units[best].text, cosines[i, best], support[i, best], threshold
+            )
+            if relation:
+                related.append((float(cosines[i, best]), relation, best))
+        for similarity, relation, j in sorted(related, reverse=True)[:MAX_OTHER_SOURCES]:
+            unit = units[j]
+            if unit.key not in number_of:
+                number_of[unit.key] = len(citations) + 1
+                citations.append(_citation(number_of[unit.key], unit))
+            sentence.citations.append(number_of[unit.key])
+            found.append((i, relation, unit.key, round(similarity, 4)))
+    result = renumbered(cited, sentences, citations)
+    final_number = {(c.chunk_id, c.char_start, c.char_end): c for c in result.citations}
+    relations = [
+        SourceRelation(
+            sentence=i,
+            relation=relation,  # type: ignore[arg-type]
+            article_id=final_number[key].article_id,
+            citation=final_number[key].number,
+            similarity=similarity,
+        )
+        for i, relation, key, similarity in found
+    ]
+    return result, relations
+
+
+def _relation(
+    claim: str, other: str, cosine: float, support: float, threshold: float
+) -> str | None:
+    claim_facts, other_facts = facts_in(claim), facts_in(other)
+    conflicting = bool(claim_facts - other_facts) and bool(other_facts - claim_facts)
+    if cosine >= SAME_MATTER and conflicting:
+        return "disagrees"
+    if support >= threshold and not conflicting:
+        return "agrees"
+    return None
+
+
+def _units(passages: list[Passage]) -> list[_Unit]:
+    seen: set[tuple[str, int]] = set()
+    units: list[_Unit] = []
+    for passage in passages:
+        for span in sentence_spans(passage.text):
+            key = (passage.article_id, passage.char_start + span.start)
+            if key not in seen:
+                seen.add(key)
+                units.append(_Unit(passage, span.start, span.end))
+    return units
+
+
+def _citation(number: int, unit: _Unit) -> Citation:
+    passage = unit.passage
+    return Citation(
+        **passage.model_dump(include=set(ChunkOrigin.model_fields)),
+        number=number,
+        passage=passage.text,
+        quote=unit.text,
+        char_start=passage.char_start + unit.start,
+        char_end=passage.char_start + unit.end,
+    )

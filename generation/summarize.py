@@ -1,0 +1,398 @@
+"""Compose a cited summary of one article, several, or a topic.
+
+gather passages → (cache) → extractive selection, or the LLM: one call when the passages fit
+its context, otherwise map (summarise groups of passages) then reduce (combine the partial
+summaries' sentences, each reduced sentence keeping the citations of those it came from) →
+check every sentence against its passages → relate sources (multi-article) → render.
+
+An LLM failure falls back to the extractive summary, marked `degraded` and never cached."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+from newsdesk.answers import BackendName, CitedSummary, CitedText, SummaryRequest, Timings
+from newsdesk.domain import Article, Passage
+from newsdesk.embedding import Embedder
+from newsdesk.errors import NotFound
+from newsdesk.generation import extractive_summary
+from newsdesk.generation.agreement import relate_sources
+from newsdesk.generation.answer import SentenceEvent, TokenEvent
+from newsdesk.generation.citations import CitationChecker, parse_markers, render_sentence
+from newsdesk.generation.cited_text import render, unbullet, within_budget
+from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.prompting import (
+    SummaryBudget,
+    estimate_tokens,
+    reduce_messages,
+    summary_messages,
+    summary_prompt,
+)
+from newsdesk.generation.streaming import CheckedSentences, MarkerStripper, cited_by
+from newsdesk.retrieval.search import Searcher
+from newsdesk.settings import Settings
+from newsdesk.stores.sqlite import ArticleStore
+
+
+@dataclass(frozen=True)
+class SummaryEvent:
+    """The final, checked summary; always the last event of a stream."""
+
+    summary: CitedSummary
+
+
+SummaryStreamEvent = TokenEvent | SentenceEvent | SummaryEvent
+
+
+@dataclass(frozen=True)
+class _Material:
+    passages: list[Passage]
+    articles: list[str]
+    cache_key: str
+
+
+class Summarizer:
+    def __init__(
+        self,
+        store: ArticleStore,
+        searcher: Searcher,
+        embedder: Embedder,
+        checker: CitationChecker,
+        settings: Settings,
+        chat_model: ChatModel | None,
+        backend: BackendName,
+    ) -> None:
+        self.store = store
+        self.searcher = searcher
+        self.embedder = embedder
+        self.checker = checker
+        self.settings = settings
+        self.chat_model = chat_model
+        self.backend = backend
+
+    def validate(self, request: SummaryRequest) -> None:
+        """Raise the error a request would fail with, without doing the work (so a stream
+        can refuse with a plain 4xx before it starts)."""
+        if request.topic is not None:
+            self.searcher.request(request.topic, request.top_k, request.filters)
+            return
+        ids = request.target_ids()
+        missing = sorted(set(ids) - set(self.store.stored_hashes(ids)))
+        if missing:
+            raise NotFound(f"no article with id {missing[0]!r}")
+
+    def summarize(self, request: SummaryRequest) -> CitedSummary:
+        *_, final = self.stream(request, stream_tokens=False)
+        assert isinstance(final, SummaryEvent)
+        return final.summary
+
+    def stream(
+        self, request: SummaryRequest, *, stream_tokens: bool = True
+    ) -> Iterator[SummaryStreamEvent]:
+        started = time.perf_counter()
+        budget = summary_prompt().budget(request.length, request.max_words)
+        material = self._material(request)
+        retrieval_ms = _ms(started)
+        base = {
+            "articles": material.articles,
+            "length": request.length,
+            "style": request.style,
+            "max_words": budget.max_words,
+            "topic": request.topic,
+        }
+        if not material.passages:
+            yield SummaryEvent(
+                self._abstained(base, "no passage is relevant enough to the topic", started)
+            )
+            return
+        if (hit := self.store.cached_summary(material.cache_key)) is not None:
+            summary = CitedSummary.model_validate_json(hit)
+            summary = summary.model_copy(
+                update={"cached": True, "timings": Timings(total_ms=_ms(started))}
+            )
+            yield from _released(summary, 0)
+            yield SummaryEvent(summary)
+            return
+
+        composed = yield from self._compose(material.passages, request, budget, stream_tokens)
+        cited, backend, hierarchical, degraded_reason, released, generation_ms = composed
+        check_started = time.perf_counter()
+        cited, relations = relate_sources(
+            cited, material.passages, self.embedder, self.checker.threshold
+        )
+        summary = CitedSummary(
+            **base,
+            summary=render(cited.sentences, request.style),
+            sentences=cited.sentences,
+            citations=cited.citations,
+            check=cited.check,
+            relations=relations,
+            hierarchical=hierarchical,
+            backend=backend,
+            model=self._model_name(backend),
+            degraded=degraded_reason is not None,
+            degraded_reason=degraded_reason,
+            timings=Timings(
+                retrieval_ms=retrieval_ms,
+                generation_ms=generation_ms,
+                check_ms=_ms(check_started),
+                total_ms=_ms(started),
+            ),
+        )
+        if not summary.degraded:
+            self.store.cache_summary(
+                material.cache_key, material.articles, summary.model_dump_json()
+            )
+        yield from _released(summary, released)
+        yield SummaryEvent(summary)
+
+    # --- what to summarise -----------------------------------------------------------------
+    def _material(self, request: SummaryRequest) -> _Material:
+        if request.topic is not None:
+            return self._topic_material(request)
+        self.validate(request)
+        passages: list[Passage] = []
+        for article_id in request.target_ids():
+            article = self.store.get_article(article_id)
+            if article is None:
+                raise NotFound(f"no article with id {article_id!r}")
+            passages += _article_passages(article)
+        ids = request.target_ids()
+        return _Material(passages, ids, self._cache_key(request, ids, None))
+
+    def _topic_material(self, request: SummaryRequest) -> _Material:
+        assert request.topic is not None
+        top_k = request.top_k or self.settings.summary_topic_passages
+        search = self.searcher.request(request.topic, top_k, request.filters)
+        found = self.searcher.run(search)
+        relevant = [
+            p
+            for p in found
+            if p.similarity is None or p.similarity >= self.settings.abstain_threshold
+        ]
+        articles = list(dict.fromkeys(p.article_id for p in relevant))
+        # Article by article in ranking order, each in reading order: summaries read better.
+        ordered = sorted(relevant, key=lambda p: (articles.index(p.article_id), p.char_start))
+        chunks = [p.chunk_id for p in ordered]
+        return _Material(ordered, articles, self._cache_key(request, articles, chunks))
+
+    def _cache_key(
+        self, request: SummaryRequest, article_ids: list[str], chunk_ids: list[int] | None
+    ) -> str:
+        hashes = self.store.stored_hashes(article_ids)
+        key = {
+            "articles": [(a, hashes[a].content_hash) for a in article_ids if a in hashes],
+            "chunks": chunk_ids,
+            "options": request.model_dump(
+                mode="json", include={"length", "max_words", "style", "topic"}
+            ),
+            "backend": self.backend,
+            "model": self._model_name(self.backend),
+            "embedding": self.embedder.model_id,
+            "prompts": _prompt_version(),
+            "threshold": self.checker.threshold,
+        }
+        return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
+
+    # --- composing -------------------------------------------------------------------------
+    def _compose(
+        self,
+        passages: list[Passage],
+        request: SummaryRequest,
+        budget: SummaryBudget,
+        stream_tokens: bool,
+    ) -> Iterator[SummaryStreamEvent]:
+        """Returns (cited, backend, hierarchical, degraded_reason, released, generation_ms)."""
+        started = time.perf_counter()
+        if self.chat_model is None:
+            return self._extractive(passages, budget), "extractive", False, None, 0, _ms(started)
+        articles = len({p.article_id for p in passages})
+        instructions = summary_prompt().instructions(budget, request.style, articles)
+        groups = self._groups(passages)
+        release = CheckedSentences(self.checker, passages, budget.max_sentences)
+        try:
+            if len(groups) == 1:
+                messages = summary_messages(passages, instructions)
+                raw = yield from self._generate(messages, budget, stream_tokens, release)
+                cited = self.checker.check(unbullet(raw), passages)
+                hierarchical = False
+            else:
+                cited = self._map_reduce(groups, budget, instructions)
+                hierarchical = True
+        except LLMError as exc:
+            cited = self._extractive(passages, budget)
+            return cited, "extractive", False, str(exc), 0, _ms(started)
+        cited = within_budget(cited, budget.max_sentences, budget.max_words)
+        if not cited.sentences:  # the model wrote nothing usable
+            cited = self._extractive(passages, budget)
+            return cited, "extractive", False, "the model wrote no summary", 0, _ms(started)
+        return cited, self.backend, hierarchical, None, release.released, _ms(started)
+
+    def _extractive(self, passages: list[Passage], budget: SummaryBudget) -> CitedText:
+        candidates = extractive_summary.candidate_sentences(passages)
+        chosen = extractive_summary.select(
+            candidates, self.embedder, budget.max_sentences, budget.max_words
+        )
+        return self.checker.cite([c.text for c in chosen], passages)
+
+    def _generate(
+        self,
+        messages: list[dict[str, str]],
+        budget: SummaryBudget,
+        stream_tokens: bool,
+        release: CheckedSentences | None,
+    ) -> Iterator[SummaryStreamEvent]:
+        assert self.chat_model is not None
+        options = {
+            "max_tokens": budget.max_tokens,
+            "temperature": self.settings.llm_temperature,
+            "stop": summary_prompt().stop,
+        }
+        if not stream_tokens or release is None:
+            return self.chat_model.complete(messages, **options).text
+        stripper = MarkerStripper()
+        pieces: list[str] = []
+        for delta in self.chat_model.stream(messages, **options):
+            pieces.append(delta)
+            if visible := stripper.feed(delta):
+                yield TokenEvent(visible)
+            for sentence, citations in release.feed(unbullet("".join(pieces))):
+                yield SentenceEvent(render_sentence(sentence), sentence, citations)
+        if tail := stripper.flush():
+            yield TokenEvent(tail)
+        return "".join(pieces)
+
+    def _groups(self, passages: list[Passage]) -> list[list[Passage]]:
+        """Consecutive passages packed into groups that fit the model's context."""
+        room = self._context_tokens() - summary_prompt().context_reserve_tokens
+        room = max(room, 256)
+        groups: list[list[Passage]] = [[]]
+        used = 0
+        for passage in passages:
+            cost = estimate_tokens(passage.text) + 8
+            if groups[-1] and used + cost > room:
+                groups.append([])
+                used = 0
+            groups[-1].append(passage)
+            used += cost
+        return groups
+
+    def _context_tokens(self) -> int:
+        if self.backend == "local":
+            return self.settings.local_context_tokens
+        return self.settings.openai_context_tokens
+
+    def _map_reduce(
+        self, groups: list[list[Passage]], budget: SummaryBudget, instructions: str
+    ) -> CitedText:
+        """Summarise each group, then combine the partial sentences; a reduced sentence cites
+        the passages its statements cited, and is checked against them."""
+        prompt = summary_prompt()
+        partial_budget = prompt.budget("medium", None)
+        statements: list[tuple[str, list[int]]] = []  # text, chunk ids it cites
+        passages: list[Passage] = []
+        index_of: dict[int, int] = {}
+        for group in groups:
+            part_instructions = prompt.instructions(partial_budget, "paragraph", 1)
+            raw = self._complete(summary_messages(group, part_instructions), partial_budget)
+            part = self.checker.check(unbullet(raw), group)
+            for sentence in part.sentences:
+                if not sentence.supported:
+                    continue  # an unsupported partial claim must not reach the final summary
+                chunk_ids = [c.chunk_id for c in cited_by(sentence, part.citations)]
+                statements.append((sentence.text, chunk_ids))
+            for passage in group:
+                if passage.chunk_id not in index_of:
+                    index_of[passage.chunk_id] = len(passages)
+                    passages.append(passage)
+        if not statements:
+            return CitedText(text="", sentences=[], citations=[])
+        raw = self._complete(reduce_messages([s for s, _ in statements], instructions), budget)
+        marked: list[tuple[str, list[int]]] = []
+        for parsed in parse_markers(unbullet(raw)):
+            numbers = [
+                index_of[chunk] + 1
+                for statement in parsed.markers
+                if 1 <= statement <= len(statements)
+                for chunk in statements[statement - 1][1]
+            ]
+            marked.append((parsed.text, numbers))
+        return self.checker.check_marked(marked, passages)
+
+    def _complete(self, messages: list[dict[str, str]], budget: SummaryBudget) -> str:
+        assert self.chat_model is not None
+        return self.chat_model.complete(
+            messages,
+            max_tokens=budget.max_tokens,
+            temperature=self.settings.llm_temperature,
+            stop=summary_prompt().stop,
+        ).text
+
+    # --- results ---------------------------------------------------------------------------
+    def _abstained(self, base: dict, reason: str, started: float) -> CitedSummary:
+        return CitedSummary(
+            **base,
+            summary="",
+            sentences=[],
+            citations=[],
+            abstained=True,
+            abstain_reason=reason,
+            backend=self.backend,
+            model=self._model_name(self.backend),
+            timings=Timings(total_ms=_ms(started)),
+        )
+
+    def _model_name(self, backend: BackendName) -> str | None:
+        if backend == "extractive" or self.chat_model is None:
+            return self.embedder.model_id
+        return self.chat_model.name
+
+
+def _article_passages(article: Article) -> list[Passage]:
+    origin = {
+        "article_id": article.id,
+        "title": article.title,
+        "url": article.url,
+        "source": article.source,
+        "published_at": article.published_at,
+    }
+    return [
+        Passage(
+            **origin,
+            chunk_id=chunk.chunk_id,
+            text=chunk.text,
+            char_start=chunk.char_start,
+            char_end=chunk.char_end,
+            score=0.0,
+            dense_score=None,
+            lexical_score=None,
+        )
+        for chunk in article.chunks
+    ]
+
+
+def _released(summary: CitedSummary, released: int) -> Iterator[SummaryStreamEvent]:
+    for sentence in summary.sentences[released:]:
+        yield SentenceEvent(
+            render_sentence(sentence), sentence, cited_by(sentence, summary.citations)
+        )
+
+
+@cache
+def _prompt_version() -> str:
+    """Summaries made with other prompt files are not served from the cache."""
+    digest = hashlib.sha256()
+    prompts = resources.files("newsdesk.prompts")
+    for name in sorted(n.name for n in prompts.iterdir() if n.name.startswith("summary")):
+        digest.update(prompts.joinpath(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _ms(since: float) -> float:
+    return round((time.perf_counter() - since) * 1000, 2)
