@@ -79,6 +79,7 @@ def test_follow_up_keeps_the_conversation(page: Page, sample_url: str) -> None:
     rewritten = page.locator(".turn").nth(1).locator(".rewritten")
     expect(rewritten).to_be_visible()
     expect(rewritten).to_contain_text(answer["question"])
+    screenshot(page, "desktop-follow-up", full_page=False)
 
     page.click("#new-chat")
     expect(page.locator(".turn")).to_have_count(0)
