@@ -20,9 +20,10 @@ from importlib import resources
 from string import Template
 from typing import Any, Literal
 
-from newsdesk.answers import CitedAnswer
+from newsdesk.answers import BackendName, CitedAnswer
 from newsdesk.generation.extractive import content_stems, question_kind
 from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.settings import ChatRewrite
 
 TurnRole = Literal["user", "assistant"]
 RewriteMethod = Literal["as asked", "llm", "rules"]
@@ -324,7 +325,17 @@ def implausible(rewrite: str, question: str, history: Sequence[Turn]) -> str | N
 
 class QuestionRewriter:
     def __init__(self, chat_model: ChatModel | None) -> None:
-        self.chat_model = chat_model
+        self.chat_model = chat_model  # None: rules only
+
+    @classmethod
+    def configured(
+        cls, mode: ChatRewrite, backend: BackendName, chat_model: ChatModel | None
+    ) -> QuestionRewriter:
+        """`auto` asks the LLM only on the `openai` backend: the embedded Gemma 3 270M
+        produced no usable rewrite in bench/chat.py and costs seconds per follow-up."""
+        if mode == "auto":
+            mode = "llm" if backend == "openai" else "rules"
+        return cls(chat_model if mode == "llm" else None)
 
     def rewrite(self, turns: Sequence[Turn]) -> StandaloneQuestion:
         """The last user turn as a question that stands on its own."""

@@ -335,3 +335,37 @@ def test_llm_answers_stream_sentence_by_sentence(
         assert len(sentences) == 3 and all(re.search(r"\[\d+\]", s) for s in sentences)
         assert "".join(sentences) == answer["answer"]
         assert sources.startswith("\n\nSources:\n[1] At least 107 killed")
+
+
+@pytest.mark.parametrize(("mode", "used"), [("auto", "llm"), ("rules", "rules")])
+def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
+    tmp_path, embedder: Embedder, mode: str, used: str
+) -> None:
+    # The provider answers every request with the same text: as a rewrite it is plausible.
+    rewritten = "How did Biden describe Zelenskyy?"
+    with misbehaving_server("ok", text=rewritten) as (provider_url, requests):
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=provider_url,
+            llm_max_retries=0,
+            chat_rewrite=mode,
+            _env_file=None,
+        )
+        with (
+            Newsdesk.open(settings, embedder=embedder) as desk,
+            serving(create_app(settings, desk=desk)) as url,
+        ):
+            chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            reply = chat.chat.completions.create(
+                model="newsdesk",
+                messages=[
+                    {"role": "user", "content": "How did Stoltenberg describe Zelenskyy?"},
+                    {"role": "assistant", "content": "As a relentless advocate [1]."},
+                    {"role": "user", "content": "And how did Biden describe him?"},
+                ],
+            )
+    answer = _newsdesk(reply)
+    assert answer["rewrite"] == used and answer["question"] == rewritten
+    # Empty collection: the answer abstains before generating, so only a rewrite calls out.
+    assert requests.value == (1 if used == "llm" else 0)

@@ -95,7 +95,9 @@ def chat_completions(
 ) -> ChatCompletion | EventSourceResponse:
     turns = _turns(body)
     answerer = _tuned(desk.answerer(), body)
-    rewriter = QuestionRewriter(answerer.chat_model)
+    rewriter = QuestionRewriter.configured(
+        desk.settings.chat_rewrite, answerer.backend, answerer.chat_model
+    )
     reply = _Reply(desk, body, turns)
     if not body.stream:
         standalone = rewriter.rewrite(turns)
