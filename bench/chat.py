@@ -97,8 +97,11 @@ def _measure(desk: Newsdesk, way: str, rewriter: QuestionRewriter | None) -> dic
             print(f"{way}: {follow_up!r} -> {question!r} {standalone.note or ''}", file=sys.stderr)
         answer = answerer.ask(question)
         named += term.lower() in question.lower()
-        cited += bool(answer.citations) and answer.citations[0].article_id == article_id
-    p50 = f"{statistics.median(seconds) * 1000:.0f} ms" if seconds else "—"
+        right = bool(answer.citations) and answer.citations[0].article_id == article_id
+        if not right:
+            print(f"{way}: {question!r} not answered from {article_id}", file=sys.stderr)
+        cited += right
+    p50 = f"{statistics.median(seconds) * 1000:.1f} ms" if seconds else "—"
     return {
         "way": way,
         "named": named,

@@ -109,6 +109,7 @@ _NOT_A_NAME = {
 _PREPOSITIONS = {
     "of", "over", "in", "on", "at", "to", "for", "from", "with", "by", "about", "into",
     "after", "before", "during", "under", "near", "against", "between", "when", "while",
+    "despite", "since", "until", "without", "than",
 }  # fmt: skip
 # Phrases end where a verb probably starts (no tagger: -ed/-ing and common irregular pasts).
 _VERBISH = re.compile(
@@ -119,7 +120,7 @@ _VERBISH = re.compile(
 # Nouns too generic to name a topic ("how many people …").
 _GENERIC = {"people", "person", "persons", "thing", "things", "time", "times", "year", "years"}
 _DETERMINER_PHRASE = re.compile(
-    r"\b(?:the|a|an|how many|how much|which)\s+((?:[\w’'-]+\s*){1,2})", re.I
+    r"\b(?:the|a|an|how many|how much|which)\s+(?=((?:[\w’'-]+\s*){1,3}))", re.I
 )
 _CARRIED = re.compile(r"\(([^()]+)\)\??\s*$")  # the terms an earlier rewrite carried over
 _PRONOUN_STEMS = content_stems("he she they him them his their theirs hers her it its this that")
