@@ -98,6 +98,28 @@ def test_off_topic_question_is_declined_with_the_reason(page: Page, sample_url: 
     expect(turn.locator(".sources")).to_be_hidden()
 
 
+def test_passage_opens_in_view_of_a_long_conversation(page: Page, sample_url: str) -> None:
+    page.set_viewport_size({"width": 1100, "height": 600})  # a laptop: the log overflows
+    page.goto(sample_url)
+    for question in [
+        CRANE,
+        "Why did NATO refuse to close Ukraine's airspace?",
+        "How many asylum seekers were rescued off Indonesia?",
+        "When did the space shuttle programme end?",
+    ]:
+        ask(page, question)
+    marker = page.locator(".turn").last.locator(".cited button.cite").first
+    marker.click()
+    # The conversation scrolls in its own column: marker and passage are both on screen.
+    expect(page.locator("#passage mark")).to_be_in_viewport()
+    expect(marker).to_be_in_viewport()
+    expect(page.locator("#question")).to_be_in_viewport()
+    expect(page.locator("#passage-close")).to_be_in_viewport()  # the panel's head stays put
+    expect(page.locator("#passage-link")).to_be_in_viewport()
+    assert page.evaluate("document.documentElement.scrollHeight") <= 600, "the page itself scrolls"
+    screenshot(page, "laptop-long-conversation")
+
+
 def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> None:
     phone.goto(sample_url)
     expect(phone.locator("#article-list li").first).to_be_visible()
@@ -117,6 +139,7 @@ def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> Non
     panel = phone.locator("#passage")
     expect(panel).to_be_in_viewport()
     expect(panel.locator("mark")).to_have_text(answer["citations"][0]["quote"])
+    expect(phone.locator("#passage-close")).to_be_in_viewport()
     assert overflow() <= 0
     screenshot(phone, "phone-citation", full_page=False)  # the viewport, with the sheet over it
     phone.click("#passage-close")
