@@ -219,6 +219,7 @@ def test_elliptical_follow_up_carries_the_earlier_topic(client: openai.OpenAI) -
         ([{"role": "user", "content": "x" * 2001}], {}, "messages.0.content"),
         ([{"role": "user", "content": CRANE}], {"n": 2}, "n"),
         ([{"role": "user", "content": CRANE}], {"temperature": 5}, "temperature"),
+        ([{"role": "user", "content": CRANE}], {"max_tokens": 0}, "max_tokens"),
     ],
 )
 def test_bad_requests_are_openai_errors(
@@ -365,6 +366,8 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
                     {"role": "user", "content": "And how did Biden describe him?"},
                 ],
             )
+            llm_state = httpx.get(f"{url}/health").json()["llm"]
+    assert llm_state == "ready"  # the provider's client exists once a question came in
     answer = _newsdesk(reply)
     assert answer["rewrite"] == used and answer["question"] == rewritten
     # Empty collection: the answer abstains before generating, so only a rewrite calls out.
