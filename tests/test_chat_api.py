@@ -18,6 +18,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from newsdesk.api.app import create_app
+from newsdesk.api.openai_schemas import ChatCompletionRequest
+from newsdesk.api.routers.chat import with_sampling
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
@@ -372,3 +374,19 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
     assert answer["rewrite"] == used and answer["question"] == rewritten
     # Empty collection: the answer abstains before generating, so only a rewrite calls out.
     assert requests.value == (1 if used == "llm" else 0)
+
+
+def test_sampling_options_tune_a_copy_of_the_answerer(chat_desk: Newsdesk) -> None:
+    answerer = chat_desk.answerer()
+    configured = answerer.settings.llm_max_tokens
+
+    def body(**options: Any) -> ChatCompletionRequest:
+        return ChatCompletionRequest(messages=[{"role": "user", "content": CRANE}], **options)
+
+    tuned = with_sampling(answerer, body(max_tokens=configured * 10, temperature=1.5))
+    assert tuned is not answerer and tuned.checker is answerer.checker
+    assert tuned.settings.llm_max_tokens == configured  # a request cannot raise the cap
+    assert tuned.settings.llm_temperature == 1.5
+    assert answerer.settings.llm_temperature == 0.0  # the shared answerer is untouched
+    assert with_sampling(answerer, body(max_completion_tokens=16)).settings.llm_max_tokens == 16
+    assert with_sampling(answerer, body(top_p=0.5)) is answerer

@@ -94,7 +94,7 @@ def chat_completions(
     desk: DeskDep, body: ChatCompletionRequest
 ) -> ChatCompletion | EventSourceResponse:
     turns = _turns(body)
-    answerer = _tuned(desk.answerer(), body)
+    answerer = with_sampling(desk.answerer(), body)
     rewriter = QuestionRewriter.configured(
         desk.settings.chat_rewrite, answerer.backend, answerer.chat_model
     )
@@ -130,7 +130,7 @@ def _turns(body: ChatCompletionRequest) -> list[Turn]:
     return turns
 
 
-def _tuned(answerer: Answerer, body: ChatCompletionRequest) -> Answerer:
+def with_sampling(answerer: Answerer, body: ChatCompletionRequest) -> Answerer:
     """The answerer with this request's sampling options (a shallow copy: the same model,
     checker and caches). max_tokens can only lower the configured limit."""
     update: dict[str, Any] = {}
