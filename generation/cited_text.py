@@ -66,3 +66,16 @@ def render(sentences: list[AnswerSentence], style: str) -> str:
     if style == "bullets":
         return "\n".join(f"- {render_sentence(s)}" for s in sentences)
     return " ".join(render_sentence(s) for s in sentences)
+
+
+def without_repeats(cited: CitedText) -> CitedText:
+    """Drop sentences that repeat an earlier one (small models loop)."""
+    seen: set[str] = set()
+    kept: list[AnswerSentence] = []
+    for sentence in cited.sentences:
+        key = " ".join(re.findall(r"\w+", sentence.text.lower()))
+        if key in seen:
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return renumbered(cited, kept, cited.citations)

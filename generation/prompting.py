@@ -130,7 +130,6 @@ class SummaryPrompt:
     system: str
     user: Template
     reduce_user: Template
-    example: dict[str, Any]
     lengths: dict[str, dict[str, Any]]
     word_budget_instruction: Template
     styles: dict[str, str]
@@ -170,7 +169,6 @@ def summary_prompt() -> SummaryPrompt:
         system=_read("summary_system.txt").strip(),
         user=Template(_read("summary_user.txt")),
         reduce_user=Template(_read("summary_reduce_user.txt")),
-        example=json.loads(_read("summary_example.json")),
         lengths=options["lengths"],
         word_budget_instruction=Template(options["word_budget_instruction"]),
         styles=options["styles"],
@@ -181,21 +179,11 @@ def summary_prompt() -> SummaryPrompt:
     )
 
 
-def _render_summary_example(example: dict[str, Any]) -> str:
-    blocks = "\n".join(
-        _passage_block(n, p["title"], p.get("source"), p.get("date"), p["text"])
-        for n, p in enumerate(example["passages"], start=1)
-    )
-    return f"Passages:\n{blocks}\n\nSummary: {example['summary']}"
-
-
 def summary_messages(passages: list[Passage], instructions: str) -> list[dict[str, str]]:
     prompt = summary_prompt()
-    user = prompt.user.substitute(
-        example=_render_summary_example(prompt.example),
-        passages=render_passages(passages),
-        instructions=instructions,
-    )
+    # No worked example here: Gemma 270M copied the example's summary verbatim, whereas
+    # with the passages first and the task after them it summarises what it was given.
+    user = prompt.user.substitute(passages=render_passages(passages), instructions=instructions)
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 

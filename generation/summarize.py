@@ -25,7 +25,7 @@ from newsdesk.generation import extractive_summary
 from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.answer import SentenceEvent, TokenEvent
 from newsdesk.generation.citations import CitationChecker, parse_markers, render_sentence
-from newsdesk.generation.cited_text import render, unbullet, within_budget
+from newsdesk.generation.cited_text import render, unbullet, within_budget, without_repeats
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.prompting import (
     SummaryBudget,
@@ -228,10 +228,12 @@ class Summarizer:
         except LLMError as exc:
             cited = self._extractive(passages, budget)
             return cited, "extractive", False, str(exc), 0, _ms(started)
-        cited = within_budget(cited, budget.max_sentences, budget.max_words)
-        if not cited.sentences:  # the model wrote nothing usable
+        cited = within_budget(without_repeats(cited), budget.max_sentences, budget.max_words)
+        if not any(s.supported for s in cited.sentences):
+            # A summary none of whose sentences the passages support is worse than none.
+            reason = "no sentence the model wrote is supported by the passages"
             cited = self._extractive(passages, budget)
-            return cited, "extractive", False, "the model wrote no summary", 0, _ms(started)
+            return cited, "extractive", False, reason, 0, _ms(started)
         return cited, self.backend, hierarchical, None, release.released, _ms(started)
 
     def _extractive(self, passages: list[Passage], budget: SummaryBudget) -> CitedText:

@@ -272,7 +272,10 @@ def test_passages_beyond_the_context_are_summarised_by_map_then_reduce(
 def test_the_local_model_summarises_an_article_with_its_own_citations(
     tmp_path, embedder, samples
 ) -> None:
-    settings = Settings(data_dir=tmp_path / "data", backend="local", _env_file=None)
+    # A generous timeout: on a loaded machine the first request may queue behind others.
+    settings = Settings(
+        data_dir=tmp_path / "data", backend="local", llm_timeout_seconds=300, _env_file=None
+    )
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         summary = desk.summarizer().summarize(SummaryRequest(article_id=MECCA, length="short"))
