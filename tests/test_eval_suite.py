@@ -193,7 +193,8 @@ def test_tiny_suite_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10", "exact_match", "f1",
         "answer_containment", "abstention_precision", "abstention_recall", "citation_recall",
         "citation_precision", "faithfulness", "lead3_rouge1", "lead3_rouge2", "lead3_rougeL",
-        "latency_p50_ms", "latency_p95_ms", "checker_auc", "checker_spearman",
+        "latency_p50_ms", "latency_p95_ms", "checker_auc", "checker_spearman", "rouge1",
+        "rouge2", "rougeL", "summary_faithfulness",
     ):  # fmt: skip
         assert name in aggregates, name
     assert results["config"] == {"backend": "extractive", "retrieval": "hybrid", "top_k": 3}
