@@ -26,7 +26,12 @@ from newsdesk.generation.citations import CitationChecker, render_sentence
 from newsdesk.generation.extractive import ExtractiveAnswerer
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.prompting import answer_messages, answer_prompt
-from newsdesk.generation.streaming import CheckedSentences, MarkerStripper, cited_by
+from newsdesk.generation.streaming import (
+    CheckedSentences,
+    MarkerStripper,
+    cited_by,
+    without_unfinished_sentence,
+)
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
@@ -187,7 +192,7 @@ class Answerer:
         self, question: str, raw: str, passages: list[Passage], clock: _Clock
     ) -> CitedAnswer:
         prompt = answer_prompt()
-        text = _within_budget(raw, prompt.max_sentences)
+        text = _within_budget(without_unfinished_sentence(raw), prompt.max_sentences)
         if _is_abstention(text, prompt.abstain_phrase):
             return self._abstain(question, "the model found no answer in the passages", clock)
         cited = self.checker.check(text, passages)

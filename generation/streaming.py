@@ -38,6 +38,19 @@ class MarkerStripper:
         return _MARKER.sub("", rest)
 
 
+_ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+def without_unfinished_sentence(raw: str) -> str:
+    """Drop a last sentence that was cut off (generation hit its token limit mid-sentence):
+    a fragment can read as supported while saying something the source does not."""
+    spans = sentence_spans(raw)
+    if len(spans) < 2:
+        return raw
+    last = _MARKER.sub("", raw[spans[-1].start : spans[-1].end]).rstrip()
+    return raw if _ENDS_SENTENCE.search(last) else raw[: spans[-1].start].rstrip()
+
+
 _LEADING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]*\])*\s*")
 
 

@@ -34,7 +34,12 @@ from newsdesk.generation.prompting import (
     summary_messages,
     summary_prompt,
 )
-from newsdesk.generation.streaming import CheckedSentences, MarkerStripper, cited_by
+from newsdesk.generation.streaming import (
+    CheckedSentences,
+    MarkerStripper,
+    cited_by,
+    without_unfinished_sentence,
+)
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from newsdesk.stores.sqlite import ArticleStore
@@ -220,7 +225,7 @@ class Summarizer:
             if len(groups) == 1:
                 messages = summary_messages(passages, instructions)
                 raw = yield from self._generate(messages, budget, stream_tokens, release)
-                cited = self.checker.check(unbullet(raw), passages)
+                cited = self.checker.check(without_unfinished_sentence(unbullet(raw)), passages)
                 hierarchical = False
             else:
                 cited = self._map_reduce(groups, budget, instructions)
@@ -303,7 +308,7 @@ class Summarizer:
         for group in groups:
             part_instructions = prompt.instructions(partial_budget, "paragraph", 1)
             raw = self._complete(summary_messages(group, part_instructions), partial_budget)
-            part = self.checker.check(unbullet(raw), group)
+            part = self.checker.check(without_unfinished_sentence(unbullet(raw)), group)
             for sentence in part.sentences:
                 if not sentence.supported:
                     continue  # an unsupported partial claim must not reach the final summary
@@ -317,7 +322,7 @@ class Summarizer:
             return CitedText(text="", sentences=[], citations=[])
         raw = self._complete(reduce_messages([s for s, _ in statements], instructions), budget)
         marked: list[tuple[str, list[int]]] = []
-        for parsed in parse_markers(unbullet(raw)):
+        for parsed in parse_markers(without_unfinished_sentence(unbullet(raw))):
             numbers = [
                 index_of[chunk] + 1
                 for statement in parsed.markers
