@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from newsdesk import __version__
 from newsdesk.api.schemas import ArticlePage, Health, SearchBody, SearchResponse
-from newsdesk.container import Newsdesk, UnavailableChatModel
+from newsdesk.container import Newsdesk
 from newsdesk.domain import Article, IngestReport, SearchFilters
 from newsdesk.errors import NotFound
 from newsdesk.index.ingest import Progress
@@ -62,20 +62,5 @@ def health(desk: Newsdesk) -> Health:
         retrieval_mode=desk.settings.retrieval_mode,
         index_status=desk.index_status,
         backend=desk.settings.backend,
-        llm=llm_state(desk),
+        llm=desk.llm_state(),
     )
-
-
-def llm_state(desk: Newsdesk) -> str:
-    """The LLM's state, read without starting it (desk.answerer() would)."""
-    if desk.settings.backend == "extractive":
-        return "none"
-    answerer = desk._answerer
-    if answerer is None:
-        return "not started"
-    if isinstance(answerer.chat_model, UnavailableChatModel):
-        return f"unavailable: {answerer.chat_model.reason}"
-    server = desk._local_server
-    if desk.settings.backend == "local" and server is not None and not server.running:
-        return "unavailable: the local LLM server has exited"
-    return "ready"

@@ -45,5 +45,6 @@ class Health(BaseModel):
     backend: Backend = Field(description="The configured answer backend.")
     llm: str = Field(
         description="The answer LLM: `none` (extractive backend), `not started` (starts with the "
-        "first question), `ready`, or `unavailable: <reason>` (answers fall back to extractive)."
+        "first question), `ready`, `failing: <error>` (the last LLM call failed; answers fall "
+        "back to extractive until one succeeds) or `unavailable: <reason>` (it could not start)."
     )

@@ -61,6 +61,33 @@ class ChatModel(Protocol):
     ) -> Iterator[str]: ...
 
 
+class MonitoredChatModel:
+    """Passes calls through and remembers whether the last one failed, so /health can say
+    that the LLM is failing (and answers are falling back) before anyone reads an answer."""
+
+    def __init__(self, inner: ChatModel) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.last_error: str | None = None
+
+    def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
+        try:
+            completion = self.inner.complete(messages, **options)
+        except LLMError as exc:
+            self.last_error = str(exc)
+            raise
+        self.last_error = None
+        return completion
+
+    def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
+        try:
+            yield from self.inner.stream(messages, **options)
+        except LLMError as exc:
+            self.last_error = str(exc)
+            raise
+        self.last_error = None
+
+
 class OpenAIChatModel:
     """A :class:`ChatModel` backed by any OpenAI-compatible ``/v1/chat/completions``."""
 

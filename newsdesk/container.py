@@ -13,7 +13,13 @@ from types import TracebackType
 
 from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
 from newsdesk.generation.answer import Answerer
-from newsdesk.generation.llm import ChatModel, Completion, LLMError, OpenAIChatModel
+from newsdesk.generation.llm import (
+    ChatModel,
+    Completion,
+    LLMError,
+    MonitoredChatModel,
+    OpenAIChatModel,
+)
 from newsdesk.generation.local_server import LocalLlamaServer
 from newsdesk.generation.summarize import Summarizer
 from newsdesk.index.ingest import Ingestor
@@ -130,7 +136,7 @@ class Newsdesk:
         if backend == "extractive":
             return None
         if backend == "openai":
-            return OpenAIChatModel.from_settings(self.settings)
+            return MonitoredChatModel(OpenAIChatModel.from_settings(self.settings))
         server = LocalLlamaServer(self.settings)
         try:
             server.start()
@@ -138,7 +144,24 @@ class Newsdesk:
             log.error("local LLM server did not start: %s", exc)
             return UnavailableChatModel("local", f"local LLM server unavailable: {exc}")
         self._local_server = server
-        return server.chat_model()
+        return MonitoredChatModel(server.chat_model())
+
+    def llm_state(self) -> str:
+        """The LLM's state for /health, read without starting it: `none` (extractive),
+        `not started`, `ready`, `failing: <last error>` or `unavailable: <reason>`."""
+        if self.settings.backend == "extractive":
+            return "none"
+        if self._answerer is None:
+            return "not started"
+        model = self._answerer.chat_model
+        if isinstance(model, UnavailableChatModel):
+            return f"unavailable: {model.reason}"
+        server = self._local_server
+        if server is not None and not server.running:
+            return "unavailable: the local LLM server has exited"
+        if isinstance(model, MonitoredChatModel) and model.last_error:
+            return f"failing: {model.last_error}"
+        return "ready"
 
     def close(self) -> None:
         if self._local_server is not None:

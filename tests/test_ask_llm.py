@@ -117,6 +117,8 @@ def test_a_failing_provider_degrades_to_an_extractive_answer(
                 "POST", "/ask", json={"question": CRANE, "stream": True}
             ) as response:
                 raw = "".join(response.iter_text())
+            health = client.get("/health").json()
+    assert health["llm"].startswith("failing: ")  # visible before anyone reads an answer
     for answer in (plain, json.loads(raw.rsplit("data: ", 1)[1])):
         assert answer["degraded"] is True and answer["degraded_reason"]
         assert answer["backend"] == "extractive" and not answer["abstained"]

@@ -484,12 +484,14 @@ async function checkHealth() {
     // Only the state here; the banner below gives an unavailable LLM's reason.
     if (llm && llm !== "none") parts.push(`LLM: ${llm.split(":")[0]}`);
     status.textContent = parts.join(" · ");
-    const down = llm.startsWith("unavailable") || (health.status && health.status !== "ok");
+    const failing = llm.startsWith("failing");
+    const down = llm.startsWith("unavailable") || failing || (health.status && health.status !== "ok");
     notice.hidden = !down;
     if (down) {
-      const reason = llm ? llm.replace(/^unavailable:\s*/, "") : `status ${health.status}`;
+      const reason = llm ? llm.replace(/^(unavailable|failing):\s*/, "") : `status ${health.status}`;
+      const state = failing ? "failing" : "unavailable";
       notice.textContent =
-        `Degraded service — the language model is unavailable (${reason}). ` +
+        `Degraded service — the language model is ${state} (${reason}). ` +
         "Answers come from the extractive fallback (quoted article sentences) until it recovers.";
     }
   } catch (error) {

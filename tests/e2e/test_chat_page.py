@@ -236,6 +236,8 @@ def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder:
     expect(notice).to_contain_text(answer["degraded_reason"])
     # The fallback still answers with cited sentences.
     expect(page.locator(".cited button.cite").first).to_be_visible()
+    # /health now says the LLM is failing, and the page says so for every later question.
+    expect(page.locator("#service-notice")).to_contain_text("failing")
     screenshot(page, "desktop-degraded")
 
 
