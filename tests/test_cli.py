@@ -78,3 +78,38 @@ def test_cli_errors_are_messages_with_a_non_zero_exit(tmp_path: Path) -> None:
 
     missing = run(data, "articles", "show", "no-such-article")
     assert missing.returncode == 1 and "no article with id" in missing.stderr
+
+
+def test_summarize_prints_the_endpoint_json_and_refuses_bad_targets(
+    tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWSDESK_BACKEND", "extractive")
+    data = tmp_path / "data"
+    assert run(data, "ingest", str(SAMPLES / "articles.jsonl")).returncode == 0
+    article = "wikinews-2015-mecca-crane-collapse"
+    cli = run(data, "summarize", article, "--length", "short", "--json")
+    assert cli.returncode == 0, cli.stderr
+    cli_body = json.loads(cli.stdout)
+    human = run(data, "summarize", article, "--length", "short")
+    assert human.returncode == 0 and "Sources:" in human.stdout and "cached" in human.stderr
+
+    settings = Settings(data_dir=data, backend="extractive", _env_file=None)
+    with (
+        Newsdesk.open(settings, embedder=embedder) as desk,
+        TestClient(create_app(settings, desk=desk)) as client,
+    ):
+        http_body = client.post("/summaries", json={"article_id": article, "length": "short"})
+    http_body = http_body.json()
+    for body in (cli_body, http_body):
+        body.pop("timings"), body.pop("cached")
+    assert cli_body == http_body
+
+    for args, message in [
+        (["summarize"], "exactly one of"),
+        (["summarize", article, "--topic", "crane"], "exactly one of"),
+        (["summarize", article, "--length", "epic"], "length"),
+        (["summarize", "no-such-article"], "no article with id"),
+    ]:
+        result = run(data, *args)
+        assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
+        assert "Traceback" not in result.stderr
