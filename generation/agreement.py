@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from newsdesk.answers import Citation, CitedText, SourceRelation
-from newsdesk.domain import ChunkOrigin, Passage
+from newsdesk.answers import CitedText, SourceRelation
+from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.citations import SupportScorer, facts_in
+from newsdesk.generation.citations import SupportScorer, facts_in, quote_citation
 from newsdesk.generation.cited_text import renumbered
 from newsdesk.index.text import sentence_spans
 
@@ -74,7 +74,9 @@ def relate_sources(
             unit = units[j]
             if unit.key not in number_of:
                 number_of[unit.key] = len(citations) + 1
-                citations.append(_citation(number_of[unit.key], unit))
+                citations.append(
+                    quote_citation(number_of[unit.key], unit.passage, unit.start, unit.end)
+                )
             sentence.citations.append(number_of[unit.key])
             found.append((i, relation, unit.key, round(similarity, 4)))
     result = renumbered(cited, sentences, citations)
@@ -114,15 +116,3 @@ def _units(passages: list[Passage]) -> list[_Unit]:
                 seen.add(key)
                 units.append(_Unit(passage, span.start, span.end))
     return units
-
-
-def _citation(number: int, unit: _Unit) -> Citation:
-    passage = unit.passage
-    return Citation(
-        **passage.model_dump(include=set(ChunkOrigin.model_fields)),
-        number=number,
-        passage=passage.text,
-        quote=unit.text,
-        char_start=passage.char_start + unit.start,
-        char_end=passage.char_start + unit.end,
-    )

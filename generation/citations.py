@@ -545,11 +545,16 @@ class CitationChecker:
 
 
 def _citation(number: int, passage: Passage, unit: _Unit) -> Citation:
+    return quote_citation(number, passage, unit.start, unit.end)
+
+
+def quote_citation(number: int, passage: Passage, start: int, end: int) -> Citation:
+    """A citation of passage.text[start:end], with offsets into the article."""
     return Citation(
         **passage.model_dump(include=set(ChunkOrigin.model_fields)),
         number=number,
         passage=passage.text,
-        quote=unit.text,
-        char_start=passage.char_start + unit.start,
-        char_end=passage.char_start + unit.end,
+        quote=passage.text[start:end],
+        char_start=passage.char_start + start,
+        char_end=passage.char_start + end,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from fastapi import APIRouter
@@ -11,11 +10,11 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from newsdesk.answers import CitedAnswer
 from newsdesk.api.deps import DeskDep
-from newsdesk.api.problems import PROBLEM_RESPONSES, problem_for
+from newsdesk.api.problems import PROBLEM_RESPONSES
+from newsdesk.api.sse import pipeline_events
 from newsdesk.container import Newsdesk
 from newsdesk.domain import SearchFilters
-from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import AnswerEvent, SentenceEvent, TokenEvent
+from newsdesk.generation.answer import AnswerEvent
 
 router = APIRouter(tags=["answers"], responses=PROBLEM_RESPONSES)
 
@@ -51,24 +50,9 @@ def ask(desk: DeskDep, body: AskBody) -> CitedAnswer | EventSourceResponse:
 
 
 def _events(desk: Newsdesk, body: AskBody) -> Iterator[ServerSentEvent]:
-    try:
-        for event in desk.answerer().stream(body.question, body.top_k, body.filters):
-            if isinstance(event, TokenEvent):
-                yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
-            elif isinstance(event, SentenceEvent):
-                yield ServerSentEvent(sentence_json(event), event="sentence")
-            elif isinstance(event, AnswerEvent):
-                yield ServerSentEvent(event.answer.model_dump_json(), event="answer")
-    except NewsdeskError as exc:
-        problem = problem_for(exc, "/ask").model_dump(exclude_none=True)
-        yield ServerSentEvent(json.dumps(problem), event="error")
-
-
-def sentence_json(event: SentenceEvent) -> str:
-    return json.dumps(
-        {
-            "text": event.text,
-            "sentence": event.sentence.model_dump(mode="json"),
-            "citations": [c.model_dump(mode="json") for c in event.citations],
-        }
+    return pipeline_events(
+        desk.answerer().stream(body.question, body.top_k, body.filters),
+        final="answer",
+        result=lambda event: event.answer if isinstance(event, AnswerEvent) else None,
+        instance="/ask",
     )

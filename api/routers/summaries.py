@@ -3,7 +3,6 @@ Server-Sent Events)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 from fastapi import APIRouter
@@ -12,11 +11,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from newsdesk.answers import CitedSummary, SummaryRequest
 from newsdesk.api.deps import DeskDep
-from newsdesk.api.problems import PROBLEM_RESPONSES, problem_for
-from newsdesk.api.routers.ask import sentence_json
+from newsdesk.api.problems import PROBLEM_RESPONSES
+from newsdesk.api.sse import pipeline_events
 from newsdesk.container import Newsdesk
-from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import SentenceEvent, TokenEvent
 from newsdesk.generation.summarize import SummaryEvent
 
 router = APIRouter(tags=["summaries"], responses=PROBLEM_RESPONSES)
@@ -50,14 +47,9 @@ def summarize(desk: DeskDep, body: SummaryBody) -> CitedSummary | EventSourceRes
 
 
 def _events(desk: Newsdesk, request: SummaryRequest) -> Iterator[ServerSentEvent]:
-    try:
-        for event in desk.summarizer().stream(request):
-            if isinstance(event, TokenEvent):
-                yield ServerSentEvent(json.dumps({"text": event.text}), event="token")
-            elif isinstance(event, SentenceEvent):
-                yield ServerSentEvent(sentence_json(event), event="sentence")
-            elif isinstance(event, SummaryEvent):
-                yield ServerSentEvent(event.summary.model_dump_json(), event="summary")
-    except NewsdeskError as exc:
-        problem = problem_for(exc, "/summaries").model_dump(exclude_none=True)
-        yield ServerSentEvent(json.dumps(problem), event="error")
+    return pipeline_events(
+        desk.summarizer().stream(request),
+        final="summary",
+        result=lambda event: event.summary if isinstance(event, SummaryEvent) else None,
+        instance="/summaries",
+    )
