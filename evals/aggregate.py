@@ -134,4 +134,11 @@ def _agreement(cols: Columns, result: dict[str, float]) -> None:
 
 
 def aggregate_rows(rows: list[Row]) -> dict[str, float]:
-    return aggregate(columns(rows))
+    """All rows' metrics, then each group's as `metric[group]` (for suites whose items name a
+    `group`, e.g. FRANK's CNN/DM and XSum halves, which differ enough to mislead when pooled)."""
+    result = aggregate(columns(rows))
+    groups = sorted({str(r["group"]) for r in rows if r.get("group")})
+    for group in groups:
+        subset = aggregate(columns([r for r in rows if r.get("group") == group]))
+        result |= {f"{name}[{group}]": value for name, value in subset.items()}
+    return result

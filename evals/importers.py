@@ -166,6 +166,9 @@ def import_cnndm(source: Path, *, limit: int | None = None) -> Suite:
             SummaryItem(
                 id=article_id,
                 article_id=article_id,
+                group=obj.get("source_dataset")
+                if isinstance(obj.get("source_dataset"), str)
+                else None,
                 reference=reference if isinstance(reference, str) else None,
                 model_summaries=[
                     ModelSummary(

@@ -213,6 +213,8 @@ def _question_row(
     desk: Newsdesk, question: Question, scorer: SupportScorer, threshold: float
 ) -> tuple[Row, str | None]:
     row: Row = {"kind": "question", "id": question.id, "question": question.question}
+    if question.group:
+        row["group"] = question.group
     if question.has_retrieval_gold:
         row |= _retrieval(desk, question)
         row["latency_ms"] = row["search_ms"]
@@ -292,6 +294,8 @@ def _summary_rows(desk: Newsdesk, suite: Suite, say: Progress) -> list[Row]:
     for number, item in enumerate(items, start=1):
         reference = item.reference or ""
         row: Row = {"kind": "summary", "id": item.id, "article_id": item.article_id}
+        if item.group:
+            row["group"] = item.group
         lead = metrics.lead_n(normalise_text(texts[item.article_id]))
         row |= {f"lead3_{k}": v for k, v in metrics.rouge(lead, reference).items()}
         row |= summarize(item, reference)
@@ -354,6 +358,7 @@ def _shared_summary_rows(
         rows.append(
             {
                 "kind": "checker",
+                **({"group": item.group} if item.group else {}),
                 "id": f"{item.id}/{model_summary.model}",
                 "human_factuality": model_summary.human_factuality,
                 "checker_min": float(best.min()),

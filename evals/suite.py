@@ -36,6 +36,9 @@ class Question(BaseModel):
     gold_article_ids: list[str] = Field(
         default_factory=list, description="Articles that hold the answer (retrieval gold)."
     )
+    group: str | None = Field(
+        default=None, description="A subset name; aggregates are also given per group."
+    )
     gold_passages: list[str] = Field(
         default_factory=list,
         description="Exact text spans that support the answer; a retrieved chunk that contains "
@@ -73,6 +76,10 @@ class SummaryItem(BaseModel):
 
     id: str = Field(min_length=1)
     article_id: str
+    group: str | None = Field(
+        default=None,
+        description="A subset name (e.g. the source dataset); aggregates are also given per group.",
+    )
     reference: str | None = Field(default=None, description="Reference summary for ROUGE.")
     model_summaries: list[ModelSummary] = Field(
         default_factory=list, description="Scored summaries to test the support checker on."

@@ -216,3 +216,17 @@ def test_parse_gate() -> None:
         with pytest.raises(CompareError):
             parse_gate(bad)
     assert not math.isnan(parse_gate("f1:0").drop)
+
+
+def test_grouped_aggregates() -> None:
+    rows = [
+        _question("1", group="cnndm", f1=1.0),
+        _question("2", group="cnndm", f1=0.5),
+        _question("3", group="xsum", f1=0.0),
+        _question("4", f1=0.5),
+    ]
+    result = aggregate_rows(rows)
+    assert result["f1"] == 0.5
+    assert result["f1[cnndm]"] == 0.75
+    assert result["f1[xsum]"] == 0.0
+    assert not any("[None]" in name for name in result)
