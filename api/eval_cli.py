@@ -165,7 +165,7 @@ def _print_summary(results: dict[str, object]) -> None:
 
 
 def _print_deltas(deltas: list) -> None:
-    stdout.print("\nmetric".ljust(29) + "before".rjust(12) + "after".rjust(12) + "delta (95% CI)")
+    stdout.print("\nmetric".ljust(29) + "before".rjust(12) + "after".rjust(12) + "  delta (95% CI)")
     for d in deltas:
         ci = f" [{d.ci[0]:+.4f}, {d.ci[1]:+.4f}]" if d.ci else ""
         stdout.print(
