@@ -11,7 +11,7 @@ from sse_starlette import ServerSentEvent
 
 from newsdesk.api.problems import problem_for
 from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import SentenceEvent, TokenEvent
+from newsdesk.generation.streaming import SentenceEvent, TokenEvent
 
 
 def pipeline_events(

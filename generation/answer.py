@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from newsdesk.answers import (
     AnswerSentence,
     BackendName,
-    Citation,
     CitationCheck,
     CitedAnswer,
     CitedText,
@@ -22,37 +21,21 @@ from newsdesk.answers import (
 )
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
-from newsdesk.generation.citations import CitationChecker, render_sentence
+from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.extractive import ExtractiveAnswerer
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.prompting import answer_messages, answer_prompt
 from newsdesk.generation.streaming import (
     CheckedSentences,
     MarkerStripper,
-    cited_by,
+    SentenceEvent,
+    TokenEvent,
+    sentence_events,
     without_unfinished_sentence,
 )
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
-
-
-@dataclass(frozen=True)
-class TokenEvent:
-    """A piece of the answer as it is generated (markers removed: they are not checked yet)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class SentenceEvent:
-    """A sentence of the answer once it is finished and checked: its text with the final
-    [n] markers, and the citations it uses. The sentence events of a stream, joined by
-    spaces, spell the final answer (unless the check later abstains)."""
-
-    text: str
-    sentence: AnswerSentence
-    citations: list[Citation]
 
 
 @dataclass(frozen=True)
@@ -181,8 +164,7 @@ class Answerer:
             if visible:
                 yield TokenEvent(visible)
             if not _is_abstention("".join(pieces), prompt.abstain_phrase, partial=True):
-                for sentence, citations in release.feed("".join(pieces)):
-                    yield SentenceEvent(render_sentence(sentence), sentence, citations)
+                yield from release.feed("".join(pieces))
         if tail := stripper.flush():
             yield TokenEvent(tail)
         clock.mark("generation_ms")
@@ -253,9 +235,7 @@ class Answerer:
         )
 
     def _model_name(self, backend: BackendName) -> str | None:
-        if backend == "extractive" or self.chat_model is None:
-            return self.embedder.model_id
-        return self.chat_model.name
+        return model_name(backend, self.chat_model, self.embedder)
 
 
 def _within_budget(raw: str, max_sentences: int) -> str:
@@ -290,10 +270,7 @@ def _finish(answer: CitedAnswer, *, released: int) -> Iterator[StreamEvent]:
             empty = AnswerSentence(text=answer.answer, citations=[], support=0.0, supported=False)
             yield SentenceEvent(answer.answer, empty, [])
     else:
-        for sentence in answer.sentences[released:]:
-            yield SentenceEvent(
-                render_sentence(sentence), sentence, cited_by(sentence, answer.citations)
-            )
+        yield from sentence_events(answer.sentences[released:], answer.citations)
     yield AnswerEvent(answer)
 
 
@@ -316,3 +293,10 @@ class _Clock:
         first = round((self.first_token_at - self.start) * 1000, 2) if self.first_token_at else None
         total = round((time.perf_counter() - self.start) * 1000, 2)
         return Timings(**self.values, first_token_ms=first, total_ms=total)
+
+
+def model_name(backend: BackendName, chat_model: ChatModel | None, embedder: Embedder) -> str:
+    """What wrote a text: the LLM, or for extractive text the embedder that selected it."""
+    if backend == "extractive" or chat_model is None:
+        return embedder.model_id
+    return chat_model.name

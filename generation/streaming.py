@@ -8,11 +8,39 @@ finished sentences are checked and released with their corrected markers
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 from newsdesk.answers import AnswerSentence, Citation
 from newsdesk.domain import Passage
-from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.citations import CitationChecker, render_sentence
 from newsdesk.index.text import sentence_spans
+
+
+@dataclass(frozen=True)
+class TokenEvent:
+    """A piece of generated text as it arrives (markers removed: they are not checked yet)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class SentenceEvent:
+    """A sentence once it is finished and checked: its text with the final [n] markers, and
+    the citations it uses. The sentence events of a stream, joined by spaces, spell the
+    final text (unless the check later abstains)."""
+
+    text: str
+    sentence: AnswerSentence
+    citations: list[Citation]
+
+
+def sentence_events(
+    sentences: list[AnswerSentence], citations: list[Citation]
+) -> Iterator[SentenceEvent]:
+    for sentence in sentences:
+        yield SentenceEvent(render_sentence(sentence), sentence, cited_by(sentence, citations))
+
 
 _MARKER = re.compile(r"\s?\[\d+(?:\s*[,-]\s*\d+)*\]")
 # A tail that could still become a marker once more text arrives: "[", "[1", "[1, 2".
@@ -85,7 +113,7 @@ class CheckedSentences:
         self.released = 0
         self._finished = 0
 
-    def feed(self, raw: str) -> list[tuple[AnswerSentence, list[Citation]]]:
+    def feed(self, raw: str) -> list[SentenceEvent]:
         prefix, finished = completed_prefix(raw)
         if finished <= self._finished or self.released >= self.max_sentences:
             return []
@@ -93,7 +121,7 @@ class CheckedSentences:
         cited = self.checker.check(prefix, self.passages)
         fresh = cited.sentences[self.released : self.max_sentences]
         self.released += len(fresh)
-        return [(s, cited_by(s, cited.citations)) for s in fresh]
+        return list(sentence_events(fresh, cited.citations))
 
 
 def cited_by(sentence: AnswerSentence, citations: list[Citation]) -> list[Citation]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -23,8 +23,8 @@ from newsdesk.embedding import Embedder
 from newsdesk.errors import NotFound
 from newsdesk.generation import extractive_summary
 from newsdesk.generation.agreement import relate_sources
-from newsdesk.generation.answer import SentenceEvent, TokenEvent
-from newsdesk.generation.citations import CitationChecker, parse_markers, render_sentence
+from newsdesk.generation.answer import model_name
+from newsdesk.generation.citations import CitationChecker, parse_markers
 from newsdesk.generation.cited_text import render, unbullet, within_budget, without_repeats
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.prompting import (
@@ -37,7 +37,10 @@ from newsdesk.generation.prompting import (
 from newsdesk.generation.streaming import (
     CheckedSentences,
     MarkerStripper,
+    SentenceEvent,
+    TokenEvent,
     cited_by,
+    sentence_events,
     without_unfinished_sentence,
 )
 from newsdesk.retrieval.search import Searcher
@@ -57,9 +60,20 @@ SummaryStreamEvent = TokenEvent | SentenceEvent | SummaryEvent
 
 @dataclass(frozen=True)
 class _Material:
-    passages: list[Passage]
     articles: list[str]
     cache_key: str
+    # Loads the passages: whole articles are read only when the cache misses.
+    load: Callable[[], list[Passage]]
+
+
+@dataclass(frozen=True)
+class _Composed:
+    cited: CitedText
+    backend: BackendName
+    generation_ms: float
+    hierarchical: bool = False
+    degraded_reason: str | None = None
+    released: int = 0  # sentences already streamed
 
 
 class Summarizer:
@@ -87,10 +101,14 @@ class Summarizer:
         if request.topic is not None:
             self.searcher.request(request.topic, request.top_k, request.filters)
             return
-        ids = request.target_ids()
-        missing = sorted(set(ids) - set(self.store.stored_hashes(ids)))
+        self._content_hashes(request.target_ids())
+
+    def _content_hashes(self, article_ids: list[str]) -> dict[str, str]:
+        hashes = self.store.stored_hashes(article_ids)
+        missing = [a for a in article_ids if a not in hashes]
         if missing:
             raise NotFound(f"no article with id {missing[0]!r}")
+        return {a: hashes[a].content_hash for a in article_ids}
 
     def summarize(self, request: SummaryRequest) -> CitedSummary:
         *_, final = self.stream(request, stream_tokens=False)
@@ -103,7 +121,6 @@ class Summarizer:
         started = time.perf_counter()
         budget = summary_prompt().budget(request.length, request.max_words)
         material = self._material(request)
-        retrieval_ms = _ms(started)
         base = {
             "articles": material.articles,
             "length": request.length,
@@ -111,25 +128,25 @@ class Summarizer:
             "max_words": budget.max_words,
             "topic": request.topic,
         }
-        if not material.passages:
-            yield SummaryEvent(
-                self._abstained(base, "no passage is relevant enough to the topic", started)
-            )
+        if not material.articles:
+            reason = "no passage is relevant enough to the topic"
+            yield SummaryEvent(self._abstained(base, reason, started))
             return
         if (hit := self.store.cached_summary(material.cache_key)) is not None:
             summary = CitedSummary.model_validate_json(hit)
             summary = summary.model_copy(
                 update={"cached": True, "timings": Timings(total_ms=_ms(started))}
             )
-            yield from _released(summary, 0)
+            yield from sentence_events(summary.sentences, summary.citations)
             yield SummaryEvent(summary)
             return
+        passages = material.load()
+        retrieval_ms = _ms(started)
 
-        composed = yield from self._compose(material.passages, request, budget, stream_tokens)
-        cited, backend, hierarchical, degraded_reason, released, generation_ms = composed
+        composed = yield from self._compose(passages, request, budget, stream_tokens)
         check_started = time.perf_counter()
         cited, relations = relate_sources(
-            cited, material.passages, self.embedder, self.checker.threshold
+            composed.cited, passages, self.embedder, self.checker.threshold
         )
         summary = CitedSummary(
             **base,
@@ -138,14 +155,14 @@ class Summarizer:
             citations=cited.citations,
             check=cited.check,
             relations=relations,
-            hierarchical=hierarchical,
-            backend=backend,
-            model=self._model_name(backend),
-            degraded=degraded_reason is not None,
-            degraded_reason=degraded_reason,
+            hierarchical=composed.hierarchical,
+            backend=composed.backend,
+            model=self._model_name(composed.backend),
+            degraded=composed.degraded_reason is not None,
+            degraded_reason=composed.degraded_reason,
             timings=Timings(
                 retrieval_ms=retrieval_ms,
-                generation_ms=generation_ms,
+                generation_ms=composed.generation_ms,
                 check_ms=_ms(check_started),
                 total_ms=_ms(started),
             ),
@@ -154,45 +171,48 @@ class Summarizer:
             self.store.cache_summary(
                 material.cache_key, material.articles, summary.model_dump_json()
             )
-        yield from _released(summary, released)
+        yield from sentence_events(summary.sentences[composed.released :], summary.citations)
         yield SummaryEvent(summary)
 
     # --- what to summarise -----------------------------------------------------------------
     def _material(self, request: SummaryRequest) -> _Material:
         if request.topic is not None:
             return self._topic_material(request)
-        self.validate(request)
-        passages: list[Passage] = []
-        for article_id in request.target_ids():
-            article = self.store.get_article(article_id)
-            if article is None:
-                raise NotFound(f"no article with id {article_id!r}")
-            passages += _article_passages(article)
         ids = request.target_ids()
-        return _Material(passages, ids, self._cache_key(request, ids, None))
+        hashes = self._content_hashes(ids)
+
+        def load() -> list[Passage]:
+            passages: list[Passage] = []
+            for article_id in ids:
+                article = self.store.get_article(article_id)
+                if article is None:  # deleted since validate()
+                    raise NotFound(f"no article with id {article_id!r}")
+                passages += _article_passages(article)
+            return passages
+
+        return _Material(ids, self._cache_key(request, hashes, None), load)
 
     def _topic_material(self, request: SummaryRequest) -> _Material:
         assert request.topic is not None
         top_k = request.top_k or self.settings.summary_topic_passages
         search = self.searcher.request(request.topic, top_k, request.filters)
-        found = self.searcher.run(search)
         relevant = [
             p
-            for p in found
+            for p in self.searcher.run(search)
             if p.similarity is None or p.similarity >= self.settings.abstain_threshold
         ]
-        articles = list(dict.fromkeys(p.article_id for p in relevant))
+        rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in relevant))}
         # Article by article in ranking order, each in reading order: summaries read better.
-        ordered = sorted(relevant, key=lambda p: (articles.index(p.article_id), p.char_start))
-        chunks = [p.chunk_id for p in ordered]
-        return _Material(ordered, articles, self._cache_key(request, articles, chunks))
+        ordered = sorted(relevant, key=lambda p: (rank[p.article_id], p.char_start))
+        hashes = self._content_hashes(list(rank))
+        key = self._cache_key(request, hashes, [p.chunk_id for p in ordered])
+        return _Material(list(rank), key, lambda: ordered)
 
     def _cache_key(
-        self, request: SummaryRequest, article_ids: list[str], chunk_ids: list[int] | None
+        self, request: SummaryRequest, hashes: dict[str, str], chunk_ids: list[int] | None
     ) -> str:
-        hashes = self.store.stored_hashes(article_ids)
         key = {
-            "articles": [(a, hashes[a].content_hash) for a in article_ids if a in hashes],
+            "articles": list(hashes.items()),  # request order: it orders the summary
             "chunks": chunk_ids,
             "options": request.model_dump(
                 mode="json", include={"length", "max_words", "style", "topic"}
@@ -213,10 +233,10 @@ class Summarizer:
         budget: SummaryBudget,
         stream_tokens: bool,
     ) -> Iterator[SummaryStreamEvent]:
-        """Returns (cited, backend, hierarchical, degraded_reason, released, generation_ms)."""
+        """The checked summary sentences (a generator only so that a stream can show them)."""
         started = time.perf_counter()
         if self.chat_model is None:
-            return self._extractive(passages, budget), "extractive", False, None, 0, _ms(started)
+            return _Composed(self._extractive(passages, budget), "extractive", _ms(started))
         articles = len({p.article_id for p in passages})
         instructions = summary_prompt().instructions(budget, request.style, articles)
         groups = self._groups(passages)
@@ -231,15 +251,15 @@ class Summarizer:
                 cited = self._map_reduce(groups, budget, instructions)
                 hierarchical = True
         except LLMError as exc:
-            cited = self._extractive(passages, budget)
-            return cited, "extractive", False, str(exc), 0, _ms(started)
+            fallback = self._extractive(passages, budget)
+            return _Composed(fallback, "extractive", _ms(started), degraded_reason=str(exc))
         cited = within_budget(without_repeats(cited), budget.max_sentences, budget.max_words)
         if not any(s.supported for s in cited.sentences):
             # A summary none of whose sentences the passages support is worse than none.
             reason = "no sentence the model wrote is supported by the passages"
-            cited = self._extractive(passages, budget)
-            return cited, "extractive", False, reason, 0, _ms(started)
-        return cited, self.backend, hierarchical, None, release.released, _ms(started)
+            fallback = self._extractive(passages, budget)
+            return _Composed(fallback, "extractive", _ms(started), degraded_reason=reason)
+        return _Composed(cited, self.backend, _ms(started), hierarchical, released=release.released)
 
     def _extractive(self, passages: list[Passage], budget: SummaryBudget) -> CitedText:
         candidates = extractive_summary.candidate_sentences(passages)
@@ -269,8 +289,7 @@ class Summarizer:
             pieces.append(delta)
             if visible := stripper.feed(delta):
                 yield TokenEvent(visible)
-            for sentence, citations in release.feed(unbullet("".join(pieces))):
-                yield SentenceEvent(render_sentence(sentence), sentence, citations)
+            yield from release.feed(unbullet("".join(pieces)))
         if tail := stripper.flush():
             yield TokenEvent(tail)
         return "".join(pieces)
@@ -356,9 +375,7 @@ class Summarizer:
         )
 
     def _model_name(self, backend: BackendName) -> str | None:
-        if backend == "extractive" or self.chat_model is None:
-            return self.embedder.model_id
-        return self.chat_model.name
+        return model_name(backend, self.chat_model, self.embedder)
 
 
 def _article_passages(article: Article) -> list[Passage]:
@@ -382,13 +399,6 @@ def _article_passages(article: Article) -> list[Passage]:
         )
         for chunk in article.chunks
     ]
-
-
-def _released(summary: CitedSummary, released: int) -> Iterator[SummaryStreamEvent]:
-    for sentence in summary.sentences[released:]:
-        yield SentenceEvent(
-            render_sentence(sentence), sentence, cited_by(sentence, summary.citations)
-        )
 
 
 @cache

@@ -14,7 +14,7 @@ from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
-from newsdesk.generation.answer import SentenceEvent
+from newsdesk.generation.streaming import SentenceEvent
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server

@@ -41,13 +41,14 @@ from newsdesk.api.openai_schemas import (
 )
 from newsdesk.container import Newsdesk
 from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import Answerer, AnswerEvent, SentenceEvent
+from newsdesk.generation.answer import Answerer, AnswerEvent
 from newsdesk.generation.conversation import (
     QuestionRewriter,
     StandaloneQuestion,
     Turn,
     render_sources,
 )
+from newsdesk.generation.streaming import SentenceEvent
 
 log = logging.getLogger(__name__)
 
