@@ -23,7 +23,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Literal
+
+from newsdesk.settings import Settings
 
 Behaviour = Literal[
     "ok",
@@ -234,3 +237,12 @@ def misbehaving_server(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def provider_settings(data_dir: Path, base_url: str, **overrides: Any) -> Settings:
+    """Settings of a desk whose `openai` backend is a server started here. No retries by
+    default: the tests count the requests the server received."""
+    options: dict[str, Any] = {"llm_max_retries": 0, **overrides}
+    return Settings(
+        data_dir=data_dir, backend="openai", openai_base_url=base_url, _env_file=None, **options
+    )

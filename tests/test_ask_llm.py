@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -17,13 +16,12 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation.streaming import SentenceEvent
 from newsdesk.settings import Settings
 
-from .misbehaving_server import misbehaving_server
+from .misbehaving_server import misbehaving_server, provider_settings
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 
 
-def _open(tmp_path: Path, embedder: Embedder, samples: list[ArticleInput], **overrides) -> Newsdesk:
-    settings = Settings(data_dir=tmp_path / "data", _env_file=None, **overrides)
+def _open(settings: Settings, embedder: Embedder, samples: list[ArticleInput]) -> Newsdesk:
     desk = Newsdesk.open(settings, embedder=embedder)
     desk.ingestor.ingest(samples)
     return desk
@@ -45,13 +43,9 @@ def test_provider_answer_is_checked_corrected_and_cited(tmp_path, embedder, samp
     )
     with misbehaving_server("ok", text=generated) as (base_url, counter):
         desk = _open(
-            tmp_path,
+            provider_settings(tmp_path / "data", base_url, openai_model="remote-model"),
             embedder,
             samples,
-            backend="openai",
-            openai_base_url=base_url,
-            openai_model="remote-model",
-            llm_max_retries=0,
         )
         with desk:
             answer = desk.answerer().ask(CRANE, top_k=5)
@@ -75,14 +69,7 @@ def test_a_stream_releases_each_sentence_checked_before_the_answer(
         "The crane fell during the Hajj season [7]. The Saudi king resigned the next day [2]."
     )
     with misbehaving_server("ok", text=generated) as (base_url, _):
-        desk = _open(
-            tmp_path,
-            embedder,
-            samples,
-            backend="openai",
-            openai_base_url=base_url,
-            llm_max_retries=0,
-        )
+        desk = _open(provider_settings(tmp_path / "data", base_url), embedder, samples)
         with desk:
             events = list(desk.answerer().stream(CRANE, top_k=5))
     kinds = [type(e).__name__ for e in events]
@@ -103,14 +90,7 @@ def test_a_failing_provider_degrades_to_an_extractive_answer(
     tmp_path, embedder, samples, behaviour
 ) -> None:
     with misbehaving_server(behaviour) as (base_url, _):
-        desk = _open(
-            tmp_path,
-            embedder,
-            samples,
-            backend="openai",
-            openai_base_url=base_url,
-            llm_max_retries=0,
-        )
+        desk = _open(provider_settings(tmp_path / "data", base_url), embedder, samples)
         with desk, TestClient(create_app(desk.settings, desk=desk)) as client:
             plain = client.post("/ask", json={"question": CRANE}).json()
             with client.stream(
@@ -128,13 +108,9 @@ def test_a_failing_provider_degrades_to_an_extractive_answer(
 def test_a_hanging_provider_times_out_and_degrades(tmp_path, embedder, samples) -> None:
     with misbehaving_server("hang", hang_seconds=5) as (base_url, _):
         desk = _open(
-            tmp_path,
+            provider_settings(tmp_path / "data", base_url, llm_timeout_seconds=0.5),
             embedder,
             samples,
-            backend="openai",
-            openai_base_url=base_url,
-            llm_max_retries=0,
-            llm_timeout_seconds=0.5,
         )
         with desk:
             answer = desk.answerer().ask(CRANE)

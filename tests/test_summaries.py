@@ -16,7 +16,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation.cited_text import word_count
 from newsdesk.settings import Settings
 
-from .misbehaving_server import misbehaving_server
+from .misbehaving_server import misbehaving_server, provider_settings
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 
@@ -199,15 +199,9 @@ def test_a_streamed_summary_releases_checked_sentences_then_the_summary(
 
 
 def _provider_desk(tmp_path: Path, embedder: Embedder, base_url: str, **overrides) -> Newsdesk:
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        backend="openai",
-        openai_base_url=base_url,
-        llm_max_retries=0,
-        _env_file=None,
-        **overrides,
+    return Newsdesk.open(
+        provider_settings(tmp_path / "data", base_url, **overrides), embedder=embedder
     )
-    return Newsdesk.open(settings, embedder=embedder)
 
 
 def test_a_provider_summary_is_checked_and_cited(tmp_path, embedder, samples) -> None:
