@@ -12,7 +12,7 @@ import numpy as np
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.prompting import WITHHELD, sanitise_passage_text
+from newsdesk.generation.prompting import addresses_assistant
 from newsdesk.index.text import sentence_spans
 
 MIN_WORDS = 5  # fragments such as datelines and captions say nothing on their own
@@ -39,10 +39,8 @@ def candidate_sentences(passages: list[Passage]) -> list[Candidate]:
         for span in sentence_spans(passage.text):
             text = passage.text[span.start : span.end].strip()
             key = (passage.article_id, passage.char_start + span.start)
-            if key in seen or len(text.split()) < MIN_WORDS:
-                continue
             # A sentence that addresses an assistant is withheld from summaries as from prompts.
-            if sanitise_passage_text(text) == WITHHELD:
+            if key in seen or len(text.split()) < MIN_WORDS or addresses_assistant(text):
                 continue
             seen.add(key)
             found.append(Candidate(passage.article_id, rank, key[1], text))

@@ -61,13 +61,16 @@ def answer_prompt() -> AnswerPrompt:
     )
 
 
+def addresses_assistant(sentence: str) -> bool:
+    """Whether a sentence speaks to a language model ("ignore all previous instructions…")."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
 def sanitise_passage_text(text: str) -> str:
     """Keep article text from posing as prompt structure, citation markers or instructions."""
     text = " ".join(
-        WITHHELD
-        if _INSTRUCTION.search(text[span.start : span.end])
-        else text[span.start : span.end]
-        for span in sentence_spans(text)
+        WITHHELD if addresses_assistant(sentence) else sentence
+        for sentence in (text[span.start : span.end] for span in sentence_spans(text))
     )
     text = _MARKER_LIKE.sub(r"(\1)", text)
     return _SCAFFOLDING.sub(lambda m: m.group(0).replace(":", " -"), " ".join(text.split()))
