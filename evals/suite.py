@@ -209,23 +209,22 @@ def write_suite(suite: Suite, path: Path) -> None:
         text = json.dumps(data, ensure_ascii=False, indent=1)
     else:
         raise SuiteError(f"{path}: a suite file must end in .json, .yaml or .yml (optionally .gz)")
+    _write_text(path, text)
+
+
+def write_articles(articles: list[ArticleInput], path: Path) -> None:
+    _write_text(path, "".join(a.model_dump_json(exclude_defaults=True) + "\n" for a in articles))
+
+
+def _write_text(path: Path, text: str) -> None:
+    """UTF-8 text, gzipped when the name ends in .gz."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
-        # mtime=0: the same suite always gives the same bytes (reviewable diffs).
+        # mtime=0: the same content always gives the same bytes (reviewable diffs).
         with gzip.GzipFile(path, "wb", mtime=0) as handle:
             handle.write(text.encode("utf-8"))
     else:
         path.write_text(text, encoding="utf-8")
-
-
-def write_articles(articles: list[ArticleInput], path: Path) -> None:
-    lines = "".join(a.model_dump_json(exclude_defaults=True) + "\n" for a in articles)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".gz":
-        with gzip.GzipFile(path, "wb", mtime=0) as handle:
-            handle.write(lines.encode("utf-8"))
-    else:
-        path.write_text(lines, encoding="utf-8")
 
 
 def iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
