@@ -25,7 +25,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
 from .conftest import load_samples
-from .misbehaving_server import misbehaving_server
+from .misbehaving_server import misbehaving_server, provider_settings
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 CRANE_ID = "wikinews-2015-mecca-crane-collapse"
@@ -308,13 +308,7 @@ def test_llm_answers_stream_sentence_by_sentence(
 ) -> None:
     # The provider is genuinely external: a real loopback server plays it.
     with misbehaving_server("ok", text=generated) as (provider_url, requests):
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            backend="openai",
-            openai_base_url=provider_url,
-            llm_max_retries=0,
-            _env_file=None,
-        )
+        settings = provider_settings(tmp_path / "data", provider_url)
         with (
             Newsdesk.open(settings, embedder=embedder) as desk,
             serving(create_app(settings, desk=desk)) as url,
@@ -347,14 +341,7 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
     # The provider answers every request with the same text: as a rewrite it is plausible.
     rewritten = "How did Biden describe Zelenskyy?"
     with misbehaving_server("ok", text=rewritten) as (provider_url, requests):
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            backend="openai",
-            openai_base_url=provider_url,
-            llm_max_retries=0,
-            chat_rewrite=mode,
-            _env_file=None,
-        )
+        settings = provider_settings(tmp_path / "data", provider_url, chat_rewrite=mode)
         with (
             Newsdesk.open(settings, embedder=embedder) as desk,
             serving(create_app(settings, desk=desk)) as url,
