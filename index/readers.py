@@ -3,13 +3,15 @@
 objects) and .jsonl (one object a line).
 
 Readers never raise for bad content: each problem becomes a RejectedArticle with a reason, so
-one broken file cannot stop a batch. The id of a file's article is its name without extension."""
+one broken file cannot stop a batch. The article of a .txt/.md/.html file takes its id from the
+file name (see index/file_ids.py) and keeps the name in metadata["file_name"]; JSON articles
+carry their own ids."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import frontmatter
@@ -17,6 +19,7 @@ import trafilatura
 from pydantic import ValidationError
 
 from newsdesk.domain import ArticleInput, RejectedArticle
+from newsdesk.index.file_ids import FileIds
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
 
@@ -24,14 +27,22 @@ ReadResult = ArticleInput | RejectedArticle
 
 
 def read_paths(paths: Iterable[Path]) -> Iterator[ReadResult]:
-    """Articles from files and folders (folders are walked, hidden entries skipped)."""
+    """Articles from files and folders (folders are walked in sorted order, hidden entries
+    skipped); file-name ids are unique across all of them."""
+    ids = FileIds()
     for path in paths:
         if path.is_dir():
             for child in sorted(path.rglob("*")):
                 if _is_article_file(child, path):
-                    yield from read_file(child.name, child.read_bytes(), origin=str(child))
+                    yield from read_file(
+                        child.name,
+                        child.read_bytes(),
+                        origin=str(child),
+                        ids=ids,
+                        location=child.relative_to(path).as_posix(),
+                    )
         elif path.is_file():
-            yield from read_file(path.name, path.read_bytes(), origin=str(path))
+            yield from read_file(path.name, path.read_bytes(), origin=str(path), ids=ids)
         else:
             yield RejectedArticle(id=None, origin=str(path), reason="no such file or directory")
 
@@ -41,9 +52,27 @@ def _is_article_file(path: Path, root: Path) -> bool:
     return path.is_file() and not hidden and path.suffix.lower() in SUPPORTED_SUFFIXES
 
 
-def read_file(name: str, data: bytes, *, origin: str | None = None) -> Iterator[ReadResult]:
+def read_uploads(files: Iterable[tuple[str, bytes]]) -> Iterator[ReadResult]:
+    """Articles from uploaded (file name, content) pairs; file-name ids unique among them."""
+    ids = FileIds()
+    for name, data in files:
+        yield from read_file(name, data, ids=ids)
+
+
+def read_file(
+    name: str,
+    data: bytes,
+    *,
+    origin: str | None = None,
+    ids: FileIds | None = None,
+    location: str | None = None,
+) -> Iterator[ReadResult]:
+    """Articles from one file. `ids` hands out file-name ids for the whole ingest (a file
+    read on its own gets a fresh one); `location` is where the file is relative to the
+    ingested folder, used to tell apart files of the same name."""
     origin = origin or name
-    stem, suffix = Path(name).stem, Path(name).suffix.lower()
+    ids = ids if ids is not None else FileIds()
+    suffix = PurePath(name).suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         yield RejectedArticle(
             id=None,
@@ -52,19 +81,30 @@ def read_file(name: str, data: bytes, *, origin: str | None = None) -> Iterator[
             f"expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))}",
         )
         return
+    json_file = suffix in {".json", ".jsonl"}
+    # Claimed before reading, so that a file that cannot be read still holds its id and the
+    # ids of the other files do not depend on its content.
+    article_id = None if json_file else ids.claim(name, location)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         yield RejectedArticle(
-            id=stem, origin=origin, reason=f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+            id=article_id,
+            origin=origin,
+            reason=f"not UTF-8 text (byte {exc.start}: {exc.reason})",
         )
         return
-    if suffix in {".json", ".jsonl"}:
-        yield from _read_json(text, origin, lines=suffix == ".jsonl")
-    elif suffix in {".html", ".htm"}:
-        yield _read_html(stem, text, origin)
+    if article_id is None:
+        for item in _read_json(text, origin, lines=suffix == ".jsonl"):
+            if isinstance(item, ArticleInput):
+                ids.reserve(item.id)
+            yield item
+        return
+    file_name = PurePath(name).name
+    if suffix in {".html", ".htm"}:
+        yield _read_html(article_id, file_name, text, origin)
     else:
-        yield _read_text(stem, text, origin)
+        yield _read_text(article_id, file_name, text, origin)
 
 
 def article_from_object(obj: Any, origin: str) -> ReadResult:
@@ -111,7 +151,7 @@ def _read_json(text: str, origin: str, *, lines: bool) -> Iterator[ReadResult]:
         yield article_from_object(obj, f"{origin}[{position}]" if len(objects) > 1 else origin)
 
 
-def _read_text(stem: str, text: str, origin: str) -> ReadResult:
+def _read_text(article_id: str, file_name: str, text: str, origin: str) -> ReadResult:
     post = frontmatter.loads(text) if text.lstrip().startswith("---") else None
     if post is not None and post.metadata:
         fields = {k: v for k, v in post.metadata.items() if k in _FRONT_MATTER_FIELDS}
@@ -119,11 +159,15 @@ def _read_text(stem: str, text: str, origin: str) -> ReadResult:
         body = post.content
         if "title" not in fields:
             fields["title"], body = _split_title(body)
+        metadata = {**_jsonable(extra), "file_name": file_name}
         return article_from_object(
-            {"id": stem, "text": body, **_stringify(fields), "metadata": _jsonable(extra)}, origin
+            {"id": article_id, "text": body, **_stringify(fields), "metadata": metadata}, origin
         )
     title, body = _split_title(text)
-    return article_from_object({"id": stem, "title": title, "text": body}, origin)
+    return article_from_object(
+        {"id": article_id, "title": title, "text": body, "metadata": {"file_name": file_name}},
+        origin,
+    )
 
 
 _FRONT_MATTER_FIELDS = {"title", "url", "source", "author", "published_at"}
@@ -136,15 +180,18 @@ def _split_title(text: str) -> tuple[str, str]:
     return first.strip().lstrip("#").strip(), rest
 
 
-def _read_html(stem: str, html: str, origin: str) -> ReadResult:
+def _read_html(article_id: str, file_name: str, html: str, origin: str) -> ReadResult:
     extracted = trafilatura.bare_extraction(
         html, include_comments=False, include_tables=False, with_metadata=True
     )
     if extracted is None:
-        return RejectedArticle(id=stem, origin=origin, reason="no main text found in the HTML")
+        return RejectedArticle(
+            id=article_id, origin=origin, reason="no main text found in the HTML"
+        )
     data = extracted.as_dict() if hasattr(extracted, "as_dict") else dict(extracted)
     fields = {
-        "id": stem,
+        "id": article_id,
+        "metadata": {"file_name": file_name},
         "title": data.get("title") or "",
         "text": data.get("text") or "",
         "url": data.get("url"),

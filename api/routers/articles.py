@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
 
@@ -15,7 +14,7 @@ from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.schemas import ArticlePage
 from newsdesk.domain import Article, ArticleInput, IngestReport, SearchFilters
 from newsdesk.errors import PayloadTooLarge
-from newsdesk.index.readers import ReadResult, read_file
+from newsdesk.index.readers import read_uploads
 
 router = APIRouter(prefix="/articles", tags=["articles"], responses=PROBLEM_RESPONSES)
 
@@ -53,11 +52,7 @@ async def upload_articles(
             raise PayloadTooLarge(f"uploads exceed {settings.max_upload_bytes:,} bytes")
         contents.append((upload.filename or "upload.txt", data))
 
-    def items() -> Iterator[ReadResult]:
-        for name, data in contents:
-            yield from read_file(name, data)
-
-    report = await run_in_threadpool(operations.ingest, desk, items())
+    report = await run_in_threadpool(operations.ingest, desk, read_uploads(contents))
     return report
 
 
