@@ -2,12 +2,10 @@
 ``{"error": {"message", "type", "param", "code"}}``, so OpenAI clients raise their usual
 exceptions; every other route keeps RFC 9457 problems (newsdesk.api.problems).
 
-The handlers wrap the problem handlers already installed and choose by path, so one app
-serves both conventions."""
+One handler chooses by path, so one app serves both conventions."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -17,11 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from newsdesk.api.openai_schemas import OpenAIErrorBody, OpenAIErrorResponse
+from newsdesk.api.problems import HANDLED_ERRORS, problem_response_for
 from newsdesk.errors import NewsdeskError
 
 OPENAI_PREFIX = "/v1"
-
-Handler = Callable[[Request, Any], Awaitable[Response]]
 
 
 class OpenAIRequestError(Exception):
@@ -90,36 +87,22 @@ def _is_openai_route(request: Request) -> bool:
     return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
 
 
-def install_openai_error_handlers(app: FastAPI) -> None:
-    """Call after the problem handlers are installed: they stay in charge off /v1."""
-    problem_validation: Handler = app.exception_handlers[RequestValidationError]
-    problem_http: Handler = app.exception_handlers[StarletteHTTPException]
-    problem_newsdesk: Handler = app.exception_handlers[NewsdeskError]
-
-    async def on_validation(request: Request, exc: RequestValidationError) -> Response:
-        if _is_openai_route(request):
-            return error_response(*_from_validation(exc))
-        return await problem_validation(request, exc)
-
-    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
-        headers = dict(exc.headers or {})
-        if _is_openai_route(request):
-            return error_response(*_from_http(exc, request), headers=headers)
-        response = await problem_http(request, exc)
-        # The problem handler drops the exception's headers; WWW-Authenticate (401) and
-        # Allow (405) belong on the response.
-        response.headers.update(headers)
-        return response
-
-    async def on_newsdesk(request: Request, exc: NewsdeskError) -> Response:
-        if _is_openai_route(request):
-            return error_response(*from_newsdesk_error(exc))
-        return await problem_newsdesk(request, exc)
-
-    async def on_openai(request: Request, exc: OpenAIRequestError) -> Response:
+async def _error_handler(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, OpenAIRequestError):
         return error_response(exc.status, exc.body)
+    if not _is_openai_route(request):
+        return problem_response_for(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return error_response(*_from_validation(exc))
+    if isinstance(exc, StarletteHTTPException):
+        return error_response(*_from_http(exc, request), headers=dict(exc.headers or {}))
+    if isinstance(exc, NewsdeskError):
+        return error_response(*from_newsdesk_error(exc))
+    raise TypeError(f"no error response for {type(exc).__name__}")
 
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
-    app.add_exception_handler(NewsdeskError, on_newsdesk)
-    app.add_exception_handler(OpenAIRequestError, on_openai)
+
+def install_openai_error_handlers(app: FastAPI) -> None:
+    """OpenAI-shaped errors on /v1, problem documents everywhere else (replaces the handlers
+    that install_problem_handlers set)."""
+    for error in (*HANDLED_ERRORS, OpenAIRequestError):
+        app.add_exception_handler(error, _error_handler)

@@ -11,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
 
 from newsdesk.errors import NewsdeskError
 
@@ -54,43 +55,58 @@ def problem_for(exc: NewsdeskError, instance: str | None = None) -> Problem:
     )
 
 
-async def _newsdesk_error(request: Request, exc: NewsdeskError) -> JSONResponse:
-    return problem_response(problem_for(exc, request.url.path))
+def problem_response_for(request: Request, exc: Exception) -> JSONResponse:
+    """The problem document for an exception the API turns into an error response."""
+    instance = request.url.path
+    if isinstance(exc, NewsdeskError):
+        return problem_response(problem_for(exc, instance))
+    if isinstance(exc, RequestValidationError):
+        return problem_response(_validation_problem(exc, instance))
+    if isinstance(exc, StarletteHTTPException):
+        response = problem_response(
+            Problem(
+                title=HTTPStatus(exc.status_code).phrase,
+                status=exc.status_code,
+                detail=str(exc.detail) if exc.detail else None,
+                instance=instance,
+            )
+        )
+        # WWW-Authenticate (401) and Allow (405) belong on the response.
+        response.headers.update(exc.headers or {})
+        return response
+    raise TypeError(f"no problem document for {type(exc).__name__}")
 
 
-async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+def _validation_problem(exc: RequestValidationError, instance: str) -> Problem:
     errors = [
         {"location": ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
         for error in exc.errors()
     ]
     detail = "; ".join(f"{e['location']}: {e['message']}" for e in errors[:5])
-    return problem_response(
-        Problem(
-            type=_problem_type("invalid-request"),
-            title="Invalid request",
-            status=422,
-            detail=detail,
-            instance=request.url.path,
-            errors=errors,
-        )
+    return Problem(
+        type=_problem_type("invalid-request"),
+        title="Invalid request",
+        status=422,
+        detail=detail,
+        instance=instance,
+        errors=errors,
     )
 
 
-async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-    return problem_response(
-        Problem(
-            title=HTTPStatus(exc.status_code).phrase,
-            status=exc.status_code,
-            detail=str(exc.detail) if exc.detail else None,
-            instance=request.url.path,
-        )
-    )
+async def _problem_handler(request: Request, exc: Exception) -> Response:
+    return problem_response_for(request, exc)
+
+
+HANDLED_ERRORS: tuple[type[Exception], ...] = (
+    NewsdeskError,
+    RequestValidationError,
+    StarletteHTTPException,
+)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(NewsdeskError, _newsdesk_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for error in HANDLED_ERRORS:
+        app.add_exception_handler(error, _problem_handler)
 
 
 # For the OpenAPI schema: what error responses look like.

@@ -93,15 +93,15 @@ class Ingestor:
         stored = self.store.stored_hashes([p.id for p in prepared])
         writes: list[ArticleWrite] = []
         needs_chunks: list[ArticleWrite] = []
-        for item in prepared:
-            previous = stored.get(item.id)
-            if previous is not None and previous.record_hash == item.record_hash:
-                report.unchanged.append(item.id)
+        for write in prepared:
+            previous = stored.get(write.id)
+            if previous is not None and previous.record_hash == write.record_hash:
+                report.unchanged.append(write.id)
                 continue
-            (report.updated if previous else report.added).append(item.id)
-            if previous is None or previous.content_hash != item.content_hash:
-                needs_chunks.append(item)
-            writes.append(item)
+            (report.updated if previous else report.added).append(write.id)
+            if previous is None or previous.content_hash != write.content_hash:
+                needs_chunks.append(write)
+            writes.append(write)
 
         report.chunks = self._chunk_and_embed(needs_chunks)
         if writes:

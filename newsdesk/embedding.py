@@ -66,8 +66,11 @@ class SentenceTransformerEmbedder:
         dimension_of = getattr(self._model, "get_embedding_dimension", None) or (
             self._model.get_sentence_embedding_dimension
         )
-        self._dimension = int(dimension_of())
-        self._max_tokens = int(self._model.max_seq_length)
+        dimension, max_tokens = dimension_of(), self._model.max_seq_length
+        if dimension is None or max_tokens is None:
+            raise ValueError(f"{model}: the model states no embedding dimension or length limit")
+        self._dimension = int(dimension)
+        self._max_tokens = int(max_tokens)
         self._tokenizer = self._model.tokenizer
 
     @property

@@ -16,7 +16,9 @@ from newsdesk.settings import Settings
 
 
 class VectorIndex(Protocol):
-    kind: str
+    @property
+    def kind(self) -> str: ...
+
     dimension: int
 
     def __len__(self) -> int: ...
