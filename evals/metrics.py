@@ -17,6 +17,7 @@ from rouge_score import rouge_scorer
 from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
+from newsdesk.generation import markers
 from newsdesk.index.text import sentence_spans
 
 # --- retrieval -----------------------------------------------------------------------------
@@ -189,12 +190,12 @@ def lexically_entails(evidence: str, claim: str) -> bool:
 
 # --- summaries -----------------------------------------------------------------------------
 
-_MARKERS = re.compile(r"\s*\[\d+(?:[,\s-]+\d+)*\]")
 ROUGE_TYPES = ("rouge1", "rouge2", "rougeL")
 
 
 def strip_markers(text: str) -> str:
-    return _MARKERS.sub("", text)
+    """The text without its [n] markers (the one marker grammar, generation/markers.py)."""
+    return markers.strip_markers(text)
 
 
 @lru_cache(maxsize=1)

@@ -31,7 +31,7 @@ from newsdesk.embedding import CachingEmbedder, Embedder
 from newsdesk.evals import metrics
 from newsdesk.evals.aggregate import Row, aggregate_rows
 from newsdesk.evals.suite import Question, Suite, SummaryItem
-from newsdesk.generation.citations import SupportScorer
+from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import Backend, RetrievalMode, Settings
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from newsdesk.answers import CitedText, SourceRelation
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.citations import SupportScorer, facts_in, quote_citation
+from newsdesk.generation.citations import quote_citation
 from newsdesk.generation.cited_text import renumbered
+from newsdesk.generation.support import SupportScorer, facts_in
 from newsdesk.index.text import sentence_spans
 
 SAME_MATTER = 0.7  # cosine above which two sentences report the same thing

@@ -6,7 +6,6 @@ response says so (`degraded`). Nothing falls back silently."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.extractive import ExtractiveAnswerer
 from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.markers import end_of_markers
 from newsdesk.generation.prompting import answer_messages, answer_prompt
 from newsdesk.generation.streaming import (
     CheckedSentences,
@@ -245,11 +245,7 @@ def _within_budget(raw: str, max_sentences: int) -> str:
     if len(spans) <= max_sentences:
         return raw.strip()
     end = spans[max_sentences - 1].end
-    trailing = _TRAILING_MARKERS.match(raw, end)
-    return raw[: trailing.end() if trailing else end].strip()
-
-
-_TRAILING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]+\])+")
+    return raw[: end_of_markers(raw, end)].strip()
 
 
 def _is_abstention(text: str, phrase: str, *, partial: bool = False) -> bool:

@@ -6,14 +6,9 @@ from __future__ import annotations
 import re
 
 from newsdesk.answers import AnswerSentence, Citation, CitedText
-from newsdesk.generation.citations import render_sentence
+from newsdesk.generation.markers import render_sentence, strip_markers
 
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,-]\s*\d+)*\]")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+", re.MULTILINE)
-
-
-def strip_markers(text: str) -> str:
-    return _MARKERS.sub("", text)
 
 
 def unbullet(text: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from newsdesk.answers import BackendName, CitedAnswer
 from newsdesk.generation.extractive import content_stems, question_kind
 from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.markers import strip_markers
 from newsdesk.settings import ChatRewrite
 
 TurnRole = Literal["user", "assistant"]
@@ -72,13 +73,10 @@ def _shortened(text: str) -> str:
     return cut + "…"
 
 
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,-]\s*\d+)*\]")
-
-
 def reply_text(content: str) -> str:
     """An assistant turn as prose: without our sources list and citation markers."""
     prose = content.split("\n\n" + SOURCES_HEADING, 1)[0]
-    return " ".join(_MARKERS.sub("", prose).split())
+    return " ".join(strip_markers(prose).split())
 
 
 # --- rules ---------------------------------------------------------------------------------

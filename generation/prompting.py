@@ -15,11 +15,11 @@ from string import Template
 from typing import Any
 
 from newsdesk.domain import Passage
+from newsdesk.generation.markers import neutralise_markers
 from newsdesk.index.text import sentence_spans
 
 # Lines an article could use to impersonate the prompt's own structure.
 _SCAFFOLDING = re.compile(r"\b(question|answer|passages|system|assistant|user)\s*:", re.I)
-_MARKER_LIKE = re.compile(r"\[(\d+)\]")
 # Sentences that address a language model rather than a reader: an article carrying them is
 # attempting prompt injection. They are withheld from the model (the article itself is kept).
 _INSTRUCTION = re.compile(
@@ -72,7 +72,7 @@ def sanitise_passage_text(text: str) -> str:
         WITHHELD if addresses_assistant(sentence) else sentence
         for sentence in (text[span.start : span.end] for span in sentence_spans(text))
     )
-    text = _MARKER_LIKE.sub(r"(\1)", text)
+    text = neutralise_markers(text)
     return _SCAFFOLDING.sub(lambda m: m.group(0).replace(":", " -"), " ".join(text.split()))
 
 

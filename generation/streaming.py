@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 from newsdesk.answers import AnswerSentence, Citation
 from newsdesk.domain import Passage
-from newsdesk.generation.citations import CitationChecker, render_sentence
+from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.markers import (
+    end_of_markers,
+    render_sentence,
+    strip_markers,
+    unfinished_marker_start,
+)
 from newsdesk.index.text import sentence_spans
 
 
@@ -42,28 +48,24 @@ def sentence_events(
         yield SentenceEvent(render_sentence(sentence), sentence, cited_by(sentence, citations))
 
 
-_MARKER = re.compile(r"\s?\[\d+(?:\s*[,-]\s*\d+)*\]")
-# A tail that could still become a marker once more text arrives: "[", "[1", "[1, 2".
-_PARTIAL = re.compile(r"\s?\[[\d,\s-]*$")
-
-
 class MarkerStripper:
+    """Removes markers from streamed text, also those split across deltas ("[1", ";2]"): a
+    tail that may still become a marker is held back until the next delta decides. The pieces
+    it returns, joined, are ``strip_markers`` of the whole text."""
+
     def __init__(self) -> None:
         self._pending = ""
 
     def feed(self, delta: str) -> str:
-        text = _MARKER.sub("", self._pending + delta)
-        partial = _PARTIAL.search(text)
-        if partial:
-            self._pending = text[partial.start() :]
-            return text[: partial.start()]
-        self._pending = ""
-        return text
+        text = strip_markers(self._pending + delta)
+        cut = unfinished_marker_start(text)
+        self._pending = text[cut:]
+        return text[:cut]
 
     def flush(self) -> str:
         """What is left at the end of the stream (an unfinished "[" is just text)."""
         rest, self._pending = self._pending, ""
-        return _MARKER.sub("", rest)
+        return rest
 
 
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)\]]*$")
@@ -75,11 +77,8 @@ def without_unfinished_sentence(raw: str) -> str:
     spans = sentence_spans(raw)
     if len(spans) < 2:
         return raw
-    last = _MARKER.sub("", raw[spans[-1].start : spans[-1].end]).rstrip()
+    last = strip_markers(raw[spans[-1].start : spans[-1].end]).rstrip()
     return raw if _ENDS_SENTENCE.search(last) else raw[: spans[-1].start].rstrip()
-
-
-_LEADING_MARKERS = re.compile(r"(?:\s*\[[\d,\s-]*\])*\s*")
 
 
 def completed_prefix(raw: str) -> tuple[str, int]:
@@ -90,7 +89,7 @@ def completed_prefix(raw: str) -> tuple[str, int]:
     spans = sentence_spans(raw)
     for index in range(len(spans) - 1, 0, -1):
         span = spans[index]
-        cut = _LEADING_MARKERS.match(raw, span.start).end()
+        cut = end_of_markers(raw, span.start)
         if cut < span.end:  # words follow the markers: sentence `index` has begun
             return raw[:cut], index
     return "", 0

@@ -24,9 +24,10 @@ from newsdesk.errors import NotFound
 from newsdesk.generation import extractive_summary
 from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.answer import model_name
-from newsdesk.generation.citations import CitationChecker, parse_markers
+from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.cited_text import render, unbullet, within_budget, without_repeats
 from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.markers import parse_markers
 from newsdesk.generation.prompting import (
     SummaryBudget,
     estimate_tokens,

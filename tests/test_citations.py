@@ -8,12 +8,9 @@ import pytest
 from newsdesk.answers import CitedText
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.citations import (
-    CitationChecker,
-    ParsedSentence,
-    SupportScorer,
-    parse_markers,
-)
+from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.markers import ParsedSentence, parse_markers
+from newsdesk.generation.support import SupportScorer
 
 QUAKE = (
     "Quake hits Marlow\n\n"
