@@ -42,15 +42,22 @@ class _Unit:
 
 
 def relate_sources(
-    cited: CitedText, passages: list[Passage], embedder: Embedder, threshold: float
+    cited: CitedText,
+    passages: list[Passage],
+    embedder: Embedder,
+    scorer: SupportScorer,
+    threshold: float,
 ) -> tuple[CitedText, list[SourceRelation]]:
+    """Cite, beside each sentence's own source, the other articles that agree or disagree;
+    `scorer` and `threshold` are the citation checker's, so "agrees" means what "supported"
+    means."""
     articles = list(dict.fromkeys(p.article_id for p in passages))
     if len(articles) < 2 or not cited.sentences:
         return cited, []
     units = _units(passages)
     claims = [s.text for s in cited.sentences]
     cosines = embedder.embed(claims) @ embedder.embed([u.text for u in units]).T
-    support = SupportScorer(embedder).score(claims, [u.text for u in units])
+    support = scorer.score(claims, [u.text for u in units])
 
     citations = list(cited.citations)
     number_of = {(c.chunk_id, c.char_start, c.char_end): c.number for c in citations}

@@ -56,17 +56,14 @@ class Answerer:
         settings: Settings,
         chat_model: ChatModel | None,
         backend: BackendName,
+        checker: CitationChecker,
     ) -> None:
         self.searcher = searcher
         self.embedder = embedder
         self.settings = settings
         self.chat_model = chat_model
         self.backend = backend
-        self.checker = CitationChecker(
-            embedder,
-            threshold=settings.support_threshold,
-            drop_unsupported=settings.unsupported_sentences == "drop",
-        )
+        self.checker = checker
         self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
 
     def ask(

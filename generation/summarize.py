@@ -147,7 +147,7 @@ class Summarizer:
         composed = yield from self._compose(passages, request, budget, stream_tokens)
         check_started = time.perf_counter()
         cited, relations = relate_sources(
-            composed.cited, passages, self.embedder, self.checker.threshold
+            composed.cited, passages, self.embedder, self.checker.scorer, self.checker.threshold
         )
         summary = CitedSummary(
             **base,

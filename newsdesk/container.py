@@ -13,6 +13,7 @@ from types import TracebackType
 
 from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
 from newsdesk.generation.answer import Answerer
+from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.llm import (
     ChatModel,
     Completion,
@@ -66,10 +67,16 @@ class Newsdesk:
     ingestor: Ingestor
     searcher: Searcher
     index_status: str
+    # Shared by the answer and summary pipelines: the answer path's embedder (vectors of
+    # recent texts cached; ingestion uses `embedder` itself) and the citation checker.
+    caching_embedder: CachingEmbedder
+    checker: CitationChecker
+    _chat: ChatModel | None = field(default=None, init=False)
+    _chat_started: bool = field(default=False, init=False)
     _answerer: Answerer | None = field(default=None, init=False)
     _summarizer: Summarizer | None = field(default=None, init=False)
     _local_server: LocalLlamaServer | None = field(default=None, init=False)
-    _answerer_lock: threading.Lock = field(default_factory=threading.Lock, init=False)
+    _lock: threading.RLock = field(default_factory=threading.RLock, init=False)
 
     @classmethod
     def open(cls, settings: Settings, *, embedder: Embedder | None = None) -> Newsdesk:
@@ -91,6 +98,7 @@ class Newsdesk:
         ingestor.reconcile_embedding_model()
         status = indexes.open()
         log.info("indexes %s (%d chunks)", status, len(indexes.vectors))
+        caching_embedder = CachingEmbedder(embedder)
         return cls(
             settings=settings,
             store=store,
@@ -99,39 +107,54 @@ class Newsdesk:
             ingestor=ingestor,
             searcher=Searcher(store, indexes, embedder, settings),
             index_status=status,
+            caching_embedder=caching_embedder,
+            checker=CitationChecker(
+                caching_embedder,
+                threshold=settings.support_threshold,
+                drop_unsupported=settings.unsupported_sentences == "drop",
+            ),
         )
 
+    def chat_model(self) -> ChatModel | None:
+        """The LLM both pipelines write with (None: the extractive backend), started on first
+        use: starting a local LLM takes seconds, and commands that only ingest or search
+        should not pay for it."""
+        with self._lock:
+            if not self._chat_started:
+                self._chat = self._start_chat_model()
+                self._chat_started = True
+            return self._chat
+
     def answerer(self) -> Answerer:
-        """The answer pipeline, built on first use: starting a local LLM takes seconds, and
-        commands that only ingest or search should not pay for it."""
-        with self._answerer_lock:
+        """The answer pipeline, built on first use (it starts the LLM)."""
+        with self._lock:
             if self._answerer is None:
                 self._answerer = Answerer(
                     self.searcher,
-                    CachingEmbedder(self.embedder),
+                    self.caching_embedder,
                     self.settings,
-                    self._chat_model(),
+                    self.chat_model(),
                     self.settings.backend,
+                    self.checker,
                 )
             return self._answerer
 
     def summarizer(self) -> Summarizer:
-        """The summary pipeline; shares the answer pipeline's LLM, embedder cache and checker."""
-        answerer = self.answerer()
-        with self._answerer_lock:
+        """The summary pipeline, built on first use (it starts the LLM)."""
+        with self._lock:
             if self._summarizer is None:
                 self._summarizer = Summarizer(
                     self.store,
                     self.searcher,
-                    answerer.embedder,
-                    answerer.checker,
+                    self.caching_embedder,
+                    self.checker,
                     self.settings,
-                    answerer.chat_model,
-                    answerer.backend,
+                    self.chat_model(),
+                    self.settings.backend,
                 )
             return self._summarizer
 
-    def _chat_model(self) -> ChatModel | None:
+    def _start_chat_model(self) -> ChatModel | None:
         backend = self.settings.backend
         if backend == "extractive":
             return None
@@ -151,9 +174,9 @@ class Newsdesk:
         `not started`, `ready`, `failing: <last error>` or `unavailable: <reason>`."""
         if self.settings.backend == "extractive":
             return "none"
-        if self._answerer is None:
+        if not self._chat_started:
             return "not started"
-        model = self._answerer.chat_model
+        model = self._chat
         if isinstance(model, UnavailableChatModel):
             return f"unavailable: {model.reason}"
         server = self._local_server
