@@ -7,7 +7,7 @@ response says so (`degraded`). Nothing falls back silently."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 
 from newsdesk.answers import (
@@ -22,7 +22,7 @@ from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.extractive import ExtractiveAnswerer
-from newsdesk.generation.llm import ChatModel, LLMError
+from newsdesk.generation.llm import ChatModel, GenerationOptions, LLMError
 from newsdesk.generation.markers import end_of_markers
 from newsdesk.generation.prompting import answer_messages, answer_prompt
 from newsdesk.generation.streaming import (
@@ -67,9 +67,14 @@ class Answerer:
         self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
 
     def ask(
-        self, question: str, top_k: int | None = None, filters: SearchFilters | None = None
+        self,
+        question: str,
+        top_k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        options: GenerationOptions = GenerationOptions(),
     ) -> CitedAnswer:
-        events = list(self.stream(question, top_k, filters, stream_tokens=False))
+        events = list(self.stream(question, top_k, filters, stream_tokens=False, options=options))
         final = events[-1]
         assert isinstance(final, AnswerEvent)
         return final.answer
@@ -81,7 +86,10 @@ class Answerer:
         filters: SearchFilters | None = None,
         *,
         stream_tokens: bool = True,
+        options: GenerationOptions = GenerationOptions(),
     ) -> Iterator[StreamEvent]:
+        """The answer's events: tokens (if `stream_tokens`), checked sentences, the answer.
+        `options` tune this request's LLM call (the extractive backend ignores them)."""
         clock = _Clock()
         request = self.searcher.request(question, top_k, filters)
         passages = self.searcher.run(request)
@@ -98,7 +106,9 @@ class Answerer:
         shown = passages[: self.settings.llm_max_passages]
         release = CheckedSentences(self.checker, shown, answer_prompt().max_sentences)
         try:
-            raw = yield from self._generate(request.query, shown, clock, stream_tokens, release)
+            raw = yield from self._generate(
+                request.query, shown, clock, release, stream_tokens=stream_tokens, options=options
+            )
         except LLMError as exc:
             answer = self._extractive(request.query, passages, clock)
             degraded = answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
@@ -136,24 +146,29 @@ class Answerer:
         question: str,
         passages: list[Passage],
         clock: _Clock,
-        stream_tokens: bool,
         release: CheckedSentences,
-    ) -> Iterator[StreamEvent]:
+        *,
+        stream_tokens: bool,
+        options: GenerationOptions,
+    ) -> Generator[StreamEvent, None, str]:
+        """Sentence events (and token events, if `stream_tokens`); returns the raw text."""
         assert self.chat_model is not None
         prompt = answer_prompt()
-        options = {
-            "max_tokens": self.settings.llm_max_tokens,
-            "temperature": self.settings.llm_temperature,
-            "stop": prompt.stop,
-        }
+        max_tokens = options.max_tokens_within(self.settings.llm_max_tokens)
+        temperature = options.temperature_or(self.settings.llm_temperature)
         messages = answer_messages(question, passages)
         if not stream_tokens:
-            completion = self.chat_model.complete(messages, **options)
+            completion = self.chat_model.complete(
+                messages, max_tokens=max_tokens, temperature=temperature, stop=prompt.stop
+            )
             clock.mark("generation_ms")
             return completion.text
         stripper = MarkerStripper()
         pieces: list[str] = []
-        for delta in self.chat_model.stream(messages, **options):
+        deltas = self.chat_model.stream(
+            messages, max_tokens=max_tokens, temperature=temperature, stop=prompt.stop
+        )
+        for delta in deltas:
             if not pieces:
                 clock.first_token()
             pieces.append(delta)

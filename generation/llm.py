@@ -39,6 +39,27 @@ class Completion:
     finish_reason: str | None
 
 
+@dataclass(frozen=True)
+class GenerationOptions:
+    """Sampling options of one request; ``None`` keeps the configured value. A request may
+    lower the configured token limit, never raise it."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.temperature is not None and self.temperature < 0:
+            raise ValueError(f"temperature must be at least 0, not {self.temperature}")
+        if self.max_tokens is not None and self.max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, not {self.max_tokens}")
+
+    def temperature_or(self, configured: float) -> float:
+        return configured if self.temperature is None else self.temperature
+
+    def max_tokens_within(self, limit: int) -> int:
+        return limit if self.max_tokens is None else min(self.max_tokens, limit)
+
+
 class ChatModel(Protocol):
     name: str
 

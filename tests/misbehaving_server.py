@@ -45,20 +45,28 @@ DEFAULT_TEXT = "The council approved the budget on Tuesday."
 
 @dataclass
 class RequestCounter:
-    """Chat-completion requests the server has received (thread-safe)."""
+    """Chat-completion requests the server has received, and their JSON bodies (thread-safe)."""
 
     _count: int = 0
+    _bodies: list[dict[str, Any]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def increment(self) -> int:
+    def increment(self, body: dict[str, Any]) -> int:
         with self._lock:
             self._count += 1
+            self._bodies.append(body)
             return self._count
 
     @property
     def value(self) -> int:
         with self._lock:
             return self._count
+
+    @property
+    def bodies(self) -> list[dict[str, Any]]:
+        """The request bodies in arrival order: what the client asked the provider for."""
+        with self._lock:
+            return list(self._bodies)
 
 
 class _Server(ThreadingHTTPServer):
@@ -102,7 +110,7 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path.rstrip("/") != "/v1/chat/completions":
             self._send_json(404, {"error": {"message": "not found"}})
             return
-        number = self.server.counter.increment()
+        number = self.server.counter.increment(request)
         # The client may have given up (timeout) before the answer: nothing left to do then.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self._respond(number, stream=bool(request.get("stream")))

@@ -18,8 +18,6 @@ import uvicorn
 from fastapi import FastAPI
 
 from newsdesk.api.app import create_app
-from newsdesk.api.openai_schemas import ChatCompletionRequest
-from newsdesk.api.routers.chat import with_sampling
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
@@ -363,17 +361,25 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
     assert requests.value == (1 if used == "llm" else 0)
 
 
-def test_sampling_options_tune_a_copy_of_the_answerer(chat_desk: Newsdesk) -> None:
-    answerer = chat_desk.answerer()
-    configured = answerer.settings.llm_max_tokens
-
-    def body(**options: Any) -> ChatCompletionRequest:
-        return ChatCompletionRequest(messages=[{"role": "user", "content": CRANE}], **options)
-
-    tuned = with_sampling(answerer, body(max_tokens=configured * 10, temperature=1.5))
-    assert tuned is not answerer and tuned.checker is answerer.checker
-    assert tuned.settings.llm_max_tokens == configured  # a request cannot raise the cap
-    assert tuned.settings.llm_temperature == 1.5
-    assert answerer.settings.llm_temperature == 0.0  # the shared answerer is untouched
-    assert with_sampling(answerer, body(max_completion_tokens=16)).settings.llm_max_tokens == 16
-    assert with_sampling(answerer, body(top_p=0.5)) is answerer
+def test_sampling_options_reach_the_provider_capped_at_the_configured_limit(
+    tmp_path, embedder: Embedder
+) -> None:
+    configured = 64
+    with misbehaving_server("ok") as (provider_url, requests):
+        settings = provider_settings(
+            tmp_path / "data", provider_url, llm_max_tokens=configured, llm_temperature=0.2
+        )
+        with (
+            Newsdesk.open(settings, embedder=embedder) as desk,
+            serving(create_app(settings, desk=desk)) as url,
+        ):
+            desk.ingestor.ingest([s for s in load_samples() if s.id == CRANE_ID])
+            chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+            create = chat.chat.completions.create
+            messages: Any = [{"role": "user", "content": CRANE}]
+            # A request cannot raise the configured cap; it can lower it.
+            create(model="newsdesk", messages=messages, max_tokens=configured * 10, temperature=1.5)
+            list(create(model="newsdesk", messages=messages, max_completion_tokens=16, stream=True))
+            create(model="newsdesk", messages=messages, top_p=0.5)  # ignored: configured values
+    sent = [(b["max_tokens"], b["temperature"], b.get("stream", False)) for b in requests.bodies]
+    assert sent == [(configured, 1.5, False), (16, 0.2, True), (configured, 0.2, False)]

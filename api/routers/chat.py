@@ -6,7 +6,6 @@ list; the structured answer travels in the extra `newsdesk` field."""
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import time
@@ -48,6 +47,7 @@ from newsdesk.generation.conversation import (
     Turn,
     render_sources,
 )
+from newsdesk.generation.llm import GenerationOptions
 from newsdesk.generation.streaming import SentenceEvent
 
 log = logging.getLogger(__name__)
@@ -95,14 +95,15 @@ def chat_completions(
     desk: DeskDep, body: ChatCompletionRequest
 ) -> ChatCompletion | EventSourceResponse:
     turns = _turns(body)
-    answerer = with_sampling(desk.answerer(), body)
+    answerer = desk.answerer()
     rewriter = QuestionRewriter.configured(
         desk.settings.chat_rewrite, answerer.backend, answerer.chat_model
     )
     reply = _Reply(desk, body, turns)
     if not body.stream:
         standalone = rewriter.rewrite(turns)
-        return reply.completion(answerer.ask(standalone.text), standalone)
+        answer = answerer.ask(standalone.text, options=reply.options)
+        return reply.completion(answer, standalone)
     return EventSourceResponse(_chunks(reply, answerer, rewriter))
 
 
@@ -131,21 +132,6 @@ def _turns(body: ChatCompletionRequest) -> list[Turn]:
     return turns
 
 
-def with_sampling(answerer: Answerer, body: ChatCompletionRequest) -> Answerer:
-    """The answerer with this request's sampling options (a shallow copy: the same model,
-    checker and caches). max_tokens can only lower the configured limit."""
-    update: dict[str, Any] = {}
-    if body.temperature is not None:
-        update["llm_temperature"] = body.temperature
-    if body.token_limit is not None:
-        update["llm_max_tokens"] = min(body.token_limit, answerer.settings.llm_max_tokens)
-    if not update:
-        return answerer
-    tuned = copy.copy(answerer)
-    tuned.settings = answerer.settings.model_copy(update=update)
-    return tuned
-
-
 class _Reply:
     """Builds the response objects of one request: ids, content, usage."""
 
@@ -157,6 +143,9 @@ class _Reply:
         self.prompt_text = "\n".join(m.text for m in body.messages)
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
+        # The request's sampling options for the answer's LLM call; max_tokens can only lower
+        # the configured limit (the answerer caps it).
+        self.options = GenerationOptions(temperature=body.temperature, max_tokens=body.token_limit)
 
     def newsdesk(self, answer: CitedAnswer, standalone: StandaloneQuestion) -> NewsdeskAnswer:
         return NewsdeskAnswer(
@@ -235,7 +224,7 @@ def _chunks(reply: _Reply, answerer: Answerer, rewriter: QuestionRewriter) -> It
         standalone = rewriter.rewrite(reply.turns)
         streamed: list[str] = []
         final: CitedAnswer | None = None
-        for event in answerer.stream(standalone.text):
+        for event in answerer.stream(standalone.text, options=reply.options):
             if isinstance(event, SentenceEvent):
                 text = event.text if not streamed else " " + event.text
                 streamed.append(text)
