@@ -1,9 +1,10 @@
 """Shared fixtures: one real embedding model for the whole session, a fresh data directory
-for every test (so tests never see each other's articles)."""
+for every test (so tests never see each other's articles), and the sample articles behind a
+live server. Helpers that tests import live in tests/support/, not here: nothing imports a
+conftest."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +16,8 @@ from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = ROOT / "samples"
+from tests.support.live_server import serve
+from tests.support.samples import load_samples
 
 
 @pytest.fixture(scope="session")
@@ -42,11 +42,6 @@ def client(desk: Newsdesk) -> Iterator[TestClient]:
         yield test_client
 
 
-def load_samples() -> list[ArticleInput]:
-    lines = (SAMPLES / "articles.jsonl").read_text(encoding="utf-8").splitlines()
-    return [ArticleInput.model_validate(json.loads(line)) for line in lines if line.strip()]
-
-
 @pytest.fixture
 def samples() -> list[ArticleInput]:
     return load_samples()
@@ -56,3 +51,21 @@ def samples() -> list[ArticleInput]:
 def loaded_desk(desk: Newsdesk, samples: list[ArticleInput]) -> Newsdesk:
     desk.ingestor.ingest(samples)
     return desk
+
+
+@pytest.fixture(scope="module")
+def sample_desk(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Newsdesk]:
+    """The sample articles, extractive backend (fast and deterministic), one per module."""
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("samples") / "data", backend="extractive", _env_file=None
+    )
+    with Newsdesk.open(settings, embedder=embedder) as opened:
+        opened.ingestor.ingest(load_samples())
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def sample_url(sample_desk: Newsdesk) -> Iterator[str]:
+    """`sample_desk` served by uvicorn on a loopback port: its base URL."""
+    with serve(create_app(sample_desk.settings, desk=sample_desk)) as url:
+        yield url

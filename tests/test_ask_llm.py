@@ -17,6 +17,7 @@ from newsdesk.generation.streaming import SentenceEvent
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.samples import load_samples
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 
@@ -135,8 +136,6 @@ INJECTION = ArticleInput(
 
 @pytest.fixture(scope="module")
 def local_desk(tmp_path_factory, embedder) -> Iterator[Newsdesk]:
-    from .conftest import load_samples
-
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("local") / "data",
         _env_file=None,

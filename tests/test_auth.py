@@ -16,7 +16,8 @@ from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
-from .test_chat_api import serving
+from .support.live_server import serve
+from .support.patience import PATIENCE_S
 
 KEYS = ["first-key-0123456789", "second-key-abcdefghij"]
 
@@ -31,7 +32,7 @@ def locked_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     )
     with (
         Newsdesk.open(settings, embedder=embedder) as desk,
-        serving(create_app(settings, desk=desk)) as url,
+        serve(create_app(settings, desk=desk)) as url,
     ):
         yield url
 
@@ -60,27 +61,31 @@ def test_openai_client_needs_a_configured_key(locked_url: str) -> None:
 
 def test_problem_routes_answer_401_with_a_problem_document(locked_url: str) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": f"Basic {KEYS[0]}"}):
-        response = httpx.get(f"{locked_url}/articles", headers=headers)
+        response = httpx.get(f"{locked_url}/articles", headers=headers, timeout=PATIENCE_S)
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
         assert response.headers["www-authenticate"] == "Bearer"
         assert response.json()["status"] == 401
-    unauthorised = httpx.post(f"{locked_url}/search", json={"query": "NATO"})
+    unauthorised = httpx.post(f"{locked_url}/search", json={"query": "NATO"}, timeout=PATIENCE_S)
     assert unauthorised.status_code == 401
-    ok = httpx.get(f"{locked_url}/articles", headers={"Authorization": f"Bearer {KEYS[0]}"})
+    ok = httpx.get(
+        f"{locked_url}/articles",
+        headers={"Authorization": f"Bearer {KEYS[0]}"},
+        timeout=PATIENCE_S,
+    )
     assert ok.status_code == 200 and ok.json()["total"] == 0
 
 
 @pytest.mark.parametrize("path", ["/health", "/", "/openapi.json", "/docs"])
 def test_health_page_and_docs_stay_open(locked_url: str, path: str) -> None:
-    assert httpx.get(f"{locked_url}{path}").status_code == 200
+    assert httpx.get(f"{locked_url}{path}", timeout=PATIENCE_S).status_code == 200
 
 
 def test_the_page_assets_stay_open(locked_url: str) -> None:
     assets = sorted(p.name for p in STATIC_DIR.iterdir() if p.is_file())
     assert assets
     for name in assets:
-        assert httpx.get(f"{locked_url}/static/{name}").status_code == 200
+        assert httpx.get(f"{locked_url}/static/{name}", timeout=PATIENCE_S).status_code == 200
 
 
 def test_without_keys_nothing_asks_for_one(client) -> None:

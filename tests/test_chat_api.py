@@ -5,70 +5,32 @@ from __future__ import annotations
 
 import json
 import re
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
 import openai
 import pytest
-import uvicorn
-from fastapi import FastAPI
+from httpx_sse import connect_sse
 
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
-from .conftest import load_samples
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.live_server import serve
+from .support.patience import PATIENCE_S
+from .support.samples import load_samples
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 CRANE_ID = "wikinews-2015-mecca-crane-collapse"
 NATO_ID = "nato-no-fly-zone-stoltenberg"
 
 
-@contextmanager
-def serving(app: FastAPI) -> Iterator[str]:
-    """Run the app under uvicorn in a thread on a free loopback port; yield its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="uvicorn-test", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
-
-
 @pytest.fixture(scope="module")
-def chat_desk(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Newsdesk]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("chat") / "data", backend="extractive", _env_file=None
-    )
-    with Newsdesk.open(settings, embedder=embedder) as desk:
-        desk.ingestor.ingest(load_samples())
-        yield desk
-
-
-@pytest.fixture(scope="module")
-def base_url(chat_desk: Newsdesk) -> Iterator[str]:
-    with serving(create_app(chat_desk.settings, desk=chat_desk)) as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def client(base_url: str) -> openai.OpenAI:
+def client(sample_url: str) -> openai.OpenAI:
     # A key is required by the client, not by the service (no NEWSDESK_API_KEYS here).
-    return openai.OpenAI(base_url=f"{base_url}/v1", api_key="unused", max_retries=0)
+    return openai.OpenAI(base_url=f"{sample_url}/v1", api_key="unused", max_retries=0)
 
 
 def _newsdesk(obj: Any) -> dict[str, Any]:
@@ -95,7 +57,7 @@ def test_models_lists_newsdesk(client: openai.OpenAI) -> None:
 
 
 def test_answer_carries_markers_sources_and_the_newsdesk_field(
-    client: openai.OpenAI, chat_desk: Newsdesk
+    client: openai.OpenAI, sample_desk: Newsdesk
 ) -> None:
     # A front end's default model name is accepted; the response names newsdesk.
     response = client.chat.completions.create(
@@ -114,7 +76,7 @@ def test_answer_carries_markers_sources_and_the_newsdesk_field(
     assert answer["question"] == CRANE == answer["conversation_question"]
     assert answer["rewrite"] == "as asked" and not answer["abstained"]
     assert answer["citations"][0]["article_id"] == CRANE_ID
-    _assert_quotes_exact(chat_desk, answer)
+    _assert_quotes_exact(sample_desk, answer)
 
     content = choice.message.content
     assert content.startswith(answer["answer"] + "\n\nSources:\n[1] ")
@@ -158,18 +120,24 @@ def test_stream_reassembles_the_same_reply(client: openai.OpenAI) -> None:
     assert usage.usage.completion_tokens == plain.usage.completion_tokens
 
 
-def test_stream_ends_with_done_on_the_wire(base_url: str) -> None:
+def test_stream_ends_with_done_on_the_wire(sample_url: str) -> None:
     body = {"model": "newsdesk", "stream": True, "messages": [{"role": "user", "content": CRANE}]}
-    with httpx.stream("POST", f"{base_url}/v1/chat/completions", json=body, timeout=60) as r:
+    with (
+        httpx.Client(timeout=PATIENCE_S) as http,
+        connect_sse(http, "POST", f"{sample_url}/v1/chat/completions", json=body) as source,
+    ):
+        r = source.response
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-        data = [line[6:] for line in r.iter_lines() if line.startswith("data: ")]
+        events = list(source.iter_sse())
+    assert {e.event for e in events} == {"message"}  # data-only events, as OpenAI sends them
+    data = [e.data for e in events]
     assert data[-1] == "[DONE]"
     assert "usage" not in json.loads(data[-2])  # not asked for
     assert "newsdesk" in json.loads(data[-2])
 
 
 def test_follow_up_is_rewritten_and_answered_from_the_right_article(
-    client: openai.OpenAI, chat_desk: Newsdesk
+    client: openai.OpenAI, sample_desk: Newsdesk
 ) -> None:
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": "How did Stoltenberg describe Zelenskyy?"}
@@ -188,7 +156,7 @@ def test_follow_up_is_rewritten_and_answered_from_the_right_article(
     assert not answer["abstained"], answer["abstain_reason"]
     assert answer["citations"][0]["article_id"] == NATO_ID
     assert "tough negotiator" in answer["answer"]
-    _assert_quotes_exact(chat_desk, answer)
+    _assert_quotes_exact(sample_desk, answer)
 
 
 def test_elliptical_follow_up_carries_the_earlier_topic(client: openai.OpenAI) -> None:
@@ -233,25 +201,26 @@ def test_bad_requests_are_openai_errors(
     assert error["param"] == param
 
 
-def test_errors_keep_their_shape_on_and_off_v1(base_url: str) -> None:
-    missing = httpx.get(f"{base_url}/v1/no-such-route")
+def test_errors_keep_their_shape_on_and_off_v1(sample_url: str) -> None:
+    missing = httpx.get(f"{sample_url}/v1/no-such-route", timeout=PATIENCE_S)
     assert missing.status_code == 404
     assert missing.json()["error"]["message"] == "Invalid URL (GET /v1/no-such-route)"
     not_json = httpx.post(
-        f"{base_url}/v1/chat/completions",
+        f"{sample_url}/v1/chat/completions",
         content=b"{not json",
         headers={"content-type": "application/json"},
+        timeout=PATIENCE_S,
     )
     assert not_json.status_code == 400 and not_json.json()["error"]["type"]
     # The rest of the API still answers with RFC 9457 problems.
-    problem = httpx.post(f"{base_url}/ask", json={})
+    problem = httpx.post(f"{sample_url}/ask", json={}, timeout=PATIENCE_S)
     assert problem.status_code == 422
     assert problem.headers["content-type"] == "application/problem+json"
     assert problem.json()["status"] == 422
 
 
-def test_health_reports_backend_and_llm_state(base_url: str) -> None:
-    health = httpx.get(f"{base_url}/health").json()
+def test_health_reports_backend_and_llm_state(sample_url: str) -> None:
+    health = httpx.get(f"{sample_url}/health", timeout=PATIENCE_S).json()
     assert health["backend"] == "extractive" and health["llm"] == "none"
 
 
@@ -268,9 +237,9 @@ def test_health_reports_an_llm_that_is_not_started_then_unavailable(
     )
     with (
         Newsdesk.open(settings, embedder=embedder) as desk,
-        serving(create_app(settings, desk=desk)) as url,
+        serve(create_app(settings, desk=desk)) as url,
     ):
-        assert httpx.get(f"{url}/health").json()["llm"] == "not started"
+        assert httpx.get(f"{url}/health", timeout=PATIENCE_S).json()["llm"] == "not started"
         assert desk._answerer is None
         desk.ingestor.ingest(load_samples()[4:5])  # the crane article
         chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
@@ -279,7 +248,7 @@ def test_health_reports_an_llm_that_is_not_started_then_unavailable(
         )
         answer = _newsdesk(reply)
         assert answer["degraded"] and answer["backend"] == "extractive"
-        state = httpx.get(f"{url}/health").json()["llm"]
+        state = httpx.get(f"{url}/health", timeout=PATIENCE_S).json()["llm"]
         assert state.startswith("unavailable: ")
 
 
@@ -309,7 +278,7 @@ def test_llm_answers_stream_sentence_by_sentence(
         settings = provider_settings(tmp_path / "data", provider_url)
         with (
             Newsdesk.open(settings, embedder=embedder) as desk,
-            serving(create_app(settings, desk=desk)) as url,
+            serve(create_app(settings, desk=desk)) as url,
         ):
             desk.ingestor.ingest([s for s in load_samples() if s.id == CRANE_ID])
             chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
@@ -342,7 +311,7 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
         settings = provider_settings(tmp_path / "data", provider_url, chat_rewrite=mode)
         with (
             Newsdesk.open(settings, embedder=embedder) as desk,
-            serving(create_app(settings, desk=desk)) as url,
+            serve(create_app(settings, desk=desk)) as url,
         ):
             chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
             reply = chat.chat.completions.create(
@@ -353,7 +322,7 @@ def test_follow_ups_are_rewritten_by_the_provider_unless_told_not_to(
                     {"role": "user", "content": "And how did Biden describe him?"},
                 ],
             )
-            llm_state = httpx.get(f"{url}/health").json()["llm"]
+            llm_state = httpx.get(f"{url}/health", timeout=PATIENCE_S).json()["llm"]
     assert llm_state == "ready"  # the provider's client exists once a question came in
     answer = _newsdesk(reply)
     assert answer["rewrite"] == used and answer["question"] == rewritten
@@ -371,7 +340,7 @@ def test_sampling_options_reach_the_provider_capped_at_the_configured_limit(
         )
         with (
             Newsdesk.open(settings, embedder=embedder) as desk,
-            serving(create_app(settings, desk=desk)) as url,
+            serve(create_app(settings, desk=desk)) as url,
         ):
             desk.ingestor.ingest([s for s in load_samples() if s.id == CRANE_ID])
             chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)

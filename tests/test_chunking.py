@@ -7,7 +7,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.index.chunking import chunk_text
 from newsdesk.index.text import normalise_text
 
-from .conftest import SAMPLES
+from .support.samples import SAMPLES
 
 words = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 sentences = st.builds(

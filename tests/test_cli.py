@@ -17,7 +17,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
-from .conftest import SAMPLES
+from .support.samples import SAMPLES
 
 pytestmark = pytest.mark.slow  # each command loads the model afresh
 

@@ -3,7 +3,7 @@ from hypothesis import strategies as st
 
 from newsdesk.index.text import normalise_text, sentence_spans
 
-from .conftest import SAMPLES
+from .support.samples import SAMPLES
 
 
 def test_paragraph_break_inside_a_sentence_is_joined() -> None:

@@ -14,8 +14,9 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from tests.e2e.conftest import RECORDER, replay, screenshot, serve_desk
 from tests.misbehaving_server import misbehaving_server
+from tests.support.browser import RECORDER, replay, screenshot
+from tests.support.live_server import serve_desk
 
 pytestmark = pytest.mark.browser
 

@@ -10,7 +10,8 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from tests.e2e.conftest import RECORDER, screenshot, serve_desk
+from tests.support.browser import RECORDER, screenshot
+from tests.support.live_server import serve_desk
 
 pytestmark = [pytest.mark.browser, pytest.mark.llm]
 
