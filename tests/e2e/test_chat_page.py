@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import re
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from newsdesk.settings import Settings
 from tests.misbehaving_server import misbehaving_server
 from tests.support.browser import RECORDER, replay, screenshot
 from tests.support.live_server import serve_desk
+from tests.support.patience import PATIENCE_S
 
 pytestmark = pytest.mark.browser
 
@@ -210,27 +213,34 @@ def test_upload_adds_an_article_to_the_list(page: Page, sample_url: str, tmp_pat
     expect(page.locator("#upload-result")).to_contain_text("Upload failed")
 
 
-def _closed_port() -> int:
+@contextmanager
+def _refusing_port() -> Iterator[int]:
+    """A loopback port that is bound but not listening, held for the whole test: every
+    connection to it is refused at once, however busy the machine, and no other process can
+    start listening there meanwhile."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # free once closed: nothing listens there
+        yield sock.getsockname()[1]
 
 
 def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder: Embedder) -> None:
-    # An OpenAI-compatible endpoint that refuses connections: each answer falls back.
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        backend="openai",
-        openai_base_url=f"http://127.0.0.1:{_closed_port()}/v1",
-        openai_api_key="unused",
-        llm_max_retries=0,
-        llm_timeout_seconds=5,
-        _env_file=None,
-    )
-    with serve_desk(settings, embedder) as url:
-        page.goto(url)
-        _, _, answer = ask(page, CRANE)
+    # An OpenAI-compatible endpoint that refuses connections: each answer falls back. The
+    # refusal is immediate; the timeout is only a ceiling (a timeout would be another reason).
+    with _refusing_port() as port:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+            openai_api_key="unused",
+            llm_max_retries=0,
+            llm_timeout_seconds=PATIENCE_S,
+            _env_file=None,
+        )
+        with serve_desk(settings, embedder) as url:
+            page.goto(url)
+            _, _, answer = ask(page, CRANE)
     assert answer["degraded"] and answer["backend"] == "extractive"
+    assert "could not reach" in answer["degraded_reason"], answer["degraded_reason"]
     notice = page.locator(".turn-notice")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Degraded")

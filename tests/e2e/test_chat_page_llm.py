@@ -12,6 +12,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 from tests.support.browser import RECORDER, screenshot
 from tests.support.live_server import serve_desk
+from tests.support.patience import LLM_PATIENCE_MS, LLM_PATIENCE_S
 
 pytestmark = [pytest.mark.browser, pytest.mark.llm]
 
@@ -19,8 +20,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.llm]
 def test_local_model_reply_streams_into_the_page(
     page: Page, tmp_path: Path, embedder: Embedder
 ) -> None:
+    # On a busy machine the model is slow to start and to answer; a timeout would make the
+    # reply fall back to the extractive answer and fail this test. Ceilings, not delays.
     settings = Settings(
-        data_dir=tmp_path / "data", backend="local", llm_max_tokens=96, _env_file=None
+        data_dir=tmp_path / "data",
+        backend="local",
+        llm_max_tokens=96,
+        local_startup_seconds=LLM_PATIENCE_S,
+        llm_timeout_seconds=LLM_PATIENCE_S,
+        _env_file=None,
     )
     with serve_desk(settings, embedder) as url:
         page.add_init_script(RECORDER)
@@ -28,7 +36,8 @@ def test_local_model_reply_streams_into_the_page(
         page.fill("#question", "How many people were killed when the crane fell in Mecca?")
         page.press("#question", "Enter")
         reply = page.locator(".turn .assistant")
-        expect(reply).to_have_attribute("aria-busy", "false", timeout=240_000)
+        # The model's start, then its reply.
+        expect(reply).to_have_attribute("aria-busy", "false", timeout=2 * LLM_PATIENCE_MS)
         frames = page.evaluate("window.__frames")
 
         expect(page.locator(".turn-notice")).to_be_hidden()  # the model answered, no fallback
