@@ -7,6 +7,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx_sse import EventSource
 
 from newsdesk.container import Newsdesk
 from newsdesk.generation.extractive import answers_kind, question_kind
@@ -110,15 +111,11 @@ def test_http_ask_and_stream(client: TestClient, samples) -> None:
 
     with client.stream("POST", "/ask", json={**body, "stream": True}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        raw = "".join(response.iter_text())
-    events = [block for block in raw.split("\r\n\r\n") if block.strip()]
-    last = events[-1]
-    assert "event: answer" in last
-    streamed = json.loads(last.split("data: ", 1)[1])
+        events = list(EventSource(response).iter_sse())
+    assert events[-1].event == "answer"
+    streamed = events[-1].json()
     assert streamed["answer"] == answer["answer"]
-    sentences = [
-        json.loads(block.split("data: ", 1)[1]) for block in events if "event: sentence" in block
-    ]
+    sentences = [event.json() for event in events if event.event == "sentence"]
     assert " ".join(s["text"] for s in sentences) == answer["answer"]
     assert [s["sentence"] for s in sentences] == answer["sentences"]
 

@@ -3,11 +3,11 @@ plays the remote API, well-behaved or failing) and the real local llama.cpp serv
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx_sse import EventSource
 
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
@@ -97,10 +97,11 @@ def test_a_failing_provider_degrades_to_an_extractive_answer(
             with client.stream(
                 "POST", "/ask", json={"question": CRANE, "stream": True}
             ) as response:
-                raw = "".join(response.iter_text())
+                events = list(EventSource(response).iter_sse())
             health = client.get("/health").json()
     assert health["llm"].startswith("failing: ")  # visible before anyone reads an answer
-    for answer in (plain, json.loads(raw.rsplit("data: ", 1)[1])):
+    assert events[-1].event == "answer"
+    for answer in (plain, events[-1].json()):
         assert answer["degraded"] is True and answer["degraded_reason"]
         assert answer["backend"] == "extractive" and not answer["abstained"]
         assert "107" in answer["answer"]
@@ -176,14 +177,10 @@ def test_local_stream_sends_tokens_without_markers_then_the_answer(local_desk: N
             "POST", "/ask", json={"question": CRANE, "top_k": 4, "stream": True}
         ) as response,
     ):
-        raw = "".join(response.iter_text())
-    blocks = [b for b in raw.split("\r\n\r\n") if b.strip()]
-    kinds = [b.split("\r\n", 1)[0] for b in blocks]
-    assert kinds[-1] == "event: answer"
-    tokens = [
-        json.loads(b.split("data: ", 1)[1])["text"] for b in blocks if b.startswith("event: token")
-    ]
-    final = json.loads(blocks[-1].split("data: ", 1)[1])
+        events = list(EventSource(response).iter_sse())
+    assert events[-1].event == "answer"
+    tokens = [event.json()["text"] for event in events if event.event == "token"]
+    final = events[-1].json()
     assert final["backend"] == "local" and final["timings"]["first_token_ms"] is not None
     assert tokens, "the local model streamed no text"
     assert not any("[" in t and "]" in t for t in tokens)

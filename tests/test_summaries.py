@@ -4,10 +4,10 @@ failure); the real local model in one `llm` test."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+from httpx_sse import EventSource
 
 from newsdesk.answers import SummaryRequest
 from newsdesk.container import Newsdesk
@@ -186,12 +186,11 @@ def test_a_streamed_summary_releases_checked_sentences_then_the_summary(
     with client.stream(
         "POST", "/summaries", json={"article_id": MECCA, "stream": True}
     ) as response:
-        raw = "".join(response.iter_text())
-    blocks = [b for b in raw.split("\r\n\r\n") if b.strip()]
-    data = [json.loads(b.split("data: ", 1)[1]) for b in blocks]
-    assert "event: summary" in blocks[-1]
-    assert data[-1]["summary"] == plain["summary"] and data[-1]["cached"]
-    sentences = [d for b, d in zip(blocks, data, strict=True) if "event: sentence" in b]
+        events = list(EventSource(response).iter_sse())
+    assert events[-1].event == "summary"
+    final = events[-1].json()
+    assert final["summary"] == plain["summary"] and final["cached"]
+    sentences = [event.json() for event in events if event.event == "sentence"]
     assert " ".join(s["text"] for s in sentences) == plain["summary"]
 
 
