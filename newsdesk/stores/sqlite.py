@@ -9,6 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,8 @@ from newsdesk.stores.migrations import migrate
 
 _ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.source, a.author, a.published_at, a.metadata, a.content_hash, "
-    "a.ingested_at, a.updated_at, (SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id)"
+    "a.ingested_at, a.updated_at,"
+    " (SELECT COUNT(*) FROM chunks c WHERE c.article_id = a.id) AS chunk_count"
 )
 # SQLite's substr() counts characters, 1-based: the same units as Python string offsets.
 _CHUNK_TEXT = "substr(a.text, c.char_start + 1, c.char_end - c.char_start)"
@@ -104,6 +106,7 @@ class ArticleStore:
         db = getattr(self._local, "db", None)
         if db is None:
             db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            db.row_factory = sqlite3.Row  # columns by name: row["title"]
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = FULL")
             db.execute("PRAGMA foreign_keys = ON")
@@ -120,13 +123,28 @@ class ArticleStore:
             self._all_connections.clear()
         self._local = threading.local()
 
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction under the writer lock: BEGIN IMMEDIATE, COMMIT when the block
+        ends (by a ``return`` too), ROLLBACK when the block or the commit raises. A block that
+        finds nothing to do returns before its first write, so its commit changes nothing."""
+        with self._write_lock:
+            db = self._connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
     # --- state ---------------------------------------------------------------------------
     def generation(self) -> int:
         return int(self.get_state("generation") or 0)
 
     def get_state(self, key: str) -> str | None:
         row = self._connection().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
+        return row["value"] if row else None
 
     def set_state(self, key: str, value: str) -> None:
         with self._write_lock:
@@ -139,7 +157,10 @@ class ArticleStore:
     # --- writes --------------------------------------------------------------------------
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, StoredHashes]:
         query = "SELECT id, content_hash, record_hash FROM articles WHERE id IN ({marks})"
-        return {row[0]: StoredHashes(row[1], row[2]) for row in self._select_in(query, ids)}
+        return {
+            row["id"]: StoredHashes(row["content_hash"], row["record_hash"])
+            for row in self._select_in(query, ids)
+        }
 
     def write(self, articles: Sequence[ArticleWrite]) -> WriteResult:
         """Upsert articles (and replace the chunks of those whose text changed) atomically."""
@@ -147,65 +168,53 @@ class ArticleStore:
         removed: list[int] = []
         added: list[int] = []
         vectors: list[np.ndarray] = []
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                for article in articles:
-                    db.execute(
-                        "INSERT INTO articles (id, title, text, url, source, author, published_at,"
-                        " metadata, content_hash, record_hash, ingested_at, updated_at)"
-                        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                        " ON CONFLICT(id) DO UPDATE SET title = excluded.title,"
-                        " text = excluded.text, url = excluded.url, source = excluded.source,"
-                        " author = excluded.author, published_at = excluded.published_at,"
-                        " metadata = excluded.metadata, content_hash = excluded.content_hash,"
-                        " record_hash = excluded.record_hash, updated_at = excluded.updated_at",
+        with self._transaction() as db:
+            for article in articles:
+                db.execute(
+                    "INSERT INTO articles (id, title, text, url, source, author, published_at,"
+                    " metadata, content_hash, record_hash, ingested_at, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(id) DO UPDATE SET title = excluded.title,"
+                    " text = excluded.text, url = excluded.url, source = excluded.source,"
+                    " author = excluded.author, published_at = excluded.published_at,"
+                    " metadata = excluded.metadata, content_hash = excluded.content_hash,"
+                    " record_hash = excluded.record_hash, updated_at = excluded.updated_at",
+                    (
+                        article.id,
+                        article.title,
+                        article.text,
+                        article.url,
+                        article.source,
+                        article.author,
+                        _iso(article.published_at),
+                        json.dumps(article.metadata, ensure_ascii=False, sort_keys=True),
+                        article.content_hash,
+                        article.record_hash,
+                        now,
+                        now,
+                    ),
+                )
+                if article.chunks is None:
+                    continue
+                _forget_summaries(db, article.id)
+                removed += _delete_chunks(db, article.id)
+                for chunk in article.chunks:
+                    vector = np.ascontiguousarray(chunk.embedding, dtype=np.float32)
+                    inserted = db.execute(
+                        "INSERT INTO chunks (article_id, seq, char_start, char_end,"
+                        " token_count, embedding) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
                         (
                             article.id,
-                            article.title,
-                            article.text,
-                            article.url,
-                            article.source,
-                            article.author,
-                            _iso(article.published_at),
-                            json.dumps(article.metadata, ensure_ascii=False, sort_keys=True),
-                            article.content_hash,
-                            article.record_hash,
-                            now,
-                            now,
+                            chunk.seq,
+                            chunk.char_start,
+                            chunk.char_end,
+                            chunk.token_count,
+                            vector.tobytes(),
                         ),
-                    )
-                    if article.chunks is None:
-                        continue
-                    _forget_summaries(db, article.id)
-                    removed += [
-                        row[0]
-                        for row in db.execute(
-                            "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article.id,)
-                        )
-                    ]
-                    for chunk in article.chunks:
-                        vector = np.ascontiguousarray(chunk.embedding, dtype=np.float32)
-                        (chunk_id,) = db.execute(
-                            "INSERT INTO chunks (article_id, seq, char_start, char_end,"
-                            " token_count, embedding) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-                            (
-                                article.id,
-                                chunk.seq,
-                                chunk.char_start,
-                                chunk.char_end,
-                                chunk.token_count,
-                                vector.tobytes(),
-                            ),
-                        ).fetchone()
-                        added.append(chunk_id)
-                        vectors.append(vector)
-                generation = self._bump_generation(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+                    ).fetchone()
+                    added.append(inserted["id"])
+                    vectors.append(vector)
+            generation = self._bump_generation(db)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -215,26 +224,13 @@ class ArticleStore:
 
     def delete(self, article_id: str) -> WriteResult | None:
         """Remove an article and its chunks; None when there was no such article."""
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                removed = [
-                    row[0]
-                    for row in db.execute(
-                        "DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,)
-                    )
-                ]
-                deleted = db.execute("DELETE FROM articles WHERE id = ?", (article_id,)).rowcount
-                _forget_summaries(db, article_id)
-                if not deleted:
-                    db.execute("ROLLBACK")
-                    return None
-                generation = self._bump_generation(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            if db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
+                return None
+            removed = _delete_chunks(db, article_id)
+            db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
+            _forget_summaries(db, article_id)
+            generation = self._bump_generation(db)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -244,31 +240,24 @@ class ArticleStore:
 
     def replace_embeddings(self, chunk_ids: np.ndarray, vectors: np.ndarray) -> int:
         """Store new vectors for existing chunks (after a model change); bumps the generation."""
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(
-                    "UPDATE chunks SET embedding = ? WHERE id = ?",
-                    [
-                        (np.ascontiguousarray(v, dtype=np.float32).tobytes(), int(i))
-                        for i, v in zip(chunk_ids, vectors, strict=True)
-                    ],
-                )
-                generation = self._bump_generation(db)
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE chunks SET embedding = ? WHERE id = ?",
+                [
+                    (np.ascontiguousarray(v, dtype=np.float32).tobytes(), int(i))
+                    for i, v in zip(chunk_ids, vectors, strict=True)
+                ],
+            )
+            generation = self._bump_generation(db)
         return generation
 
     @staticmethod
     def _bump_generation(db: sqlite3.Connection) -> int:
-        (value,) = db.execute(
+        row = db.execute(
             "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
             " RETURNING value"
         ).fetchone()
-        return int(value)
+        return int(row["value"])
 
     # --- summary cache ---------------------------------------------------------------------
     def cached_summary(self, key: str) -> str | None:
@@ -277,45 +266,41 @@ class ArticleStore:
             .execute("SELECT value FROM summary_cache WHERE key = ?", (key,))
             .fetchone()
         )
-        return row[0] if row else None
+        return row["value"] if row else None
 
     def cache_summary(self, key: str, article_ids: Sequence[str], value: str) -> None:
         """Store a summary unless one of its articles was deleted meanwhile."""
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                present = {
-                    r[0]
-                    for r in self._select_in(
-                        "SELECT id FROM articles WHERE id IN ({marks})", list(article_ids)
-                    )
-                }
-                if present != set(article_ids):
-                    db.execute("ROLLBACK")
-                    return
-                db.execute(
-                    "INSERT OR REPLACE INTO summary_cache (key, value, created_at) VALUES (?, ?, ?)",
-                    (key, value, _iso(datetime.now(UTC))),
+        with self._transaction() as db:
+            present = {
+                row["id"]
+                for row in self._select_in(
+                    "SELECT id FROM articles WHERE id IN ({marks})", list(article_ids)
                 )
-                db.executemany(
-                    "INSERT OR IGNORE INTO summary_cache_articles (key, article_id) VALUES (?, ?)",
-                    [(key, article_id) for article_id in article_ids],
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+            }
+            if present != set(article_ids):
+                return
+            db.execute(
+                "INSERT OR REPLACE INTO summary_cache (key, value, created_at) VALUES (?, ?, ?)",
+                (key, value, _iso(datetime.now(UTC))),
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO summary_cache_articles (key, article_id) VALUES (?, ?)",
+                [(key, article_id) for article_id in article_ids],
+            )
 
     def cached_summary_count(self) -> int:
-        return self._connection().execute("SELECT COUNT(*) FROM summary_cache").fetchone()[0]
+        return self._count("SELECT COUNT(*) AS n FROM summary_cache")
 
     # --- reads ---------------------------------------------------------------------------
+    def _count(self, query: str, params: Sequence[Any] = ()) -> int:
+        """The value of a ``SELECT COUNT(*) AS n …`` query."""
+        return int(self._connection().execute(query, params).fetchone()["n"])
+
     def article_count(self) -> int:
-        return self._connection().execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        return self._count("SELECT COUNT(*) AS n FROM articles")
 
     def chunk_count(self) -> int:
-        return self._connection().execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return self._count("SELECT COUNT(*) AS n FROM chunks")
 
     def get_article(self, article_id: str) -> Article | None:
         db = self._connection()
@@ -325,22 +310,28 @@ class ArticleStore:
         if row is None:
             return None
         chunks = [
-            ChunkInfo(chunk_id=r[0], seq=r[1], char_start=r[2], char_end=r[3], text=r[4])
+            ChunkInfo(
+                chunk_id=r["id"],
+                seq=r["seq"],
+                char_start=r["char_start"],
+                char_end=r["char_end"],
+                text=r["text"],
+            )
             for r in db.execute(
-                f"SELECT c.id, c.seq, c.char_start, c.char_end, {_CHUNK_TEXT}"
+                f"SELECT c.id, c.seq, c.char_start, c.char_end, {_CHUNK_TEXT} AS text"
                 " FROM chunks c JOIN articles a ON a.id = c.article_id"
                 " WHERE c.article_id = ? ORDER BY c.seq",
                 (article_id,),
             )
         ]
-        return Article(**_summary_fields(row), text=row[11], chunks=chunks)
+        return Article(**_summary_fields(row), text=row["text"], chunks=chunks)
 
     def list_articles(
         self, filters: SearchFilters, *, limit: int, offset: int
     ) -> tuple[list[ArticleSummary], int]:
         where, params = _article_conditions(filters)
         db = self._connection()
-        total = db.execute(f"SELECT COUNT(*) FROM articles a {where}", params).fetchone()[0]
+        total = self._count(f"SELECT COUNT(*) AS n FROM articles a {where}", params)
         rows = db.execute(
             f"SELECT {_ARTICLE_COLUMNS} FROM articles a {where}"
             " ORDER BY a.published_at IS NULL, a.published_at DESC, a.id LIMIT ? OFFSET ?",
@@ -353,27 +344,27 @@ class ArticleStore:
         rows = self._connection().execute(
             f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id {where}", params
         )
-        return np.fromiter((r[0] for r in rows), dtype=np.int64)
+        return np.fromiter((r["id"] for r in rows), dtype=np.int64)
 
     def passages(self, chunk_ids: Sequence[int]) -> dict[int, PassageRow]:
         found: dict[int, PassageRow] = {}
         query = (
-            f"SELECT c.id, a.id, a.title, a.url, a.source, a.published_at, {_CHUNK_TEXT},"
-            " c.char_start, c.char_end, c.embedding"
+            "SELECT c.id AS chunk_id, a.id AS article_id, a.title, a.url, a.source,"
+            f" a.published_at, {_CHUNK_TEXT} AS text, c.char_start, c.char_end, c.embedding"
             " FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
         )
         for r in self._select_in(query, [int(i) for i in chunk_ids]):
-            found[r[0]] = PassageRow(
-                chunk_id=r[0],
-                article_id=r[1],
-                title=r[2],
-                url=r[3],
-                source=r[4],
-                published_at=_moment(r[5]),
-                text=r[6],
-                char_start=r[7],
-                char_end=r[8],
-                embedding=np.frombuffer(r[9], dtype=np.float32),
+            found[r["chunk_id"]] = PassageRow(
+                chunk_id=r["chunk_id"],
+                article_id=r["article_id"],
+                title=r["title"],
+                url=r["url"],
+                source=r["source"],
+                published_at=_moment(r["published_at"]),
+                text=r["text"],
+                char_start=r["char_start"],
+                char_end=r["char_end"],
+                embedding=np.frombuffer(r["embedding"], dtype=np.float32),
             )
         return found
 
@@ -398,14 +389,15 @@ class ArticleStore:
         db = self._connection()
         while True:
             rows = db.execute(
-                f"SELECT c.id, {column} FROM chunks c JOIN articles a ON a.id = c.article_id"
-                " WHERE c.id > ? ORDER BY c.id LIMIT ?",
+                f"SELECT c.id, {column} AS value FROM chunks c"
+                " JOIN articles a ON a.id = c.article_id WHERE c.id > ? ORDER BY c.id LIMIT ?",
                 (last_id, batch_size),
             ).fetchall()
             if not rows:
                 return
-            last_id = rows[-1][0]
-            yield np.array([r[0] for r in rows], dtype=np.int64), convert([r[1] for r in rows])
+            last_id = rows[-1]["id"]
+            ids = np.array([r["id"] for r in rows], dtype=np.int64)
+            yield ids, convert([r["value"] for r in rows])
 
 
 def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
@@ -416,23 +408,30 @@ def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
     )
 
 
+def _delete_chunks(db: sqlite3.Connection, article_id: str) -> list[int]:
+    """Delete an article's chunks; their ids (for the derived indexes to forget)."""
+    deleted = db.execute("DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,))
+    return [row["id"] for row in deleted]
+
+
 def _vectors(blobs: list[bytes]) -> np.ndarray:
     return np.vstack([np.frombuffer(b, dtype=np.float32) for b in blobs])
 
 
-def _summary_fields(row: Sequence[Any]) -> dict[str, Any]:
+def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
+    """The ArticleSummary fields of a row selected with ``_ARTICLE_COLUMNS``."""
     return {
-        "id": row[0],
-        "title": row[1],
-        "url": row[2],
-        "source": row[3],
-        "author": row[4],
-        "published_at": _moment(row[5]),
-        "metadata": json.loads(row[6]),
-        "content_hash": row[7],
-        "ingested_at": _moment(row[8]),
-        "updated_at": _moment(row[9]),
-        "chunk_count": row[10],
+        "id": row["id"],
+        "title": row["title"],
+        "url": row["url"],
+        "source": row["source"],
+        "author": row["author"],
+        "published_at": _moment(row["published_at"]),
+        "metadata": json.loads(row["metadata"]),
+        "content_hash": row["content_hash"],
+        "ingested_at": _moment(row["ingested_at"]),
+        "updated_at": _moment(row["updated_at"]),
+        "chunk_count": row["chunk_count"],
     }
 
 
