@@ -7,25 +7,30 @@ import logging
 import os
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, get_args
 
-import click
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from newsdesk.evals.compare import (
     CompareError,
+    Delta,
     compare_runs,
     load_results,
     parse_gate,
     regressions,
 )
 from newsdesk.evals.importers import SourceFormat, import_source
-from newsdesk.evals.report import write_report, write_results
-from newsdesk.evals.runner import RunConfig, run_suite
+from newsdesk.evals.report import write_report
+from newsdesk.evals.results import EvalResults, RunConfig, write_results
+from newsdesk.evals.runner import run_suite
 from newsdesk.evals.suite import SuiteError, load_suite, write_articles, write_suite
 from newsdesk.settings import Backend, RetrievalMode, Settings
+
+if TYPE_CHECKING:
+    # The classes TyperGroup's methods take: typer vendors click as typer._click.
+    from typer._click import Command, Context
 
 
 class SuiteOrCommand(TyperGroup):
@@ -33,8 +38,8 @@ class SuiteOrCommand(TyperGroup):
     argument that names no subcommand is taken as a suite and routed to `run`."""
 
     def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
+        self, ctx: Context, args: list[str]
+    ) -> tuple[str | None, Command | None, list[str]]:
         if args and args[0] not in self.commands and not args[0].startswith("-"):
             args = ["run", *args]
         return super().resolve_command(ctx, args)
@@ -121,7 +126,8 @@ def run(
         data_dir=work_dir,
     )
     write_results(results, out)
-    deltas = compare_runs(previous, results) if previous is not None else None
+    # The first configuration of each run (what the top level of results.json repeats).
+    deltas = compare_runs(previous.first, results.first) if previous is not None else None
     failures = regressions(deltas, gates) if deltas is not None else []
     report = write_report(results, out, deltas, failures)
     _print_summary(results)
@@ -141,30 +147,33 @@ def _configs(
     chosen_backends = list(dict.fromkeys(backends or [settings.backend]))
     chosen_modes = list(dict.fromkeys(modes or [settings.retrieval_mode]))
     for b in chosen_backends:
-        if b not in Backend.__args__:
+        if b not in get_args(Backend):
             raise SuiteError(f"unknown backend {b!r}: use local, openai or extractive")
     for m in chosen_modes:
-        if m not in RetrievalMode.__args__:
+        if m not in get_args(RetrievalMode):
             raise SuiteError(f"unknown retrieval mode {m!r}: use dense, lexical or hybrid")
     if top_k is not None and top_k > settings.max_top_k:
         raise SuiteError(f"--top-k must be at most {settings.max_top_k}")
-    return [RunConfig(b, m, top_k) for b in chosen_backends for m in chosen_modes]  # type: ignore[arg-type]
+    return [
+        RunConfig.model_validate({"backend": b, "retrieval": m, "top_k": top_k})
+        for b in chosen_backends
+        for m in chosen_modes
+    ]
 
 
-def _print_summary(results: dict[str, object]) -> None:
-    runs = results["runs"]
-    assert isinstance(runs, list)
-    names = list(dict.fromkeys(m for run in runs for m in run["aggregates"]))
-    stdout.print("metric".ljust(28) + "".join(run["label"].rjust(22) for run in runs))
+def _print_summary(results: EvalResults) -> None:
+    runs = results.runs
+    names = list(dict.fromkeys(m for run in runs for m in run.aggregates))
+    stdout.print("metric".ljust(28) + "".join(run.label.rjust(22) for run in runs))
     for name in names:
         cells = "".join(
-            (f"{v:.4f}" if (v := run["aggregates"].get(name)) is not None else "–").rjust(22)
+            (f"{v:.4f}" if (v := run.aggregates.get(name)) is not None else "–").rjust(22)
             for run in runs
         )
         stdout.print(name.ljust(28) + cells, highlight=False)
 
 
-def _print_deltas(deltas: list) -> None:
+def _print_deltas(deltas: list[Delta]) -> None:
     stdout.print("\nmetric".ljust(29) + "before".rjust(12) + "after".rjust(12) + "  delta (95% CI)")
     for d in deltas:
         ci = f" [{d.ci[0]:+.4f}, {d.ci[1]:+.4f}]" if d.ci else ""
@@ -189,7 +198,7 @@ def import_(
     ] = None,
 ) -> None:
     """Convert SQuAD-style JSON, a BEIR folder or CNN/DM-style JSONL into a suite."""
-    if kind not in SourceFormat.__args__:
+    if kind not in get_args(SourceFormat):
         raise _fail(f"unknown format {kind!r}: use squad, beir or cnndm")
     if not source.exists():
         raise _fail(f"{source}: not found")

@@ -6,13 +6,13 @@ compare.py can resample rows and get the same metrics on each resample."""
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
 from newsdesk.evals import metrics
+from newsdesk.evals.results import ResultRow, row_values
 
-Row = dict[str, Any]
 Columns = dict[str, np.ndarray]
 
 # Metrics that are the plain mean of a per-row value of the same name.
@@ -62,8 +62,8 @@ def lower_is_better(metric: str) -> bool:
     return metric.endswith(LOWER_IS_BETTER_SUFFIX)
 
 
-def columns(rows: list[Row]) -> Columns:
-    """Rows as numeric columns (NaN where a row has no value)."""
+def columns(rows: Sequence[ResultRow]) -> Columns:
+    """Rows as numeric columns, by JSON key (NaN where a row has no value)."""
     names = {
         *MEAN_METRICS,
         *LATENCY_COLUMNS.values(),
@@ -72,12 +72,15 @@ def columns(rows: list[Row]) -> Columns:
         "unanswerable",
         "human_factuality",
     }
-    return {name: np.array([_number(row.get(name)) for row in rows], dtype=float) for name in names}
+    values = [row_values(row) for row in rows]
+    return {name: np.array([_number(v.get(name)) for v in values], dtype=float) for name in names}
 
 
-def _number(value: Any) -> float:
+def _number(value: object) -> float:
     if value is None:
         return math.nan
+    if not isinstance(value, int | float):  # bool is an int
+        raise TypeError(f"not a number: {value!r}")
     return float(value)
 
 
@@ -133,12 +136,12 @@ def _agreement(cols: Columns, result: dict[str, float]) -> None:
             result[f"{prefix}_spearman"] = rho
 
 
-def aggregate_rows(rows: list[Row]) -> dict[str, float]:
+def aggregate_rows(rows: Sequence[ResultRow]) -> dict[str, float]:
     """All rows' metrics, then each group's as `metric[group]` (for suites whose items name a
     `group`, e.g. FRANK's CNN/DM and XSum halves, which differ enough to mislead when pooled)."""
     result = aggregate(columns(rows))
-    groups = sorted({str(r["group"]) for r in rows if r.get("group")})
+    groups = sorted({row.group for row in rows if row.group})
     for group in groups:
-        subset = aggregate(columns([r for r in rows if r.get("group") == group]))
+        subset = aggregate(columns([row for row in rows if row.group == group]))
         result |= {f"{name}[{group}]": value for name, value in subset.items()}
     return result

@@ -1,9 +1,8 @@
-"""Compare two results documents metric by metric, with a paired bootstrap interval over the
-items both runs share, and decide whether a gated metric regressed."""
+"""Compare two runs metric by metric, with a paired bootstrap interval over the items both runs
+share, and decide whether a gated metric regressed."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ import numpy as np
 
 from newsdesk.evals.aggregate import aggregate, columns, lower_is_better
 from newsdesk.evals.metrics import bootstrap_ci
+from newsdesk.evals.results import EvalResults, ResultRow, ResultsError, RunResult, read_results
 
 _GATE = re.compile(r"^(?P<metric>[^:]+):(?P<drop>[0-9]*\.?[0-9]+)$")
 
@@ -57,33 +57,28 @@ class Delta:
         }
 
 
-def load_results(path: Path) -> dict[str, Any]:
-    file = path / "results.json" if path.is_dir() else path
-    if not file.is_file():
-        raise CompareError(f"{path}: no results.json to compare with")
+def load_results(path: Path) -> EvalResults:
+    """The results a previous run wrote (its folder or its results.json), in any format
+    version this newsdesk reads."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise CompareError(f"{file}: not JSON: {exc}") from None
-    if not isinstance(data, dict) or "aggregates" not in data or "rows" not in data:
-        raise CompareError(f"{file}: not a newsdesk results document")
-    return data
+        return read_results(path)
+    except ResultsError as exc:
+        raise CompareError(str(exc)) from None
 
 
-def _key(row: dict[str, Any]) -> tuple[str, str]:
-    return str(row.get("kind")), str(row.get("id"))
+def _key(row: ResultRow) -> tuple[str, str]:
+    return row.kind, row.id
 
 
-def compare_runs(
-    before: dict[str, Any], after: dict[str, Any], *, resamples: int = 1000
-) -> list[Delta]:
-    """Deltas (after − before) for every metric both runs report."""
-    old = {_key(r): r for r in before["rows"]}
-    new = {_key(r): r for r in after["rows"]}
+def compare_runs(before: RunResult, after: RunResult, *, resamples: int = 1000) -> list[Delta]:
+    """Deltas (after − before) for every metric both runs report; items are paired by kind
+    and id."""
+    old = {_key(r): r for r in before.rows}
+    new = {_key(r): r for r in after.rows}
     shared = [k for k in new if k in old]
     old_cols = columns([old[k] for k in shared])
     new_cols = columns([new[k] for k in shared])
-    metrics = [m for m in after["aggregates"] if m in before["aggregates"]]
+    metrics = [m for m in after.aggregates if m in before.aggregates]
 
     def statistic(index: np.ndarray) -> dict[str, float]:
         a, b = aggregate(new_cols, index), aggregate(old_cols, index)
@@ -93,9 +88,9 @@ def compare_runs(
     return [
         Delta(
             metric,
-            before["aggregates"][metric],
-            after["aggregates"][metric],
-            after["aggregates"][metric] - before["aggregates"][metric],
+            before.aggregates[metric],
+            after.aggregates[metric],
+            after.aggregates[metric] - before.aggregates[metric],
             intervals.get(metric),
         )
         for metric in metrics

@@ -4,9 +4,7 @@ bars when one report holds several configurations."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -14,8 +12,9 @@ matplotlib.use("Agg")  # files only: no display on servers or CI
 import matplotlib.pyplot as plt
 import numpy as np
 
-from newsdesk.evals.aggregate import lower_is_better
+from newsdesk.evals.aggregate import Columns, columns, lower_is_better
 from newsdesk.evals.compare import Delta
+from newsdesk.evals.results import EvalResults, RunResult
 
 # Per-item values worth seeing as distributions, in this order.
 DISTRIBUTIONS = (
@@ -30,37 +29,31 @@ DISTRIBUTIONS = (
 BAR_METRICS_EXCLUDED_SUFFIX = "_ms"
 
 
-def write_results(results: dict[str, Any], out: Path) -> Path:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.json"
-    path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 def write_report(
-    results: dict[str, Any],
+    results: EvalResults,
     out: Path,
     comparison: list[Delta] | None = None,
     failures: list[str] | None = None,
 ) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    runs = results["runs"]
-    images = [_distributions(runs, out), _latency(runs, out)]
+    runs = results.runs
+    per_run = [(run.label, columns(run.rows)) for run in runs]
+    images = [_distributions(per_run, out), _latency(per_run, out)]
     if len(runs) > 1:
         images.append(_bars(runs, out))
     lines = [
-        f"# Evaluation: {results['suite']}",
+        f"# Evaluation: {results.suite}",
         "",
-        f"Started {results['started_at']}, finished {results['finished_at']}. "
-        f"Embedding model `{results['environment']['embedding_model']}`.",
+        f"Started {results.started_at.isoformat()}, finished {results.finished_at.isoformat()}. "
+        f"Embedding model `{results.environment.embedding_model}`.",
         "",
     ]
-    if results.get("licence"):
-        lines += [f"Data licence: {results['licence']}", ""]
-    ingest = results["ingest"]
+    if results.licence:
+        lines += [f"Data licence: {results.licence}", ""]
+    ingest = results.ingest
     lines += [
-        f"Ingested {ingest['articles']} articles ({ingest['chunks']} chunks, "
-        f"{ingest['rejected']} rejected) in {ingest['seconds']} s into a temporary data directory.",
+        f"Ingested {ingest.articles} articles ({ingest.chunks} chunks, "
+        f"{ingest.rejected} rejected) in {ingest.seconds} s into a temporary data directory.",
         "",
         "## Metrics",
         "",
@@ -83,12 +76,12 @@ def _fmt(value: float | None) -> str:
     return f"{value:.1f}" if abs(value) >= 100 else f"{value:.4f}"
 
 
-def _metric_table(runs: list[dict[str, Any]]) -> list[str]:
-    names = list(dict.fromkeys(m for run in runs for m in run["aggregates"]))
-    header = "| metric | " + " | ".join(run["label"] for run in runs) + " |"
+def _metric_table(runs: list[RunResult]) -> list[str]:
+    names = list(dict.fromkeys(m for run in runs for m in run.aggregates))
+    header = "| metric | " + " | ".join(run.label for run in runs) + " |"
     rule = "|---|" + "---:|" * len(runs)
     rows = [
-        f"| `{name}` | " + " | ".join(_fmt(run["aggregates"].get(name)) for run in runs) + " |"
+        f"| `{name}` | " + " | ".join(_fmt(run.aggregates.get(name)) for run in runs) + " |"
         for name in names
     ]
     return [header, rule, *rows]
@@ -105,20 +98,26 @@ def _comparison_table(deltas: list[Delta]) -> list[str]:
     return lines
 
 
-def _values(run: dict[str, Any], name: str) -> np.ndarray:
-    return np.array([r[name] for r in run["rows"] if r.get(name) is not None], dtype=float)
+# A run's label and its rows as columns (aggregate.columns).
+LabelledColumns = list[tuple[str, Columns]]
 
 
-def _distributions(runs: list[dict[str, Any]], out: Path) -> Path | None:
-    names = [n for n in DISTRIBUTIONS if any(len(_values(run, n)) for run in runs)]
+def _values(cols: Columns, name: str) -> np.ndarray:
+    """The rows' values of one column, without the rows that have none."""
+    values = cols[name]
+    return values[~np.isnan(values)]
+
+
+def _distributions(runs: LabelledColumns, out: Path) -> Path | None:
+    names = [n for n in DISTRIBUTIONS if any(len(_values(cols, n)) for _, cols in runs)]
     if not names:
         return None
     fig, axes = plt.subplots(1, len(names), figsize=(3.2 * len(names), 3), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        for run in runs:
-            values = _values(run, name)
+        for label, cols in runs:
+            values = _values(cols, name)
             if len(values):
-                ax.hist(values, bins=20, range=(0, 1), alpha=0.5, label=run["label"])
+                ax.hist(values, bins=20, range=(0, 1), alpha=0.5, label=label)
         ax.set_title(name)
         ax.set_xlabel("per-item score")
     axes[0][0].set_ylabel("items")
@@ -127,26 +126,26 @@ def _distributions(runs: list[dict[str, Any]], out: Path) -> Path | None:
     return _save(fig, out / "score_distributions.png")
 
 
-def _latency(runs: list[dict[str, Any]], out: Path) -> Path | None:
-    if not any(len(_values(run, "latency_ms")) for run in runs):
+def _latency(runs: LabelledColumns, out: Path) -> Path | None:
+    if not any(len(_values(cols, "latency_ms")) for _, cols in runs):
         return None
     fig, ax = plt.subplots(figsize=(6, 3))
-    for run in runs:
-        values = _values(run, "latency_ms")
+    for label, cols in runs:
+        values = _values(cols, "latency_ms")
         if len(values):
-            ax.hist(values, bins=30, alpha=0.5, label=run["label"])
+            ax.hist(values, bins=30, alpha=0.5, label=label)
     ax.set_xlabel("latency per question (ms)")
     ax.set_ylabel("questions")
     ax.legend(fontsize="small")
     return _save(fig, out / "latency.png")
 
 
-def _bars(runs: list[dict[str, Any]], out: Path) -> Path | None:
+def _bars(runs: list[RunResult], out: Path) -> Path | None:
     names = [
         name
-        for name in dict.fromkeys(m for run in runs for m in run["aggregates"])
+        for name in dict.fromkeys(m for run in runs for m in run.aggregates)
         if not name.endswith(BAR_METRICS_EXCLUDED_SUFFIX)
-        and all(0 <= run["aggregates"].get(name, 0) <= 1 for run in runs)
+        and all(0 <= run.aggregates.get(name, 0) <= 1 for run in runs)
     ]
     if not names:
         return None
@@ -154,8 +153,8 @@ def _bars(runs: list[dict[str, Any]], out: Path) -> Path | None:
     width = 0.8 / len(runs)
     x = np.arange(len(names))
     for i, run in enumerate(runs):
-        heights = [run["aggregates"].get(name, 0) for name in names]
-        ax.bar(x + i * width, heights, width, label=run["label"])
+        heights = [run.aggregates.get(name, 0) for name in names]
+        ax.bar(x + i * width, heights, width, label=run.label)
     ax.set_xticks(x + width * (len(runs) - 1) / 2, names, rotation=45, ha="right")
     ax.set_ylim(0, 1)
     ax.legend(fontsize="small")

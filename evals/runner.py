@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,11 +28,24 @@ from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import Passage
 from newsdesk.embedding import CachingEmbedder, Embedder
 from newsdesk.evals import metrics
-from newsdesk.evals.aggregate import Row, aggregate_rows
+from newsdesk.evals.aggregate import aggregate_rows
+from newsdesk.evals.results import (
+    CheckerRow,
+    Environment,
+    EvalResults,
+    IngestStats,
+    Models,
+    QuestionRow,
+    ResultRow,
+    RunConfig,
+    RunResult,
+    SummaryRow,
+)
 from newsdesk.evals.suite import Question, Suite, SummaryItem
+from newsdesk.generation.summarize import Summarizer
 from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import normalise_text, sentence_spans
-from newsdesk.settings import Backend, RetrievalMode, Settings
+from newsdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +53,6 @@ log = logging.getLogger(__name__)
 # article has several chunks among the best.
 RETRIEVAL_CHUNKS = 40
 Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    backend: Backend = "extractive"
-    retrieval: RetrievalMode = "hybrid"
-    top_k: int | None = None
-
-    @property
-    def label(self) -> str:
-        return f"{self.backend}/{self.retrieval}" + (f"/k{self.top_k}" if self.top_k else "")
 
 
 def _settings(data_dir: Path, config: RunConfig) -> Settings:
@@ -86,8 +87,8 @@ def run_suite(
     progress: Progress | None = None,
     embedder: Embedder | None = None,
     data_dir: Path | None = None,
-) -> dict[str, Any]:
-    """Run every configuration; returns the results document (see README for its shape)."""
+) -> EvalResults:
+    """Run every configuration; returns the results document (its shape: evals/results.py)."""
     say = progress or (lambda _message: None)
     started = datetime.now(UTC)
     with _scratch_dir(data_dir) as scratch:
@@ -100,54 +101,50 @@ def run_suite(
             say(f"running {config.label}")
             with Newsdesk.open(_settings(scratch / "data", config), embedder=embedder) as desk:
                 runs.append(_run_config(suite, desk, config, shared_rows, say))
-    results: dict[str, Any] = {
-        "suite": suite.name,
-        "licence": suite.licence,
-        "started_at": started.isoformat(),
-        "finished_at": datetime.now(UTC).isoformat(),
-        "ingest": ingest,
-        "environment": _environment(embedder),
-        **{k: runs[0][k] for k in ("label", "config", "aggregates", "rows")},
-        "runs": runs,
-    }
-    return results
+    return EvalResults(
+        suite=suite.name,
+        licence=suite.licence,
+        started_at=started,
+        finished_at=datetime.now(UTC),
+        ingest=ingest,
+        environment=_environment(embedder),
+        runs=runs,
+    )
 
 
-def _environment(embedder: Embedder) -> dict[str, Any]:
-    versions = {}
+def _environment(embedder: Embedder) -> Environment:
+    versions: dict[str, str | None] = {}
     for package in ("newsdesk", "sentence-transformers", "faiss-cpu", "bm25s", "rouge-score"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {
-        "python": platform.python_version(),
-        "embedding_model": embedder.model_id,
-        "packages": versions,
-    }
+    return Environment(
+        python=platform.python_version(), embedding_model=embedder.model_id, packages=versions
+    )
 
 
-def _ingest(suite: Suite, settings: Settings, embedder: Embedder, say: Progress) -> dict[str, int]:
+def _ingest(suite: Suite, settings: Settings, embedder: Embedder, say: Progress) -> IngestStats:
     say(f"ingesting {len(suite.articles)} articles into {settings.data_dir}")
     started = time.perf_counter()
     with Newsdesk.open(settings, embedder=embedder) as desk:
         report = desk.ingestor.ingest(suite.articles)
     for rejected in report.rejected[:5]:
         log.warning("suite article rejected: %s: %s", rejected.id, rejected.reason)
-    return {
-        "articles": len(report.added) + len(report.updated) + len(report.unchanged),
-        "rejected": len(report.rejected),
-        "chunks": report.chunks,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
+    return IngestStats(
+        articles=len(report.added) + len(report.updated) + len(report.unchanged),
+        rejected=len(report.rejected),
+        chunks=report.chunks,
+        seconds=round(time.perf_counter() - started, 2),
+    )
 
 
 def _run_config(
-    suite: Suite, desk: Newsdesk, config: RunConfig, shared_rows: list[Row], say: Progress
-) -> dict[str, Any]:
-    scorer = desk.checker.scorer  # the checker's own scorer, over the shared embedder cache
+    suite: Suite, desk: Newsdesk, config: RunConfig, shared_rows: list[CheckerRow], say: Progress
+) -> RunResult:
+    scorer = SupportScorer(CachingEmbedder(desk.embedder))
     threshold = desk.settings.support_threshold
-    rows: list[Row] = []
+    rows: list[ResultRow] = []
     models: set[str] = set()
     for number, question in enumerate(suite.questions, start=1):
         row, model = _question_row(desk, question, scorer, threshold)
@@ -158,15 +155,14 @@ def _run_config(
             say(f"{config.label}: {number}/{len(suite.questions)} questions")
     rows += _summary_rows(desk, suite, say)
     rows += shared_rows
-    settings = desk.settings.model_dump(mode="json", exclude={"openai_api_key"})
-    return {
-        "label": config.label,
-        "config": {"backend": config.backend, "retrieval": config.retrieval, "top_k": config.top_k},
-        "settings": settings,
-        "models": {"embedding": desk.embedder.model_id, "llm": sorted(models)},
-        "aggregates": aggregate_rows(rows),
-        "rows": rows,
-    }
+    return RunResult(
+        label=config.label,
+        config=config,
+        settings=desk.settings.model_dump(mode="json", exclude={"openai_api_key"}),
+        models=Models(embedding=desk.embedder.model_id, llm=sorted(models)),
+        aggregates=aggregate_rows(rows),
+        rows=rows,
+    )
 
 
 # --- questions -----------------------------------------------------------------------------
@@ -192,72 +188,72 @@ def _gold_keys(question: Question) -> set[str]:
     return set(question.gold_article_ids)
 
 
-def _retrieval(desk: Newsdesk, question: Question) -> Row:
+def _add_retrieval(row: QuestionRow, desk: Newsdesk, question: Question) -> None:
     started = time.perf_counter()
     top_k = min(RETRIEVAL_CHUNKS, desk.settings.max_top_k)
     passages = desk.searcher.search(question.question, top_k=top_k)
     elapsed = (time.perf_counter() - started) * 1000
     ranked, gold = _ranking_keys(question, passages), _gold_keys(question)
-    return {
-        "search_ms": round(elapsed, 2),
-        "ranked": ranked[:10],
-        "recall@1": metrics.recall_at_k(ranked, gold, 1),
-        "recall@5": metrics.recall_at_k(ranked, gold, 5),
-        "recall@10": metrics.recall_at_k(ranked, gold, 10),
-        "mrr@10": metrics.mrr_at_k(ranked, gold, 10),
-        "ndcg@10": metrics.ndcg_at_k(ranked, gold, 10),
-    }
+    row.search_ms = round(elapsed, 2)
+    row.ranked = ranked[:10]
+    row.recall_at_1 = metrics.recall_at_k(ranked, gold, 1)
+    row.recall_at_5 = metrics.recall_at_k(ranked, gold, 5)
+    row.recall_at_10 = metrics.recall_at_k(ranked, gold, 10)
+    row.mrr_at_10 = metrics.mrr_at_k(ranked, gold, 10)
+    row.ndcg_at_10 = metrics.ndcg_at_k(ranked, gold, 10)
+    row.latency_ms = row.search_ms  # replaced by the answer's latency when there is one
 
 
 def _question_row(
     desk: Newsdesk, question: Question, scorer: SupportScorer, threshold: float
-) -> tuple[Row, str | None]:
-    row: Row = {"kind": "question", "id": question.id, "question": question.question}
+) -> tuple[QuestionRow, str | None]:
+    row = QuestionRow(id=question.id, question=question.question)
     if question.group:
-        row["group"] = question.group
+        row.group = question.group
     if question.has_retrieval_gold:
-        row |= _retrieval(desk, question)
-        row["latency_ms"] = row["search_ms"]
+        _add_retrieval(row, desk, question)
     if not question.asks_for_answer:
         return row, None
     answer = desk.answerer().ask(question.question)
-    row |= _answer_fields(question, answer, scorer, threshold)
+    _add_answer(row, question, answer, scorer, threshold)
     return row, answer.model
 
 
-def _answer_fields(
-    question: Question, answer: CitedAnswer, scorer: SupportScorer, threshold: float
-) -> Row:
+def _add_answer(
+    row: QuestionRow,
+    question: Question,
+    answer: CitedAnswer,
+    scorer: SupportScorer,
+    threshold: float,
+) -> None:
     prediction = "" if answer.abstained else metrics.strip_markers(answer.answer)
     timings = answer.timings
-    row: Row = {
-        "prediction": prediction,
-        "gold": question.answers,
-        "unanswerable": question.unanswerable,
-        "abstained": answer.abstained,
-        "degraded_share": float(answer.degraded),
-        "exact_match": metrics.exact_match(prediction, question.answers),
-        "f1": metrics.token_f1(prediction, question.answers),
-        "latency_ms": timings.total_ms,
-        "retrieval_ms": timings.retrieval_ms,
-        "generation_ms": timings.generation_ms,
-        "check_ms": timings.check_ms,
-    }
+    row.prediction = prediction
+    row.gold = question.answers
+    row.unanswerable = question.unanswerable
+    row.abstained = answer.abstained
+    row.degraded_share = float(answer.degraded)
+    row.exact_match = metrics.exact_match(prediction, question.answers)
+    row.f1 = metrics.token_f1(prediction, question.answers)
+    row.latency_ms = timings.total_ms
+    row.retrieval_ms = timings.retrieval_ms
+    row.generation_ms = timings.generation_ms
+    row.check_ms = timings.check_ms
     if not question.unanswerable:
-        row["exact_match_answerable"] = row["exact_match"]
-        row["f1_answerable"] = row["f1"]
-        row["answer_containment"] = metrics.answer_contains(prediction, question.answers)
+        row.exact_match_answerable = row.exact_match
+        row.f1_answerable = row.f1
+        row.answer_containment = metrics.answer_contains(prediction, question.answers)
     if answer.abstained or not answer.sentences:
-        return row
-    row["answer_words"] = len(prediction.split())
-    row |= citation_fields(answer, scorer, threshold)
-    return row
+        return
+    row.answer_words = len(prediction.split())
+    _add_citations(row, answer, scorer, threshold)
 
 
-def citation_fields(answer: Any, scorer: SupportScorer, threshold: float) -> Row:
+def _add_citations(
+    row: QuestionRow, answer: CitedAnswer, scorer: SupportScorer, threshold: float
+) -> None:
     """ALCE citation recall/precision with the service's scorer and with the lexical proxy,
-    and faithfulness (share of sentences the service itself marked supported). `answer` is a
-    CitedAnswer or a CitedSummary: both carry `sentences` and `citations`."""
+    and faithfulness (share of sentences the service itself marked supported)."""
     quotes = {c.number: c.quote for c in answer.citations}
     sentences = [
         (s.text, [quotes[n] for n in s.citations if n in quotes]) for s in answer.sentences
@@ -266,15 +262,13 @@ def citation_fields(answer: Any, scorer: SupportScorer, threshold: float) -> Row
     def service_entails(evidence: str, claim: str) -> bool:
         return float(scorer.score([claim], [evidence])[0, 0]) >= threshold
 
-    recall, precision = metrics.citation_scores(sentences, service_entails)
-    recall_lex, precision_lex = metrics.citation_scores(sentences, metrics.lexically_entails)
-    return {
-        "citation_recall": recall,
-        "citation_precision": precision,
-        "citation_recall_lexical": recall_lex,
-        "citation_precision_lexical": precision_lex,
-        "faithfulness": float(np.mean([s.supported for s in answer.sentences])),
-    }
+    row.citation_recall, row.citation_precision = metrics.citation_scores(
+        sentences, service_entails
+    )
+    row.citation_recall_lexical, row.citation_precision_lexical = metrics.citation_scores(
+        sentences, metrics.lexically_entails
+    )
+    row.faithfulness = float(np.mean([s.supported for s in answer.sentences]))
 
 
 # --- summaries -----------------------------------------------------------------------------
@@ -284,46 +278,44 @@ def _article_texts(suite: Suite) -> dict[str, str]:
     return {a.id: a.text for a in suite.articles}
 
 
-def _summary_rows(desk: Newsdesk, suite: Suite, say: Progress) -> list[Row]:
+def _summary_rows(desk: Newsdesk, suite: Suite, say: Progress) -> list[SummaryRow]:
     items = [s for s in suite.summaries if s.reference]
     if not items:
         return []
-    summarize = _summarizer(desk)
+    summarizer = desk.summarizer()
     texts = _article_texts(suite)
     rows = []
     for number, item in enumerate(items, start=1):
         reference = item.reference or ""
-        row: Row = {"kind": "summary", "id": item.id, "article_id": item.article_id}
+        row = SummaryRow(id=item.id, article_id=item.article_id)
         if item.group:
-            row["group"] = item.group
-        lead = metrics.lead_n(normalise_text(texts[item.article_id]))
-        row |= {f"lead3_{k}": v for k, v in metrics.rouge(lead, reference).items()}
-        row |= summarize(item, reference)
+            row.group = item.group
+        lead = metrics.rouge(metrics.lead_n(normalise_text(texts[item.article_id])), reference)
+        row.lead3_rouge1, row.lead3_rouge2, row.lead3_rougeL = _rouge_triple(lead)
+        _add_summary(row, summarizer, item, reference)
         rows.append(row)
         if number % 10 == 0 or number == len(items):
             say(f"{number}/{len(items)} summaries")
     return rows
 
 
-SummaryFn = Callable[[SummaryItem, str], Row]
+def _rouge_triple(scores: dict[str, float]) -> tuple[float, float, float]:
+    return scores["rouge1"], scores["rouge2"], scores["rougeL"]
 
 
-def _summarizer(desk: Newsdesk) -> SummaryFn:
-    summarizer = desk.summarizer()
-
-    def summarize(item: SummaryItem, reference: str) -> Row:
-        summary = summarizer.summarize(SummaryRequest(article_id=item.article_id, length="medium"))
-        text = metrics.strip_markers(summary.summary)
-        row: Row = {"summary": text, "summary_cached": summary.cached}
-        if not summary.cached:  # a cache hit (a re-run with --work-dir) says nothing of cost
-            row["summary_ms"] = summary.timings.total_ms
-        row |= metrics.rouge(text, reference)
-        row["degraded_share"] = float(summary.degraded)
-        if summary.sentences:
-            row["summary_faithfulness"] = float(np.mean([s.supported for s in summary.sentences]))
-        return row
-
-    return summarize
+def _add_summary(
+    row: SummaryRow, summarizer: Summarizer, item: SummaryItem, reference: str
+) -> None:
+    summary = summarizer.summarize(SummaryRequest(article_id=item.article_id, length="medium"))
+    text = metrics.strip_markers(summary.summary)
+    row.summary = text
+    row.summary_cached = summary.cached
+    if not summary.cached:  # a cache hit (a re-run with --work-dir) says nothing of cost
+        row.summary_ms = summary.timings.total_ms
+    row.rouge1, row.rouge2, row.rougeL = _rouge_triple(metrics.rouge(text, reference))
+    row.degraded_share = float(summary.degraded)
+    if summary.sentences:
+        row.summary_faithfulness = float(np.mean([s.supported for s in summary.sentences]))
 
 
 _SPACE_BEFORE = re.compile(r"\s+([.,;:!?'])")  # FRANK summaries are PTB-tokenised: "locke 's ."
@@ -331,11 +323,11 @@ _SPACE_BEFORE = re.compile(r"\s+([.,;:!?'])")  # FRANK summaries are PTB-tokenis
 
 def _shared_summary_rows(
     suite: Suite, embedder: Embedder, settings: Settings, say: Progress
-) -> list[Row]:
+) -> list[CheckerRow]:
     """The support checker against human factuality labels (independent of the backend, so
     computed once per run and shown in every configuration)."""
     labelled = [
-        (item, ms)
+        (item, ms, ms.human_factuality)
         for item in suite.summaries
         for ms in item.model_summaries
         if ms.human_factuality is not None
@@ -346,7 +338,7 @@ def _shared_summary_rows(
     scorer = SupportScorer(CachingEmbedder(embedder))
     texts = _article_texts(suite)
     rows = []
-    for item, model_summary in labelled:
+    for item, model_summary, human_factuality in labelled:
         article = normalise_text(texts[item.article_id])
         spans = sentence_spans(article)
         units = [article[s.start : s.end] for s in spans]
@@ -355,15 +347,14 @@ def _shared_summary_rows(
         claims = [summary[s.start : s.end] for s in sentence_spans(summary)] or [summary]
         best = scorer.score(claims, units).max(axis=1)
         lexical = [metrics.lexical_support(article, claim) for claim in claims]
-        rows.append(
-            {
-                "kind": "checker",
-                **({"group": item.group} if item.group else {}),
-                "id": f"{item.id}/{model_summary.model}",
-                "human_factuality": model_summary.human_factuality,
-                "checker_min": float(best.min()),
-                "checker_mean": float(best.mean()),
-                "lexical_min": float(min(lexical)),
-            }
+        row = CheckerRow(
+            id=f"{item.id}/{model_summary.model}",
+            human_factuality=human_factuality,
+            checker_min=float(best.min()),
+            checker_mean=float(best.mean()),
+            lexical_min=float(min(lexical)),
         )
+        if item.group:
+            row.group = item.group
+        rows.append(row)
     return rows

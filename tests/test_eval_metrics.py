@@ -11,6 +11,14 @@ import pytest
 from newsdesk.evals import metrics
 from newsdesk.evals.aggregate import aggregate_rows
 from newsdesk.evals.compare import CompareError, Gate, compare_runs, parse_gate, regressions
+from newsdesk.evals.results import (
+    CheckerRow,
+    Models,
+    QuestionRow,
+    ResultRow,
+    RunConfig,
+    RunResult,
+)
 
 RANKED = ["a", "b", "c", "d", "e"]
 GOLD = {"b", "d"}
@@ -157,20 +165,27 @@ def test_bootstrap_interval_brackets_the_mean_and_shrinks_with_n() -> None:
     assert interval(constant) == (0.25, 0.25)
 
 
-def _question(qid: str, **values: object) -> dict[str, object]:
-    return {"kind": "question", "id": qid, **values}
+def _question(qid: str, **values: object) -> QuestionRow:
+    """A question row from its JSON keys (e.g. "recall@1")."""
+    return QuestionRow.model_validate({"kind": "question", "id": qid, "question": "?", **values})
+
+
+def _checker(item: str, human: float, score: float) -> CheckerRow:
+    return CheckerRow(
+        id=item, human_factuality=human, checker_min=score, checker_mean=score, lexical_min=0.5
+    )
 
 
 def test_aggregates_from_rows() -> None:
-    rows = [
+    rows: list[ResultRow] = [
         _question("1", **{"recall@1": 1.0, "f1": 0.5, "latency_ms": 10.0}),
         _question("2", **{"recall@1": 0.0, "f1": 1.0, "latency_ms": 30.0}),
         _question("3", abstained=True, unanswerable=True, f1=1.0, latency_ms=20.0),
         _question("4", abstained=True, unanswerable=False, f1=0.0, latency_ms=1000.0),
         _question("5", abstained=False, unanswerable=True, f1=0.0, latency_ms=40.0),
-        {"kind": "checker", "id": "a", "human_factuality": 1.0, "checker_min": 0.9},
-        {"kind": "checker", "id": "b", "human_factuality": 0.0, "checker_min": 0.2},
-        {"kind": "checker", "id": "c", "human_factuality": 0.5, "checker_min": 0.6},
+        _checker("a", 1.0, 0.9),
+        _checker("b", 0.0, 0.2),
+        _checker("c", 0.5, 0.6),
     ]
     result = aggregate_rows(rows)
     assert result["recall@1"] == 0.5  # over the rows that have it, not all rows
@@ -184,9 +199,19 @@ def test_aggregates_from_rows() -> None:
     assert "rouge1" not in result and "ndcg@10" not in result
 
 
-def _results(f1_values: list[float]) -> dict[str, object]:
-    rows = [_question(str(i), f1=v, latency_ms=100.0) for i, v in enumerate(f1_values)]
-    return {"rows": rows, "aggregates": aggregate_rows(rows)}
+def _run(rows: list[QuestionRow]) -> RunResult:
+    return RunResult(
+        label="extractive/hybrid",
+        config=RunConfig(),
+        settings={},
+        models=Models(embedding="test-model", llm=[]),
+        aggregates=aggregate_rows(rows),
+        rows=rows,
+    )
+
+
+def _results(f1_values: list[float], latency_ms: float = 100.0) -> RunResult:
+    return _run([_question(str(i), f1=v, latency_ms=latency_ms) for i, v in enumerate(f1_values)])
 
 
 def test_compare_deltas_and_gates() -> None:
@@ -200,10 +225,7 @@ def test_compare_deltas_and_gates() -> None:
     assert len(regressions(list(deltas.values()), [Gate("f1", 0.2)])) == 1
     assert "not reported" in regressions(list(deltas.values()), [Gate("ndcg@10", 0.1)])[0]
     # Latency: worse means higher.
-    slower = _results([1.0, 1.0, 0.0, 1.0] * 10)
-    for row in slower["rows"]:
-        row["latency_ms"] = 150.0
-    slower["aggregates"] = aggregate_rows(slower["rows"])
+    slower = _results([1.0, 1.0, 0.0, 1.0] * 10, latency_ms=150.0)
     latency = compare_runs(before, slower, resamples=50)
     assert regressions(latency, [Gate("latency_p50_ms", 40)])
     assert not regressions(latency, [Gate("latency_p50_ms", 60)])

@@ -8,14 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 from typer.testing import CliRunner
 
 from newsdesk.api.cli import app
 from newsdesk.evals.aggregate import aggregate_rows
 from newsdesk.evals.importers import import_beir, import_cnndm, import_squad
+from newsdesk.evals.results import ResultRow, read_results
 from newsdesk.evals.suite import SuiteError, load_suite, write_articles, write_suite
 
-from .support.samples import ROOT
+from .conftest import ROOT
 
 DATA = ROOT / "tests" / "data" / "evals"
 TINY = DATA / "tiny-suite.yaml"
@@ -209,8 +211,8 @@ def test_tiny_suite_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # The extractive answer quotes the article: the gold string is in it.
     assert rows[("question", "cost")]["answer_containment"] == 1.0
     assert rows[("question", "mars")]["abstained"] is True
-    # Aggregates are exactly what the rows give.
-    assert aggregate_rows(results["rows"]) == aggregates
+    # Aggregates are exactly what the rows give; the file reads back as the typed document.
+    assert aggregate_rows(read_results(out).first.rows) == aggregates
     # The checker scores the fabricated summary lowest.
     checker = {k[1]: r["checker_min"] for k, r in rows.items() if k[0] == "checker"}
     assert checker["bridge-summary/bad"] < checker["bridge-summary/good"]
@@ -221,16 +223,21 @@ def test_tiny_suite_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert (out / "score_distributions.png").stat().st_size > 1000
     assert (out / "latency.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    # A previous run that was better on f1 by 0.5: gated at 0.1 → exit 1, at 0.9 → exit 0.
+    # A previous run that was better on f1 by 0.5, in the format written before results
+    # carried a format_version: gated at 0.1 → exit 1, at 0.9 → exit 0.
     previous = tmp_path / "previous"
     previous.mkdir()
-    better = [dict(r) for r in results["rows"]]
-    for row in better:
-        if "f1" in row:
-            row["f1"] = min(1.0, row["f1"] + 0.5)
-    (previous / "results.json").write_text(
-        json.dumps({"rows": better, "aggregates": aggregate_rows(better)}), encoding="utf-8"
-    )
+    old = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    del old["format_version"]
+    for run in old["runs"]:
+        for row in run["rows"]:
+            if "f1" in row:
+                row["f1"] = min(1.0, row["f1"] + 0.5)
+        run["aggregates"] = aggregate_rows(
+            TypeAdapter(list[ResultRow]).validate_python(run["rows"])
+        )
+    old |= {key: old["runs"][0][key] for key in ("label", "config", "aggregates", "rows")}
+    (previous / "results.json").write_text(json.dumps(old), encoding="utf-8")
     base = ["eval", str(TINY), "--out", str(tmp_path / "run2"), "--backend", "extractive",
             "--top-k", "3", "--compare", str(previous)]  # fmt: skip
     gated = runner.invoke(app, [*base, "--fail-on", "f1:0.1"])
