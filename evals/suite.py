@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,8 +108,7 @@ class Suite(BaseModel):
             ("question", [q.id for q in self.questions]),
             ("summary", [s.id for s in self.summaries]),
         ):
-            seen: set[str] = set()
-            duplicates = sorted({i for i in ids if i in seen or seen.add(i)})
+            duplicates = sorted(i for i, count in Counter(ids).items() if count > 1)
             if duplicates:
                 raise ValueError(f"duplicate {kind} ids: {', '.join(duplicates[:5])}")
         if not (self.questions or self.summaries):
