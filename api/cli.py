@@ -175,7 +175,7 @@ def ask(
     """Answer a question from the articles, every sentence cited (POST /ask)."""
     with _desk(as_json) as desk:
         filters = _filters(source, article_id, after, before)
-        answer = desk.answerer().ask(question, top_k, filters)
+        answer = operations.ask(desk, question, top_k, filters)
     if as_json:
         _print_json(answer)
         return
@@ -221,7 +221,7 @@ def summarize(
             style="bullets" if bullets else "paragraph",
             top_k=top_k,
         )
-        summary = desk.summarizer().summarize(request)
+        summary = operations.summarize(desk, request)
     if as_json:
         _print_json(summary)
         return

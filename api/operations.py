@@ -1,16 +1,23 @@
-"""What each endpoint does, shared by the HTTP routes and the CLI so that `--json` prints
-exactly what the endpoint returns."""
+"""What each endpoint does. Every route that works on the collection calls one of these
+functions, and so does the CLI command that is its twin, so that `--json` prints exactly what
+the endpoint returns. Streaming operations check the request before they return, so a bad
+request is still a plain error rather than a failure half-way through a stream."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from newsdesk import __version__
+from newsdesk.answers import CitedAnswer, CitedSummary, SummaryRequest
 from newsdesk.api.schemas import ArticlePage, Health, SearchBody, SearchResponse
 from newsdesk.container import Newsdesk
 from newsdesk.domain import Article, IngestReport, SearchFilters
 from newsdesk.errors import NotFound
+from newsdesk.generation.answer import StreamEvent
+from newsdesk.generation.conversation import QuestionRewriter
+from newsdesk.generation.llm import GenerationOptions
+from newsdesk.generation.summarize import SummaryStreamEvent
 from newsdesk.index.ingest import Progress
 from newsdesk.index.readers import ReadResult
 
@@ -64,3 +71,41 @@ def health(desk: Newsdesk) -> Health:
         backend=desk.settings.backend,
         llm=desk.llm_state(),
     )
+
+
+def ask(
+    desk: Newsdesk,
+    question: str,
+    top_k: int | None = None,
+    filters: SearchFilters | None = None,
+    options: GenerationOptions = GenerationOptions(),
+) -> CitedAnswer:
+    return desk.answerer().ask(question, top_k, filters, options=options)
+
+
+def ask_stream(
+    desk: Newsdesk,
+    question: str,
+    top_k: int | None = None,
+    filters: SearchFilters | None = None,
+    options: GenerationOptions = GenerationOptions(),
+) -> Iterator[StreamEvent]:
+    desk.searcher.request(question, top_k, filters)  # raises now if the request is bad
+    return desk.answerer().stream(question, top_k, filters, options=options)
+
+
+def question_rewriter(desk: Newsdesk) -> QuestionRewriter:
+    """What turns a conversation's last question into one that stands on its own."""
+    return QuestionRewriter.configured(
+        desk.settings.chat_rewrite, desk.settings.backend, desk.chat_model()
+    )
+
+
+def summarize(desk: Newsdesk, request: SummaryRequest) -> CitedSummary:
+    return desk.summarizer().summarize(request)
+
+
+def summary_stream(desk: Newsdesk, request: SummaryRequest) -> Iterator[SummaryStreamEvent]:
+    summarizer = desk.summarizer()
+    summarizer.validate(request)  # raises now if the request is bad
+    return summarizer.stream(request)

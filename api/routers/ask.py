@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from newsdesk.answers import CitedAnswer
+from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.sse import pipeline_events
-from newsdesk.container import Newsdesk
 from newsdesk.domain import SearchFilters
-from newsdesk.generation.answer import AnswerEvent
+from newsdesk.generation.answer import AnswerEvent, StreamEvent
 
 router = APIRouter(tags=["answers"], responses=PROBLEM_RESPONSES)
 
@@ -41,17 +41,16 @@ class AskBody(BaseModel):
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def ask(desk: DeskDep, body: AskBody) -> CitedAnswer | EventSourceResponse:
-    answerer = desk.answerer()
     if not body.stream:
-        return answerer.ask(body.question, body.top_k, body.filters)
-    # Validate before the stream starts, so a bad request is still a plain 4xx problem.
-    desk.searcher.request(body.question, body.top_k, body.filters)
-    return EventSourceResponse(_events(desk, body))
+        return operations.ask(desk, body.question, body.top_k, body.filters)
+    # Checked before the stream starts, so a bad request is still a plain 4xx problem.
+    events = operations.ask_stream(desk, body.question, body.top_k, body.filters)
+    return EventSourceResponse(_events(events))
 
 
-def _events(desk: Newsdesk, body: AskBody) -> Iterator[ServerSentEvent]:
+def _events(events: Iterator[StreamEvent]) -> Iterator[ServerSentEvent]:
     return pipeline_events(
-        desk.answerer().stream(body.question, body.top_k, body.filters),
+        events,
         final="answer",
         result=lambda event: event.answer if isinstance(event, AnswerEvent) else None,
         instance="/ask",

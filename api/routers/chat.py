@@ -17,6 +17,7 @@ from fastapi import APIRouter
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from newsdesk.answers import CitedAnswer
+from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
 from newsdesk.api.openai_errors import (
     OpenAIRequestError,
@@ -40,7 +41,7 @@ from newsdesk.api.openai_schemas import (
 )
 from newsdesk.container import Newsdesk
 from newsdesk.errors import NewsdeskError
-from newsdesk.generation.answer import Answerer, AnswerEvent
+from newsdesk.generation.answer import AnswerEvent
 from newsdesk.generation.conversation import (
     QuestionRewriter,
     StandaloneQuestion,
@@ -95,16 +96,13 @@ def chat_completions(
     desk: DeskDep, body: ChatCompletionRequest
 ) -> ChatCompletion | EventSourceResponse:
     turns = _turns(body)
-    answerer = desk.answerer()
-    rewriter = QuestionRewriter.configured(
-        desk.settings.chat_rewrite, answerer.backend, answerer.chat_model
-    )
+    rewriter = operations.question_rewriter(desk)
     reply = _Reply(desk, body, turns)
     if not body.stream:
         standalone = rewriter.rewrite(turns)
-        answer = answerer.ask(standalone.text, options=reply.options)
+        answer = operations.ask(desk, standalone.text, options=reply.options)
         return reply.completion(answer, standalone)
-    return EventSourceResponse(_chunks(reply, answerer, rewriter))
+    return EventSourceResponse(_chunks(reply, rewriter))
 
 
 def _turns(body: ChatCompletionRequest) -> list[Turn]:
@@ -216,7 +214,7 @@ def full_content(answer: CitedAnswer) -> str:
     return f"{answer.answer}\n\n{sources}" if sources else answer.answer
 
 
-def _chunks(reply: _Reply, answerer: Answerer, rewriter: QuestionRewriter) -> Iterator[Any]:
+def _chunks(reply: _Reply, rewriter: QuestionRewriter) -> Iterator[Any]:
     """role chunk → sentence deltas → sources delta → finish chunk with `newsdesk` →
     usage chunk (if asked) → [DONE]. A failure after the first chunk is an error chunk."""
     yield reply.chunk({"role": "assistant", "content": ""})
@@ -224,7 +222,7 @@ def _chunks(reply: _Reply, answerer: Answerer, rewriter: QuestionRewriter) -> It
         standalone = rewriter.rewrite(reply.turns)
         streamed: list[str] = []
         final: CitedAnswer | None = None
-        for event in answerer.stream(standalone.text, options=reply.options):
+        for event in operations.ask_stream(reply.desk, standalone.text, options=reply.options):
             if isinstance(event, SentenceEvent):
                 text = event.text if not streamed else " " + event.text
                 streamed.append(text)

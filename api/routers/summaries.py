@@ -10,11 +10,11 @@ from pydantic import Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from newsdesk.answers import CitedSummary, SummaryRequest
+from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.sse import pipeline_events
-from newsdesk.container import Newsdesk
-from newsdesk.generation.summarize import SummaryEvent
+from newsdesk.generation.summarize import SummaryEvent, SummaryStreamEvent
 
 router = APIRouter(tags=["summaries"], responses=PROBLEM_RESPONSES)
 
@@ -38,17 +38,16 @@ class SummaryBody(SummaryRequest):
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def summarize(desk: DeskDep, body: SummaryBody) -> CitedSummary | EventSourceResponse:
-    summarizer = desk.summarizer()
     request = body.request()
     if not body.stream:
-        return summarizer.summarize(request)
-    summarizer.validate(request)  # a bad request is still a plain 4xx problem
-    return EventSourceResponse(_events(desk, request))
+        return operations.summarize(desk, request)
+    # Checked before the stream starts, so a bad request is still a plain 4xx problem.
+    return EventSourceResponse(_events(operations.summary_stream(desk, request)))
 
 
-def _events(desk: Newsdesk, request: SummaryRequest) -> Iterator[ServerSentEvent]:
+def _events(events: Iterator[SummaryStreamEvent]) -> Iterator[ServerSentEvent]:
     return pipeline_events(
-        desk.summarizer().stream(request),
+        events,
         final="summary",
         result=lambda event: event.summary if isinstance(event, SummaryEvent) else None,
         instance="/summaries",
