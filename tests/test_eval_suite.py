@@ -17,7 +17,7 @@ from newsdesk.evals.importers import import_beir, import_cnndm, import_squad
 from newsdesk.evals.results import ResultRow, read_results
 from newsdesk.evals.suite import SuiteError, load_suite, write_articles, write_suite
 
-from .conftest import ROOT
+from .support.samples import ROOT
 
 DATA = ROOT / "tests" / "data" / "evals"
 TINY = DATA / "tiny-suite.yaml"
