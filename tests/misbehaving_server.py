@@ -7,7 +7,7 @@ Behaviours:
 ``ok``             a valid completion, or a valid SSE stream ending in ``[DONE]``
 ``error500``       always HTTP 500
 ``flaky``          HTTP 500 for the first ``fail_times`` requests, then ``ok``
-``hang``           answers only after ``hang_seconds`` (longer than the client's timeout)
+``hang``           answers only after ``hang_seconds`` (far longer than the client's timeout)
 ``garbage``        HTTP 200 labelled ``application/json`` whose body is not JSON
 ``no_choices``     valid JSON completion with an empty ``choices`` list
 ``broken_stream``  SSE that sends a few deltas, then closes without finish_reason or ``[DONE]``
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from newsdesk.settings import Settings
+
+from .support.patience import PATIENCE_S
 
 Behaviour = Literal[
     "ok",
@@ -221,7 +223,9 @@ def misbehaving_server(
     *,
     text: str = DEFAULT_TEXT,
     fail_times: int = 2,
-    hang_seconds: float = 10.0,
+    # A client that honours its timeout gives up long before; one that does not gets an
+    # answer after this long, and fails the test instead of hanging it.
+    hang_seconds: float = PATIENCE_S,
     retry_after_ms: int | None = 10,
 ) -> Iterator[tuple[str, RequestCounter]]:
     """Run the server in a thread; yield its ``/v1`` base URL and its request counter."""
@@ -244,7 +248,7 @@ def misbehaving_server(
         server.stopping.set()
         server.shutdown()
         server.server_close()
-        thread.join(timeout=5)
+        thread.join(timeout=PATIENCE_S)
 
 
 def provider_settings(data_dir: Path, base_url: str, **overrides: Any) -> Settings:

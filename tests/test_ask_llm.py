@@ -17,6 +17,7 @@ from newsdesk.generation.streaming import SentenceEvent
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.patience import LLM_PATIENCE_S
 from .support.samples import load_samples
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
@@ -108,7 +109,7 @@ def test_a_failing_provider_degrades_to_an_extractive_answer(
 
 
 def test_a_hanging_provider_times_out_and_degrades(tmp_path, embedder, samples) -> None:
-    with misbehaving_server("hang", hang_seconds=5) as (base_url, _):
+    with misbehaving_server("hang") as (base_url, _):
         desk = _open(
             provider_settings(tmp_path / "data", base_url, llm_timeout_seconds=0.5),
             embedder,
@@ -142,6 +143,8 @@ def local_desk(tmp_path_factory, embedder) -> Iterator[Newsdesk]:
         _env_file=None,
         backend="local",
         llm_max_tokens=96,
+        local_startup_seconds=LLM_PATIENCE_S,  # ceilings for a busy machine, not delays
+        llm_timeout_seconds=LLM_PATIENCE_S,
     )
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest([*load_samples(), INJECTION])

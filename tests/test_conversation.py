@@ -24,6 +24,7 @@ from newsdesk.generation.local_server import LocalLlamaServer
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server
+from .support.patience import LLM_PATIENCE_S, PATIENCE_S
 
 STOLTENBERG = [
     Turn("user", "How did Stoltenberg describe Zelenskyy?"),
@@ -197,14 +198,18 @@ def test_sources_list_and_reading_a_reply_back() -> None:
 
 def _provider(base_url: str) -> OpenAIChatModel:
     return OpenAIChatModel(
-        base_url=base_url, api_key=None, model="remote", timeout=10, max_retries=0
+        base_url=base_url, api_key=None, model="remote", timeout=PATIENCE_S, max_retries=0
     )
 
 
 @pytest.mark.llm
 def test_local_model_rewrites_a_follow_up(tmp_path_factory: pytest.TempPathFactory) -> None:
     settings = Settings(
-        data_dir=tmp_path_factory.mktemp("rewrite") / "data", backend="local", _env_file=None
+        data_dir=tmp_path_factory.mktemp("rewrite") / "data",
+        backend="local",
+        local_startup_seconds=LLM_PATIENCE_S,  # ceilings for a busy machine, not delays
+        llm_timeout_seconds=LLM_PATIENCE_S,
+        _env_file=None,
     )
     with LocalLlamaServer(settings) as server:
         result = QuestionRewriter(server.chat_model()).rewrite(
