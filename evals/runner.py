@@ -142,7 +142,7 @@ def _ingest(suite: Suite, settings: Settings, embedder: Embedder, say: Progress)
 def _run_config(
     suite: Suite, desk: Newsdesk, config: RunConfig, shared_rows: list[CheckerRow], say: Progress
 ) -> RunResult:
-    scorer = SupportScorer(CachingEmbedder(desk.embedder))
+    scorer = desk.checker.scorer  # the checker's own scorer, over the shared embedder cache
     threshold = desk.settings.support_threshold
     rows: list[ResultRow] = []
     models: set[str] = set()
