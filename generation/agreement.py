@@ -9,6 +9,7 @@ beside the sentence's own source, so a disagreement cites both sides."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from newsdesk.answers import CitedText, SourceRelation
 from newsdesk.domain import Passage
@@ -20,6 +21,8 @@ from newsdesk.index.text import sentence_spans
 
 SAME_MATTER = 0.7  # cosine above which two sentences report the same thing
 MAX_OTHER_SOURCES = 3  # extra citations per sentence, strongest first
+
+Relation = Literal["agrees", "disagrees"]
 
 
 @dataclass(frozen=True)
@@ -62,12 +65,12 @@ def relate_sources(
     citations = list(cited.citations)
     number_of = {(c.chunk_id, c.char_start, c.char_end): c.number for c in citations}
     sentences = [s.model_copy(deep=True) for s in cited.sentences]
-    found: list[tuple[int, str, tuple[int, int, int], float]] = []
+    found: list[tuple[int, Relation, tuple[int, int, int], float]] = []
     for i, sentence in enumerate(sentences):
         own = {c.article_id for c in citations if c.number in sentence.citations}
         if not own:
             continue
-        related = []
+        related: list[tuple[float, Relation, int]] = []
         for article in articles:
             if article in own:
                 continue
@@ -92,7 +95,7 @@ def relate_sources(
     relations = [
         SourceRelation(
             sentence=i,
-            relation=relation,  # type: ignore[arg-type]
+            relation=relation,
             article_id=final_number[key].article_id,
             citation=final_number[key].number,
             similarity=similarity,
@@ -104,7 +107,7 @@ def relate_sources(
 
 def _relation(
     claim: str, other: str, cosine: float, support: float, threshold: float
-) -> str | None:
+) -> Relation | None:
     claim_facts, other_facts = facts_in(claim), facts_in(other)
     conflicting = bool(claim_facts - other_facts) and bool(other_facts - claim_facts)
     if cosine >= SAME_MATTER and conflicting:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -233,7 +233,7 @@ class Summarizer:
         request: SummaryRequest,
         budget: SummaryBudget,
         stream_tokens: bool,
-    ) -> Iterator[SummaryStreamEvent]:
+    ) -> Generator[SummaryStreamEvent, None, _Composed]:
         """The checked summary sentences (a generator only so that a stream can show them)."""
         started = time.perf_counter()
         if self.chat_model is None:
@@ -275,18 +275,20 @@ class Summarizer:
         budget: SummaryBudget,
         stream_tokens: bool,
         release: CheckedSentences | None,
-    ) -> Iterator[SummaryStreamEvent]:
-        assert self.chat_model is not None
-        options = {
-            "max_tokens": budget.max_tokens,
-            "temperature": self.settings.llm_temperature,
-            "stop": summary_prompt().stop,
-        }
+    ) -> Generator[SummaryStreamEvent, None, str]:
+        """Token and sentence events (if `stream_tokens`); returns the raw text."""
         if not stream_tokens or release is None:
-            return self.chat_model.complete(messages, **options).text
+            return self._complete(messages, budget)
+        assert self.chat_model is not None
         stripper = MarkerStripper()
         pieces: list[str] = []
-        for delta in self.chat_model.stream(messages, **options):
+        deltas = self.chat_model.stream(
+            messages,
+            max_tokens=budget.max_tokens,
+            temperature=self.settings.llm_temperature,
+            stop=summary_prompt().stop,
+        )
+        for delta in deltas:
             pieces.append(delta)
             if visible := stripper.feed(delta):
                 yield TokenEvent(visible)

@@ -109,9 +109,7 @@ def _turns(body: ChatCompletionRequest) -> list[Turn]:
     """User and assistant turns; system prompts cannot steer cited answers, so they are
     accepted and left out."""
     turns = [
-        Turn(role=m.role, text=m.text)  # type: ignore[arg-type]
-        for m in body.messages
-        if m.role in ("user", "assistant")
+        Turn(role=m.role, text=m.text) for m in body.messages if m.role in ("user", "assistant")
     ]
     users = [i for i, m in enumerate(body.messages) if m.role == "user"]
     if not users:
