@@ -10,12 +10,17 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 # llama.cpp compiled for portable x86-64 (AVX2) rather than -march=native: on hosts with
 # Intel AMX, the native build's AMX kernels crash the server on any multi-token prompt.
-# --no-cache-dir so that a wheel built earlier with other flags is never reused.
+# It is compiled once (about 6 minutes on 2 idle cores) into the wheelhouse below, with --no-cache-dir so that
+# a wheel built earlier with other flags is never reused; .venv installs it from there, and so
+# does the fresh venv of the wheel-install test (tests/test_install.py). The stamp's name
+# carries a hash of the pin and flags: changing either builds the wheel again.
 LLAMA_PIN := llama-cpp-python[server]==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+WHEELHOUSE := .cache/wheels
+LLAMA_WHEEL := $(WHEELHOUSE)/llama-$(shell echo '$(LLAMA_PIN) $(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12).built
 
-.PHONY: run test lint setup serve clean browser
+.PHONY: run test lint setup serve clean browser wheelhouse
 
 run: setup
 	$(BIN)/newsdesk ingest samples/articles.jsonl
@@ -35,16 +40,27 @@ lint: setup
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
-	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet --no-cache-dir '$(LLAMA_PIN)'
+	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) --only-binary llama-cpp-python '$(LLAMA_PIN)'
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+wheelhouse: $(LLAMA_WHEEL)
+
+$(LLAMA_WHEEL):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	rm -rf $(WHEELHOUSE)/llama_cpp_python-*.whl $(WHEELHOUSE)/llama-*.built
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-deps --no-cache-dir \
+		-w $(WHEELHOUSE) '$(LLAMA_PIN)'
 	touch $@
 
 serve: setup
 	$(BIN)/newsdesk serve
 
+# The wheelhouse (.cache/) is kept: rebuilding it compiles llama.cpp again.
 clean:
 	rm -rf $(VENV) data .pytest_cache .ruff_cache
