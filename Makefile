@@ -10,10 +10,10 @@ BIN := $(VENV)/bin
 TORCH_PIN := torch==2.13.0
 # llama.cpp compiled for portable x86-64 (AVX2) rather than -march=native: on hosts with
 # Intel AMX, the native build's AMX kernels crash the server on any multi-token prompt.
-# It is compiled once (about 6 minutes on 2 idle cores) into the wheelhouse below, with --no-cache-dir so that
-# a wheel built earlier with other flags is never reused; .venv installs it from there, and so
-# does the fresh venv of the wheel-install test (tests/test_install.py). The stamp's name
-# carries a hash of the pin and flags: changing either builds the wheel again.
+# It is compiled once (about 6 minutes on 2 idle cores) into the wheelhouse below, with
+# --no-cache-dir so that a wheel built earlier with other flags is never reused; .venv installs
+# it from there, and so does the fresh venv of the wheel-install test (tests/test_install.py).
+# The stamp's name carries a hash of the pin and flags: changing either builds the wheel again.
 LLAMA_PIN := llama-cpp-python[server]==0.3.36
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
 	-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
