@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -346,4 +345,4 @@ def serve(
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
