@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make run   — set up, ingest the bundled sample articles, serve on 127.0.0.1:8000
-#   make test  — set up, lint, run the whole test suite (what CI runs)
+#   make test  — set up, lint, type-check, check the layers, run the whole test suite (what CI runs)
 # Both create .venv themselves and are safe to run again.
 
 PYTHON ?= python3
@@ -20,7 +20,7 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON
 WHEELHOUSE := .cache/wheels
 LLAMA_WHEEL := $(WHEELHOUSE)/llama-$(shell echo '$(LLAMA_PIN) $(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12).built
 
-.PHONY: run test lint setup serve clean browser wheelhouse
+.PHONY: run test lint docs setup serve clean browser wheelhouse
 
 run: setup
 	$(BIN)/newsdesk ingest samples/articles.jsonl
@@ -34,9 +34,17 @@ test: setup lint browser
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
+# Style, types (mypy over every package) and the layer contract (import-linter, in
+# pyproject.toml); the generated parts of docs/ are checked by tests/test_docs.py.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+# Regenerate the reference parts of docs/ (settings table, CLI help) from the code.
+docs: setup
+	$(BIN)/cog -r docs/*.md
 
 setup: $(VENV)/.installed
 
