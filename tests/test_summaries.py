@@ -17,6 +17,7 @@ from newsdesk.generation.cited_text import word_count
 from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.patience import LLM_PATIENCE_S
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 
@@ -265,9 +266,13 @@ def test_passages_beyond_the_context_are_summarised_by_map_then_reduce(
 def test_the_local_model_summarises_an_article_with_its_own_citations(
     tmp_path, embedder, samples
 ) -> None:
-    # A generous timeout: on a loaded machine the first request may queue behind others.
+    # Generous ceilings: on a loaded machine the model is slow to start and to answer.
     settings = Settings(
-        data_dir=tmp_path / "data", backend="local", llm_timeout_seconds=300, _env_file=None
+        data_dir=tmp_path / "data",
+        backend="local",
+        local_startup_seconds=LLM_PATIENCE_S,
+        llm_timeout_seconds=LLM_PATIENCE_S,
+        _env_file=None,
     )
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
