@@ -6,6 +6,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable
 
+from newsdesk.stores.transactions import immediate_transaction
+
 Migration = Callable[[sqlite3.Connection], None]
 
 
@@ -86,14 +88,9 @@ def migrate(db: sqlite3.Connection) -> None:
             f"({len(MIGRATIONS)}); upgrade newsdesk"
         )
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with immediate_transaction(db):
             migration(db)
             db.execute(f"PRAGMA user_version = {number}")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 def _run_statements(db: sqlite3.Connection, script: str) -> None:

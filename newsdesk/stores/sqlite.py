@@ -19,6 +19,7 @@ import numpy as np
 
 from newsdesk.domain import Article, ArticleSummary, ChunkInfo, SearchFilters
 from newsdesk.stores.migrations import migrate
+from newsdesk.stores.transactions import immediate_transaction
 
 _ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.source, a.author, a.published_at, a.metadata, a.content_hash, "
@@ -125,18 +126,10 @@ class ArticleStore:
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction under the writer lock: BEGIN IMMEDIATE, COMMIT when the block
-        ends (by a ``return`` too), ROLLBACK when the block or the commit raises. A block that
-        finds nothing to do returns before its first write, so its commit changes nothing."""
-        with self._write_lock:
-            db = self._connection()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
+        """One write transaction under the writer lock. A block that finds nothing to do
+        returns before its first write, so its commit changes nothing."""
+        with self._write_lock, immediate_transaction(self._connection()) as db:
+            yield db
 
     # --- state ---------------------------------------------------------------------------
     def generation(self) -> int:
