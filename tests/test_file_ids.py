@@ -25,7 +25,7 @@ from newsdesk.index.readers import read_paths
 
 
 def short_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:8]
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
 
 
 def assert_valid(article_id: str) -> None:
