@@ -271,7 +271,7 @@ def test_serve_answers_health(installed: Installed) -> None:
             try:
                 status, body = _get(f"http://127.0.0.1:{port}/health")
                 break
-            except (urllib.error.URLError, ConnectionError):
+            except OSError:  # refused, reset or timed out (URLError is one): not up yet
                 assert time.monotonic() < deadline, f"no /health in time:\n{log.read_text()}"
                 time.sleep(1)
         assert status == 200, body
