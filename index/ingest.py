@@ -115,6 +115,17 @@ class Ingestor:
                 reason=f"text is {len(article.text):,} characters; the limit is "
                 f"{self.settings.max_article_chars:,} (NEWSDESK_MAX_ARTICLE_CHARS)",
             )
+        metadata_bytes = len(
+            json.dumps(
+                article.metadata, ensure_ascii=False, separators=(",", ":"), default=str
+            ).encode("utf-8")
+        )
+        if metadata_bytes > self.settings.max_metadata_bytes:
+            return RejectedArticle(
+                id=article.id,
+                reason=f"metadata is {metadata_bytes:,} bytes as JSON; the limit is "
+                f"{self.settings.max_metadata_bytes:,} (NEWSDESK_MAX_METADATA_BYTES)",
+            )
         text = normalise_text(article.text)
         if not text:
             return RejectedArticle(id=article.id, reason="text is empty")

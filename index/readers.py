@@ -16,9 +16,16 @@ from typing import Any
 
 import frontmatter
 import trafilatura
+import yaml
 from pydantic import ValidationError
 
-from newsdesk.domain import ArticleInput, RejectedArticle
+from newsdesk.domain import (
+    MAX_METADATA_DEPTH,
+    ArticleInput,
+    RejectedArticle,
+    check_link,
+    check_text,
+)
 from newsdesk.index.file_ids import FileIds
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
@@ -137,6 +144,9 @@ def _read_json(text: str, origin: str, *, lines: bool) -> Iterator[ReadResult]:
             except json.JSONDecodeError as exc:
                 yield RejectedArticle(id=None, origin=where, reason=f"malformed JSON: {exc.msg}")
                 continue
+            except (RecursionError, ValueError) as exc:
+                yield RejectedArticle(id=None, origin=where, reason=_unreadable_json(exc))
+                continue
             yield article_from_object(obj, where)
         return
     try:
@@ -146,13 +156,62 @@ def _read_json(text: str, origin: str, *, lines: bool) -> Iterator[ReadResult]:
             id=None, origin=origin, reason=f"malformed JSON: {exc.msg} (line {exc.lineno})"
         )
         return
+    except (RecursionError, ValueError) as exc:
+        yield RejectedArticle(id=None, origin=origin, reason=_unreadable_json(exc))
+        return
     objects = document if isinstance(document, list) else [document]
     for position, obj in enumerate(objects):
         yield article_from_object(obj, f"{origin}[{position}]" if len(objects) > 1 else origin)
 
 
+def _unreadable_json(exc: RecursionError | ValueError) -> str:
+    # json.loads recurses once per level: 100,000 nested brackets exhaust the stack.
+    if isinstance(exc, RecursionError):
+        return "malformed JSON: nested too deeply"
+    return f"malformed JSON: {exc}"  # e.g. an integer of more than 4,300 digits
+
+
+class _FrontMatterRefused(ValueError):
+    pass
+
+
+class _StrictYAMLHandler(frontmatter.YAMLHandler):
+    """YAML front matter without aliases (a few hundred bytes of anchors and aliases expand
+    into gigabytes) and at most MAX_METADATA_DEPTH levels deep. The event stream is checked
+    first, iteratively in libyaml, so nothing is built from a refused document."""
+
+    def load(self, fm: str, **kwargs: object) -> Any:
+        depth = 0
+        for event in yaml.parse(fm, Loader=_YAML_LOADER):
+            if isinstance(event, yaml.AliasEvent):
+                raise _FrontMatterRefused(f"YAML aliases (*{event.anchor}) are not allowed")
+            if isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                depth += 1
+                if depth > MAX_METADATA_DEPTH:
+                    raise _FrontMatterRefused(f"nested more than {MAX_METADATA_DEPTH} levels deep")
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                depth -= 1
+        return yaml.load(fm, Loader=_YAML_LOADER)  # a safe loader
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _front_matter(text: str) -> frontmatter.Post:
+    try:
+        return frontmatter.loads(text, handler=_StrictYAMLHandler())
+    except yaml.MarkedYAMLError as exc:
+        where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
+        raise _FrontMatterRefused(f"{exc.problem or exc.context}{where}") from exc
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise _FrontMatterRefused(str(exc).splitlines()[0] if str(exc) else "unreadable") from exc
+
+
 def _read_text(article_id: str, file_name: str, text: str, origin: str) -> ReadResult:
-    post = frontmatter.loads(text) if text.lstrip().startswith("---") else None
+    try:
+        post = _front_matter(text) if text.lstrip().startswith("---") else None
+    except _FrontMatterRefused as exc:
+        return RejectedArticle(id=article_id, origin=origin, reason=f"front matter: {exc}")
     if post is not None and post.metadata:
         fields = {k: v for k, v in post.metadata.items() if k in _FRONT_MATTER_FIELDS}
         extra = {k: v for k, v in post.metadata.items() if k not in _FRONT_MATTER_FIELDS}
@@ -194,12 +253,20 @@ def _read_html(article_id: str, file_name: str, html: str, origin: str) -> ReadR
         "metadata": {"file_name": file_name},
         "title": data.get("title") or "",
         "text": data.get("text") or "",
-        "url": data.get("url"),
+        "url": _link_or_none(data.get("url")),
         "source": data.get("sitename") or data.get("hostname"),
         "author": data.get("author"),
         "published_at": data.get("date"),
     }
     return article_from_object({k: v for k, v in fields.items() if v is not None}, origin)
+
+
+def _link_or_none(url: Any) -> str | None:
+    """A page's own URL is kept only if it can be a link; a bad one is dropped, not fatal."""
+    try:
+        return check_link(check_text(url)) if isinstance(url, str) else None
+    except ValueError:
+        return None
 
 
 def _stringify(fields: dict[str, Any]) -> dict[str, Any]:

@@ -3,12 +3,19 @@ about writing them. Defined once; the API, the CLI and the evals all speak these
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ARTICLE_ID_PATTERN = r"^[\w][\w.:@-]{0,199}$"
+LINK_SCHEMES = frozenset({"http", "https"})
+MAX_METADATA_DEPTH = 20
+"""Most levels of nested objects and lists in an article's metadata (the metadata object is 1)."""
+
+_URL_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -28,7 +35,63 @@ def parse_timestamp(value: Any) -> datetime | None:
         raise ValueError(f"not a date: {value!r}")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00 is in the year 10000 UTC
+        raise ValueError(f"outside the range of dates in UTC: {value!r}") from exc
+
+
+def check_text(value: str) -> str:
+    """Refuse text that cannot be stored as UTF-8 (a lone surrogate such as ``"\\ud800"``)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"contains a lone surrogate {value[exc.start]!r} at position {exc.start}; "
+            "text must be valid Unicode"
+        ) from exc
+    return value
+
+
+def check_link(value: str) -> str:
+    """An absolute http(s) URL with a host: the only kind shown to readers as a link."""
+    if _URL_FORBIDDEN.search(value):
+        raise ValueError("URL must not contain whitespace or control characters")
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError as exc:
+        raise ValueError(f"not a valid URL: {exc}") from exc
+    if parts.scheme.lower() not in LINK_SCHEMES or not host:
+        raise ValueError("URL must be an absolute http:// or https:// URL with a host")
+    return value
+
+
+def metadata_depth_exceeds(value: Any, limit: int = MAX_METADATA_DEPTH) -> bool:
+    """Whether ``value`` nests objects and lists more than ``limit`` levels deep. Iterative,
+    and stops at the first too-deep container, so any depth costs little to detect."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list | tuple):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _check_metadata_text(value: Any) -> None:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            check_text(item)
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
 
 
 class ArticleInput(BaseModel):
@@ -45,12 +108,36 @@ class ArticleInput(BaseModel):
     source: str | None = Field(default=None, max_length=500, description="Outlet or publisher.")
     author: str | None = Field(default=None, max_length=500)
     published_at: datetime | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(
+        default_factory=dict,
+        description=f"Free-form JSON object, at most {MAX_METADATA_DEPTH} levels deep "
+        "(and NEWSDESK_MAX_METADATA_BYTES serialised).",
+    )
 
     @field_validator("published_at", mode="before")
     @classmethod
     def _timestamp(cls, value: Any) -> datetime | None:
         return parse_timestamp(value)
+
+    @field_validator("id", "title", "text", "source", "author")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        return None if value is None else check_text(value)
+
+    @field_validator("url")
+    @classmethod
+    def _link(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        return check_link(check_text(value))
+
+    @field_validator("metadata")
+    @classmethod
+    def _bounded_metadata(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if metadata_depth_exceeds(value):
+            raise ValueError(f"nested more than {MAX_METADATA_DEPTH} levels deep")
+        _check_metadata_text(value)
+        return value
 
 
 class ChunkInfo(BaseModel):

@@ -183,6 +183,13 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(
         default=50_000_000, ge=1, description="Most bytes accepted by one POST /articles/upload."
     )
+    max_metadata_bytes: int = Field(
+        default=65_536,
+        ge=2,
+        description="Largest article metadata (JSON or front matter), in bytes of its compact "
+        "JSON form; articles with more are rejected. Metadata is also limited to 20 levels of "
+        "nesting, and YAML front matter may not use aliases.",
+    )
 
     # --- HTTP ----------------------------------------------------------------------------
     host: str = Field(default="127.0.0.1", description="Address `newsdesk serve` binds.")

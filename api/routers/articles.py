@@ -6,6 +6,8 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from newsdesk.api import operations
@@ -63,11 +65,16 @@ def list_articles(
     published_after: datetime | None = None,
     published_before: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=operations.MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=operations.MAX_OFFSET)] = 0,
 ) -> ArticlePage:
-    filters = SearchFilters(
-        sources=source, published_after=published_after, published_before=published_before
-    )
+    try:
+        filters = SearchFilters(
+            sources=source, published_after=published_after, published_before=published_before
+        )
+    except ValidationError as exc:  # e.g. a bound at the start of time that UTC cannot hold
+        raise RequestValidationError(
+            [{**error, "loc": ("query", *error["loc"])} for error in exc.errors()]
+        ) from exc
     return operations.list_articles(desk, filters, limit, offset)
 
 
