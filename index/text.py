@@ -38,25 +38,49 @@ def normalise_text(raw: str) -> str:
     return "\n\n".join(_join_broken_sentences(paragraphs))
 
 
+# How much of two neighbouring paragraphs the sentence splitter reads to decide whether a
+# break cuts a sentence: the start of the following one and the end of the one before (its
+# last sentence, or the end of that if longer). Bounded, so that joining is linear in the
+# text however many paragraphs are joined into one.
+_HEAD_CHARS = 300
+_TAIL_CHARS = 300
+_SPACE = re.compile(r"\s")
+
+
 def _join_broken_sentences(paragraphs: list[str]) -> list[str]:
-    joined: list[str] = []
-    for paragraph in paragraphs:
-        if joined and _continues_sentence(joined[-1], paragraph):
-            joined[-1] = f"{joined[-1]} {paragraph}"
-        else:
-            joined.append(paragraph)
-    return joined
-
-
-def _continues_sentence(previous: str, following: str) -> bool:
     # Only a paragraph that ends in a period can be a false break ("U.S.", "Gen.", "No.");
     # headings and paragraphs ending in other punctuation are left alone. The sentence
-    # splitter decides: if it reads the two pieces, joined, as one sentence, they are one.
-    if not previous.endswith(".") or not following[:1].isalnum():
-        return False
-    tail = _last_sentence(previous)
-    head = following.split("\n", 1)[0][:300]
-    return len(sentence_spans(f"{tail} {head}")) <= len(sentence_spans(head))
+    # splitter decides: if it reads the end of the previous paragraph and the start of the
+    # next, joined, as one sentence, they are one.
+    joined: list[list[str]] = []
+    end = ""  # the end of the last joined paragraph, at most _TAIL_CHARS characters
+    tail: str | None = None  # the last sentence of `end`, once it was needed
+    for paragraph in paragraphs:
+        if joined and end.endswith(".") and paragraph[:1].isalnum():
+            if tail is None:
+                tail = _last_sentence(end)
+            head = paragraph.split("\n", 1)[0][:_HEAD_CHARS]
+            together = f"{tail} {head}"
+            spans = sentence_spans(together)
+            if len(spans) <= len(sentence_spans(head)):
+                joined[-1].append(paragraph)
+                if head == paragraph:  # the joined sentence is already split: reuse it
+                    tail = end = _window(together[spans[-1].start : spans[-1].end])
+                else:
+                    end, tail = _window(f"{tail} {paragraph}"), None
+                continue
+        joined.append([paragraph])
+        end, tail = _window(paragraph), None
+    return [" ".join(parts) for parts in joined]
+
+
+def _window(text: str) -> str:
+    """The last _TAIL_CHARS characters of ``text``, starting at a word."""
+    if len(text) <= _TAIL_CHARS:
+        return text
+    cut = len(text) - _TAIL_CHARS
+    space = _SPACE.search(text, cut)
+    return text[space.end() :] if space and space.end() < len(text) else text[cut:]
 
 
 def _last_sentence(paragraph: str) -> str:

@@ -1,0 +1,144 @@
+"""Cost linear in input size on the write path (issue 12, section 1), measured by counting
+work, not by timing: what the sentence splitter reads while paragraphs are joined."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from newsdesk.index import text as text_module
+from newsdesk.index.text import normalise_text, sentence_spans
+
+# A wire-copy article whose every paragraph break cuts the same sentence: all of it is joined
+# into one paragraph, which the splitter used to re-read whole for every break (22 s to
+# ingest at 12,000 characters).
+BROKEN = "the U.S.\n\n"
+
+
+def _characters_split(raw: str, monkeypatch: pytest.MonkeyPatch) -> int:
+    read = 0
+    real = text_module.sentence_spans
+
+    def counting(text: str) -> list[text_module.Span]:
+        nonlocal read
+        read += len(text)
+        return real(text)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(text_module, "sentence_spans", counting)
+        normalise_text(raw)
+    return read
+
+
+@pytest.mark.parametrize(
+    "unit",
+    [
+        BROKEN,
+        "how the U.S.\n\nPresident Joe Biden spoke.\n\n",
+        "Officials met in the U.S.\n\nthen they left for home in the U.S.\n\n",
+        "A long line " * 40 + "in the U.S.\n\nand the next one.\n",
+    ],
+)
+def test_paragraph_joining_reads_each_character_a_bounded_number_of_times(
+    unit: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    n = 6_000
+    small = _characters_split(unit * (n // len(unit)), monkeypatch)
+    large = _characters_split(unit * (4 * n // len(unit)), monkeypatch)
+    # Linear: four times the text, about four times the reading (it was ~16 times).
+    assert large <= 4.5 * small, (small, large)
+
+
+# --- the join decisions are those of the previous, quadratic implementation ---------------
+
+
+def _reference_normalise(raw: str) -> str:
+    """normalise_text before it was made linear: each paragraph break re-split the whole
+    paragraph joined so far to find its last sentence."""
+    control = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u200c\u200d\u2060\ufeff]")
+    horizontal = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    text = horizontal.sub(" ", control.sub("", text))
+    text = "\n".join(line.strip() for line in text.split("\n"))
+    paragraphs = [p for p in re.split(r"\n[ \t]*\n\s*", text.strip()) if p]
+
+    def last_sentence(paragraph: str) -> str:
+        spans = sentence_spans(paragraph)
+        return paragraph[spans[-1].start : spans[-1].end] if spans else paragraph
+
+    def continues(previous: str, following: str) -> bool:
+        if not previous.endswith(".") or not following[:1].isalnum():
+            return False
+        head = following.split("\n", 1)[0][:300]
+        together = f"{last_sentence(previous)} {head}"
+        return len(sentence_spans(together)) <= len(sentence_spans(head))
+
+    joined: list[str] = []
+    for paragraph in paragraphs:
+        if joined and continues(joined[-1], paragraph):
+            joined[-1] = f"{joined[-1]} {paragraph}"
+        else:
+            joined.append(paragraph)
+    return "\n\n".join(joined)
+
+
+WORDS = st.sampled_from(
+    [
+        "the",
+        "U.S.",
+        "Gen.",
+        "No.",
+        "Mr.",
+        "Inc.",
+        "e.g.",
+        "President",
+        "Biden",
+        "said",
+        "it",
+        "rained",
+        "5",
+        "1.5",
+        "St.",
+        "Jan.",
+        "a.m.",
+        "(AP)",
+        "\u201cYes.\u201d",
+        "war",
+        "Paris",
+        "said.",
+        "ended.",
+        "why?",
+        "no!",
+        "U.N.",
+        "Dr.",
+        "—",
+        "km.",
+    ]
+)
+PARAGRAPH = st.lists(WORDS, min_size=1, max_size=12).map(" ".join)
+SEPARATOR = st.sampled_from(["\n\n", "\n", " \n \n", "\n\n\n", " "])
+
+
+@st.composite
+def paragraph_joined(draw: st.DrawFn) -> str:
+    pieces = draw(st.lists(PARAGRAPH, min_size=1, max_size=30))
+    text = pieces[0]
+    for piece in pieces[1:]:
+        text += draw(SEPARATOR) + piece
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(paragraph_joined())
+def test_linear_joining_gives_the_same_text_as_before(raw: str) -> None:
+    assert normalise_text(raw) == _reference_normalise(raw)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from("aB1. \n\t?!\u00a0U.S"), max_size=300))
+def test_linear_joining_gives_the_same_text_as_before_on_any_text(raw: str) -> None:
+    assert normalise_text(raw) == _reference_normalise(raw)
