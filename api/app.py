@@ -18,6 +18,7 @@ from newsdesk.api.problems import install_problem_handlers
 from newsdesk.api.routers import articles, ask, health, search, summaries
 from newsdesk.api.routers.chat import router as chat_router
 from newsdesk.api.routers.page import install_page
+from newsdesk.api.web_security import install_web_security
 from newsdesk.container import Newsdesk
 from newsdesk.settings import Settings
 
@@ -31,11 +32,12 @@ def create_app(
     loaded model that way); otherwise they are built from ``settings`` at startup.
     ``warm_up`` starts the answer pipeline (and a local LLM server) in the background at
     startup instead of on the first question."""
+    settings = settings or (desk.settings if desk is not None else Settings())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = desk is None
-        app.state.desk = desk or await run_in_threadpool(Newsdesk.open, settings or Settings())
+        app.state.desk = desk or await run_in_threadpool(Newsdesk.open, settings)
         flusher = asyncio.create_task(_flush_periodically(app.state.desk))
         if warm_up:
             threading.Thread(target=app.state.desk.answerer, daemon=True).start()
@@ -58,6 +60,10 @@ def create_app(
         # Every route needs a key when keys are configured, unless auth.PUBLIC_PATHS lists it:
         # new routes are protected by default.
         dependencies=[Depends(require_principal)],
+        # FastAPI's own docs pages load Swagger UI and ReDoc from a CDN: web_security serves
+        # Swagger UI from local files instead, and no ReDoc.
+        docs_url=None,
+        redoc_url=None,
     )
     install_problem_handlers(app)
     install_openai_error_handlers(app)
@@ -68,6 +74,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(chat_router)
     install_page(app)
+    install_web_security(app, settings)
     return app
 
 

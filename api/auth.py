@@ -18,8 +18,8 @@ Role = Literal["admin"]
 
 # Open even when keys are configured: liveness probes, the chat page and its assets (which
 # ask for the key in the browser), and the API docs.
-PUBLIC_PATHS = frozenset({"/health", "/", "/docs", "/docs/oauth2-redirect", "/redoc"})
-PUBLIC_PREFIXES = ("/static/", "/openapi")
+PUBLIC_PATHS = frozenset({"/health", "/", "/docs"})
+PUBLIC_PREFIXES = ("/static/", "/openapi", "/docs-assets/")
 
 
 @dataclass(frozen=True)

@@ -201,15 +201,29 @@ class Settings(BaseSettings):
         "no authentication. `/health`, the chat page and the API docs stay open.",
     )
 
-    @field_validator("api_keys", mode="before")
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Host names the service answers to (the `Host` header) besides "
+        "`127.0.0.1`, `localhost`, `[::1]` and `NEWSDESK_HOST` (comma-separated or a JSON "
+        "list); other hosts get a 400, which defeats DNS rebinding. Set it to the name clients "
+        "use when serving beyond loopback; `*` turns the check off.",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins (`https://app.example.org`) whose pages may call the API from the "
+        "browser (CORS) and send it writes (comma-separated or a JSON list); empty: only the "
+        "service's own pages.",
+    )
+
+    @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
-    def _split_api_keys(cls, value: Any) -> Any:
+    def _split_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip()
             value = json.loads(text) if text.startswith("[") else text.split(",")
         if isinstance(value, list | tuple):
-            keys = (v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
-            return [key.strip() for key in keys if key.strip()]
+            items = (v.get_secret_value() if isinstance(v, SecretStr) else str(v) for v in value)
+            return [item.strip() for item in items if item.strip()]
         return value
 
     @model_validator(mode="after")

@@ -5,6 +5,7 @@ conftest."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,10 @@ from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 from tests.support.live_server import serve
 from tests.support.samples import load_samples
+
+# Starlette's TestClient sends `Host: testserver`, which the service refuses like any host it
+# is not told about (DNS rebinding); live servers in tests are reached as 127.0.0.1 anyway.
+os.environ.setdefault("NEWSDESK_ALLOWED_HOSTS", "testserver")
 
 
 @pytest.fixture(scope="session")

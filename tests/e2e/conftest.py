@@ -49,16 +49,25 @@ def browser():
 @contextmanager
 def open_page(browser, viewport: dict[str, int]) -> Iterator:
     """A fresh browser context (no shared localStorage) whose page fails the test on any
-    uncaught script error."""
+    uncaught script error or Content-Security-Policy violation (the page must work under the
+    service's strict policy: a violation means something it needs is blocked)."""
     context = browser.new_context(viewport=viewport)
     page = context.new_page()
     # Clicks, navigations and expect_response/expect_request waits: the same ceiling.
     page.set_default_timeout(PATIENCE_MS)
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     try:
         yield page
         assert errors == [], f"script errors on the page: {errors}"
+        assert violations == [], f"Content-Security-Policy violations: {violations}"
     finally:
         context.close()
 
