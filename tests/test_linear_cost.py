@@ -1,17 +1,24 @@
 """Cost linear in input size on the write path (issue 12, section 1), measured by counting
-work, not by timing: what the sentence splitter reads while paragraphs are joined."""
+work, not by timing: what the sentence splitter reads while paragraphs are joined, and the
+characters SQLite materialises while chunk texts are read."""
 
 from __future__ import annotations
 
 import re
+import sqlite3
 import unicodedata
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from newsdesk.index import text as text_module
 from newsdesk.index.text import normalise_text, sentence_spans
+from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 # A wire-copy article whose every paragraph break cuts the same sentence: all of it is joined
 # into one paragraph, which the splitter used to re-read whole for every break (22 s to
@@ -142,3 +149,75 @@ def test_linear_joining_gives_the_same_text_as_before(raw: str) -> None:
 @given(st.text(alphabet=st.sampled_from("aB1. \n\t?!\u00a0U.S"), max_size=300))
 def test_linear_joining_gives_the_same_text_as_before_on_any_text(raw: str) -> None:
     assert normalise_text(raw) == _reference_normalise(raw)
+
+
+# --- chunk texts: each article read once, not once per chunk -------------------------------
+
+
+def _store_with_one_article(path: Path, length: int) -> tuple[ArticleStore, str, list[int]]:
+    text = ("Ünïcode wörds, and then more text. " * (length // 35 + 1))[:length]
+    step = 200
+    chunks = [
+        ChunkWrite(seq, start, min(start + step, length), 50, np.zeros(4, dtype=np.float32))
+        for seq, start in enumerate(range(0, length, step))
+    ]
+    store = ArticleStore(path / "newsdesk.sqlite3")
+    written = store.write(
+        [ArticleWrite("big", "Big", text, None, None, None, None, {}, "c", "r", chunks)]
+    )
+    return store, text, [int(i) for i in written.added_chunk_ids]
+
+
+def _characters_materialised(store: ArticleStore, read: Callable[[], object]) -> int:
+    """Characters of text SQLite hands to Python (rows) or to substr() while `read` runs:
+    substr(a.text, …) materialises the whole article for every chunk."""
+    count = 0
+    db = store._connection()
+
+    def row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> sqlite3.Row:
+        nonlocal count
+        count += sum(len(v) for v in values if isinstance(v, str))
+        return sqlite3.Row(cursor, values)
+
+    def substr(value: str, start: int, length: int) -> str:
+        nonlocal count
+        count += len(value)
+        return value[start - 1 : start - 1 + length]
+
+    db.row_factory = row
+    db.create_function("substr", 3, substr, deterministic=True)
+    read()
+    return count
+
+
+ChunkReader = Callable[[ArticleStore, list[int]], object]
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        pytest.param(lambda store, ids: list(store.iter_texts()), id="iter_texts (BM25 rebuild)"),
+        pytest.param(lambda store, ids: store.get_article("big"), id="get_article"),
+        pytest.param(lambda store, ids: store.passages(ids), id="passages"),
+    ],
+)
+def test_chunk_texts_are_read_in_time_linear_in_the_article(
+    tmp_path: Path, reader: ChunkReader
+) -> None:
+    n = 50_000
+    small_store, _, small_ids = _store_with_one_article(tmp_path / "small", n)
+    large_store, large_text, large_ids = _store_with_one_article(tmp_path / "large", 4 * n)
+    small = _characters_materialised(small_store, lambda: reader(small_store, small_ids))
+    large = _characters_materialised(large_store, lambda: reader(large_store, large_ids))
+    assert large <= 4.5 * small, (small, large)  # was ~16 times
+    assert large <= 3 * len(large_text)
+
+
+def test_chunk_texts_are_slices_of_the_article(tmp_path: Path) -> None:
+    large_store, large_text, large_ids = _store_with_one_article(tmp_path, 20_000)
+    texts = [t for _, batch in large_store.iter_texts(batch_size=7) for t in batch]
+    article = large_store.get_article("big")
+    assert article is not None
+    assert texts == [large_text[c.char_start : c.char_end] for c in article.chunks]
+    passages = large_store.passages(large_ids)
+    assert [passages[i].text for i in large_ids] == texts
