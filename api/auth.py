@@ -16,9 +16,9 @@ from newsdesk.settings import Settings
 
 Role = Literal["admin"]
 
-# Open even when keys are configured: liveness probes, the chat page and its assets (which
-# ask for the key in the browser), and the API docs.
-PUBLIC_PATHS = frozenset({"/health", "/", "/docs"})
+# Open even when keys are configured: liveness and readiness probes (/health tells key holders
+# more), the chat page and its assets (which ask for the key in the browser), and the API docs.
+PUBLIC_PATHS = frozenset({"/health", "/ready", "/", "/docs"})
 PUBLIC_PREFIXES = ("/static/", "/openapi", "/docs-assets/")
 
 
@@ -85,6 +85,18 @@ def require_principal(request: Request) -> Principal:
     if principal is None:
         raise Unauthenticated("Invalid API key.")
     return principal
+
+
+def identified(request: Request) -> Principal | None:
+    """For open paths that tell key holders more: the caller when keys are off (everyone may
+    do everything then) or a valid key was sent; None otherwise (no 401: probes send none)."""
+    keys = _key_ring(request)
+    if not keys.enabled:
+        return ANONYMOUS
+    scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return keys.identify(credentials.strip())
 
 
 def _key_ring(request: Request) -> KeyRing:

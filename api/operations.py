@@ -10,7 +10,14 @@ from collections.abc import Iterable, Iterator
 
 from newsdesk import __version__
 from newsdesk.answers import CitedAnswer, CitedSummary, SummaryRequest
-from newsdesk.api.schemas import ArticlePage, Health, SearchBody, SearchResponse
+from newsdesk.api.schemas import (
+    ArticlePage,
+    Health,
+    LlmReadiness,
+    Readiness,
+    SearchBody,
+    SearchResponse,
+)
 from newsdesk.container import Newsdesk
 from newsdesk.domain import Article, IngestReport, SearchFilters
 from newsdesk.errors import NotFound
@@ -72,6 +79,32 @@ def health(desk: Newsdesk) -> Health:
         backend=desk.settings.backend,
         llm=desk.llm_state(),
     )
+
+
+def readiness(desk: Newsdesk) -> Readiness:
+    """Component states as single words, cheap (no database query, never starts the LLM)."""
+    llm = _llm_word(desk.llm_state())
+    index = "rebuilt" if desk.index_status.startswith("rebuilt") else "loaded"
+    return Readiness(
+        status="not ready" if llm == "unavailable" else "ready",
+        model="ready",
+        index=index,
+        llm=llm,
+    )
+
+
+_LLM_WORDS: dict[str, LlmReadiness] = {
+    "none": "none",
+    "not started": "not started",
+    "ready": "ready",
+    "failing": "failing",
+    "unavailable": "unavailable",
+}
+
+
+def _llm_word(state: str) -> LlmReadiness:
+    """`failing: <error>` → `failing`: the reason may hold paths, URLs or a log's tail."""
+    return _LLM_WORDS[state.split(":", 1)[0]]
 
 
 def ask(

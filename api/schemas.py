@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from newsdesk.domain import ArticleSummary, Passage, SearchFilters
@@ -33,8 +35,15 @@ class ArticlePage(BaseModel):
     offset: int
 
 
-class Health(BaseModel):
-    status: str
+class ServiceStatus(BaseModel):
+    """What `/health` tells callers without a key (when keys are configured)."""
+
+    status: Literal["ok"] = Field(description="`ok` whenever the service answers.")
+
+
+class Health(ServiceStatus):
+    """`/health` for callers with a key, or for everyone when no keys are configured."""
+
     version: str
     articles: int
     chunks: int
@@ -47,4 +56,26 @@ class Health(BaseModel):
         description="The answer LLM: `none` (extractive backend), `not started` (starts with the "
         "first question), `ready`, `failing: <error>` (the last LLM call failed; answers fall "
         "back to extractive until one succeeds) or `unavailable: <reason>` (it could not start)."
+    )
+
+
+LlmReadiness = Literal["none", "not started", "ready", "failing", "unavailable"]
+
+
+class Readiness(BaseModel):
+    """`/ready`: whether the service can do its work, in words only (no reasons, paths or
+    URLs; those are in `/health` for callers with a key)."""
+
+    status: Literal["ready", "not ready"] = Field(
+        description="`not ready` (HTTP 503) when a component the configuration needs cannot "
+        "work: today, an LLM that could not start."
+    )
+    model: Literal["ready"] = Field(description="The embedding model (loaded at start).")
+    index: Literal["loaded", "rebuilt"] = Field(
+        description="The search indexes: loaded from their snapshot or rebuilt at start."
+    )
+    llm: LlmReadiness = Field(
+        description="The answer LLM: `none` (extractive backend), `not started` (starts with "
+        "the first question), `ready`, `failing` (answers fall back to extractive until a call "
+        "succeeds) or `unavailable` (it could not start)."
     )

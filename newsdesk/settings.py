@@ -198,7 +198,8 @@ class Settings(BaseSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
         description="Bearer keys the HTTP API accepts (comma-separated or a JSON list); empty: "
-        "no authentication. `/health`, the chat page and the API docs stay open.",
+        "no authentication. `/health` (which then gives details only to key holders), "
+        "`/ready`, the chat page and the API docs stay open.",
     )
 
     allowed_hosts: Annotated[list[str], NoDecode] = Field(

@@ -101,9 +101,14 @@ async function* sseEvents(response) {
 // Requests refused at the same time share one prompt.
 let keyPrompt = null;
 function askForKey(reason) {
-  keyPrompt ??= promptForKey(reason).finally(() => {
-    keyPrompt = null;
-  });
+  keyPrompt ??= promptForKey(reason)
+    .then((saved) => {
+      if (saved) checkHealth(); // with keys configured, /health gives details to key holders only
+      return saved;
+    })
+    .finally(() => {
+      keyPrompt = null;
+    });
   return keyPrompt;
 }
 
@@ -478,6 +483,12 @@ async function checkHealth() {
   const notice = $("service-notice");
   try {
     const health = await (await request("/health")).json();
+    if (health.articles === undefined) {
+      // Keys are configured and this browser has none (yet): the service says only its status.
+      status.textContent = health.status === "ok" ? "Service up" : `Service: ${health.status}`;
+      notice.hidden = true;
+      return;
+    }
     const llm = health.llm ?? "";
     const parts = [`${health.articles} articles`];
     if (health.backend) parts.push(`backend: ${health.backend}`);

@@ -354,9 +354,12 @@ def test_api_key_is_asked_for_kept_and_sent(page: Page, tmp_path: Path, embedder
     with serve_desk(settings, embedder) as url:
         page.goto(url)
         expect(page.locator("#key-dialog")).to_be_visible()
+        # Without a key /health says only that the service is up, and the page says no more.
+        expect(page.locator("#status")).to_have_text("Service up")
         page.fill("#key-input", key)
         page.click("#key-save")
         expect(page.locator("#article-list li")).to_have_count(19)
+        expect(page.locator("#status")).to_have_text("19 articles · backend: extractive")
         assert page.evaluate("localStorage.getItem('newsdesk.apiKey')") == key
 
         with page.expect_request(lambda r: r.url.endswith("/v1/chat/completions")) as sent:
