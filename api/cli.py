@@ -336,9 +336,12 @@ def serve(
     from newsdesk.api.app import create_app
 
     settings = Settings()
+    if host is not None:
+        # The app answers to the host it binds (its allowed hosts), so it must know it.
+        settings = settings.model_copy(update={"host": host})
     uvicorn.run(
         create_app(settings, warm_up=True),
-        host=host or settings.host,
+        host=settings.host,
         port=settings.port if port is None else port,
         log_level="info",
     )
