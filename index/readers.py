@@ -171,7 +171,7 @@ def _unreadable_json(exc: RecursionError | ValueError) -> str:
     return f"malformed JSON: {exc}"  # e.g. an integer of more than 4,300 digits
 
 
-class _FrontMatterRefused(ValueError):
+class _FrontMatterRefused(Exception):
     pass
 
 
@@ -203,7 +203,9 @@ def _front_matter(text: str) -> frontmatter.Post:
     except yaml.MarkedYAMLError as exc:
         where = f" (line {exc.problem_mark.line + 1})" if exc.problem_mark else ""
         raise _FrontMatterRefused(f"{exc.problem or exc.context}{where}") from exc
-    except (yaml.YAMLError, RecursionError) as exc:
+    except (yaml.YAMLError, RecursionError, ValueError) as exc:
+        # ValueError: a value the YAML constructors cannot build (a time zone beyond ±24 h,
+        # the 13th month, an integer of more than 4,300 digits).
         raise _FrontMatterRefused(str(exc).splitlines()[0] if str(exc) else "unreadable") from exc
 
 

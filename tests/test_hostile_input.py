@@ -168,3 +168,32 @@ def test_json_number_too_long_to_read_is_refused(client: TestClient, desk: Newsd
     )
     assert "digits" in _problem(response)["detail"]
     _nothing_written(desk)
+
+
+@pytest.mark.parametrize(
+    "front_matter",
+    [
+        "published: 2024-01-01 00:00:00 +99:00",  # a time zone beyond ±24 h
+        "count: !!float 'abc'",
+        "day: !!timestamp 2024-13-45",
+        "big: " + "9" * 5000,
+    ],
+)
+def test_front_matter_yaml_cannot_build_is_refused(
+    client: TestClient, desk: Newsdesk, front_matter: str
+) -> None:
+    response = _upload(client, "odd.md", f"---\ntitle: T\n{front_matter}\n---\nA story.\n".encode())
+    assert "front matter" in _problem(response)["detail"]
+    _nothing_written(desk)
+
+
+def test_an_article_of_stop_words_alone_leaves_search_working(
+    client: TestClient, desk: Newsdesk
+) -> None:
+    # Nothing in it for BM25 to index: building the lexical index from it alone failed.
+    added = client.post("/articles", json={"id": "stop", "text": "The the and of a. It is."})
+    assert added.status_code == 200, added.text
+    found = client.post("/search", json={"query": "the stop words", "mode": "lexical"})
+    assert found.status_code == 200, found.text
+    assert client.post("/search", json={"query": "stop words"}).status_code == 200
+    desk.indexes.rebuild()

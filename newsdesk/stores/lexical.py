@@ -54,8 +54,13 @@ class Bm25Index:
         if not len(ids):
             self._bm25 = None
             return
+        tokens = self._tokenize([texts[i] for i in order])
+        if not tokens.vocab:
+            # Nothing but stop words: nothing to match (bm25s cannot index an empty vocabulary).
+            self._bm25 = None
+            return
         bm25 = bm25s.BM25()
-        bm25.index(self._tokenize([texts[i] for i in order]), show_progress=False)
+        bm25.index(tokens, show_progress=False)
         self._bm25 = bm25
 
     def search(
