@@ -1,5 +1,5 @@
 """Request and response models of OpenAI's chat completions protocol, as far as newsdesk
-speaks it (see the README's "Chat API" section for what is honoured and what is ignored).
+speaks it (see docs/chat-api.md for what is honoured and what is ignored).
 
 Requests are lenient the way OpenAI's own API is with clients: unknown parameters are accepted
 and ignored, so chat front ends that send their usual options work unchanged."""

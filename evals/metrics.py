@@ -1,4 +1,4 @@
-"""Evaluation metrics as pure functions (definitions in the README, "Evaluation suites").
+"""Evaluation metrics as pure functions (definitions in docs/evaluation.md, "Metrics").
 
 Retrieval metrics take a ranking of distinct item ids (best first) and the set of gold ids.
 Answer metrics follow the official SQuAD v2.0 evaluation script's normalisation."""

@@ -1,6 +1,6 @@
 """The one settings object. Every field is read from a ``NEWSDESK_``-prefixed environment
-variable (or a ``.env`` file) and documented in the README's settings table; a test keeps the
-two in step."""
+variable (or a ``.env`` file). The field descriptions are the documentation: docs/settings.md
+is generated from them (``make docs``), and a test keeps the two in step."""
 
 from __future__ import annotations
 
