@@ -28,6 +28,7 @@ from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.lexical import Bm25Index
+from newsdesk.stores.lock import DataDirectoryLock
 from newsdesk.stores.sqlite import ArticleStore
 from newsdesk.stores.vectors import FaissVectorIndex
 
@@ -71,6 +72,8 @@ class Newsdesk:
     # recent texts cached; ingestion uses `embedder` itself) and the citation checker.
     caching_embedder: CachingEmbedder
     checker: CitationChecker
+    # One process per data directory: held from open to close (the OS drops it on death).
+    data_lock: DataDirectoryLock
     _chat: ChatModel | None = field(default=None, init=False)
     _chat_started: bool = field(default=False, init=False)
     _answerer: Answerer | None = field(default=None, init=False)
@@ -83,8 +86,21 @@ class Newsdesk:
         """Open (or create) the collection in ``settings.data_dir``.
 
         ``embedder`` lets callers that open several collections share one loaded model.
+        Raises ``DataDirectoryInUse`` at once if another open collection (in this process or
+        another) holds the directory.
         """
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        data_lock = DataDirectoryLock.acquire(settings.data_dir)
+        try:
+            return cls._open_locked(settings, embedder, data_lock)
+        except BaseException:
+            data_lock.release()
+            raise
+
+    @classmethod
+    def _open_locked(
+        cls, settings: Settings, embedder: Embedder | None, data_lock: DataDirectoryLock
+    ) -> Newsdesk:
         embedder = embedder or build_embedder(settings)
         store = ArticleStore(settings.database_path)
         indexes = DerivedIndexes(
@@ -113,6 +129,7 @@ class Newsdesk:
                 threshold=settings.support_threshold,
                 drop_unsupported=settings.unsupported_sentences == "drop",
             ),
+            data_lock=data_lock,
         )
 
     def chat_model(self) -> ChatModel | None:
@@ -187,10 +204,13 @@ class Newsdesk:
         return "ready"
 
     def close(self) -> None:
-        if self._local_server is not None:
-            self._local_server.stop()
-        self.indexes.flush()
-        self.store.close()
+        try:
+            if self._local_server is not None:
+                self._local_server.stop()
+            self.indexes.flush()
+            self.store.close()
+        finally:
+            self.data_lock.release()
 
     def __enter__(self) -> Newsdesk:
         return self

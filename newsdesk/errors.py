@@ -54,3 +54,12 @@ class ArticlesRejected(InvalidInput):
 
     def extensions(self) -> dict[str, Any]:
         return {"rejected": [r.model_dump() for r in self.rejected]}
+
+
+class DataDirectoryInUse(NewsdeskError):
+    """Another open collection (in this process or another) holds the data directory: one
+    process per data directory, so that SQLite and the index snapshots tell one truth."""
+
+    status = 409
+    title = "Data directory in use"
+    slug = "data-directory-in-use"

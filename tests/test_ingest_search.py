@@ -156,6 +156,7 @@ def test_indexes_behind_sqlite_are_rebuilt_at_start(
     desk.indexes.flush()
     desk.ingestor.ingest(samples[5:])
     desk.store.close()  # no flush: the saved snapshot is now older than SQLite
+    desk.data_lock.release()  # as the OS does when the crashed process is gone
     with Newsdesk.open(settings, embedder=embedder) as reopened:
         assert reopened.index_status.startswith("rebuilt: snapshot generation")
         hits = reopened.searcher.search(samples[-1].title, top_k=3)
