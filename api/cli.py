@@ -49,10 +49,11 @@ def main() -> None:
 
 
 @contextmanager
-def _desk(as_json: bool) -> Iterator[Newsdesk]:
-    """Open the collection; turn the core's errors into a message and exit status 1."""
+def _desk(as_json: bool, settings: Settings | None = None) -> Iterator[Newsdesk]:
+    """Open the collection; turn the core's errors into a message and exit status 1 (among
+    them a data directory that another process holds: one process per data directory)."""
     try:
-        with Newsdesk.open(Settings()) as desk:
+        with Newsdesk.open(settings or Settings()) as desk:
             yield desk
     except ValidationError as exc:
         error = InvalidInput(describe_validation_error(exc))
@@ -339,12 +340,15 @@ def serve(
     if host is not None:
         # The app answers to the host it binds (its allowed hosts), so it must know it.
         settings = settings.model_copy(update={"host": host})
-    uvicorn.run(
-        create_app(settings, warm_up=True),
-        host=settings.host,
-        port=settings.port if port is None else port,
-        log_level="info",
-    )
+    # Opened here rather than in the app's lifespan, so that a data directory held by another
+    # process (one process per data directory) is refused with a message, not a traceback.
+    with _desk(as_json=False, settings=settings) as desk:
+        uvicorn.run(
+            create_app(settings, desk=desk, warm_up=True),
+            host=settings.host,
+            port=settings.port if port is None else port,
+            log_level="info",
+        )
 
 
 if __name__ == "__main__":
