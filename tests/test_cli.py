@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,34 +13,27 @@ from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 
+from .support.cli import run_newsdesk
 from .support.samples import SAMPLES
 
 pytestmark = pytest.mark.slow  # each command loads the model afresh
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    beside_python = Path(sys.executable).parent / "newsdesk"
-    executable = str(beside_python) if beside_python.exists() else shutil.which("newsdesk")
-    assert executable, "the newsdesk console script is not installed"
-    env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [executable, *args], capture_output=True, text=True, env=env, timeout=300, check=False
-    )
-
-
 def test_ingest_search_and_json_parity_with_http(tmp_path: Path, embedder: Embedder) -> None:
     data = tmp_path / "data"
-    ingested = run(data, "ingest", str(SAMPLES / "articles.jsonl"), "--json")
+    ingested = run_newsdesk(data, "ingest", str(SAMPLES / "articles.jsonl"), "--json")
     assert ingested.returncode == 0, ingested.stderr
     report = json.loads(ingested.stdout)
     assert len(report["added"]) == 19 and report["chunks"] > 19
     assert set(report) >= {"added", "updated", "unchanged", "rejected", "chunks"}
 
-    human = run(data, "ingest", str(SAMPLES / "articles.jsonl"))
+    human = run_newsdesk(data, "ingest", str(SAMPLES / "articles.jsonl"))
     assert human.returncode == 0
     assert "0 added, 0 updated, 19 unchanged, 0 rejected" in human.stderr
 
-    cli = run(data, "search", "crane collapse at the Grand Mosque", "--top-k", "3", "--json")
+    cli = run_newsdesk(
+        data, "search", "crane collapse at the Grand Mosque", "--top-k", "3", "--json"
+    )
     assert cli.returncode == 0, cli.stderr
     cli_body = json.loads(cli.stdout)
 
@@ -60,7 +49,7 @@ def test_ingest_search_and_json_parity_with_http(tmp_path: Path, embedder: Embed
         body.pop("took_ms")
     assert cli_body == http_body
 
-    shown = run(data, "articles", "show", "nato-no-fly-zone-stoltenberg", "--json")
+    shown = run_newsdesk(data, "articles", "show", "nato-no-fly-zone-stoltenberg", "--json")
     assert json.loads(shown.stdout) == http_article
 
 
@@ -68,15 +57,15 @@ def test_cli_errors_are_messages_with_a_non_zero_exit(tmp_path: Path) -> None:
     data = tmp_path / "data"
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Café news".encode("latin-1"))
-    result = run(data, "ingest", str(bad))
+    result = run_newsdesk(data, "ingest", str(bad))
     assert result.returncode == 1
     assert "not UTF-8" in result.stderr and "Traceback" not in result.stderr
 
-    too_many = run(data, "search", "anything", "--top-k", "1000000", "--json")
+    too_many = run_newsdesk(data, "search", "anything", "--top-k", "1000000", "--json")
     assert too_many.returncode == 1
     assert json.loads(too_many.stdout)["status"] == 422
 
-    missing = run(data, "articles", "show", "no-such-article")
+    missing = run_newsdesk(data, "articles", "show", "no-such-article")
     assert missing.returncode == 1 and "no article with id" in missing.stderr
 
 
@@ -85,12 +74,12 @@ def test_summarize_prints_the_endpoint_json_and_refuses_bad_targets(
 ) -> None:
     monkeypatch.setenv("NEWSDESK_BACKEND", "extractive")
     data = tmp_path / "data"
-    assert run(data, "ingest", str(SAMPLES / "articles.jsonl")).returncode == 0
+    assert run_newsdesk(data, "ingest", str(SAMPLES / "articles.jsonl")).returncode == 0
     article = "wikinews-2015-mecca-crane-collapse"
-    cli = run(data, "summarize", article, "--length", "short", "--json")
+    cli = run_newsdesk(data, "summarize", article, "--length", "short", "--json")
     assert cli.returncode == 0, cli.stderr
     cli_body = json.loads(cli.stdout)
-    human = run(data, "summarize", article, "--length", "short")
+    human = run_newsdesk(data, "summarize", article, "--length", "short")
     assert human.returncode == 0 and "Sources:" in human.stdout and "cached" in human.stderr
 
     settings = Settings(data_dir=data, backend="extractive", _env_file=None)
@@ -110,6 +99,6 @@ def test_summarize_prints_the_endpoint_json_and_refuses_bad_targets(
         (["summarize", article, "--length", "epic"], "length"),
         (["summarize", "no-such-article"], "no article with id"),
     ]:
-        result = run(data, *args)
+        result = run_newsdesk(data, *args)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr

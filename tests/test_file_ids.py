@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import shutil
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -22,6 +18,8 @@ from hypothesis import strategies as st
 from newsdesk.domain import ARTICLE_ID_PATTERN, ArticleInput
 from newsdesk.index.file_ids import FileIds, file_stem, id_from_file_name
 from newsdesk.index.readers import read_paths
+
+from .support.cli import run_newsdesk
 
 
 def short_hash(text: str) -> str:
@@ -182,16 +180,6 @@ def expected_ids() -> dict[str, str]:
     }
 
 
-def newsdesk(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    beside_python = Path(sys.executable).parent / "newsdesk"
-    executable = str(beside_python) if beside_python.exists() else shutil.which("newsdesk")
-    assert executable, "the newsdesk console script is not installed"
-    env = {**os.environ, "NEWSDESK_DATA_DIR": str(data_dir)}
-    return subprocess.run(
-        [executable, *args], capture_output=True, text=True, env=env, timeout=600, check=False
-    )
-
-
 @pytest.mark.slow  # each command loads the model afresh
 def test_a_folder_of_ordinary_file_names_is_ingested_once(tmp_path: Path) -> None:
     folder, data = tmp_path / "articles", tmp_path / "data"
@@ -199,19 +187,19 @@ def test_a_folder_of_ordinary_file_names_is_ingested_once(tmp_path: Path) -> Non
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text, encoding="utf-8")
 
-    first = newsdesk(data, "ingest", str(folder), "--json")
+    first = run_newsdesk(data, "ingest", str(folder), "--json")
     assert first.returncode == 0, first.stdout + first.stderr
     report = json.loads(first.stdout)
     assert report["rejected"] == []
     assert sorted(report["added"]) == sorted(expected_ids().values())
 
-    again = newsdesk(data, "ingest", str(folder), "--json")
+    again = run_newsdesk(data, "ingest", str(folder), "--json")
     assert again.returncode == 0, again.stdout + again.stderr
     report = json.loads(again.stdout)
     assert sorted(report["unchanged"]) == sorted(expected_ids().values())
     assert report["added"] == report["updated"] == report["rejected"] == []
 
-    listed = newsdesk(data, "articles", "list", "--json")
+    listed = run_newsdesk(data, "articles", "list", "--json")
     metadata = {item["id"]: item["metadata"] for item in json.loads(listed.stdout)["items"]}
     for path, article_id in expected_ids().items():
         assert metadata[article_id]["file_name"] == Path(path).name

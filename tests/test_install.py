@@ -16,19 +16,19 @@ import ast
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from newsdesk.index.file_ids import id_from_file_name
+
+from .support.cli import newsdesk_serve
+from .support.patience import PATIENCE_S
 
 pytestmark = [pytest.mark.install, pytest.mark.slow]
 
@@ -244,46 +244,12 @@ def test_ingest_search_and_an_extractive_answer(installed: Installed) -> None:
     assert "107" in citation["quote"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _get(url: str) -> tuple[int, str]:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return response.status, response.read().decode()
-
-
 def test_serve_answers_health(installed: Installed) -> None:
-    port = _free_port()
     log = installed.work / "serve.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(installed.bin / "newsdesk"), "serve", "--port", str(port)],
-            cwd=installed.work,
-            env=installed.env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + COMMAND_TIMEOUT
-        while True:
-            assert server.poll() is None, f"serve exited {server.returncode}:\n{log.read_text()}"
-            try:
-                status, body = _get(f"http://127.0.0.1:{port}/health")
-                break
-            except OSError:  # refused, reset or timed out (URLError is one): not up yet
-                assert time.monotonic() < deadline, f"no /health in time:\n{log.read_text()}"
-                time.sleep(1)
-        assert status == 200, body
-        assert json.loads(body)["status"] == "ok"
-        status, page = _get(f"http://127.0.0.1:{port}/")  # the chat page: package data
-        assert status == 200 and "<html" in page.lower()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+    newsdesk = installed.bin / "newsdesk"
+    with newsdesk_serve(newsdesk, env=installed.env, cwd=installed.work, log=log) as served:
+        health = httpx.get(f"{served.url}/health", timeout=PATIENCE_S)
+        assert health.status_code == 200, health.text
+        assert health.json()["status"] == "ok"
+        page = httpx.get(f"{served.url}/", timeout=PATIENCE_S)  # the chat page: package data
+        assert page.status_code == 200 and "<html" in page.text.lower()

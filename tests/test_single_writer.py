@@ -7,10 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -21,12 +18,12 @@ from newsdesk.embedding import Embedder
 from newsdesk.errors import DataDirectoryInUse
 from newsdesk.settings import Settings
 
+from .support.cli import NEWSDESK, free_port, newsdesk_serve, run_newsdesk
 from .support.patience import PATIENCE_S
 from .support.samples import SAMPLES
 
 pytestmark = pytest.mark.slow  # each process loads the model afresh
 
-NEWSDESK = str(Path(sys.executable).parent / "newsdesk")
 REFUSAL = "stop it, or use its HTTP API"
 
 LIGHTHOUSE_ID = "skarvholm-lighthouse-keeper-retires"
@@ -53,63 +50,6 @@ def _env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [NEWSDESK, *args],
-        capture_output=True,
-        text=True,
-        env=_env(data_dir),
-        cwd=data_dir.parent,
-        timeout=PATIENCE_S * 3,
-        check=False,
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _start_server(data_dir: Path, log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """`newsdesk serve` on a free port; returns once /health answers."""
-    port = _free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [NEWSDESK, "serve", "--port", str(port)],
-            cwd=data_dir.parent,
-            env=_env(data_dir),
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + PATIENCE_S * 3  # it loads the embedding model first
-    while True:
-        if server.poll() is not None:
-            raise AssertionError(f"serve exited with {server.returncode}:\n{log.read_text()}")
-        try:
-            response = httpx.get(f"{url}/health", timeout=PATIENCE_S)
-            if response.status_code == 200:
-                return server, url
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            server.wait()
-            raise AssertionError(f"no /health in time:\n{log.read_text()}")
-        time.sleep(0.5)
-
-
-def _stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        server.terminate()
-        try:
-            server.wait(timeout=PATIENCE_S)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
 def _article_total(url: str) -> int:
     response = httpx.get(f"{url}/articles", timeout=PATIENCE_S)
     assert response.status_code == 200, response.text
@@ -128,18 +68,19 @@ def _top_article(url: str, query: str, mode: str) -> str:
 
 def test_serve_holds_the_data_directory_until_it_dies(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    loaded = _cli(data, "ingest", str(SAMPLES / "articles.jsonl"))
+    loaded = run_newsdesk(data, "ingest", str(SAMPLES / "articles.jsonl"), env=_env(data))
     assert loaded.returncode == 0, loaded.stderr
     article = tmp_path / "lighthouse.json"
     article.write_text(json.dumps(LIGHTHOUSE), encoding="utf-8")
 
-    server, url = _start_server(data, tmp_path / "serve.log")
-    try:
+    serve_log = tmp_path / "serve.log"
+    with newsdesk_serve(NEWSDESK, env=_env(data), cwd=tmp_path, log=serve_log) as served:
+        server, url = served.process, served.url
         before = _article_total(url)
         assert before == 19
 
         # A CLI command on the served directory is refused at once and writes nothing.
-        refused = _cli(data, "ingest", str(article))
+        refused = run_newsdesk(data, "ingest", str(article), env=_env(data))
         assert refused.returncode == 1, refused.stderr
         assert f"in use by pid {server.pid}" in refused.stderr, refused.stderr
         assert "serve" in refused.stderr and REFUSAL in refused.stderr
@@ -149,7 +90,7 @@ def test_serve_holds_the_data_directory_until_it_dies(tmp_path: Path) -> None:
 
         # So is a second server (as a second uvicorn worker would be).
         second = subprocess.run(
-            [NEWSDESK, "serve", "--port", str(_free_port())],
+            [NEWSDESK, "serve", "--port", str(free_port())],
             capture_output=True,
             text=True,
             env=_env(data),
@@ -165,20 +106,16 @@ def test_serve_holds_the_data_directory_until_it_dies(tmp_path: Path) -> None:
         # The OS gives the lock up with the process, even on SIGKILL (no clean shutdown).
         server.send_signal(signal.SIGKILL)
         server.wait(timeout=PATIENCE_S)
-    finally:
-        _stop(server)
 
-    ingested = _cli(data, "ingest", str(article))
+    ingested = run_newsdesk(data, "ingest", str(article), env=_env(data))
     assert ingested.returncode == 0, ingested.stderr
     assert "1 added" in ingested.stderr
 
-    server, url = _start_server(data, tmp_path / "serve-again.log")
-    try:
-        assert _article_total(url) == before + 1
-        assert _top_article(url, DENSE_QUERY, "dense") == LIGHTHOUSE_ID
-        assert _top_article(url, LEXICAL_QUERY, "lexical") == LIGHTHOUSE_ID
-    finally:
-        _stop(server)
+    again_log = tmp_path / "serve-again.log"
+    with newsdesk_serve(NEWSDESK, env=_env(data), cwd=tmp_path, log=again_log) as served:
+        assert _article_total(served.url) == before + 1
+        assert _top_article(served.url, DENSE_QUERY, "dense") == LIGHTHOUSE_ID
+        assert _top_article(served.url, LEXICAL_QUERY, "lexical") == LIGHTHOUSE_ID
 
 
 def test_a_second_open_in_the_same_process_is_refused_until_close(

@@ -9,10 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,10 +22,10 @@ from newsdesk.api.web_security import LOOPBACK_HOSTS, allowed_hosts
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
+from tests.support.cli import NEWSDESK, newsdesk_serve
 from tests.support.patience import PATIENCE_S
 
 EVIL = "http://evil.example"
-NEWSDESK = str(Path(sys.executable).parent / "newsdesk")
 ARTICLE = {
     "id": "cross-origin-test",
     "title": "Harbour reopens",
@@ -211,39 +207,13 @@ def test_allowed_hosts_are_loopback_the_bound_host_and_the_configured_ones() -> 
 def test_serve_answers_to_the_address_it_was_told_to_bind(tmp_path: Path) -> None:
     # `newsdesk serve --host` must reach the app's allowed hosts, or every request a client
     # sends to that address is refused as an unknown host.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.2", 0))
-        port = probe.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     env.update(NEWSDESK_DATA_DIR=str(tmp_path / "data"), NEWSDESK_BACKEND="extractive")
     log = tmp_path / "serve.log"
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [NEWSDESK, "serve", "--host", "127.0.0.2", "--port", str(port)],
-            cwd=tmp_path,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + PATIENCE_S
-        while True:
-            assert server.poll() is None, f"serve exited:\n{log.read_text()}"
-            try:
-                response = httpx.get(f"http://127.0.0.2:{port}/health", timeout=PATIENCE_S)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, f"no /health in time:\n{log.read_text()}"
-                time.sleep(0.5)
+    with newsdesk_serve(NEWSDESK, env=env, cwd=tmp_path, log=log, host="127.0.0.2") as served:
+        response = httpx.get(f"{served.url}/health", timeout=PATIENCE_S)
         assert response.status_code == 200, response.text
         other = httpx.get(
-            f"http://127.0.0.2:{port}/health", headers={"Host": "evil.example"}, timeout=PATIENCE_S
+            f"{served.url}/health", headers={"Host": "evil.example"}, timeout=PATIENCE_S
         )
         assert other.status_code == 400
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
