@@ -216,6 +216,14 @@ class Settings(BaseSettings):
         "service's own pages.",
     )
 
+    # --- request limits and rate limits (issue 12 §1) ----------------------------------
+
+    # --- keys and roles (issue 12 §3) ---------------------------------------------------
+
+    # --- LLM supervision (issue 12 §6) --------------------------------------------------
+
+    # --- logs and metrics (issue 12 §7) -------------------------------------------------
+
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
     def _split_list(cls, value: Any) -> Any:
