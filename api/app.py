@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from newsdesk import __version__
 from newsdesk.api.auth import require_principal
+from newsdesk.api.limits import install_limits
 from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
 from newsdesk.api.routers import articles, ask, health, search, summaries
@@ -74,6 +75,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(chat_router)
     install_page(app)
+    install_limits(app, settings)  # innermost: body size and rate limits, after auth
     install_web_security(app, settings)
     return app
 

@@ -20,6 +20,11 @@ from newsdesk.answers import (
 )
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
+from newsdesk.generation.budgets import (
+    GenerationDeadline,
+    check_retrieval_time,
+    passages_within,
+)
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.extractive import ExtractiveAnswerer
 from newsdesk.generation.llm import ChatModel, GenerationOptions, LLMError
@@ -92,8 +97,13 @@ class Answerer:
         `options` tune this request's LLM call (the extractive backend ignores them)."""
         clock = _Clock()
         request = self.searcher.request(question, top_k, filters)
+        started = time.monotonic()
         passages = self.searcher.run(request)
         clock.mark("retrieval_ms")
+        check_retrieval_time(started, self.settings.retrieval_timeout_seconds)
+        # top_k passages were retrieved; the answer is composed and checked from the best
+        # of them only, within a budget of characters (the cost grows with the text read).
+        passages = passages_within(passages, self.settings.max_answer_context_chars)
 
         reason = self._why_unanswerable(request.query, passages)
         if reason:
@@ -137,7 +147,8 @@ class Answerer:
         scores = [p.similarity for p in passages if p.similarity is not None]
         if scores:
             return max(scores)
-        # Lexical mode: the query was never embedded, so measure here.
+        # Lexical mode: the query was never embedded, so measure here (passages are already
+        # within the answer's character budget).
         vectors = self.embedder.embed([question, *(p.text for p in passages)])
         return float((vectors[1:] @ vectors[0]).max())
 
@@ -163,12 +174,16 @@ class Answerer:
             )
             clock.mark("generation_ms")
             return completion.text
+        # One call, so without a stream llm_timeout_seconds bounds it; a stream is checked
+        # at every token against the generation deadline.
+        deadline = GenerationDeadline(self.settings.generation_timeout_seconds)
         stripper = MarkerStripper()
         pieces: list[str] = []
         deltas = self.chat_model.stream(
             messages, max_tokens=max_tokens, temperature=temperature, stop=prompt.stop
         )
         for delta in deltas:
+            deadline.check()  # an LLMError: the answer falls back to extractive, degraded
             if not pieces:
                 clock.first_token()
             pieces.append(delta)

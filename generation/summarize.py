@@ -24,6 +24,12 @@ from newsdesk.errors import NotFound
 from newsdesk.generation import extractive_summary
 from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.answer import model_name
+from newsdesk.generation.budgets import (
+    GenerationDeadline,
+    OverCostCap,
+    check_retrieval_time,
+    passages_within,
+)
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.cited_text import render, unbullet, within_budget, without_repeats
 from newsdesk.generation.llm import ChatModel, LLMError
@@ -102,7 +108,25 @@ class Summarizer:
         if request.topic is not None:
             self.searcher.request(request.topic, request.top_k, request.filters)
             return
-        self._content_hashes(request.target_ids())
+        ids = request.target_ids()
+        self._content_hashes(ids)
+        self._within_caps(ids)
+
+    def _within_caps(self, article_ids: list[str]) -> None:
+        """Refuse, before reading any article, a summary that would cover more articles or
+        characters than allowed (the work grows with both)."""
+        most = self.settings.max_summary_articles
+        if len(article_ids) > most:
+            raise OverCostCap(
+                f"{len(article_ids)} articles in one summary; the limit is {most} "
+                "(NEWSDESK_MAX_SUMMARY_ARTICLES)"
+            )
+        chars = sum(self.store.article_lengths(article_ids).values())
+        if chars > self.settings.max_summary_chars:
+            raise OverCostCap(
+                f"the articles hold {chars:,} characters; one summary may cover at most "
+                f"{self.settings.max_summary_chars:,} (NEWSDESK_MAX_SUMMARY_CHARS)"
+            )
 
     def _content_hashes(self, article_ids: list[str]) -> dict[str, str]:
         hashes = self.store.stored_hashes(article_ids)
@@ -181,6 +205,7 @@ class Summarizer:
             return self._topic_material(request)
         ids = request.target_ids()
         hashes = self._content_hashes(ids)
+        self._within_caps(ids)
 
         def load() -> list[Passage]:
             passages: list[Passage] = []
@@ -197,17 +222,36 @@ class Summarizer:
         assert request.topic is not None
         top_k = request.top_k or self.settings.summary_topic_passages
         search = self.searcher.request(request.topic, top_k, request.filters)
-        relevant = [
-            p
-            for p in self.searcher.run(search)
-            if p.similarity is None or p.similarity >= self.settings.abstain_threshold
-        ]
+        started = time.monotonic()
+        found = self.searcher.run(search)
+        check_retrieval_time(started, self.settings.retrieval_timeout_seconds)
+        relevant = self._within_topic_caps(
+            [
+                p
+                for p in found
+                if p.similarity is None or p.similarity >= self.settings.abstain_threshold
+            ]
+        )
         rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in relevant))}
         # Article by article in ranking order, each in reading order: summaries read better.
         ordered = sorted(relevant, key=lambda p: (rank[p.article_id], p.char_start))
         hashes = self._content_hashes(list(rank))
         key = self._cache_key(request, hashes, [p.chunk_id for p in ordered])
         return _Material(list(rank), key, lambda: ordered)
+
+    def _within_topic_caps(self, ranked: list[Passage]) -> list[Passage]:
+        """The best-ranked passages within the summary caps: the lower-ranked ones beyond
+        max_summary_chars, or from more than max_summary_articles articles, are left out."""
+        kept = passages_within(ranked, self.settings.max_summary_chars)
+        articles: set[str] = set()
+        within: list[Passage] = []
+        for passage in kept:
+            if passage.article_id not in articles:
+                if len(articles) == self.settings.max_summary_articles:
+                    continue
+                articles.add(passage.article_id)
+            within.append(passage)
+        return within
 
     def _cache_key(
         self, request: SummaryRequest, hashes: dict[str, str], chunk_ids: list[int] | None
@@ -242,14 +286,16 @@ class Summarizer:
         instructions = summary_prompt().instructions(budget, request.style, articles)
         groups = self._groups(passages)
         release = CheckedSentences(self.checker, passages, budget.max_sentences)
+        # All the calls of this summary share one deadline; running out is an LLMError.
+        deadline = GenerationDeadline(self.settings.generation_timeout_seconds)
         try:
             if len(groups) == 1:
                 messages = summary_messages(passages, instructions)
-                raw = yield from self._generate(messages, budget, stream_tokens, release)
+                raw = yield from self._generate(messages, budget, stream_tokens, release, deadline)
                 cited = self.checker.check(without_unfinished_sentence(unbullet(raw)), passages)
                 hierarchical = False
             else:
-                cited = self._map_reduce(groups, budget, instructions)
+                cited = self._map_reduce(groups, budget, instructions, deadline)
                 hierarchical = True
         except LLMError as exc:
             fallback = self._extractive(passages, budget)
@@ -275,10 +321,11 @@ class Summarizer:
         budget: SummaryBudget,
         stream_tokens: bool,
         release: CheckedSentences | None,
+        deadline: GenerationDeadline,
     ) -> Generator[SummaryStreamEvent, None, str]:
         """Token and sentence events (if `stream_tokens`); returns the raw text."""
         if not stream_tokens or release is None:
-            return self._complete(messages, budget)
+            return self._complete(messages, budget, deadline)
         assert self.chat_model is not None
         stripper = MarkerStripper()
         pieces: list[str] = []
@@ -289,6 +336,7 @@ class Summarizer:
             stop=summary_prompt().stop,
         )
         for delta in deltas:
+            deadline.check()
             pieces.append(delta)
             if visible := stripper.feed(delta):
                 yield TokenEvent(visible)
@@ -318,7 +366,11 @@ class Summarizer:
         return self.settings.openai_context_tokens
 
     def _map_reduce(
-        self, groups: list[list[Passage]], budget: SummaryBudget, instructions: str
+        self,
+        groups: list[list[Passage]],
+        budget: SummaryBudget,
+        instructions: str,
+        deadline: GenerationDeadline,
     ) -> CitedText:
         """Summarise each group, then combine the partial sentences; a reduced sentence cites
         the passages its statements cited, and is checked against them."""
@@ -329,7 +381,9 @@ class Summarizer:
         index_of: dict[int, int] = {}
         for group in groups:
             part_instructions = prompt.instructions(partial_budget, "paragraph", 1)
-            raw = self._complete(summary_messages(group, part_instructions), partial_budget)
+            raw = self._complete(
+                summary_messages(group, part_instructions), partial_budget, deadline
+            )
             part = self.checker.check(without_unfinished_sentence(unbullet(raw)), group)
             for sentence in part.sentences:
                 if not sentence.supported:
@@ -342,7 +396,9 @@ class Summarizer:
                     passages.append(passage)
         if not statements:
             return CitedText(text="", sentences=[], citations=[])
-        raw = self._complete(reduce_messages([s for s, _ in statements], instructions), budget)
+        raw = self._complete(
+            reduce_messages([s for s, _ in statements], instructions), budget, deadline
+        )
         marked: list[tuple[str, list[int]]] = []
         for parsed in parse_markers(without_unfinished_sentence(unbullet(raw))):
             numbers = [
@@ -354,8 +410,11 @@ class Summarizer:
             marked.append((parsed.text, numbers))
         return self.checker.check_marked(marked, passages)
 
-    def _complete(self, messages: list[dict[str, str]], budget: SummaryBudget) -> str:
+    def _complete(
+        self, messages: list[dict[str, str]], budget: SummaryBudget, deadline: GenerationDeadline
+    ) -> str:
         assert self.chat_model is not None
+        deadline.check()
         return self.chat_model.complete(
             messages,
             max_tokens=budget.max_tokens,

@@ -217,6 +217,96 @@ class Settings(BaseSettings):
     )
 
     # --- request limits and rate limits (issue 12 §1) ----------------------------------
+    max_request_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Most bytes of a request body, except `POST /articles` and "
+        "`POST /articles/upload` (which have their own limits): `/ask`, `/search`, "
+        "`/summaries`, `/v1/chat/completions`. A larger `Content-Length` gets a 413 before the "
+        "body is read; a body sent without one (chunked) is cut off with a 413 once it passes "
+        "the limit. The default fits a conversation of `max_chat_chars` characters.",
+    )
+    max_batch_bytes: int = Field(
+        default=50_000_000,
+        ge=1024,
+        description="Most bytes of one `POST /articles` body (refused with a 413 before it is "
+        "read): a full batch of `max_batch_articles` articles of 50 kB each fits.",
+    )
+    max_summary_articles: int = Field(
+        default=20,
+        ge=1,
+        le=50,
+        description="Most articles one summary may cover (`article_ids`; topic summaries: "
+        "the distinct articles of their passages); more is a 422 before any work.",
+    )
+    max_summary_chars: int = Field(
+        default=200_000,
+        ge=1000,
+        description="Most characters of article text one summary may cover, counted from the "
+        "stored lengths before any work: more is a 422. Topic summaries leave out their "
+        "lowest-ranked passages beyond it.",
+    )
+    max_chat_message_chars: int = Field(
+        default=20_000,
+        ge=100,
+        le=100_000,
+        description="Most characters of one `/v1/chat/completions` message (400 above it).",
+    )
+    max_chat_chars: int = Field(
+        default=100_000,
+        ge=100,
+        description="Most characters of all the messages of one `/v1/chat/completions` "
+        "request together (400 above it, code `context_length_exceeded`). At most 200 "
+        "messages are accepted.",
+    )
+    max_answer_context_chars: int = Field(
+        default=12_000,
+        ge=500,
+        description="Passage characters an answer is composed and checked from: the "
+        "best-ranked passages up to this budget (at least one). `top_k` still decides how "
+        "many passages `/search` returns, but an `/ask` with a large `top_k` no longer splits "
+        "and embeds every one of them.",
+    )
+    max_concurrent_llm_requests: int = Field(
+        default=4,
+        ge=1,
+        description="Answers and summaries (`/ask`, `/summaries`, `/v1/chat/completions`, "
+        "whatever the backend) composed at the same time; the others wait for a slot.",
+    )
+    llm_queue_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a request waits for one of those slots before it is refused "
+        "with a 503 and `Retry-After`.",
+    )
+    retrieval_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="An answer or summary whose retrieval took longer is not composed: 504. "
+        "(Retrieval is not interrupted; the deadline is checked when it ends.)",
+    )
+    generation_timeout_seconds: float = Field(
+        default=180.0,
+        gt=0,
+        description="All the LLM calls of one answer or summary together (a summary may make "
+        "several): when the time is up the answer is composed extractively instead, marked "
+        "`degraded` with the reason. Each call also has `llm_timeout_seconds`.",
+    )
+    rate_limit_per_minute: float = Field(
+        default=0,
+        ge=0,
+        description="Requests per minute each caller may make (per API key; without keys, "
+        "per client address), with `rate_limit_burst` allowed at once; above it a 429 with "
+        "`Retry-After`. 0 (the default): no limit, for the default loopback-only, single-user "
+        "binding. Set it when serving beyond loopback. `/health`, `/ready`, the chat page, "
+        "its files and the API docs are not limited.",
+    )
+    rate_limit_burst: int = Field(
+        default=20,
+        ge=1,
+        description="Requests a caller may make at once, before `rate_limit_per_minute` "
+        "paces the next ones.",
+    )
 
     # --- keys and roles (issue 12 §3) ---------------------------------------------------
 

@@ -11,6 +11,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from newsdesk.answers import CitedAnswer
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
+from newsdesk.api.limits import SlotsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.sse import pipeline_events
 from newsdesk.domain import SearchFilters
@@ -40,11 +41,15 @@ class AskBody(BaseModel):
     summary="Answer a question with cited, checked sentences",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def ask(desk: DeskDep, body: AskBody) -> CitedAnswer | EventSourceResponse:
+def ask(desk: DeskDep, slots: SlotsDep, body: AskBody) -> CitedAnswer | EventSourceResponse:
     if not body.stream:
-        return operations.ask(desk, body.question, body.top_k, body.filters)
-    # Checked before the stream starts, so a bad request is still a plain 4xx problem.
-    events = operations.ask_stream(desk, body.question, body.top_k, body.filters)
+        with slots.held():
+            return operations.ask(desk, body.question, body.top_k, body.filters)
+    # Checked before the stream starts, so a bad request (or no free slot) is still a plain
+    # 4xx (503) problem; the stream holds its slot until it ends.
+    events = slots.stream(
+        lambda: operations.ask_stream(desk, body.question, body.top_k, body.filters)
+    )
     return EventSourceResponse(_events(events))
 
 

@@ -19,6 +19,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from newsdesk.answers import CitedAnswer
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
+from newsdesk.api.limits import SlotsDep
 from newsdesk.api.openai_errors import (
     OpenAIRequestError,
     error_json,
@@ -50,6 +51,7 @@ from newsdesk.generation.conversation import (
 )
 from newsdesk.generation.llm import GenerationOptions
 from newsdesk.generation.streaming import SentenceEvent
+from newsdesk.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,12 @@ router = APIRouter(
     tags=["chat (OpenAI-compatible)"],
     responses={
         status: {"model": OpenAIErrorResponse, "description": text}
-        for status, text in {400: "Invalid request", 401: "Missing or wrong API key"}.items()
+        for status, text in {
+            400: "Invalid request",
+            401: "Missing or wrong API key",
+            413: "Request too large",
+            503: "Busy: retry after Retry-After seconds",
+        }.items()
     },
 )
 
@@ -93,16 +100,42 @@ def get_model(model_id: str) -> ModelCard:
     responses={200: {"content": {"text/event-stream": {}}}},
 )
 def chat_completions(
-    desk: DeskDep, body: ChatCompletionRequest
+    desk: DeskDep, slots: SlotsDep, body: ChatCompletionRequest
 ) -> ChatCompletion | EventSourceResponse:
+    _within_caps(body, desk.settings)
     turns = _turns(body)
     rewriter = operations.question_rewriter(desk)
     reply = _Reply(desk, body, turns)
     if not body.stream:
-        standalone = rewriter.rewrite(turns)
-        answer = operations.ask(desk, standalone.text, options=reply.options)
-        return reply.completion(answer, standalone)
-    return EventSourceResponse(_chunks(reply, rewriter))
+        with slots.held():
+            standalone = rewriter.rewrite(turns)
+            answer = operations.ask(desk, standalone.text, options=reply.options)
+            return reply.completion(answer, standalone)
+    # The slot is taken before the stream starts (a 503 is still a plain error) and held
+    # until it ends.
+    return EventSourceResponse(slots.stream(lambda: _chunks(reply, rewriter)))
+
+
+def _within_caps(body: ChatCompletionRequest, settings: Settings) -> None:
+    """Conversation size caps, checked before any work: every message is read (rewriting,
+    usage counting), so the cost grows with the whole conversation."""
+    most = settings.max_chat_message_chars
+    for index, message in enumerate(body.messages):
+        if len(message.text) > most:
+            raise OpenAIRequestError(
+                f"message {index} holds {len(message.text):,} characters; a message may hold "
+                f"at most {most:,}",
+                param=f"messages.{index}.content",
+                code="string_above_max_length",
+            )
+    total = sum(len(message.text) for message in body.messages)
+    if total > settings.max_chat_chars:
+        raise OpenAIRequestError(
+            f"the messages hold {total:,} characters together; a request may hold at most "
+            f"{settings.max_chat_chars:,}: send fewer or shorter messages",
+            param="messages",
+            code="context_length_exceeded",
+        )
 
 
 def _turns(body: ChatCompletionRequest) -> list[Turn]:

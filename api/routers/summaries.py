@@ -12,6 +12,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from newsdesk.answers import CitedSummary, SummaryRequest
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
+from newsdesk.api.limits import SlotsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.sse import pipeline_events
 from newsdesk.generation.summarize import SummaryEvent, SummaryStreamEvent
@@ -37,12 +38,17 @@ class SummaryBody(SummaryRequest):
     summary="Summarise an article, several articles or a topic, every sentence cited",
     responses={200: {"content": {"text/event-stream": {}}}},
 )
-def summarize(desk: DeskDep, body: SummaryBody) -> CitedSummary | EventSourceResponse:
+def summarize(
+    desk: DeskDep, slots: SlotsDep, body: SummaryBody
+) -> CitedSummary | EventSourceResponse:
     request = body.request()
     if not body.stream:
-        return operations.summarize(desk, request)
-    # Checked before the stream starts, so a bad request is still a plain 4xx problem.
-    return EventSourceResponse(_events(operations.summary_stream(desk, request)))
+        with slots.held():
+            return operations.summarize(desk, request)
+    # Checked before the stream starts, so a bad request (or no free slot) is still a plain
+    # 4xx (503) problem; the stream holds its slot until it ends.
+    events = slots.stream(lambda: operations.summary_stream(desk, request))
+    return EventSourceResponse(_events(events))
 
 
 def _events(events: Iterator[SummaryStreamEvent]) -> Iterator[ServerSentEvent]:

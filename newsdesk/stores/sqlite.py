@@ -378,6 +378,11 @@ class ArticleStore:
             )
         return found
 
+    def article_lengths(self, article_ids: Sequence[str]) -> dict[str, int]:
+        """Characters of each stored article's text (for cost caps, before reading any)."""
+        query = "SELECT id, length(text) AS n FROM articles WHERE id IN ({marks})"
+        return {row["id"]: row["n"] for row in self._select_in(query, list(article_ids))}
+
     def _article_texts(self, article_ids: set[str]) -> dict[str, str]:
         """The texts of these articles, each read once."""
         query = "SELECT id, text FROM articles WHERE id IN ({marks})"
