@@ -22,7 +22,6 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.middleware.cors import CORSMiddleware
-from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsdesk.api.problems import Problem, problem_response
@@ -179,6 +178,47 @@ class SameOriginWrites:
         return f"Refused a request from origin {origin!r}: only this service's own pages (and NEWSDESK_CORS_ORIGINS) may change state."
 
 
+class KnownHosts:
+    """Answer only requests whose `Host` names this service, so that a page served under an
+    attacker's domain that resolves to this address (DNS rebinding) gets a 400 problem
+    document and nothing else. `*` allows every host; `*.example.org` any subdomain."""
+
+    def __init__(self, app: ASGIApp, hosts: Iterable[str]) -> None:
+        self.app = app
+        names = [h.lower() for h in hosts]
+        self.any_host = "*" in names
+        self.exact = frozenset(h for h in names if not h.startswith("*"))
+        self.suffixes = tuple(h[1:] for h in names if h.startswith("*."))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.any_host or scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        host = _host_name(Headers(scope=scope).get("host", ""))
+        if host in self.exact or (self.suffixes and host.endswith(self.suffixes)):
+            await self.app(scope, receive, send)
+            return
+        response = problem_response(
+            Problem(
+                type="urn:newsdesk:problem:unknown-host",
+                title="Bad Request",
+                status=400,
+                detail="Invalid host header: this service does not answer to that name "
+                "(NEWSDESK_ALLOWED_HOSTS lists the names it answers to besides loopback).",
+                instance=scope["path"],
+            )
+        )
+        await response(scope, receive, send)
+
+
+def _host_name(header: str) -> str:
+    """The host of a `Host` header without its port; IPv6 literals keep their brackets."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        return header[: header.find("]") + 1] if "]" in header else header
+    return header.split(":", 1)[0]
+
+
 def allowed_hosts(settings: Settings) -> list[str]:
     """The Host header values the service answers to: the loopback names, NEWSDESK_HOST (when
     it names one host rather than every interface) and NEWSDESK_ALLOWED_HOSTS."""
@@ -203,7 +243,5 @@ def install_web_security(app: FastAPI, settings: Settings) -> None:
             allow_headers=["Authorization", "Content-Type"],
             allow_credentials=False,
         )
-    app.add_middleware(
-        TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings), www_redirect=False
-    )
+    app.add_middleware(KnownHosts, hosts=allowed_hosts(settings))
     app.add_middleware(SecurityHeaders, docs_csp=docs_csp)

@@ -182,6 +182,10 @@ def test_unknown_host_names_are_refused(client: TestClient) -> None:
     refused = client.get("/articles", headers={"Host": "evil.example"})
     assert refused.status_code == 400
     assert refused.headers["x-content-type-options"] == "nosniff"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"] == "urn:newsdesk:problem:unknown-host"
+    # A name that merely ends like an allowed one is not that name.
+    assert client.get("/articles", headers={"Host": "evil-localhost"}).status_code == 400
     assert (
         client.post("/articles", json=ARTICLE, headers={"Host": "evil.example:8000"}).status_code
         == 400
