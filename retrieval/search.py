@@ -74,11 +74,12 @@ class Searcher:
             if query_vector is not None:
                 scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
                 dense = _as_dict(ids, scores)
-            if request.mode != "dense":
-                scores, ids = self.indexes.fresh_lexical().search(
-                    request.query, candidates, allowed
-                )
-                lexical = _as_dict(ids, scores)
+            lexical_view = self.indexes.fresh_lexical()
+        # The lexical view is immutable: scoring it needs no lock, so writers and the
+        # background BM25 rebuild never wait for it, nor it for them.
+        if request.mode != "dense":
+            scores, ids = lexical_view.search(request.query, candidates, allowed)
+            lexical = _as_dict(ids, scores)
 
         rankings, weights = [], []
         if dense:

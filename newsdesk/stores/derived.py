@@ -4,7 +4,12 @@ SQLite is the source of truth; every committed write bumps its ``generation``. T
 indexes are saved together as a snapshot that records the generation it reflects; on start a
 snapshot from another generation (a crash between the SQLite commit and the snapshot, say) is
 discarded and the indexes are rebuilt from the vectors SQLite keeps. So a crash can cost a
-rebuild, never consistency."""
+rebuild, never consistency.
+
+Readers never wait behind a rebuild of the BM25 index: a write appends its chunks to the
+lexical view at once (searchable before the write returns), and a background thread rebuilds
+the base BM25 index from a consistent read of SQLite, outside every lock, then swaps it in.
+Snapshots are copied under the lock and written to disk outside it."""
 
 from __future__ import annotations
 
@@ -20,13 +25,24 @@ from pathlib import Path
 
 import numpy as np
 
-from newsdesk.stores.lexical import LexicalIndex
+from newsdesk.stores.lexical import Bm25Index, LexicalIndex, LexicalView, Segment, tokenize
 from newsdesk.stores.sqlite import ArticleStore, WriteResult
 from newsdesk.stores.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_FORMAT = 1
+# 2: the lexical part holds the chunks written since its base was built (pending.json).
+SNAPSHOT_FORMAT = 2
+# A background rebuild of the base BM25 index starts once this many chunks were written or
+# removed since the last one: a quarter of the base (so rebuilds during a long ingest cost a
+# few times one final build), at least 1,000 and at most 25,000 (what a search scores outside
+# the base stays small).
+REBUILD_AT_LEAST = 1_000
+REBUILD_AT_MOST = 25_000
+
+
+def rebuild_threshold(base_size: int) -> int:
+    return min(max(REBUILD_AT_LEAST, base_size // 4), REBUILD_AT_MOST)
 
 
 class DerivedIndexes:
@@ -40,21 +56,34 @@ class DerivedIndexes:
     ) -> None:
         self.store = store
         self.vectors = vectors
-        self.lexical = lexical
         self.directory = directory
         self.embedding_model = embedding_model
-        # One lock for index state: writes (SQLite commit + index update) are serialised with
-        # each other and with searches, so the indexes never run ahead of or behind SQLite.
+        # Index state: writes apply their effect under it, searches read under it, so the
+        # indexes never run ahead of or behind SQLite. Held only for short steps.
         self.lock = threading.RLock()
+        # Writers in commit order: a SQLite commit and its index update are one step, and the
+        # next writer's commit waits for it (readers wait only for the index update).
+        self._writer = threading.RLock()
+        self._flushing = threading.Lock()
+        self.lexical_view = LexicalView(lexical, -1)
+        # Builds the empty base index a rebuild fills (tests substitute an instrumented one).
+        self.lexical_factory: Callable[[], LexicalIndex] = Bm25Index
+        self.lexical_rebuilds = 0  # bases swapped in by the background thread
         self.generation = -1
-        self._lexical_stale = False
         self._unsaved = False
         self.last_flush = time.monotonic()
+        self._rebuild_wanted = threading.Condition(threading.Lock())
+        self._rebuild_requested = False
+        self._rebuilder: threading.Thread | None = None
+        self._closing = False
+        # Held while the background thread reads SQLite, so close() never closes the store's
+        # connections under it.
+        self._reading = threading.Lock()
 
     # --- start-up ------------------------------------------------------------------------
     def open(self) -> str:
         """Load the saved snapshot if it matches SQLite, else rebuild. Returns what happened."""
-        with self.lock:
+        with self._writer, self.lock:
             generation = self.store.generation()
             reason = self._snapshot_mismatch(generation)
             if reason is None:
@@ -62,8 +91,11 @@ class DerivedIndexes:
                     snapshot = self._current_snapshot()
                     assert snapshot is not None
                     self.vectors.load(snapshot / "vectors.faiss")
-                    self.lexical.load(snapshot / "lexical")
+                    self.lexical_view = LexicalView.load(
+                        self.lexical_factory(), snapshot / "lexical"
+                    )
                     self.generation = generation
+                    self._maybe_request_rebuild()
                     return "loaded"
                 except Exception as exc:  # a damaged snapshot is only a cache: rebuild
                     reason = f"snapshot unreadable ({exc})"
@@ -101,10 +133,14 @@ class DerivedIndexes:
 
     # --- keeping in step -----------------------------------------------------------------
     def rebuild(self) -> None:
-        with self.lock:
+        """Rebuild both indexes from SQLite now, holding off writers and readers."""
+        with self._writer, self.lock:
             self._rebuild_vectors()
-            self._rebuild_lexical()
-            self.generation = self.store.generation()
+            generation = self.store.generation()
+            base = self.lexical_factory()
+            base.rebuild(*self._read_texts())
+            self.lexical_view = LexicalView(base, generation)
+            self.generation = generation
             self._unsaved = True
 
     def _rebuild_vectors(self) -> None:
@@ -117,40 +153,110 @@ class DerivedIndexes:
         else:
             self.vectors.rebuild(np.zeros(0, dtype=np.int64), np.zeros((0, self.vectors.dimension)))
 
-    def _rebuild_lexical(self) -> None:
+    def _read_texts(self) -> tuple[np.ndarray, list[str]]:
+        """All chunk ids and texts, as of one state of SQLite."""
         ids: list[np.ndarray] = []
         texts: list[str] = []
         for batch_ids, batch_texts in self.store.iter_texts():
             ids.append(batch_ids)
             texts += batch_texts
-        self.lexical.rebuild(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), texts)
-        self._lexical_stale = False
+        return (np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)), texts
 
     def write(self, commit: Callable[[], WriteResult | None]) -> WriteResult | None:
-        """Run a SQLite write and apply its effect to the indexes, as one step."""
-        with self.lock:
+        """Run a SQLite write and apply its effect to the indexes, as one step: when this
+        returns, searches find what it wrote."""
+        with self._writer:
             result = commit()
             if result is not None:
-                self._apply(result)
+                # Tokenizing is the slow part of the lexical update: before taking the lock.
+                segment = Segment.of(
+                    result.generation, result.added_chunk_ids, tokenize(result.added_texts)
+                )
+                with self.lock:
+                    self._apply(result, segment)
             return result
 
-    def _apply(self, result: WriteResult) -> None:
+    def _apply(self, result: WriteResult, segment: Segment) -> None:
         removing = len(result.removed_chunk_ids) > 0
         if self.vectors.can_update(removing=removing):
             self.vectors.remove(result.removed_chunk_ids)
             self.vectors.add(result.added_chunk_ids, result.added_vectors)
         else:
             self._rebuild_vectors()
-        self._lexical_stale = True
+        self.lexical_view = self.lexical_view.added(segment, result.removed_chunk_ids)
         self.generation = result.generation
         self._unsaved = True
+        self._maybe_request_rebuild()
 
-    def fresh_lexical(self) -> LexicalIndex:
-        """The BM25 index, rebuilt first if writes happened since it was built."""
+    def fresh_lexical(self) -> LexicalView:
+        """The lexical view including every write that has returned; immutable, so search it
+        without holding the lock."""
         with self.lock:
-            if self._lexical_stale:
-                self._rebuild_lexical()
-            return self.lexical
+            return self.lexical_view
+
+    # --- rebuilding the BM25 base beside the readers -------------------------------------
+    def _maybe_request_rebuild(self) -> None:
+        view = self.lexical_view
+        if view.pending >= rebuild_threshold(len(view.base)):
+            self.request_lexical_rebuild()
+
+    def request_lexical_rebuild(self) -> None:
+        """Rebuild the base BM25 index in the background (once, however often asked while
+        one is pending)."""
+        with self._rebuild_wanted:
+            if self._closing:
+                return
+            self._rebuild_requested = True
+            if self._rebuilder is None:
+                self._rebuilder = threading.Thread(
+                    target=self._rebuild_lexical_forever, name="bm25-rebuild", daemon=True
+                )
+                self._rebuilder.start()
+            self._rebuild_wanted.notify()
+
+    def _rebuild_lexical_forever(self) -> None:
+        while True:
+            with self._rebuild_wanted:
+                while not (self._rebuild_requested or self._closing):
+                    self._rebuild_wanted.wait()
+                if self._closing:
+                    return
+                self._rebuild_requested = False
+            try:
+                self._rebuild_lexical_aside()
+            except Exception:
+                if self._closing:
+                    return
+                log.exception("rebuilding the BM25 index failed; searches use the older one")
+
+    def _rebuild_lexical_aside(self) -> None:
+        with self._reading:
+            if self._closing:
+                return
+            with self.store.read_transaction():
+                generation = self.store.generation()
+                ids, texts = self._read_texts()
+        started = time.perf_counter()
+        base = self.lexical_factory()
+        base.rebuild(ids, texts)  # the slow part: no lock held
+        with self.lock:
+            if self._closing or generation <= self.lexical_view.base_generation:
+                return
+            self.lexical_view = self.lexical_view.rebased(base, generation)
+            self.lexical_rebuilds += 1
+            self._unsaved = True
+        log.info(
+            "BM25 index rebuilt beside the readers: %d chunks in %.1f s",
+            len(ids),
+            time.perf_counter() - started,
+        )
+
+    def close(self) -> None:
+        """Stop background rebuilds (without waiting for one to finish) and flush."""
+        with self._reading, self._rebuild_wanted:
+            self._closing = True
+            self._rebuild_wanted.notify_all()
+        self.flush()
 
     # --- persistence ---------------------------------------------------------------------
     @property
@@ -158,15 +264,24 @@ class DerivedIndexes:
         return self._unsaved
 
     def flush(self) -> bool:
-        """Write a snapshot if anything changed since the last one. Returns whether it wrote."""
-        with self.lock:
-            self.last_flush = time.monotonic()
-            if not self._unsaved:
-                return False
-            if self._lexical_stale:
-                self._rebuild_lexical()
-            self._write_snapshot()
-            self._unsaved = False
+        """Write a snapshot if anything changed since the last one. Returns whether it wrote.
+        The indexes are copied under the lock; the files are written outside it."""
+        with self._flushing:
+            with self.lock:
+                self.last_flush = time.monotonic()
+                if not self._unsaved:
+                    return False
+                generation = self.generation
+                count = len(self.vectors)
+                vectors = self.vectors.serialized()
+                lexical = self.lexical_view
+                self._unsaved = False
+            try:
+                self._write_snapshot(generation, vectors, count, lexical)
+            except BaseException:
+                with self.lock:
+                    self._unsaved = True
+                raise
             return True
 
     def flush_if_due(self, interval_seconds: float) -> bool:
@@ -175,25 +290,27 @@ class DerivedIndexes:
             return self.flush()
         return False
 
-    def _write_snapshot(self) -> None:
+    def _write_snapshot(
+        self, generation: int, vectors: np.ndarray, count: int, lexical: LexicalView
+    ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            self.vectors.save(staging / "vectors.faiss")
-            self.lexical.save(staging / "lexical")
+            vectors.tofile(staging / "vectors.faiss")
+            lexical.save(staging / "lexical")
             manifest = {
                 "format": SNAPSHOT_FORMAT,
-                "generation": self.generation,
+                "generation": generation,
                 "embedding_model": self.embedding_model,
                 "vector_index": self.vectors.kind,
                 "dimension": self.vectors.dimension,
-                "vectors": len(self.vectors),
+                "vectors": count,
                 "written_at": time.time(),
             }
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
             _fsync_tree(staging)
-            final = self.directory / f"snapshot-{self.generation:012d}-{uuid.uuid4().hex[:8]}"
+            final = self.directory / f"snapshot-{generation:012d}-{uuid.uuid4().hex[:8]}"
             staging.rename(final)
             pointer = self.directory / "CURRENT.tmp"
             pointer.write_text(final.name)

@@ -1,13 +1,21 @@
-"""BM25 lexical index (bm25s, English stemming and stop words), keyed by chunk id.
+"""BM25 lexical search (bm25s, English stemming and stop words), keyed by chunk id.
 
-bm25s builds a static index, so changes are applied by rebuilding from SQLite; the owner
-decides when (lazily, on the next search after a write)."""
+bm25s builds a static index, and building one over a large collection takes tens of seconds.
+So the searchable state is a ``LexicalView``: a static ``Bm25Index`` built at some generation
+(the *base*), plus the chunks written since (small immutable *segments*, scored here with the
+same BM25 formula) minus the chunks removed since. A write adds a segment in milliseconds; the
+owner rebuilds the base now and then, away from readers, and swaps it in. Every view is
+immutable, so a search runs on the view it was handed without any lock."""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
+from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -18,14 +26,46 @@ import Stemmer
 # bm25s sets its own logger to DEBUG on import, which floods every caller's output.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
+# bm25s defaults (method "lucene": Lucene's idf, Robertson's term-frequency part).
+K1 = 1.5
+B = 0.75
+
+_EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+# PyStemmer objects are not safe to share between threads; searches now run concurrently.
+_stemmers = threading.local()
+
+
+def tokenize(texts: Sequence[str]) -> list[list[str]]:
+    """Stemmed tokens without stop words: the terms BM25 counts."""
+    tokens = bm25s.tokenize(
+        list(texts), stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+    return [list(doc) for doc in tokens]
+
 
 class LexicalIndex(Protocol):
+    """A static BM25 index over (chunk id, text) pairs; built once, then only read."""
+
+    @property
+    def document_count(self) -> int: ...
+
+    @property
+    def token_count(self) -> int:
+        """Total number of terms in the indexed documents (for the average length)."""
+
     def __len__(self) -> int: ...
 
-    def rebuild(self, ids: np.ndarray, texts: Sequence[str]) -> None: ...
+    def rebuild(self, ids: np.ndarray, texts: Sequence[str]) -> None:
+        """Build from scratch; only on an index no reader has been handed yet."""
+
+    def document_frequencies(self, terms: Sequence[str]) -> np.ndarray: ...
 
     def search(
-        self, query: str, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        query: str,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        excluded_ids: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """BM25 scores and ids of the k best chunks with a positive score."""
 
@@ -36,50 +76,79 @@ class LexicalIndex(Protocol):
 
 class Bm25Index:
     def __init__(self) -> None:
-        self._stemmer = Stemmer.Stemmer("english")
         self._bm25: bm25s.BM25 | None = None
         self._ids = np.zeros(0, dtype=np.int64)
+        self._token_count = 0
 
     def __len__(self) -> int:
         return len(self._ids)
 
-    def _tokenize(self, texts: Sequence[str]) -> bm25s.tokenization.Tokenized:
-        return bm25s.tokenize(
-            list(texts), stopwords="en", stemmer=self._stemmer, show_progress=False
-        )
+    @property
+    def document_count(self) -> int:
+        return len(self._ids)
+
+    @property
+    def token_count(self) -> int:
+        return self._token_count
 
     def rebuild(self, ids: np.ndarray, texts: Sequence[str]) -> None:
         order = np.argsort(ids, kind="stable")
         self._ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+        self._bm25 = None
+        self._token_count = 0
         if not len(ids):
-            self._bm25 = None
             return
-        tokens = self._tokenize([texts[i] for i in order])
-        if not tokens.vocab:
+        tokens = bm25s.tokenize(
+            [texts[i] for i in order], stopwords="en", stemmer=_stemmer(), show_progress=False
+        )
+        self._token_count = sum(len(doc) for doc in tokens.ids)
+        if not tokens.vocab or not self._token_count:
             # Nothing but stop words: nothing to match (bm25s cannot index an empty vocabulary).
-            self._bm25 = None
             return
-        bm25 = bm25s.BM25()
+        bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
         bm25.index(tokens, show_progress=False)
         self._bm25 = bm25
 
+    def document_frequencies(self, terms: Sequence[str]) -> np.ndarray:
+        """How many indexed documents contain each term (0 for terms it has never seen)."""
+        found = np.zeros(len(terms), dtype=np.float64)
+        if self._bm25 is None:
+            return found
+        # Scores are stored column per term (CSC): a term's documents are one indptr range.
+        indptr = self._bm25.scores["indptr"]
+        for i, term in enumerate(terms):
+            column = self._bm25.vocab_dict.get(term)
+            if column is not None and column + 1 < len(indptr):
+                found[i] = indptr[column + 1] - indptr[column]
+        return found
+
     def search(
-        self, query: str, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        query: str,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        excluded_ids: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        empty = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
         if self._bm25 is None or k <= 0:
-            return empty
-        tokens = self._tokenize([query])
+            return _EMPTY
+        terms = [t for t in tokenize([query])[0] if t in self._bm25.vocab_dict]
         # A query of nothing but stop words or unseen terms matches nothing.
-        if not any(token_ids for token_ids in tokens.ids):
-            return empty
+        if not terms:
+            return _EMPTY
         mask = None
         if allowed_ids is not None:
-            mask = np.isin(self._ids, allowed_ids).astype(np.float32)
-            if not mask.any():
-                return empty
+            mask = np.isin(self._ids, allowed_ids)
+        if excluded_ids is not None and len(excluded_ids):
+            keep = ~np.isin(self._ids, excluded_ids)
+            mask = keep if mask is None else mask & keep
+        if mask is not None and not mask.any():
+            return _EMPTY
         docs, scores = self._bm25.retrieve(
-            tokens, k=min(k, len(self._ids)), show_progress=False, weight_mask=mask, n_threads=1
+            [terms],
+            k=min(k, len(self._ids)),
+            show_progress=False,
+            weight_mask=None if mask is None else mask.astype(np.float32),
+            n_threads=1,
         )
         positions, values = docs[0], scores[0]
         keep = values > 0
@@ -90,11 +159,169 @@ class Bm25Index:
         np.save(directory / "chunk_ids.npy", self._ids)
         if self._bm25 is not None:
             self._bm25.save(str(directory / "bm25"), show_progress=False)
-        (directory / "lexical.json").write_text(json.dumps({"empty": self._bm25 is None}))
+        meta = {"empty": self._bm25 is None, "token_count": self._token_count}
+        (directory / "lexical.json").write_text(json.dumps(meta))
 
     def load(self, directory: Path) -> None:
         self._ids = np.load(directory / "chunk_ids.npy")
-        empty = json.loads((directory / "lexical.json").read_text())["empty"]
+        meta = json.loads((directory / "lexical.json").read_text())
+        self._token_count = int(meta["token_count"])
         self._bm25 = (
-            None if empty else bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+            None if meta["empty"] else bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+        )
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return stemmer
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The chunks of one write, tokenized: a tiny inverted index, never changed."""
+
+    generation: int
+    ids: np.ndarray  # chunk ids, one per document
+    lengths: np.ndarray  # terms per document
+    postings: dict[str, tuple[np.ndarray, np.ndarray]]  # term -> (document rows, counts)
+    tokens: tuple[tuple[str, ...], ...]  # kept so that a snapshot can save the segment
+
+    @classmethod
+    def of(cls, generation: int, ids: np.ndarray, tokens: Sequence[Sequence[str]]) -> Segment:
+        rows: dict[str, list[int]] = {}
+        counts: dict[str, list[int]] = {}
+        for row, doc in enumerate(tokens):
+            for term, count in Counter(doc).items():
+                rows.setdefault(term, []).append(row)
+                counts.setdefault(term, []).append(count)
+        postings = {
+            term: (np.array(rows[term], dtype=np.int64), np.array(counts[term], dtype=np.float64))
+            for term in rows
+        }
+        return cls(
+            generation=generation,
+            ids=np.asarray(ids, dtype=np.int64),
+            lengths=np.array([len(doc) for doc in tokens], dtype=np.float64),
+            postings=postings,
+            tokens=tuple(tuple(doc) for doc in tokens),
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "generation": self.generation,
+            "ids": self.ids.tolist(),
+            "tokens": [list(doc) for doc in self.tokens],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, object]) -> Segment:
+        tokens = data["tokens"]
+        assert isinstance(tokens, list)
+        return cls.of(int(str(data["generation"])), np.array(data["ids"], dtype=np.int64), tokens)
+
+
+@dataclass(frozen=True)
+class LexicalView:
+    """What a lexical search sees: the base index, the segments written since it was built,
+    and the chunk ids removed since (in the base or in a segment) with the generation of each
+    removal.
+
+    Segments are scored with BM25 over the statistics of base and segments together (document
+    count, document frequencies, average length). The base keeps the statistics it was built
+    with, so until the next rebuild its scores differ from a fresh index's only by the terms'
+    frequency among the chunks written since — the same formula, on slightly older counts."""
+
+    base: LexicalIndex
+    base_generation: int
+    segments: tuple[Segment, ...] = ()
+    removed: tuple[tuple[int, int], ...] = ()  # (chunk id, generation of the removal)
+
+    @property
+    def pending(self) -> int:
+        """Chunks searched outside the base: what a rebuild would fold in."""
+        return sum(len(s.ids) for s in self.segments) + len(self.removed)
+
+    def added(self, segment: Segment, removed_ids: np.ndarray) -> LexicalView:
+        removals = tuple((int(i), segment.generation) for i in removed_ids)
+        segments = (*self.segments, segment) if len(segment.ids) else self.segments
+        return LexicalView(self.base, self.base_generation, segments, self.removed + removals)
+
+    def rebased(self, base: LexicalIndex, generation: int) -> LexicalView:
+        """This view with ``base`` (built from SQLite at ``generation``) replacing everything
+        written up to that generation."""
+        return LexicalView(
+            base,
+            generation,
+            tuple(s for s in self.segments if s.generation > generation),
+            tuple(r for r in self.removed if r[1] > generation),
+        )
+
+    def search(
+        self, query: str, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if k <= 0:
+            return _EMPTY
+        excluded = np.array([chunk_id for chunk_id, _ in self.removed], dtype=np.int64)
+        scores, ids = self.base.search(query, k, allowed_ids, excluded)
+        if not self.segments:
+            return scores, ids
+        more_scores, more_ids = self._search_segments(query, allowed_ids, excluded)
+        all_scores = np.concatenate([scores, more_scores])
+        all_ids = np.concatenate([ids, more_ids])
+        best = np.argsort(-all_scores, kind="stable")[:k]
+        return all_scores[best].astype(np.float32), all_ids[best]
+
+    def _search_segments(
+        self, query: str, allowed_ids: np.ndarray | None, excluded: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        terms = tokenize([query])[0]
+        if not terms:
+            return _EMPTY
+        documents = self.base.document_count + sum(len(s.ids) for s in self.segments)
+        tokens = self.base.token_count + sum(float(s.lengths.sum()) for s in self.segments)
+        average_length = tokens / documents if documents and tokens else 1.0
+        frequencies = self.base.document_frequencies(terms)
+        for segment in self.segments:
+            for i, term in enumerate(terms):
+                if (posting := segment.postings.get(term)) is not None:
+                    frequencies[i] += len(posting[0])
+        idf = [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in frequencies]
+
+        score_parts, id_parts = [], []
+        for segment in self.segments:
+            scores = np.zeros(len(segment.ids), dtype=np.float64)
+            norm = K1 * ((1 - B) + B * segment.lengths / average_length)
+            for i, term in enumerate(terms):
+                if (posting := segment.postings.get(term)) is not None:
+                    rows, counts = posting
+                    scores[rows] += idf[i] * counts / (norm[rows] + counts)
+            keep = scores > 0
+            if allowed_ids is not None:
+                keep &= np.isin(segment.ids, allowed_ids)
+            if len(excluded):
+                keep &= ~np.isin(segment.ids, excluded)
+            score_parts.append(scores[keep])
+            id_parts.append(segment.ids[keep])
+        return np.concatenate(score_parts).astype(np.float32), np.concatenate(id_parts)
+
+    def save(self, directory: Path) -> None:
+        self.base.save(directory)
+        pending = {
+            "base_generation": self.base_generation,
+            "segments": [s.to_json() for s in self.segments],
+            "removed": [list(r) for r in self.removed],
+        }
+        (directory / "pending.json").write_text(json.dumps(pending))
+
+    @classmethod
+    def load(cls, base: LexicalIndex, directory: Path) -> LexicalView:
+        base.load(directory)
+        pending = json.loads((directory / "pending.json").read_text())
+        return cls(
+            base,
+            int(pending["base_generation"]),
+            tuple(Segment.from_json(s) for s in pending["segments"]),
+            tuple((int(i), int(g)) for i, g in pending["removed"]),
         )

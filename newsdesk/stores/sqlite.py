@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,6 +69,8 @@ class WriteResult:
     removed_chunk_ids: np.ndarray
     added_chunk_ids: np.ndarray
     added_vectors: np.ndarray
+    # The added chunks' texts, in the same order: what the lexical index appends at once.
+    added_texts: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,11 @@ class ArticleStore:
         finally:
             db.execute("COMMIT")
 
+    def read_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+        """Reads on this thread inside the block see one state of the database, however
+        many writes commit meanwhile (WAL): what a rebuild beside the writers reads from."""
+        return self._snapshot()
+
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction under the writer lock. A block that finds nothing to do
@@ -175,6 +182,7 @@ class ArticleStore:
         removed: list[int] = []
         added: list[int] = []
         vectors: list[np.ndarray] = []
+        texts: list[str] = []
         with self._transaction() as db:
             for article in articles:
                 db.execute(
@@ -221,12 +229,14 @@ class ArticleStore:
                     ).fetchone()
                     added.append(inserted["id"])
                     vectors.append(vector)
+                    texts.append(article.text[chunk.char_start : chunk.char_end])
             generation = self._bump_generation(db)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
             added_chunk_ids=np.array(added, dtype=np.int64),
             added_vectors=np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32),
+            added_texts=tuple(texts),
         )
 
     def delete(self, article_id: str) -> WriteResult | None:

@@ -39,6 +39,10 @@ class VectorIndex(Protocol):
 
     def save(self, path: Path) -> None: ...
 
+    def serialized(self) -> np.ndarray:
+        """The index as the bytes ``save`` writes, copied: a snapshot to write out later
+        while the index keeps changing."""
+
     def load(self, path: Path) -> None: ...
 
 
@@ -126,6 +130,9 @@ class FaissVectorIndex:
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
+
+    def serialized(self) -> np.ndarray:
+        return np.asarray(faiss.serialize_index(self._index))
 
     def load(self, path: Path) -> None:
         index = faiss.read_index(str(path))
