@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -26,6 +28,7 @@ from newsdesk.domain import SearchFilters
 from newsdesk.errors import InvalidInput, NewsdeskError
 from newsdesk.index.readers import describe_validation_error, read_paths
 from newsdesk.settings import RetrievalMode, Settings
+from newsdesk.stores.keys import KeyStore, StoredKey
 
 app = typer.Typer(
     help="Cited question answering over news articles.",
@@ -34,6 +37,11 @@ app = typer.Typer(
 )
 articles_app = typer.Typer(help="List, show and delete stored articles.", no_args_is_help=True)
 app.add_typer(articles_app, name="articles")
+keys_app = typer.Typer(
+    help="Create, list and revoke API keys (also while `newsdesk serve` runs).",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 
 stderr = Console(stderr=True, soft_wrap=True)
@@ -326,6 +334,105 @@ def status(as_json: JsonOption = False) -> None:
             stdout.print(f"{key}: {value}", highlight=False)
 
 
+class KeyRole(StrEnum):
+    read = "read"
+    admin = "admin"
+
+
+def _settings() -> Settings:
+    """The settings, or a message and exit status 1 when they are invalid (a short key)."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        stderr.print(f"[red]error:[/red] {describe_validation_error(exc)}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@contextmanager
+def _key_store() -> Iterator[KeyStore]:
+    """Only the database, not the collection: no data-directory lock, so these commands
+    work beside a running server (SQLite's WAL lets both in)."""
+    settings = _settings()
+    try:
+        with KeyStore(settings.database_path) as store:
+            yield store
+    except NewsdeskError as exc:
+        stderr.print(f"[red]error:[/red] {exc.detail}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[
+        KeyRole,
+        typer.Option(
+            "--role",
+            help="read: search, ask, summaries, chat, article "
+            "reads. admin: also ingest, upload, delete and keys.",
+            show_default=False,
+        ),
+    ],
+    name: Annotated[
+        str | None, typer.Option("--name", help="A unique name (default: generated).")
+    ] = None,
+    from_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--from-stdin",
+            help="Store the key read from standard input (at least 32 characters) instead "
+            "of generating one.",
+        ),
+    ] = False,
+) -> None:
+    """Make a key and print it once, alone on the last line (`... | tail -1`); only its
+    SHA-256 is stored. A running service accepts it at once."""
+    offered = sys.stdin.readline().strip() if from_stdin else None
+    with _key_store() as store:
+        stored, key = store.create(role.value, name, offered)
+    stderr.print(
+        f"created {stored.role} key '{stored.name}'; it is shown only now:", highlight=False
+    )
+    print(key, flush=True)
+
+
+@keys_app.command("list")
+def list_keys(as_json: JsonOption = False) -> None:
+    """Name, role, created and revoked time of each stored key (never the key)."""
+    with _key_store() as store:
+        keys = store.list()
+    if as_json:
+        _print_json({"keys": [_key_json(key) for key in keys]})
+        return
+    for key in keys:
+        revoked = f"revoked {key.revoked_at.isoformat()}" if key.revoked_at else "active"
+        stdout.print(
+            f"{key.name}  {key.role}  created {key.created_at.isoformat()}  {revoked}",
+            highlight=False,
+            markup=False,
+        )
+    configured = len(_settings().api_keys)
+    more = f" (and {configured} admin keys from NEWSDESK_API_KEYS)" if configured else ""
+    stderr.print(f"{len(keys)} stored keys{more}", highlight=False)
+
+
+def _key_json(key: StoredKey) -> dict[str, Any]:
+    return {
+        "name": key.name,
+        "role": key.role,
+        "created_at": key.created_at.isoformat(),
+        "revoked_at": key.revoked_at.isoformat() if key.revoked_at else None,
+    }
+
+
+@keys_app.command("revoke")
+def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke a stored key: a running service refuses it from the next request."""
+    with _key_store() as store:
+        key = store.revoke(name)
+    assert key.revoked_at is not None
+    stderr.print(f"revoked '{key.name}' ({key.revoked_at.isoformat()})", highlight=False)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (NEWSDESK_HOST).")] = None,
@@ -336,7 +443,7 @@ def serve(
 
     from newsdesk.api.app import create_app
 
-    settings = Settings()
+    settings = _settings()
     if host is not None:
         # The app answers to the host it binds (its allowed hosts), so it must know it.
         settings = settings.model_copy(update={"host": host})

@@ -11,6 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from newsdesk.stores.keys import MIN_KEY_CHARS
+
 VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Backend = Literal["local", "openai", "extractive"]
@@ -197,9 +199,10 @@ class Settings(BaseSettings):
     # NoDecode: the variable may be a plain comma-separated list, not only JSON.
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
-        description="Bearer keys the HTTP API accepts (comma-separated or a JSON list); empty: "
-        "no authentication. `/health` (which then gives details only to key holders), "
-        "`/ready`, the chat page and the API docs stay open.",
+        description="Admin bearer keys the HTTP API accepts (comma-separated or a JSON list; "
+        "each at least 32 characters); `newsdesk keys create` stores more, of role `read` or "
+        "`admin`. With neither: no authentication. `/health` (which then gives details only to "
+        "key holders), `/ready`, the chat page and the API docs stay open.",
     )
 
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
@@ -309,6 +312,21 @@ class Settings(BaseSettings):
     )
 
     # --- keys and roles (issue 12 §3) ---------------------------------------------------
+    # NEWSDESK_API_KEYS (above) are admin keys; `newsdesk keys create` makes more, of either
+    # role, stored hashed in the database. Short keys can be guessed: refused at start.
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_long_enough(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        short = [n for n, key in enumerate(keys, 1) if len(key.get_secret_value()) < MIN_KEY_CHARS]
+        if short:
+            numbers = ", ".join(str(n) for n in short)
+            raise ValueError(
+                f"API keys must be at least {MIN_KEY_CHARS} characters; key number {numbers} "
+                "of NEWSDESK_API_KEYS is shorter (make one with `newsdesk keys create`, or "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return keys
+
 
     # --- LLM supervision (issue 12 §6) --------------------------------------------------
 

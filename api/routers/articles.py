@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Query, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from newsdesk.api import operations
+from newsdesk.api.auth import require_admin
 from newsdesk.api.deps import DeskDep, SettingsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.schemas import ArticlePage
@@ -19,9 +20,17 @@ from newsdesk.errors import PayloadTooLarge
 from newsdesk.index.readers import read_uploads
 
 router = APIRouter(prefix="/articles", tags=["articles"], responses=PROBLEM_RESPONSES)
+# Writes need an admin key (reads a read key). The auth middleware refuses others before the
+# body is read; the dependency states it on the route itself.
+ADMIN = [Depends(require_admin)]
 
 
-@router.post("", response_model=IngestReport, summary="Ingest one article or a batch")
+@router.post(
+    "",
+    response_model=IngestReport,
+    summary="Ingest one article or a batch (admin)",
+    dependencies=ADMIN,
+)
 def ingest_articles(
     desk: DeskDep,
     settings: SettingsDep,
@@ -39,7 +48,12 @@ def ingest_articles(
     return report
 
 
-@router.post("/upload", response_model=IngestReport, summary="Ingest article files")
+@router.post(
+    "/upload",
+    response_model=IngestReport,
+    summary="Ingest article files (admin)",
+    dependencies=ADMIN,
+)
 async def upload_articles(
     desk: DeskDep,
     settings: SettingsDep,
@@ -83,7 +97,12 @@ def get_article(desk: DeskDep, article_id: str) -> Article:
     return operations.get_article(desk, article_id)
 
 
-@router.delete("/{article_id}", status_code=204, summary="Delete an article everywhere")
+@router.delete(
+    "/{article_id}",
+    status_code=204,
+    summary="Delete an article everywhere (admin)",
+    dependencies=ADMIN,
+)
 def delete_article(desk: DeskDep, article_id: str) -> Response:
     operations.delete_article(desk, article_id)
     return Response(status_code=204)

@@ -76,7 +76,25 @@ def _summary_cache(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache]
+def _api_keys(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        -- API keys made with `newsdesk keys create`: the SHA-256 of the key, never the key.
+        -- Revoked keys keep their row (revoked_at set): names stay unique and `keys list`
+        -- shows the history.
+        CREATE TABLE api_keys (
+            name        TEXT PRIMARY KEY,
+            role        TEXT NOT NULL CHECK (role IN ('read', 'admin')),
+            key_hash    BLOB NOT NULL UNIQUE,  -- sha256 digest, 32 bytes; UNIQUE indexes it
+            created_at  TEXT NOT NULL,
+            revoked_at  TEXT
+        );
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache, _api_keys]
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -89,6 +107,11 @@ def migrate(db: sqlite3.Connection) -> None:
         )
     for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
         with immediate_transaction(db):
+            # Read again under the write lock: another process (`newsdesk keys` beside a
+            # starting server) may have run this migration since the first read.
+            (current,) = db.execute("PRAGMA user_version").fetchone()
+            if current >= number:
+                continue
             migration(db)
             db.execute(f"PRAGMA user_version = {number}")
 

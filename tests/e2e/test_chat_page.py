@@ -347,7 +347,7 @@ def test_summarise_an_article(page: Page, sample_url: str) -> None:
 
 
 def test_api_key_is_asked_for_kept_and_sent(page: Page, tmp_path: Path, embedder: Embedder) -> None:
-    key = "e2e-key-3f9a"
+    key = "e2e-key-3f9a-0123456789abcdefghijklmnop"
     settings = Settings(
         data_dir=tmp_path / "data", backend="extractive", api_keys=[key], _env_file=None
     )
