@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from newsdesk.answers import CitedAnswer
+from newsdesk.domain import check_text
 
 MODEL_ID = "newsdesk"
 # A question longer than /ask accepts is refused before retrieval.
@@ -49,6 +50,7 @@ class ChatMessage(BaseModel):
                     )
         if len(_joined(value)) > MAX_MESSAGE_CHARS:
             raise ValueError(f"a message may hold at most {MAX_MESSAGE_CHARS} characters")
+        check_text(_joined(value))  # a lone surrogate reached the tokenizer: a 500
         return value
 
     @property

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from newsdesk.domain import ChunkOrigin, SearchFilters
+from newsdesk.domain import ChunkOrigin, SearchFilters, UnicodeText
 
 BackendName = Literal["local", "openai", "extractive"]
 
@@ -96,8 +96,8 @@ class SummaryRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    article_id: str | None = Field(default=None, description="Summarise one article.")
-    article_ids: list[str] | None = Field(
+    article_id: UnicodeText | None = Field(default=None, description="Summarise one article.")
+    article_ids: list[UnicodeText] | None = Field(
         default=None,
         min_length=1,
         max_length=50,

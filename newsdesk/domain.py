@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 ARTICLE_ID_PATTERN = r"^[\w][\w.:@-]{0,199}$"
 LINK_SCHEMES = frozenset({"http", "https"})
@@ -51,6 +51,11 @@ def check_text(value: str) -> str:
             "text must be valid Unicode"
         ) from exc
     return value
+
+
+# A request string that is stored, searched for or embedded. JSON may spell a lone surrogate
+# ("\ud800"), which Python decodes but SQLite and the tokenizer refuse (a 500 before).
+UnicodeText = Annotated[str, AfterValidator(check_text)]
 
 
 def check_link(value: str) -> str:
@@ -203,8 +208,12 @@ class Passage(ChunkOrigin):
 class SearchFilters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[str] | None = Field(default=None, description="Keep articles from these outlets.")
-    article_ids: list[str] | None = Field(default=None, description="Keep only these articles.")
+    sources: list[UnicodeText] | None = Field(
+        default=None, description="Keep articles from these outlets."
+    )
+    article_ids: list[UnicodeText] | None = Field(
+        default=None, description="Keep only these articles."
+    )
     published_after: datetime | None = Field(default=None, description="Inclusive lower bound.")
     published_before: datetime | None = Field(default=None, description="Inclusive upper bound.")
 

@@ -197,3 +197,42 @@ def test_an_article_of_stop_words_alone_leaves_search_working(
     assert found.status_code == 200, found.text
     assert client.post("/search", json={"query": "stop words"}).status_code == 200
     desk.indexes.rebuild()
+
+
+# JSON can spell a lone surrogate ("\ud800"); each of these reached SQLite or the tokenizer
+# and was a 500 (found while fuzzing the API, issue 12 §5). The body is written by hand:
+# json.dumps escapes the surrogate exactly as a hostile client would send it.
+_SURROGATE_BODIES = [
+    ("/search", {"query": "story", "filters": {"sources": ["\ud800"]}}),
+    ("/search", {"query": "story", "filters": {"article_ids": ["a\udfff"]}}),
+    ("/ask", {"question": "What happened?", "filters": {"article_ids": ["\ud800"]}}),
+    ("/summaries", {"article_id": "x\ud800"}),
+    ("/summaries", {"article_ids": ["\udbff"]}),
+    ("/summaries", {"topic": "story", "filters": {"sources": ["\ud800"]}}),
+]
+
+
+@pytest.mark.parametrize(("path", "body"), _SURROGATE_BODIES)
+def test_lone_surrogate_in_a_request_is_refused(
+    client: TestClient, path: str, body: dict[str, object]
+) -> None:
+    response = client.post(
+        path, content=json.dumps(body), headers={"content-type": "application/json"}
+    )
+    assert "surrogate" in _problem(response)["detail"]
+
+
+@pytest.mark.parametrize(
+    "content", ["What \ud800 happened?", [{"type": "text", "text": "What \udc00 happened?"}]]
+)
+def test_lone_surrogate_in_a_chat_message_is_refused(client: TestClient, content: object) -> None:
+    body = {"model": "newsdesk", "messages": [{"role": "user", "content": content}]}
+    response = client.post(
+        "/v1/chat/completions",
+        content=json.dumps(body),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert "surrogate" in error["message"]
