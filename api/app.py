@@ -14,10 +14,12 @@ from starlette.concurrency import run_in_threadpool
 from newsdesk import __version__
 from newsdesk.api.auth import install_auth, require_principal
 from newsdesk.api.limits import install_limits
+from newsdesk.api.observability import install_observability, install_open_metrics
 from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
 from newsdesk.api.routers import articles, ask, health, keys, search, summaries
 from newsdesk.api.routers.chat import router as chat_router
+from newsdesk.api.routers.metrics import router as metrics_router
 from newsdesk.api.routers.page import install_page
 from newsdesk.api.web_security import install_web_security
 from newsdesk.container import Newsdesk
@@ -74,11 +76,14 @@ def create_app(
     app.include_router(summaries.router)
     app.include_router(health.router)
     app.include_router(chat_router)
+    app.include_router(metrics_router)
     app.include_router(keys.router)
     install_page(app)
     install_limits(app, settings)  # innermost: body size and rate limits, after auth
     install_auth(app, settings)  # inside web security, outside size and rate limits
+    install_open_metrics(app, settings)  # outside auth: /metrics without a key, if open
     install_web_security(app, settings)
+    install_observability(app)  # outermost: request ids, access lines, HTTP metrics
     return app
 
 

@@ -442,11 +442,13 @@ def serve(
     import uvicorn
 
     from newsdesk.api.app import create_app
+    from newsdesk.logs import configure_logging
 
     settings = _settings()
     if host is not None:
         # The app answers to the host it binds (its allowed hosts), so it must know it.
         settings = settings.model_copy(update={"host": host})
+    configure_logging(settings)
     # Opened here rather than in the app's lifespan, so that a data directory held by another
     # process (one process per data directory) is refused with a message, not a traceback.
     with _desk(as_json=False, settings=settings) as desk:
@@ -454,7 +456,11 @@ def serve(
             create_app(settings, desk=desk, warm_up=True),
             host=settings.host,
             port=settings.port if port is None else port,
-            log_level="info",
+            log_level=settings.log_level,
+            # uvicorn's loggers go through ours (JSON, request ids); the access line is the
+            # observability middleware's (no query string, with the request id).
+            log_config=None,
+            access_log=False,
         )
 
 

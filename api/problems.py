@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from newsdesk.errors import NewsdeskError
+from newsdesk.logs import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -29,6 +30,10 @@ class Problem(BaseModel):
     )
     rejected: list[dict[str, Any]] | None = Field(
         default=None, description="Articles refused by an ingest request, with reasons."
+    )
+    request_id: str | None = Field(
+        default_factory=current_request_id,
+        description="The request's id (also in the X-Request-ID header and the service's log).",
     )
 
 

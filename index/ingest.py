@@ -18,6 +18,7 @@ from newsdesk.errors import ArticlesRejected, InvalidInput, NotFound
 from newsdesk.index.chunking import TextChunk, chunk_text
 from newsdesk.index.readers import ReadResult
 from newsdesk.index.text import normalise_text, sentence_spans
+from newsdesk.metrics import IngestMetrics
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
@@ -42,13 +43,16 @@ class Ingestor:
         self.settings = settings
         # Never ask for more tokens than the model embeds without truncating.
         self.chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens)
+        self.metrics = IngestMetrics()  # read by /metrics
 
     def ingest(self, items: Iterable[ReadResult], progress: Progress | None = None) -> IngestReport:
         report = IngestReport()
         seen: set[str] = set()
         iterator = iter(items)
         while batch := list(islice(iterator, ARTICLES_PER_BATCH)):
-            report.merge(self._ingest_batch(batch, seen))
+            done = self._ingest_batch(batch, seen)
+            self.metrics.record(done)  # per batch: each is committed on its own
+            report.merge(done)
             if progress:
                 progress(len(batch))
         return report

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from newsdesk.metrics import RebuildMetrics, timed_rebuild
 from newsdesk.stores.lexical import Bm25Index, LexicalIndex, LexicalView, Segment, tokenize
 from newsdesk.stores.sqlite import ArticleStore, WriteResult
 from newsdesk.stores.vectors import VectorIndex
@@ -69,6 +70,7 @@ class DerivedIndexes:
         # Builds the empty base index a rebuild fills (tests substitute an instrumented one).
         self.lexical_factory: Callable[[], LexicalIndex] = Bm25Index
         self.lexical_rebuilds = 0  # bases swapped in by the background thread
+        self.rebuild_metrics = RebuildMetrics()  # read by /metrics
         self.generation = -1
         self._unsaved = False
         self.last_flush = time.monotonic()
@@ -132,6 +134,7 @@ class DerivedIndexes:
         return path if name and path.is_dir() else None
 
     # --- keeping in step -----------------------------------------------------------------
+    @timed_rebuild("full")
     def rebuild(self) -> None:
         """Rebuild both indexes from SQLite now, holding off writers and readers."""
         with self._writer, self.lock:
@@ -143,6 +146,7 @@ class DerivedIndexes:
             self.generation = generation
             self._unsaved = True
 
+    @timed_rebuild("vectors")
     def _rebuild_vectors(self) -> None:
         id_batches, vector_batches = [], []
         for ids, vectors in self.store.iter_vectors():
@@ -229,6 +233,7 @@ class DerivedIndexes:
                     return
                 log.exception("rebuilding the BM25 index failed; searches use the older one")
 
+    @timed_rebuild("lexical")
     def _rebuild_lexical_aside(self) -> None:
         with self._reading:
             if self._closing:
