@@ -1,5 +1,5 @@
 // The newsdesk chat page: plain JS, no build step. Talks to the service's own API:
-// /v1/chat/completions (multi-turn, streamed), /summaries, /articles, /health.
+// /v1/chat/completions (multi-turn, streamed), /summaries, /articles, /health, /whoami.
 "use strict";
 
 const KEY_STORAGE = "newsdesk.apiKey";
@@ -10,6 +10,7 @@ const state = {
   messages: [], // the whole conversation, sent with every question (the server rewrites follow-ups)
   busy: false,
   passageTrigger: null, // the marker that opened the passage panel, to return focus to
+  role: null, // the key's role from /whoami: "read", "admin", or null (not known yet)
 };
 
 // ---------------------------------------------------------------- HTTP
@@ -103,7 +104,10 @@ let keyPrompt = null;
 function askForKey(reason) {
   keyPrompt ??= promptForKey(reason)
     .then((saved) => {
-      if (saved) checkHealth(); // with keys configured, /health gives details to key holders only
+      if (saved) {
+        checkHealth(); // with keys configured, /health gives details to key holders only
+        checkRole();
+      }
       return saved;
     })
     .finally(() => {
@@ -442,7 +446,10 @@ async function loadArticles() {
         ),
       ),
     );
-    if (!page.items.length) list.append(el("li", { class: "meta", text: "No articles yet: upload some." }));
+    if (!page.items.length) {
+      const hint = state.role === "admin" ? "No articles yet: upload some." : "No articles yet.";
+      list.append(el("li", { class: "meta", text: hint }));
+    }
     if (page.total > page.items.length) {
       list.append(el("li", { class: "meta", text: `Showing the newest ${page.items.length} of ${page.total}.` }));
     }
@@ -474,6 +481,25 @@ async function upload(event) {
   } catch (error) {
     result.textContent = `Upload failed: ${error.message}`;
   }
+}
+
+// ---------------------------------------------------------------- role
+
+// What the key may do (/whoami): the upload form is for admin keys only (or a service without
+// keys, where everyone is admin). Not asked through request(): a missing key is not a reason
+// to prompt here, the article list does that.
+async function checkRole() {
+  let role = null;
+  try {
+    const response = await fetch("/whoami", { headers: withAuth() });
+    if (response.ok) role = (await response.json()).role;
+  } catch {
+    role = null;
+  }
+  state.role = role;
+  document.body.dataset.role = role ?? "unknown";
+  $("upload-form").hidden = role !== "admin";
+  $("role-note").hidden = role !== "read";
 }
 
 // ---------------------------------------------------------------- service state
@@ -544,6 +570,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("key-button").addEventListener("click", () => askForKey("Set the API key for this service."));
   $("upload-form").addEventListener("submit", upload);
   checkHealth();
+  checkRole();
   loadArticles();
   setInterval(checkHealth, HEALTH_EVERY_MS);
   question.focus();
