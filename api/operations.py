@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from typing import get_args
 
 from newsdesk import __version__
 from newsdesk.answers import CitedAnswer, CitedSummary, SummaryRequest
@@ -86,20 +87,18 @@ def readiness(desk: Newsdesk) -> Readiness:
     llm = _llm_word(desk.llm_state())
     index = "rebuilt" if desk.index_status.startswith("rebuilt") else "loaded"
     return Readiness(
-        status="not ready" if llm == "unavailable" else "ready",
+        status="not ready" if llm in _LLM_NOT_READY else "ready",
         model="ready",
         index=index,
         llm=llm,
     )
 
 
-_LLM_WORDS: dict[str, LlmReadiness] = {
-    "none": "none",
-    "not started": "not started",
-    "ready": "ready",
-    "failing": "failing",
-    "unavailable": "unavailable",
-}
+_LLM_WORDS: dict[str, LlmReadiness] = {word: word for word in get_args(LlmReadiness)}
+# A degraded LLM (failing, open circuit, restarting) leaves the replica ready: it heals by
+# itself, search works and answers say they are degraded; an orchestrator that pulled every
+# replica out during a provider outage would take search down with it.
+_LLM_NOT_READY: frozenset[LlmReadiness] = frozenset({"starting", "unavailable"})
 
 
 def _llm_word(state: str) -> LlmReadiness:

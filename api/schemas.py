@@ -54,12 +54,18 @@ class Health(ServiceStatus):
     backend: Backend = Field(description="The configured answer backend.")
     llm: str = Field(
         description="The answer LLM: `none` (extractive backend), `not started` (starts with the "
-        "first question), `ready`, `failing: <error>` (the last LLM call failed; answers fall "
-        "back to extractive until one succeeds) or `unavailable: <reason>` (it could not start)."
+        "first question), `starting`, `ready`, `failing: <error>` (the last LLM call failed; "
+        "answers fall back to extractive until one succeeds), `open circuit: <why>` (after "
+        "repeated failures calls fail at once until a trial call succeeds), `restarting: "
+        "<attempt, wait, why>` (the local server died and is being restarted) or "
+        "`unavailable: <reason>` (it could not start, or gave up restarting)."
     )
 
 
-LlmReadiness = Literal["none", "not started", "ready", "failing", "unavailable"]
+LlmReadiness = Literal[
+    "none", "not started", "starting", "ready", "failing", "open circuit", "restarting",
+    "unavailable",
+]  # fmt: skip
 
 
 class Readiness(BaseModel):
@@ -67,8 +73,10 @@ class Readiness(BaseModel):
     URLs; those are in `/health` for callers with a key)."""
 
     status: Literal["ready", "not ready"] = Field(
-        description="`not ready` (HTTP 503) when a component the configuration needs cannot "
-        "work: today, an LLM that could not start."
+        description="`not ready` (HTTP 503) while the LLM the configuration needs is "
+        "`starting`, or `unavailable` (it could not start, or its restarts gave up). A "
+        "`failing`, `open circuit` or `restarting` LLM leaves the service ready: answers "
+        "degrade to extractive (marked) and heal by themselves, and search is unaffected."
     )
     model: Literal["ready"] = Field(description="The embedding model (loaded at start).")
     index: Literal["loaded", "rebuilt"] = Field(
@@ -76,6 +84,8 @@ class Readiness(BaseModel):
     )
     llm: LlmReadiness = Field(
         description="The answer LLM: `none` (extractive backend), `not started` (starts with "
-        "the first question), `ready`, `failing` (answers fall back to extractive until a call "
-        "succeeds) or `unavailable` (it could not start)."
+        "the first question), `starting`, `ready`, `failing` (answers fall back to extractive "
+        "until a call succeeds), `open circuit` (calls fail at once for a cool-down), "
+        "`restarting` (the local server died) or `unavailable` (it could not start, or gave up "
+        "restarting)."
     )

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 import openai
 from openai.types.chat import ChatCompletion
 
-from newsdesk.metrics import LlmMetrics
 from newsdesk.settings import Settings
 
 _BODY_PREVIEW_CHARS = 200
@@ -29,6 +28,12 @@ _FAILURES = (openai.OpenAIError, ValueError)
 
 class LLMError(Exception):
     """A chat model could not produce an answer; the message says why."""
+
+
+class LLMUnavailable(LLMError):
+    """The call failed at once without reaching the LLM: its server is restarting or its
+    circuit is open. Not a failure *of* the LLM, so it neither counts towards opening the
+    circuit nor becomes the "last error" that /health reports as `failing`."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +96,12 @@ class MonitoredChatModel:
         self.inner = inner
         self.name = inner.name
         self.last_error: str | None = None
-        self.metrics = LlmMetrics()  # read by /metrics
 
     def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
         try:
-            with self.metrics.timed("complete"):
-                completion = self.inner.complete(messages, **options)
+            completion = self.inner.complete(messages, **options)
+        except LLMUnavailable:
+            raise
         except LLMError as exc:
             self.last_error = str(exc)
             raise
@@ -105,8 +110,9 @@ class MonitoredChatModel:
 
     def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
         try:
-            with self.metrics.timed("stream"):
-                yield from self.inner.stream(messages, **options)
+            yield from self.inner.stream(messages, **options)
+        except LLMUnavailable:
+            raise
         except LLMError as exc:
             self.last_error = str(exc)
             raise
@@ -127,6 +133,12 @@ class OpenAIChatModel:
     ) -> None:
         self.name = model
         self._timeout = timeout
+        self._arguments: dict[str, Any] = {
+            "base_url": base_url,
+            "api_key": api_key,
+            "model": model,
+            "timeout": timeout,
+        }
         # Local servers ignore the key, but the client refuses to start without one.
         # Retries (with exponential backoff, honouring Retry-After) are the client's own:
         # it retries connection errors, timeouts, 408/409/429 and 5xx.
@@ -150,6 +162,11 @@ class OpenAIChatModel:
     @property
     def base_url(self) -> str:
         return str(self._client.base_url)
+
+    def single_attempt(self) -> OpenAIChatModel:
+        """The same model without the client's retries: a circuit breaker's trial call should
+        cost a recovering provider one request, not a burst."""
+        return OpenAIChatModel(**self._arguments, max_retries=0)
 
     def complete(
         self,

@@ -9,22 +9,27 @@ same OpenAI client as to any other endpoint.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections import deque
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import IO
+from typing import IO, Any, Literal
 
 import httpx
 
-from newsdesk.generation.llm import LLMError, OpenAIChatModel
+from newsdesk.generation.llm import Completion, LLMError, LLMUnavailable, OpenAIChatModel
 from newsdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -35,19 +40,42 @@ _POLL_SECONDS = 0.1
 _STOP_GRACE_SECONDS = 10.0
 _LOG_TAIL_BYTES = 4000
 _PORT_ATTEMPTS = 3
+# How often the supervisor looks at the child: a restart begins at most this late.
+_WATCH_SECONDS = 0.2
+_LAUNCHER = "newsdesk.generation.llm_child"
+_Phase = Literal["stopped", "starting", "ready", "restarting", "unavailable"]
 PLAIN_TEMPLATE_NAME = "plain-chat-template.json"
 # Message texts joined by blank lines (empty ones, like the generation prompt's, skipped).
 _PLAIN_TEMPLATE = "{{ bos_token }}{{ messages | map(attribute='content') | select | join('\n\n') }}"
 
 
 class LocalLlamaServer:
-    """Start, reach and stop one llama.cpp server child process."""
+    """Start, supervise, reach and stop one llama.cpp server child process.
+
+    One supervisor thread does every spawn and every kill: it starts the child, waits until it
+    answers, and when it exits unexpectedly restarts it after a backoff that doubles with each
+    restart inside ``llm_restart_window_seconds`` (up to ``llm_restart_max_seconds``); after
+    ``llm_restart_limit`` restarts in that window it gives up and the server stays
+    ``unavailable``. Spawning from that long-lived thread is what makes the child's
+    parent-death signal mean "the service died" (see :mod:`llm_child`).
+    """
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._port: int | None = None
+        # Write end of the pipe the child watches for EOF: open while the child should live.
+        self._lifeline: int | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._supervisor: threading.Thread | None = None
+        self._phase: _Phase = "stopped"
+        self._reason = ""
+        self._restarts: deque[float] = deque()
+        self._next_start_at: float | None = None
+        self._alias = ""
+        self._clients: dict[tuple[int, int | None], OpenAIChatModel] = {}
 
     # --- model --------------------------------------------------------------------------
 
@@ -74,46 +102,77 @@ class LocalLlamaServer:
 
     @property
     def running(self) -> bool:
-        return self._process is not None and self._process.poll() is None
+        process = self._process
+        return process is not None and process.poll() is None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (tests kill it to see it come back)."""
+        process = self._process
+        return process.pid if process is not None and process.poll() is None else None
+
+    def state(self) -> str:
+        """`ready`, `starting`, `restarting: <attempt, wait, why>`, `unavailable: <why>` or
+        `stopped`: the words before a colon are what /ready shows."""
+        with self._lock:
+            phase, reason = self._phase, self._reason
+            if phase == "restarting":
+                attempt = len(self._restarts)
+                if self._next_start_at is None:
+                    when = "starting now"
+                else:
+                    when = f"next in {max(self._next_start_at - time.monotonic(), 0):.1f}s"
+                return f"restarting: attempt {attempt}, {when} ({reason})"
+        return f"unavailable: {reason}" if phase == "unavailable" else phase
 
     def start(self) -> None:
-        """Start the server and wait until it answers; raise LLMError if it does not."""
-        if self.running:
+        """Start the server under supervision and wait until it answers; raise LLMError if it
+        does not (a first start is not retried: a model that cannot load will not load on a
+        second try either)."""
+        if self._supervisor is not None and self._supervisor.is_alive():
             return
         model = self.model_file()
-        fixed_port = self._settings.local_server_port
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            self._spawn(model, fixed_port or _free_port())
-            try:
-                self._wait_until_ready()
-                return
-            except LLMError as exc:
-                # A port picked by us can be taken before the child binds it: pick again.
-                if fixed_port or attempt == _PORT_ATTEMPTS or not _port_taken(exc):
-                    raise
-
-    def chat_model(self) -> OpenAIChatModel:
-        return OpenAIChatModel(
-            base_url=self.base_url,
-            api_key=None,
-            model=_alias(self.model_file()),
-            timeout=self._settings.llm_timeout_seconds,
-            max_retries=self._settings.llm_max_retries,
+        self._alias = _alias(model)
+        self._stopping.clear()
+        started = threading.Event()
+        failure: list[LLMError] = []
+        with self._lock:
+            self._phase, self._reason = "starting", ""
+            self._restarts.clear()
+        self._supervisor = threading.Thread(
+            target=self._supervise,
+            args=(model, started, failure),
+            name="llama-server-supervisor",
+            daemon=True,
         )
+        self._supervisor.start()
+        started.wait()
+        if failure:
+            self._supervisor.join()
+            raise failure[0]
+
+    def chat_model(self) -> LocalChatModel:
+        return LocalChatModel(self, self._alias or _alias(self.model_file()))
+
+    def client_for_current_port(self, *, max_retries: int | None = None) -> OpenAIChatModel:
+        """A client for the child now serving; LLMUnavailable at once while there is none."""
+        with self._lock:
+            phase, port = self._phase, self._port
+        if phase != "ready" or port is None:
+            raise LLMUnavailable(f"local LLM server is not ready ({self.state()})")
+        return self._client(port, max_retries)
 
     def stop(self) -> None:
-        """Terminate the child (kill it if it ignores that); safe to call more than once."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=_STOP_GRACE_SECONDS)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        """Stop supervising and end the child (kill it if it ignores SIGTERM); safe to call
+        more than once."""
+        self._stopping.set()
+        supervisor = self._supervisor
+        if supervisor is not None and supervisor is not threading.current_thread():
+            supervisor.join()
+        self._end_child()
+        with self._lock:
+            if self._phase != "unavailable":
+                self._phase = "stopped"
 
     def __enter__(self) -> LocalLlamaServer:
         self.start()
@@ -127,27 +186,161 @@ class LocalLlamaServer:
     ) -> None:
         self.stop()
 
-    # --- internals ----------------------------------------------------------------------
+    # --- supervision (runs on the supervisor thread) ------------------------------------
+
+    def _supervise(self, model: Path, started: threading.Event, failure: list[LLMError]) -> None:
+        try:
+            self._start_child(model)
+        except LLMError as exc:
+            failure.append(exc)
+            self._set_phase("stopped" if self._stopping.is_set() else "unavailable", str(exc))
+            started.set()
+            return
+        self._set_phase("ready")
+        started.set()
+        try:
+            while (code := self._wait_for_exit()) is not None:
+                reason = f"the local LLM server exited with code {code}"
+                log.error("%s; end of %s:\n%s", reason, self.log_path, self._log_tail())
+                if not self._restart(model, reason):
+                    return
+        finally:
+            self._end_child()
+
+    def _wait_for_exit(self) -> int | None:
+        """The child's exit code once it exits, or None when asked to stop."""
+        while not self._stopping.wait(_WATCH_SECONDS):
+            process = self._process
+            code = process.poll() if process is not None else -1
+            if code is not None:
+                return code
+        return None
+
+    def _restart(self, model: Path, reason: str) -> bool:
+        """Restart after a backoff until a child answers (True), or give up (False)."""
+        while True:
+            delay = self._schedule_restart(reason)
+            if delay is None:
+                log.error("local LLM server: %s", self._reason)
+                return False
+            log.warning("restarting the local LLM server in %.1fs (%s)", delay, reason)
+            if self._stopping.wait(delay):
+                return False
+            with self._lock:
+                self._next_start_at = None
+            try:
+                self._start_child(model)
+            except LLMError as exc:
+                if self._stopping.is_set():
+                    return False
+                reason = str(exc).split("\n", 1)[0]
+                continue
+            log.info("local LLM server restarted on port %s", self._port)
+            self._set_phase("ready")
+            return True
+
+    def _schedule_restart(self, reason: str) -> float | None:
+        settings = self._settings
+        now = time.monotonic()
+        with self._lock:
+            while self._restarts and self._restarts[0] < now - settings.llm_restart_window_seconds:
+                self._restarts.popleft()
+            if len(self._restarts) >= settings.llm_restart_limit:
+                self._phase = "unavailable"
+                self._reason = (
+                    f"{reason}; gave up after {len(self._restarts)} restart(s) within "
+                    f"{settings.llm_restart_window_seconds:g}s"
+                )
+                return None
+            delay = min(
+                settings.llm_restart_initial_seconds * 2 ** len(self._restarts),
+                settings.llm_restart_max_seconds,
+            )
+            self._restarts.append(now)
+            self._phase, self._reason = "restarting", reason
+            self._next_start_at = now + delay
+            return delay
+
+    def _set_phase(self, phase: _Phase, reason: str = "") -> None:
+        with self._lock:
+            self._phase, self._reason = phase, reason
+
+    # --- the child ----------------------------------------------------------------------
+
+    def _start_child(self, model: Path) -> None:
+        fixed_port = self._settings.local_server_port
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            self._spawn(model, fixed_port or _free_port())
+            try:
+                self._wait_until_ready()
+                return
+            except LLMError as exc:
+                # A port picked by us can be taken before the child binds it: pick again.
+                if fixed_port or attempt == _PORT_ATTEMPTS or not _port_taken(exc):
+                    raise
 
     def _spawn(self, model: Path, port: int) -> None:
-        self.stop()
+        self._end_child()
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("wb")
-        self._port = port
         command = self._command(model, port)
         log.info("starting local llama server: %s", " ".join(command))
-        self._process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=_child_environment(),
-        )
+        watch, self._lifeline = os.pipe()
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", _LAUNCHER, str(os.getpid()), str(watch), "--", *command],
+                stdin=subprocess.DEVNULL,
+                stdout=self._log,
+                stderr=subprocess.STDOUT,
+                env=_child_environment(),
+                pass_fds=(watch,),
+                # Its own session and process group: a terminal's Ctrl-C goes to the service
+                # alone (which then stops the child), and a stop can end the whole group.
+                start_new_session=True,
+            )
+        finally:
+            os.close(watch)
+        with self._lock:
+            self._process, self._port = process, port
+
+    def _end_child(self) -> None:
+        with self._lock:
+            process, self._process = self._process, None
+            lifeline, self._lifeline = self._lifeline, None
+        if process is not None and process.poll() is None:
+            _signal_group(process, signal.SIGTERM)
+            try:
+                process.wait(timeout=_STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                _signal_group(process, signal.SIGKILL)
+                process.wait()
+        if lifeline is not None:
+            os.close(lifeline)
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def _client(self, port: int, max_retries: int | None) -> OpenAIChatModel:
+        # One client per port and retry policy, kept: its connection pool is reused.
+        key = (port, max_retries)
+        with self._lock:
+            client = self._clients.get(key)
+            if client is None:
+                self._clients = {k: c for k, c in self._clients.items() if k[0] == port}
+                client = self._clients[key] = OpenAIChatModel(
+                    base_url=f"http://{HOST}:{port}/v1",
+                    api_key=None,
+                    model=self._alias,
+                    timeout=self._settings.llm_timeout_seconds,
+                    max_retries=(
+                        self._settings.llm_max_retries if max_retries is None else max_retries
+                    ),
+                )
+            return client
 
     def _command(self, model: Path, port: int) -> list[str]:
         threads = str(_cpu_count())
         command = [
-            sys.executable, "-m", "llama_cpp.server",
             "--model", str(model),
             "--host", HOST,
             "--port", str(port),
@@ -169,18 +362,22 @@ class LocalLlamaServer:
         return command + _amx_workaround()
 
     def _wait_until_ready(self) -> None:
-        assert self._process is not None
+        process = self._process
+        assert process is not None
         deadline = time.monotonic() + self._settings.local_startup_seconds
         while not self._answers():
-            code = self._process.poll()
+            code = process.poll()
             if code is not None:
-                self.stop()
+                self._end_child()
                 raise LLMError(
                     f"local llama server exited with code {code} while starting; "
                     f"end of {self.log_path}:\n{self._log_tail()}"
                 )
+            if self._stopping.is_set():
+                self._end_child()
+                raise LLMError("the local llama server was stopped while starting")
             if time.monotonic() > deadline:
-                self.stop()
+                self._end_child()
                 raise LLMError(
                     f"local llama server did not answer within "
                     f"{self._settings.local_startup_seconds:g}s; "
@@ -204,6 +401,36 @@ class LocalLlamaServer:
                 return file.read().decode("utf-8", errors="replace").strip()
         except OSError as exc:
             return f"(log unreadable: {exc})"
+
+
+class LocalChatModel:
+    """The chat model of a supervised local server: each call goes to the child serving now
+    (a restart may move it to another port) and fails at once, without a request, while the
+    child is down — answers then fall back to extractive, marked `degraded`."""
+
+    def __init__(
+        self, server: LocalLlamaServer, name: str, *, max_retries: int | None = None
+    ) -> None:
+        self.name = name
+        self._server = server
+        self._max_retries = max_retries
+
+    def single_attempt(self) -> LocalChatModel:
+        """Without the client's retries (a circuit breaker's trial call)."""
+        return LocalChatModel(self._server, self.name, max_retries=0)
+
+    def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
+        client = self._server.client_for_current_port(max_retries=self._max_retries)
+        return client.complete(messages, **options)
+
+    def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
+        client = self._server.client_for_current_port(max_retries=self._max_retries)
+        yield from client.stream(messages, **options)
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)  # the child leads its own group (start_new_session)
 
 
 def _packaged_model(directory: Path) -> Path:

@@ -13,6 +13,7 @@ from types import TracebackType
 
 from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
 from newsdesk.generation.answer import Answerer
+from newsdesk.generation.circuit import BreakerChatModel, CircuitBreaker
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.llm import (
     ChatModel,
@@ -75,7 +76,9 @@ class Newsdesk:
     # One process per data directory: held from open to close (the OS drops it on death).
     data_lock: DataDirectoryLock
     _chat: ChatModel | None = field(default=None, init=False)
+    _chat_starting: bool = field(default=False, init=False)
     _chat_started: bool = field(default=False, init=False)
+    _breaker: CircuitBreaker | None = field(default=None, init=False)
     _answerer: Answerer | None = field(default=None, init=False)
     _summarizer: Summarizer | None = field(default=None, init=False)
     _local_server: LocalLlamaServer | None = field(default=None, init=False)
@@ -138,7 +141,11 @@ class Newsdesk:
         should not pay for it."""
         with self._lock:
             if not self._chat_started:
-                self._chat = self._start_chat_model()
+                self._chat_starting = True
+                try:
+                    self._chat = self._start_chat_model()
+                finally:
+                    self._chat_starting = False
                 self._chat_started = True
             return self._chat
 
@@ -176,29 +183,49 @@ class Newsdesk:
         if backend == "extractive":
             return None
         if backend == "openai":
-            return MonitoredChatModel(OpenAIChatModel.from_settings(self.settings))
+            remote = OpenAIChatModel.from_settings(self.settings)
+            return self._guarded(remote, remote.single_attempt())
         server = LocalLlamaServer(self.settings)
         try:
-            server.start()
+            server.start()  # supervised from here on: restarted when it dies
         except LLMError as exc:
             log.error("local LLM server did not start: %s", exc)
             return UnavailableChatModel("local", f"local LLM server unavailable: {exc}")
         self._local_server = server
-        return MonitoredChatModel(server.chat_model())
+        local = server.chat_model()
+        return self._guarded(local, local.single_attempt())
+
+    def _guarded(self, model: ChatModel, trial: ChatModel) -> ChatModel:
+        """``model`` behind a circuit breaker, its failures remembered for /health."""
+        self._breaker = CircuitBreaker(
+            failures=self.settings.llm_breaker_failures,
+            cooldown=self.settings.llm_breaker_cooldown_seconds,
+        )
+        return MonitoredChatModel(BreakerChatModel(model, self._breaker, trial))
 
     def llm_state(self) -> str:
         """The LLM's state for /health, read without starting it: `none` (extractive),
-        `not started`, `ready`, `failing: <last error>` or `unavailable: <reason>`."""
+        `not started`, `starting`, `ready`, `restarting: <attempt, wait, why>` (the local
+        server died and is being restarted), `open circuit: <why>` (calls fail at once until
+        a trial call succeeds), `failing: <last error>` or `unavailable: <reason>`. Before a
+        colon: the word /ready shows."""
         if self.settings.backend == "extractive":
             return "none"
         if not self._chat_started:
-            return "not started"
+            return "starting" if self._chat_starting else "not started"
         model = self._chat
         if isinstance(model, UnavailableChatModel):
             return f"unavailable: {model.reason}"
         server = self._local_server
-        if server is not None and not server.running:
-            return "unavailable: the local LLM server has exited"
+        if server is not None:
+            state = server.state()
+            if state != "ready":
+                return (
+                    "unavailable: the local LLM server was stopped" if state == "stopped" else state
+                )
+        breaker = self._breaker
+        if breaker is not None and (why := breaker.describe()) is not None:
+            return f"open circuit: {why}"
         if isinstance(model, MonitoredChatModel) and model.last_error:
             return f"failing: {model.last_error}"
         return "ready"

@@ -18,8 +18,6 @@ RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Backend = Literal["local", "openai", "extractive"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
-LogFormat = Literal["json", "text"]
-LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class Settings(BaseSettings):
@@ -331,24 +329,38 @@ class Settings(BaseSettings):
 
 
     # --- LLM supervision (issue 12 §6) --------------------------------------------------
+    llm_restart_initial_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="`local` backend: wait before restarting a llama.cpp server that exited; "
+        "doubles with each restart inside `llm_restart_window_seconds`.",
+    )
+    llm_restart_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait between two restarts of the local server."
+    )
+    llm_restart_limit: int = Field(
+        default=5,
+        ge=0,
+        description="Restarts of the local server allowed within `llm_restart_window_seconds`; "
+        "one more exit and it stays down (`unavailable`, `/ready` 503). 0: never restart.",
+    )
+    llm_restart_window_seconds: float = Field(
+        default=600.0, gt=0, description="Window over which restarts are counted."
+    )
+    llm_breaker_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Consecutive failed LLM calls (each after its retries) that open the "
+        "circuit: further calls fail at once, answers fall back to extractive.",
+    )
+    llm_breaker_cooldown_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an open circuit stays open before one trial call (without "
+        "retries) may test the LLM again; its success closes the circuit.",
+    )
 
     # --- logs and metrics (issue 12 §7) -------------------------------------------------
-    log_format: LogFormat = Field(
-        default="json",
-        description="`newsdesk serve`'s log lines on stderr: `json` (one object a line, with "
-        "`request_id` on every line made while serving a request) or `text`.",
-    )
-    log_level: LogLevel = Field(
-        default="info",
-        description="Lowest level logged by `newsdesk serve`: `debug`, `info` (one access "
-        "line a request), `warning` or `error`. `debug` applies to newsdesk's own loggers "
-        "only; libraries stay at `info` (some log request bodies at debug).",
-    )
-    metrics_open: bool = Field(
-        default=False,
-        description="Serve `GET /metrics` (Prometheus) without a key even when `api_keys` "
-        "are configured. Without keys configured it is open anyway.",
-    )
 
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
