@@ -1,8 +1,8 @@
 """The write path: validate → normalise → chunk → embed → store, then update the indexes.
 
 Everything that can fail (validation, chunking, embedding) happens before anything is
-written; each batch is then one SQLite transaction followed by the matching index update,
-so a failure never leaves a half-written index."""
+written; each request (each 64 articles of a longer input) is then one SQLite transaction
+followed by the matching index update, so a failure never leaves a half-written index."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Iterable
-from itertools import islice
+from itertools import chain, islice
 
 from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
@@ -46,16 +46,36 @@ class Ingestor:
         self.metrics = IngestMetrics()  # read by /metrics
 
     def ingest(self, items: Iterable[ReadResult], progress: Progress | None = None) -> IngestReport:
+        """Ingest ``items``. An input of at most ``max_batch_articles`` articles (every
+        POST /articles) is committed as one transaction, so after a crash it is all there or
+        not at all; a longer one (a CLI file) is committed every 64 articles as it goes."""
         report = IngestReport()
         seen: set[str] = set()
         iterator = iter(items)
+        head = list(islice(iterator, self.settings.max_batch_articles + 1))
+        atomic = len(head) <= self.settings.max_batch_articles
+        iterator = chain(head, iterator)
+        held: list[ArticleWrite] = []
+        held_reports: list[IngestReport] = []
         while batch := list(islice(iterator, ARTICLES_PER_BATCH)):
-            done = self._ingest_batch(batch, seen)
-            self.metrics.record(done)  # per batch: each is committed on its own
+            done, writes = self._ingest_batch(batch, seen)
+            if atomic:
+                held += writes
+                held_reports.append(done)
+            else:
+                self._commit(writes)
+                self.metrics.record(done)  # per batch: each is committed on its own
             report.merge(done)
             if progress:
                 progress(len(batch))
+        self._commit(held)
+        for done in held_reports:
+            self.metrics.record(done)
         return report
+
+    def _commit(self, writes: list[ArticleWrite]) -> None:
+        if writes:
+            self.indexes.write(lambda: self.store.write(writes))
 
     def ingest_or_raise(
         self, items: Iterable[ReadResult], progress: Progress | None = None
@@ -73,7 +93,10 @@ class Ingestor:
             raise NotFound(f"no article with id {article_id!r}")
 
     # --- one batch -----------------------------------------------------------------------
-    def _ingest_batch(self, batch: list[ReadResult], seen: set[str]) -> IngestReport:
+    def _ingest_batch(
+        self, batch: list[ReadResult], seen: set[str]
+    ) -> tuple[IngestReport, list[ArticleWrite]]:
+        """Validate, chunk and embed a batch: its report and the writes to commit."""
         report = IngestReport()
         prepared: list[ArticleWrite] = []
         for item in batch:
@@ -108,9 +131,7 @@ class Ingestor:
             writes.append(write)
 
         report.chunks = self._chunk_and_embed(needs_chunks)
-        if writes:
-            self.indexes.write(lambda: self.store.write(writes))
-        return report
+        return report, writes
 
     def _prepare(self, article: ArticleInput) -> ArticleWrite | RejectedArticle:
         if len(article.text) > self.settings.max_article_chars:
