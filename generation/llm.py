@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import openai
 from openai.types.chat import ChatCompletion
 
+from newsdesk.metrics import LlmMetrics
 from newsdesk.settings import Settings
 
 _BODY_PREVIEW_CHARS = 200
@@ -96,10 +97,12 @@ class MonitoredChatModel:
         self.inner = inner
         self.name = inner.name
         self.last_error: str | None = None
+        self.metrics = LlmMetrics()  # read by /metrics
 
     def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
         try:
-            completion = self.inner.complete(messages, **options)
+            with self.metrics.timed("complete"):
+                completion = self.inner.complete(messages, **options)
         except LLMUnavailable:
             raise
         except LLMError as exc:
@@ -110,7 +113,8 @@ class MonitoredChatModel:
 
     def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
         try:
-            yield from self.inner.stream(messages, **options)
+            with self.metrics.timed("stream"):
+                yield from self.inner.stream(messages, **options)
         except LLMUnavailable:
             raise
         except LLMError as exc:

@@ -18,6 +18,8 @@ RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Backend = Literal["local", "openai", "extractive"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
+LogFormat = Literal["json", "text"]
+LogLevel = Literal["debug", "info", "warning", "error"]
 
 
 class Settings(BaseSettings):
@@ -361,6 +363,22 @@ class Settings(BaseSettings):
     )
 
     # --- logs and metrics (issue 12 §7) -------------------------------------------------
+    log_format: LogFormat = Field(
+        default="json",
+        description="`newsdesk serve`'s log lines on stderr: `json` (one object a line, with "
+        "`request_id` on every line made while serving a request) or `text`.",
+    )
+    log_level: LogLevel = Field(
+        default="info",
+        description="Lowest level logged by `newsdesk serve`: `debug`, `info` (one access "
+        "line a request), `warning` or `error`. `debug` applies to newsdesk's own loggers "
+        "only; libraries stay at `info` (some log request bodies at debug).",
+    )
+    metrics_open: bool = Field(
+        default=False,
+        description="Serve `GET /metrics` (Prometheus) without a key even when `api_keys` "
+        "are configured. Without keys configured it is open anyway.",
+    )
 
     @field_validator("api_keys", "allowed_hosts", "cors_origins", mode="before")
     @classmethod
