@@ -114,12 +114,22 @@ def install_problem_handlers(app: FastAPI) -> None:
         app.add_exception_handler(error, _problem_handler)
 
 
-# For the OpenAPI schema: what error responses look like.
+# For the OpenAPI schema: the error responses every API route may give, so that clients (and
+# the fuzz test's status-code check, tests/test_fuzz_api.py) know all of them.
+def problem_doc(description: str) -> dict[str, Any]:
+    """An error response for a route's OpenAPI `responses`: a problem document."""
+    return {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": description}
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"model": Problem, "content": {PROBLEM_MEDIA_TYPE: {}}, "description": text}
+    status: problem_doc(text)
     for status, text in {
+        400: "Malformed request: a body that cannot be decoded or parsed, an unknown Host",
+        401: "No API key, or an unknown one (when keys are configured)",
+        403: "The key's role may not do this (a `read` key on an admin route)",
         404: "No such resource",
         413: "Request too large",
         422: "Invalid request",
+        429: "Too many requests (when a rate limit is set); see `Retry-After`",
     }.items()
 }

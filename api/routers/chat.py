@@ -64,6 +64,7 @@ router = APIRouter(
             400: "Invalid request",
             401: "Missing or wrong API key",
             413: "Request too large",
+            429: "Too many requests (when a rate limit is set)",
             503: "Busy: retry after Retry-After seconds",
         }.items()
     },
@@ -81,7 +82,12 @@ def list_models() -> ModelList:
     return ModelList(data=[ModelCard(created=_MODEL_CREATED)])
 
 
-@router.get("/models/{model_id}", response_model=ModelCard, summary="Describe a model")
+@router.get(
+    "/models/{model_id}",
+    response_model=ModelCard,
+    summary="Describe a model",
+    responses={404: {"model": OpenAIErrorResponse, "description": "No such model"}},
+)
 def get_model(model_id: str) -> ModelCard:
     if model_id != MODEL_ID:
         raise OpenAIRequestError(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from newsdesk.api.auth import AdminDep, Keys, PrincipalDep
-from newsdesk.api.problems import PROBLEM_RESPONSES
+from newsdesk.api.problems import PROBLEM_RESPONSES, problem_doc
 from newsdesk.stores.keys import KeyStore, Role, StoredKey
 
 router = APIRouter(tags=["keys"], responses=PROBLEM_RESPONSES)
@@ -67,7 +67,13 @@ def whoami(principal: PrincipalDep) -> WhoAmI:
     return WhoAmI(name=principal.name, role=principal.role, authenticated=principal.authenticated)
 
 
-@router.post("/keys", response_model=NewKey, status_code=201, summary="Create a key (admin)")
+@router.post(
+    "/keys",
+    response_model=NewKey,
+    status_code=201,
+    summary="Create a key (admin)",
+    responses={409: problem_doc("A key of that name, or that key, is already stored")},
+)
 def create_key(_: AdminDep, store: KeyStoreDep, body: KeyRequest) -> NewKey:
     stored, key = store.create(body.role, body.name)
     return NewKey(**KeyInfo.of(stored).model_dump(), key=key)
