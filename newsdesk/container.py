@@ -234,7 +234,7 @@ class Newsdesk:
         try:
             if self._local_server is not None:
                 self._local_server.stop()
-            self.indexes.flush()
+            self.indexes.close()  # stops the background BM25 rebuild, then flushes
             self.store.close()
         finally:
             self.data_lock.release()
