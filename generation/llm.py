@@ -97,7 +97,7 @@ class MonitoredChatModel:
         self.inner = inner
         self.name = inner.name
         self.last_error: str | None = None
-        self.metrics = LlmMetrics()  # read by /metrics
+        self.metrics = LlmMetrics(unavailable=LLMUnavailable)  # read by /metrics
 
     def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
         try:

@@ -30,6 +30,7 @@ from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
 KEY = "observability-key-0123456789-abcdefghij"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -169,6 +170,14 @@ def test_metrics_count_requests_by_route_template_ingestion_and_index_size(
     assert _value(after, "newsdesk_articles") == 3
     assert _value(after, "newsdesk_index_vectors") == _value(after, "newsdesk_chunks") >= 3
     assert _value(after, "newsdesk_llm_state", state="none") == 1
+    # The reference in docs/operations.md lists every metric the service exports.
+    reference = DOCS.read_text(encoding="utf-8")
+    for family in text_string_to_metric_families(text):
+        if family.name.endswith("_created"):  # the client's start times of counters
+            continue
+        name = family.name + ("_total" if family.type == "counter" else "")
+        name = name if family.type != "info" else family.name + "_info"
+        assert f"| `{name}` |" in reference, name
     # Opened without a snapshot: one full rebuild (of both indexes) before the app started.
     assert _value(after, "newsdesk_index_rebuilds_total", kind="full") == 1
     assert _value(after, "newsdesk_index_rebuild_duration_seconds_count", kind="full") == 1
@@ -289,6 +298,7 @@ def test_serve_logs_json_lines_with_the_request_id_and_no_secrets(tmp_path: Path
     ask_lines = [line for line in lines if line.get("request_id") == ask_id]
     access = [line for line in ask_lines if line["logger"] == "newsdesk.access"]
     assert len(access) == 1 and access[0]["route"] == "/ask" and access[0]["status"] == 200
+    assert access[0]["principal"] == "key-1"  # the key's name, never the key
     # Logged from the thread pool the /ask route runs in: the id still came along.
     assert any(line["logger"] == "newsdesk.metrics" for line in ask_lines), ask_lines
     stream_access = [
