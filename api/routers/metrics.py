@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from newsdesk.api.observability import METRICS_PATH, metrics_response
-from newsdesk.api.problems import PROBLEM_MEDIA_TYPE, Problem
+from newsdesk.api.problems import problem_doc
 
 router = APIRouter(tags=["service"])
 
@@ -20,11 +20,7 @@ router = APIRouter(tags=["service"])
     "unless `NEWSDESK_METRICS_OPEN` is set.",
     responses={
         200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics"},
-        401: {
-            "model": Problem,
-            "content": {PROBLEM_MEDIA_TYPE: {}},
-            "description": "No API key, or an unknown one (when keys are configured)",
-        },
+        401: problem_doc("No API key, or an unknown one (when keys are configured)"),
     },
 )
 def metrics(request: Request) -> Response:
