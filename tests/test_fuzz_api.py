@@ -112,11 +112,13 @@ def _fuzz(examples: int) -> Callable[[Callable[..., None]], Callable[..., None]]
 
 
 def _settings(data_dir: Path, **overrides: Any) -> Settings:
-    # No rate limit whatever the environment says: thousands of requests come from one client.
+    # Whatever the environment says: no rate limit (thousands of requests come from one
+    # client), and /metrics closed like every other route when keys are configured.
     return Settings(
         data_dir=data_dir,
         backend="extractive",
         rate_limit_per_minute=0,
+        metrics_open=False,
         _env_file=None,
         **overrides,
     )
