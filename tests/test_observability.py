@@ -228,24 +228,40 @@ def test_metrics_open_serves_them_without_a_key_to_known_hosts_only(
     assert other_host.status_code == 400
 
 
-def test_llm_calls_and_failures_are_counted(tmp_path: Path, embedder: Embedder) -> None:
-    with misbehaving_server("error500") as (llm_url, _):
+def test_llm_calls_failures_and_refusals_are_counted(tmp_path: Path, embedder: Embedder) -> None:
+    """An LLM that answers 500: the first call fails (`error`) and opens the circuit (one
+    failure is enough here); the next is refused without reaching it (`unavailable`)."""
+    with misbehaving_server("error500") as (llm_url, received):
         settings = _settings(
-            tmp_path / "llm", backend="openai", openai_base_url=llm_url, llm_max_retries=0
+            tmp_path / "llm",
+            backend="openai",
+            openai_base_url=llm_url,
+            llm_max_retries=0,
+            llm_breaker_failures=1,
+            llm_breaker_cooldown_seconds=PATIENCE_S * 10,
         )
         with Newsdesk.open(settings, embedder=embedder) as desk:
             desk.ingestor.ingest(load_samples()[:2])
             with TestClient(create_app(settings, desk=desk)) as client:
                 question = load_samples()[0].title
-                answer = client.post("/ask", json={"question": question}).json()
+                answers = [client.post("/ask", json={"question": question}).json() for _ in "12"]
                 scraped = _samples(client.get("/metrics").text)
-    assert answer["degraded"] is True
-    failed = _value(scraped, "newsdesk_llm_calls_total", call="complete", outcome="error")
-    failed += _value(scraped, "newsdesk_llm_calls_total", call="stream", outcome="error")
-    assert failed >= 1
+        reached = received.value
+    assert all(answer["degraded"] for answer in answers)
+
+    def calls(outcome: str) -> float:
+        return sum(
+            _value(scraped, "newsdesk_llm_calls_total", call=call, outcome=outcome)
+            for call in ("complete", "stream")
+        )
+
+    assert calls("error") == reached == 1
+    assert calls("unavailable") >= 1
+    assert calls("ok") == 0
     timed = _value(scraped, "newsdesk_llm_call_duration_seconds_count", call="complete")
     timed += _value(scraped, "newsdesk_llm_call_duration_seconds_count", call="stream")
-    assert timed == failed
+    assert timed == calls("error") + calls("unavailable")
+    assert _value(scraped, "newsdesk_llm_state", state="open circuit") == 1
 
 
 # --- logs of a real `newsdesk serve` ---------------------------------------------------------
