@@ -55,9 +55,7 @@ def _wait_for_llm_state(client: TestClient, prefix: str) -> str:
     return state
 
 
-def test_an_open_circuit_keeps_answers_from_reaching_a_failing_provider(
-    tmp_path, embedder
-) -> None:
+def test_an_open_circuit_keeps_answers_from_reaching_a_failing_provider(tmp_path, embedder) -> None:
     with _provider_client(
         tmp_path,
         embedder,
@@ -101,9 +99,7 @@ def test_a_failing_stream_counts_like_a_failing_call(tmp_path, embedder) -> None
         assert client.get("/health").json()["llm"].startswith("open circuit: ")
 
 
-def test_one_trial_call_without_retries_then_success_closes_the_circuit(
-    tmp_path, embedder
-) -> None:
+def test_one_trial_call_without_retries_then_success_closes_the_circuit(tmp_path, embedder) -> None:
     # Each call is retried twice by the client; the provider fails its first four requests.
     with _provider_client(
         tmp_path,
