@@ -345,7 +345,8 @@ def _shared_summary_rows(
         units += [article[a.start : b.end] for a, b in itertools.pairwise(spans)]
         summary = _SPACE_BEFORE.sub(r"\1", model_summary.summary)
         claims = [summary[s.start : s.end] for s in sentence_spans(summary)] or [summary]
-        best = scorer.score(claims, units).max(axis=1)
+        # The summary cites the whole article, as an answer sentence cites its passage.
+        best = scorer.score(claims, units, [article] * len(units)).max(axis=1)
         lexical = [metrics.lexical_support(article, claim) for claim in claims]
         row = CheckerRow(
             id=f"{item.id}/{model_summary.model}",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from newsdesk.answers import AnswerSentence, Citation, CitationCheck, CitedText
+from newsdesk.answers import AnswerSentence, Citation, CitationCheck, CitedText, Mismatch
 from newsdesk.domain import ChunkOrigin, Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation.markers import ParsedSentence, parse_markers, render_sentence, tidy
@@ -39,6 +39,7 @@ class _Resolved:
     text: str
     units: list[int]  # indexes into the unit list, in citation order
     support: float
+    nearest: int | None  # the unit a verdict is explained against: the first cited, or the best
 
 
 _Choice = tuple[list[int], float]  # chosen unit indexes and the support they give
@@ -96,7 +97,11 @@ class CitationChecker:
     ) -> CitedText:
         check = CitationCheck()
         units = _evidence_units(passages)
-        scores = self.scorer.score([p.text for p in parsed], [u.text for u in units])
+        scores, alignment = self.scorer.judge(
+            [p.text for p in parsed],
+            [u.text for u in units],
+            [passages[u.passage].text for u in units],
+        )
         resolved: list[_Resolved] = []
         for index, sentence in enumerate(parsed):
             valid = [m for m in sentence.markers if 1 <= m <= len(passages)]
@@ -109,7 +114,8 @@ class CitationChecker:
                 if report_unmarked:
                     check.unmarked_sentences.append(index)
                 chosen, support = self._resolve_unmarked(scores[index])
-            resolved.append(_Resolved(sentence.text, chosen, support))
+            nearest = self._nearest(chosen, support, alignment[index], valid, units)
+            resolved.append(_Resolved(sentence.text, chosen, support, nearest))
         check.invalid_markers = list(dict.fromkeys(check.invalid_markers))
         return self._assemble(resolved, units, passages, check)
 
@@ -138,6 +144,22 @@ class CitationChecker:
         best = int(np.argmax(row))
         support = float(row[best])
         return ([best] if support >= self.threshold else []), support
+
+    def _nearest(
+        self,
+        chosen: list[int],
+        support: float,
+        alignment: np.ndarray,
+        cited: list[int],
+        units: list[_Unit],
+    ) -> int | None:
+        """The unit a verdict is explained against: the quote of a supported sentence, else
+        the unit of the cited passages (all, when none is cited) the sentence is most about."""
+        if chosen and support >= self.threshold:
+            return chosen[0]
+        passages = {units[u].passage for u in chosen} or {n - 1 for n in cited}
+        candidates = [i for i, u in enumerate(units) if not passages or u.passage in passages]
+        return max(candidates, key=lambda i: alignment[i]) if candidates else None
 
     @staticmethod
     def _best_in(row: np.ndarray, units: list[_Unit], passage: int) -> int | None:
@@ -180,10 +202,19 @@ class CitationChecker:
                     citations=cited,
                     support=support,
                     supported=supported,
+                    mismatches=self._explain(item, units, passages, supported),
                 )
             )
         text = " ".join(render_sentence(s) for s in sentences)
         return CitedText(text=text, sentences=sentences, citations=citations, check=check)
+
+    def _explain(
+        self, item: _Resolved, units: list[_Unit], passages: list[Passage], supported: bool
+    ) -> list[Mismatch]:
+        if item.nearest is None:
+            return self.scorer.explain(item.text, None, supported)
+        unit = units[item.nearest]
+        return self.scorer.explain(item.text, unit.text, supported, passages[unit.passage].text)
 
 
 def _citation(number: int, passage: Passage, unit: _Unit) -> Citation:

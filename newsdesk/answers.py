@@ -21,11 +21,32 @@ class Citation(ChunkOrigin):
     char_end: int = Field(description="article.text[char_start:char_end] == quote.")
 
 
+MismatchKind = Literal["name", "number", "date", "negation", "attribution", "missing"]
+
+
+class Mismatch(BaseModel):
+    """Why a sentence is not supported: one of its facts is not in the quote it cites."""
+
+    kind: MismatchKind = Field(
+        description="name, number or date: not in the quote; negation: the sentence affirms "
+        "what the quote negates, or the reverse; attribution: the quote has someone else say "
+        "it; missing: the sentence's words are not in the quote at all."
+    )
+    claim: str = Field(description="The words of the sentence that are not supported.")
+    evidence: str | None = Field(
+        description="The nearest words of the cited quote (null when it has none)."
+    )
+
+
 class AnswerSentence(BaseModel):
     text: str = Field(description="The sentence without its markers.")
     citations: list[int] = Field(description="Citation numbers backing this sentence.")
     support: float = Field(ge=0, le=1, description="How well the cited quotes support it.")
     supported: bool = Field(description="support ≥ the configured threshold.")
+    mismatches: list[Mismatch] = Field(
+        default_factory=list,
+        description="Why the checker doubts the sentence (empty when every fact was found).",
+    )
 
 
 class CitationCheck(BaseModel):

@@ -1,0 +1,625 @@
+"""The facts of a sentence, and where a claim's facts disagree with its evidence.
+
+A claim is supported only when every fact in it is in the evidence it cites. This module pulls
+out the facts a small model most often gets wrong and embeddings barely notice — names
+(multi-word, with titles stripped and aliases folded: "Stoltenberg" for "Jens Stoltenberg",
+"the U.S." for "United States", "UN" for "United Nations"), numbers, dates, negation with its
+scope, and attribution (who said it) — and compares them (`compare`). Each disagreement is a
+`Mismatch` naming the claim's words and the nearest words of the evidence, so every verdict
+can be explained. Rules only, no model: the learned part is the combiner
+(checker_model.py), which weighs these counts with the embedding cosine and word overlap.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+from newsdesk.answers import Mismatch
+from newsdesk.index.text import sentence_spans
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# --- words ---------------------------------------------------------------------------------
+
+_STOP_WORDS = frozenset(
+    _words("""a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if
+    in into is it its itself just me more most my myself of off on once only or other our
+    ours ourselves out over own said same says she should so some such than that the their
+    theirs them themselves then there these they this those through to too under until up
+    upon very was we were what when where which while who whom why will with would you your
+    yours yourself according told say""")
+)
+# Capitalised words that open sentences without naming anything.
+_OPENERS = _STOP_WORDS | frozenset(
+    _words("""however meanwhile although though yet still now later earlier instead despite amid
+    many several some most both while since once last next first this that these those one
+    two three four five six seven eight nine ten mr mrs ms""")
+)
+# Titles and roles before a name: a claim may add or drop them ("Former NATO chief
+# Stoltenberg"), so they are not facts to find in the evidence.
+_TITLES = frozenset(
+    _words("""mr mrs ms miss dr prof professor president vice prime minister secretary general former
+    chief sir lord lady dame king queen prince princess pope senator sen rep representative
+    governor gov mayor judge justice captain capt colonel col lieutenant lt sergeant sgt
+    officer director chairman chairwoman chair ceo head leader spokesman spokeswoman
+    spokesperson deputy foreign defence defense interior finance home state attorney
+    ambassador commander coach manager striker midfielder defender goalkeeper boss
+    st saint rev reverend father brother sister""")
+)
+_CONNECTORS = frozenset(_words("of de del della da van von der den bin al la le du"))
+
+_TOKEN = re.compile(
+    r"(?P<acronym>(?:[A-Z]\.){2,})"  # U.S., U.K. (before words eat the letters)
+    r"|(?P<word>[A-Za-z][A-Za-z0-9]*(?:[-'’][A-Za-z0-9]+)*)"
+    r"|(?P<number>\d[\d,]*(?:\.\d+)?)"
+    r"|(?P<stop>[.!?;:\"“”()]|,)"
+)
+_SENTENCE_END = frozenset('.!?:"“”(')
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    text: str
+    start: int
+    end: int
+    kind: str  # acronym, word, number, stop
+    opens_sentence: bool
+
+
+def _tokens(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    opens = True
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup or "stop"
+        tokens.append(_Token(match.group(), match.start(), match.end(), kind, opens))
+        opens = kind == "stop" and match.group() in _SENTENCE_END
+    return tokens
+
+
+def _key(word: str) -> str:
+    """Lower case without dots or a possessive: "U.S." → "us", "Stoltenberg’s" → "stoltenberg"."""
+    word = word.lower().replace(".", "").replace("’", "'")
+    return word[:-2] if word.endswith("'s") else word
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Stemmer.Stemmer:
+    return Stemmer.Stemmer("english")
+
+
+def stem(word: str) -> str:
+    return str(_stemmer().stemWord(_key(word)))
+
+
+# --- names ---------------------------------------------------------------------------------
+
+# Alias groups: every spelling maps to one key.
+_ALIASES = {
+    alias: group[0]
+    for group in (
+        ("united states", "us", "usa", "america", "american", "united states of america"),
+        ("united kingdom", "uk", "britain", "great britain", "british"),
+        ("united nations", "un"),
+        ("european union", "eu"),
+        ("united arab emirates", "uae"),
+        ("soviet union", "ussr"),
+        ("kyiv", "kiev"),
+    )
+    for alias in group
+}
+_MONTHS = _words(
+    "january february march april may june july august september october november december"
+)
+_MONTH_ABBREVIATIONS = {m[:3]: m for m in _MONTHS} | {"sept": "september"}
+_WEEKDAYS = _words("monday tuesday wednesday thursday friday saturday sunday")
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """A capitalised span: "Former NATO Secretary General Jens Stoltenberg"."""
+
+    text: str  # as written, titles included
+    keys: tuple[str, ...]  # the tokens that must be found (titles and connectors dropped)
+    start: int
+    end: int
+    certain: bool  # False: one capitalised word opening a sentence ("Officials said")
+
+    @property
+    def alias(self) -> str | None:
+        return _ALIASES.get(" ".join(self.keys))
+
+
+def _is_capitalised(token: _Token) -> bool:
+    return token.kind == "acronym" or (token.kind == "word" and token.text[0].isupper())
+
+
+def _calendar_key(word: str) -> str | None:
+    key = _key(word)
+    if key in _MONTHS or key in _WEEKDAYS:
+        return key
+    return _MONTH_ABBREVIATIONS.get(key)
+
+
+def _names(text: str, tokens: list[_Token]) -> list[Name]:
+    names: list[Name] = []
+    i = 0
+    while i < len(tokens):
+        if not _is_capitalised(tokens[i]) or _calendar_key(tokens[i].text):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(tokens):
+            if _is_capitalised(tokens[j]) and not _calendar_key(tokens[j].text):
+                j += 1
+            elif (
+                tokens[j].text.lower() in _CONNECTORS
+                and j + 1 < len(tokens)
+                and _is_capitalised(tokens[j + 1])
+            ):
+                j += 2
+            else:
+                break
+        span = tokens[i:j]
+        while span and span[0].opens_sentence and _key(span[0].text) in _OPENERS:
+            span = span[1:]
+        while span and span[-1].text.lower() in _CONNECTORS:
+            span = span[:-1]
+        keys = tuple(
+            _key(t.text)
+            for t in span
+            if _key(t.text) not in _TITLES and t.text.lower() not in _CONNECTORS
+        )
+        if span and keys:
+            certain = len(span) > 1 or not span[0].opens_sentence
+            names.append(
+                Name(text[span[0].start : span[-1].end], keys, span[0].start, span[-1].end, certain)
+            )
+        i = j
+    return names
+
+
+# --- numbers and dates ---------------------------------------------------------------------
+
+_UNITS = {
+    w: v
+    for v, w in enumerate(
+        _words(
+            "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+            "fourteen fifteen sixteen seventeen eighteen nineteen"
+        )
+    )
+}
+_TENS = {
+    w: 10 * (i + 2)
+    for i, w in enumerate(_words("twenty thirty forty fifty sixty seventy eighty ninety"))
+}
+_SCALES = {"hundred": 100, "thousand": 10**3, "million": 10**6, "billion": 10**9}
+_SCALES |= {"trillion": 10**12, "bn": 10**9, "mn": 10**6, "tn": 10**12}
+_ORDINALS = {
+    w: v
+    for v, w in enumerate(
+        _words("zeroth first second third fourth fifth sixth seventh eighth ninth tenth")
+    )
+    if v >= 2  # "first" is rarely a figure
+}
+_YEAR = re.compile(r"^(1[89]\d\d|20\d\d)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Quantity:
+    value: float
+    text: str
+    start: int
+
+
+def _word_value(words: list[str]) -> float | None:
+    while words and words[-1] == "and":
+        words = words[:-1]
+    if not words or words == ["one"] or words[0] in _SCALES:
+        return None
+    total, current = 0, 0
+    for word in words:
+        if word in _UNITS:
+            current += _UNITS[word]
+        elif word in _TENS:
+            current += _TENS[word]
+        elif word == "hundred":
+            current = max(current, 1) * 100
+        elif word in _SCALES:
+            total += max(current, 1) * _SCALES[word]
+            current = 0
+    return float(total + current)
+
+
+_NUMBER_WORDS = re.compile(r"[a-z]+|\d[\d,]*(?:\.\d+)?(?:st|nd|rd|th)?|.", re.IGNORECASE)
+
+
+def _quantities(text: str) -> tuple[list[Quantity], list[tuple[str, str, int]]]:
+    """Numbers ("1,200", "2.5 million", "two hundred and seven", "3rd") and years."""
+    numbers: list[Quantity] = []
+    years: list[tuple[str, str, int]] = []
+    run: list[re.Match[str]] = []  # the current run of number words
+
+    def close_run() -> None:
+        words = [m.group().lower() for m in run]
+        value = _word_value(words)
+        if value is not None:
+            start, end = run[0].start(), run[-1].end()
+            numbers.append(Quantity(value, text[start:end], start))
+        run.clear()
+
+    matches = [m for m in _NUMBER_WORDS.finditer(text) if not m.group().isspace()]
+    i = 0
+    while i < len(matches):
+        match = matches[i]
+        word = match.group().lower().replace("-", "").rstrip(",")
+        joins = word == "and" and bool(run) and run[-1].group().lower() in _SCALES
+        if word in _UNITS or word in _TENS or (word in _SCALES and run) or joins:
+            run.append(match)
+            i += 1
+            continue
+        close_run()
+        if word in _ORDINALS:
+            numbers.append(Quantity(float(_ORDINALS[word]), match.group(), match.start()))
+        elif word[:1].isdigit() and (match.start() == 0 or not text[match.start() - 1].isalpha()):
+            digits = re.match(r"[\d,]*(?:\.\d+)?", word)
+            raw = digits.group().rstrip(",") if digits else word
+            if _YEAR.match(raw) and word == raw:
+                years.append(("year", raw, match.start()))
+            else:
+                value = float(raw.replace(",", "") or 0)
+                end = match.end()
+                if i + 1 < len(matches) and matches[i + 1].group().lower() in _SCALES:
+                    value *= _SCALES[matches[i + 1].group().lower()]
+                    end = matches[i + 1].end()
+                    i += 1
+                numbers.append(Quantity(value, text[match.start() : end], match.start()))
+        i += 1
+    close_run()
+    return numbers, years
+
+
+def _dates(text: str, tokens: list[_Token], years: list[tuple[str, str, int]]) -> list[Quantity]:
+    """Weekdays and months (capitalised only: "may" is rarely a month), and years; the value
+    is a stable key per date so dates compare like numbers."""
+    found: list[Quantity] = []
+    for token in tokens:
+        key = _calendar_key(token.text) if token.text[:1].isupper() else None
+        if key and not (key == "may" and token.opens_sentence):
+            found.append(Quantity(float(_date_code(key)), token.text, token.start))
+    found += [Quantity(float(surface), surface, start) for _, surface, start in years]
+    return found
+
+
+def _date_code(key: str) -> int:
+    if key in _MONTHS:
+        return -1 - _MONTHS.index(key)
+    return -100 - _WEEKDAYS.index(key)
+
+
+# --- negation ------------------------------------------------------------------------------
+
+_NEGATIONS = frozenset(
+    _words("not no never none nobody nothing neither nor without cannot nowhere")
+)
+_NEGATING_VERBS = ("refus", "deni", "deny", "reject", "declin", "fail")
+_CLAUSE_END = frozenset('.!?;:,"“”()')
+_SCOPE = 4  # content words after a cue that it negates
+
+
+@dataclass(frozen=True, slots=True)
+class Negation:
+    cue: str
+    scope: frozenset[str]  # stems of the content words it negates
+    text: str  # cue and scope as written
+    start: int
+
+
+def _is_cue(token: _Token) -> bool:
+    word = token.text.lower().replace("’", "'")
+    return token.kind == "word" and (
+        word in _NEGATIONS or word.endswith("n't") or word.startswith(_NEGATING_VERBS)
+    )
+
+
+def _negations(text: str, tokens: list[_Token]) -> list[Negation]:
+    found: list[Negation] = []
+    for i, token in enumerate(tokens):
+        if not _is_cue(token):
+            continue
+        scope: list[_Token] = []
+        for later in tokens[i + 1 :]:
+            if (later.kind == "stop" and later.text in _CLAUSE_END) or later.text == "but":
+                break
+            if later.kind == "word" and _key(later.text) not in _STOP_WORDS and not _is_cue(later):
+                scope.append(later)
+                if len(scope) == _SCOPE:
+                    break
+        end = scope[-1].end if scope else token.end
+        stems = frozenset(stem(t.text) for t in scope)
+        found.append(Negation(token.text, stems, text[token.start : end], token.start))
+    return found
+
+
+# --- attribution ---------------------------------------------------------------------------
+
+_SAY = re.compile(
+    r"\b(?:said|says|say|told|tells|added|adds|stated|states|announced|claimed|claims|noted"
+    r"|explained|wrote|writes|argued|warned|insisted|revealed|admitted|emphasi[sz]ed"
+    r"|confirmed|denied|tweeted|declared|according to)\b",
+    re.IGNORECASE,
+)
+# "NAME, the minister, said"; "NAME's civil defence agency said"; "NAME officials said".
+_APPOSITION = re.compile(r"^\s*,[^,.]{0,80},\s*$|^(?:['’]s)?(?:\s+[a-z]+){1,4}\s*$")
+
+
+def _speakers(text: str, names: list[Name]) -> list[Name]:
+    """Names in a speaker's place: "NAME said", "NAME, the minister, said", "said NAME",
+    "according to NAME"."""
+    speakers: list[Name] = []
+    for verb in _SAY.finditer(text):
+        before = [n for n in names if n.end <= verb.start()]
+        if before and verb.group().lower() != "according to":
+            gap = text[before[-1].end : verb.start()]
+            if not gap.strip() or _APPOSITION.match(gap):
+                speakers.append(before[-1])
+                continue
+        after = [n for n in names if n.start >= verb.end()]
+        inverted = verb.group().lower() not in ("told", "tells")
+        if after and inverted and not text[verb.end() : after[0].start].strip(" ,the"):
+            speakers.append(after[0])
+    return list(dict.fromkeys(speakers))
+
+
+# --- the facts of a text -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Facts:
+    text: str
+    names: tuple[Name, ...]
+    numbers: tuple[Quantity, ...]
+    dates: tuple[Quantity, ...]
+    negations: tuple[Negation, ...]
+    speakers: tuple[Name, ...]
+    # Per sentence: its content stems and its speakers, so a claim's speaker is compared with
+    # the speaker of the sentence it matches, not of its neighbour in a two-sentence unit.
+    sentences: tuple[tuple[frozenset[str], tuple[Name, ...]], ...]
+    words: frozenset[str]  # every word key, for names written in lower case or as a word
+    stems: frozenset[str]  # content-word stems
+    prefixes: frozenset[str]  # their first 5 letters (stems of 5+ letters)
+    acronyms: frozenset[str]  # initials of the multi-word names ("unsc", "un")
+    aliases: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def facts(text: str) -> Facts:
+    tokens = _tokens(text)
+    names = _names(text, tokens)
+    numbers, years = _quantities(text)
+    words = [t for t in tokens if t.kind in ("word", "acronym")]
+    stems = frozenset(
+        stem(t.text) for t in words if _key(t.text) not in _STOP_WORDS and len(t.text) > 1
+    )
+    speakers = _speakers(text, names)
+    return Facts(
+        text=text,
+        names=tuple(names),
+        numbers=tuple(numbers),
+        dates=tuple(_dates(text, tokens, years)),
+        negations=tuple(_negations(text, tokens)),
+        speakers=tuple(speakers),
+        sentences=tuple(_sentences(text, tokens, speakers)),
+        words=frozenset(_key(t.text) for t in words),
+        stems=stems,
+        prefixes=frozenset(s[:5] for s in stems if len(s) >= 5),
+        acronyms=frozenset(_acronyms(names)),
+        aliases=frozenset(a for n in names if (a := n.alias)),
+    )
+
+
+def _sentences(
+    text: str, tokens: list[_Token], speakers: list[Name]
+) -> list[tuple[frozenset[str], tuple[Name, ...]]]:
+    found = []
+    for span in sentence_spans(text):
+        inside = [t for t in tokens if span.start <= t.start < span.end and t.kind == "word"]
+        stems = frozenset(stem(t.text) for t in inside if _key(t.text) not in _STOP_WORDS)
+        said = tuple(s for s in speakers if span.start <= s.start < span.end)
+        found.append((stems, said))
+    return found
+
+
+def _acronyms(names: list[Name]) -> list[str]:
+    found = []
+    for name in names:
+        keys = [k for k in name.keys if k]
+        if len(keys) > 1:
+            found.append("".join(k[0] for k in keys))
+            found.append("".join(k[0] for k in keys[:2]))  # "UN" in "UN Security Council"
+    return found
+
+
+# --- comparing a claim with its evidence ---------------------------------------------------
+
+
+def _word_found(key: str, evidence: Facts) -> bool:
+    if key in evidence.words or key in evidence.acronyms:
+        return True
+    # Demonyms and inflections: "Russian" / "Russia", "Ukrainian" / "Ukraine".
+    return len(key) >= 5 and any(w[:5] == key[:5] and len(w) >= 5 for w in evidence.words)
+
+
+def name_found(name: Name, evidence: Facts) -> bool:
+    alias = name.alias
+    if alias is not None and (alias in evidence.aliases or alias in evidence.words):
+        return True
+    if all(_word_found(k, evidence) for k in name.keys):
+        return True
+    # First names may be left out of the evidence sentence: "Jens Stoltenberg" / "Stoltenberg".
+    return len(name.keys) > 1 and _word_found(name.keys[-1], evidence) and name.certain
+
+
+def _same_person(a: Name, b: Name) -> bool:
+    same_alias = a.alias is not None and a.alias == b.alias
+    return same_alias or a.keys[-1] == b.keys[-1] or bool(set(a.keys) & set(b.keys))
+
+
+def _nearest_name(claim: Name, evidence: Facts) -> str | None:
+    if not evidence.names:
+        return None
+    return max(
+        evidence.names,
+        key=lambda n: difflib.SequenceMatcher(None, claim.text.lower(), n.text.lower()).ratio(),
+    ).text
+
+
+def _nearest_quantity(claim: Quantity, candidates: tuple[Quantity, ...]) -> str | None:
+    if not candidates:
+        return None
+    same_kind = [c for c in candidates if (c.value < 0) == (claim.value < 0)] or list(candidates)
+    return min(same_kind, key=lambda c: abs(c.value - claim.value)).text
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The claim's facts missing from one evidence text."""
+
+    names: list[Mismatch]  # certain names
+    uncertain_names: int  # sentence-opening capitalised words not found
+    numbers: list[Mismatch]
+    dates: list[Mismatch]
+    negations: list[Mismatch]
+    attributions: list[Mismatch]
+
+    @property
+    def mismatches(self) -> list[Mismatch]:
+        return [*self.attributions, *self.names, *self.numbers, *self.dates, *self.negations]
+
+
+def compare(claim: Facts, evidence: Facts, passage: Facts | None = None) -> Comparison:
+    """The claim's facts against one evidence unit. Names count as found anywhere in `passage`
+    (the cited text the unit belongs to: a story names a person once, then says "he" or the
+    surname); numbers, dates, negation and attribution are judged on the unit itself (a
+    figure from another sentence of the passage is the commonest fusion error), and the
+    nearest words come from it."""
+    scope = passage or evidence
+    names, uncertain = [], 0
+    for name in claim.names:
+        if name_found(name, scope):
+            continue
+        if name.certain:
+            names.append(
+                Mismatch(kind="name", claim=name.text, evidence=_nearest_name(name, evidence))
+            )
+        else:
+            uncertain += 1
+    values = {q.value for q in evidence.numbers}
+    numbers = [
+        Mismatch(kind="number", claim=q.text, evidence=_nearest_quantity(q, evidence.numbers))
+        for q in _distinct(claim.numbers)
+        if q.value not in values
+    ]
+    days = {d.value for d in evidence.dates}
+    dates = [
+        Mismatch(kind="date", claim=d.text, evidence=_nearest_quantity(d, evidence.dates))
+        for d in _distinct(claim.dates)
+        if d.value not in days
+    ]
+    return Comparison(
+        names,
+        uncertain,
+        numbers,
+        dates,
+        _negation(claim, evidence),
+        _attribution(claim, evidence, scope),
+    )
+
+
+def _distinct(quantities: tuple[Quantity, ...]) -> list[Quantity]:
+    return list({q.value: q for q in reversed(quantities)}.values())
+
+
+def _overlaps(a: frozenset[str], b: frozenset[str]) -> bool:
+    return bool(a & b) or any(len(x) >= 5 and x[:5] == y[:5] for x in a for y in b)
+
+
+def _negation(claim: Facts, evidence: Facts) -> list[Mismatch]:
+    """Polarity: what the claim negates must be negated in the evidence, and the reverse, for
+    the words both share (negated words the evidence lacks are "missing", not negation)."""
+    found: list[Mismatch] = []
+    for cue in claim.negations:
+        if not cue.scope or any(_overlaps(cue.scope, e.scope) for e in evidence.negations):
+            continue
+        if _overlaps(cue.scope, evidence.stems):
+            found.append(
+                Mismatch(kind="negation", claim=cue.text, evidence=_words_near(cue, evidence))
+            )
+    for cue in evidence.negations:
+        shared = cue.scope & claim.stems
+        if len(shared) < min(2, len(cue.scope)) or not cue.scope:
+            continue
+        if any(_overlaps(cue.scope, c.scope) for c in claim.negations):
+            continue
+        found.append(
+            Mismatch(kind="negation", claim=_claim_words(shared, claim), evidence=cue.text)
+        )
+    return found
+
+
+def _words_near(cue: Negation, evidence: Facts) -> str | None:
+    """The evidence words that say the negated thing without negating it."""
+    tokens = _tokens(evidence.text)
+    for i, token in enumerate(tokens):
+        if token.kind == "word" and stem(token.text) in cue.scope:
+            window = [token]
+            for later in tokens[i + 1 : i + 8]:
+                if later.kind == "stop":
+                    break
+                window.append(later)
+            return evidence.text[window[0].start : window[-1].end]
+    return None
+
+
+def _claim_words(stems: frozenset[str], claim: Facts) -> str:
+    spans = [t for t in _tokens(claim.text) if t.kind == "word" and stem(t.text) in stems]
+    return claim.text[spans[0].start : spans[-1].end][:160] if spans else " ".join(sorted(stems))
+
+
+def _attribution(claim: Facts, evidence: Facts, scope: Facts) -> list[Mismatch]:
+    """The claim's speaker is in the passage, but someone else says it in the evidence (a
+    speaker the passage does not name at all is a "name" mismatch)."""
+    if not evidence.speakers or not claim.speakers:
+        return []
+    # What is said, without who says it: "The US embassy said 238 were injured" is about the
+    # injured, whoever the evidence's other sentence quotes.
+    said = claim.stems - {stem(k) for s in claim.speakers for k in s.keys}
+    _, speakers = max(evidence.sentences, key=lambda s: len(s[0] & said))
+    return [
+        Mismatch(kind="attribution", claim=speaker.text, evidence=speakers[0].text)
+        for speaker in claim.speakers
+        if speakers
+        and name_found(speaker, scope)
+        and not any(_same_person(speaker, e) for e in speakers)
+    ]
+
+
+def missing_words(claim: Facts, evidence: Facts) -> list[str]:
+    """The claim's content words not in the evidence (for a "missing" explanation)."""
+    seen: list[str] = []
+    for token in _tokens(claim.text):
+        if token.kind != "word" or _key(token.text) in _STOP_WORDS or len(token.text) < 2:
+            continue
+        if not _overlaps(frozenset({stem(token.text)}), evidence.stems):
+            seen.append(token.text)
+    return list(dict.fromkeys(seen))

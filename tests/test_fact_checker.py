@@ -1,0 +1,266 @@
+"""The fact checker: a sentence is supported only when every fact in it is in the passage it
+cites — names, numbers, dates, negation, attribution — and each verdict says why (the
+`mismatches` of a sentence). Against the real embedding model and the shipped samples and
+perturbation set; /ask end to end against a real loopback OpenAI-compatible server."""
+
+from __future__ import annotations
+
+import json
+import re
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from newsdesk.answers import AnswerSentence
+from newsdesk.container import Newsdesk
+from newsdesk.domain import ArticleInput, Passage
+from newsdesk.embedding import Embedder
+from newsdesk.evals import perturbations
+from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
+from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.facts import facts
+
+from .misbehaving_server import misbehaving_server, provider_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+NATO = (
+    "Former NATO Secretary General Jens Stoltenberg revealed in an interview with the Danish "
+    "television channel TV2 that NATO refused to close Ukraine’s airspace in 2022. "
+    "He explained that when Russian forces were near Kiev, Ukraine requested a no-fly zone. "
+    "The alliance’s foreign ministers met in Brussels on Friday, officials said."
+)
+CRANE = (
+    "At least 107 people were killed when a crane collapsed at the Grand Mosque in Mecca on "
+    "Friday. The United States embassy said 2,500,000 pilgrims were expected. "
+    "Saudi Arabia's civil defence agency said 238 people were injured."
+)
+
+
+def _passage(text: str, chunk_id: int = 1) -> Passage:
+    return Passage(
+        chunk_id=chunk_id,
+        article_id=f"article-{chunk_id}",
+        title="Article",
+        text=text,
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+        dense_score=None,
+        lexical_score=None,
+    )
+
+
+@pytest.fixture(scope="module")
+def checker(embedder: Embedder) -> CitationChecker:
+    return CitationChecker(embedder)
+
+
+def _check(checker: CitationChecker, claim: str, passage: str) -> AnswerSentence:
+    return checker.check_marked([(claim, [1])], [_passage(passage)]).sentences[0]
+
+
+# --- the facts of a sentence ----------------------------------------------------------------
+
+
+def test_names_drop_titles_and_numbers_normalise() -> None:
+    found = facts("Former NATO Secretary General Jens Stoltenberg said 2.5 million fled in 2022.")
+    assert [n.keys for n in found.names] == [("nato", "jens", "stoltenberg")]
+    assert [s.text for s in found.speakers] == ["Former NATO Secretary General Jens Stoltenberg"]
+    assert [q.value for q in found.numbers] == [2_500_000]
+    assert [d.text for d in found.dates] == ["2022"]
+
+
+# --- every kind of changed fact is caught and explained -------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage", "kind", "words", "nearest"),
+    [
+        (  # the issue's example: another organisation named as the one that decided
+            "The decision not to close Ukraine’s airspace was made by the United Nations "
+            "Security Council in 2022.",
+            NATO,
+            "name",
+            "United Nations Security Council",
+            None,
+        ),
+        (
+            "Former NATO Secretary General Mark Rutte revealed that NATO refused to close "
+            "Ukraine’s airspace in 2022.",
+            NATO,
+            "name",
+            "Mark Rutte",
+            "Former NATO Secretary General Jens Stoltenberg",
+        ),
+        (
+            "At least 170 people were killed when a crane collapsed in Mecca.",
+            CRANE,
+            "number",
+            "170",
+            "107",
+        ),
+        (
+            "The civil defence agency said 238,000 people were injured.",
+            CRANE,
+            "number",
+            "238,000",
+            "238",
+        ),
+        (
+            "A crane collapsed at the Grand Mosque in Mecca on Sunday.",
+            CRANE,
+            "date",
+            "Sunday",
+            "Friday",
+        ),
+        (
+            "Stoltenberg said NATO refused to close Ukraine’s airspace in 2014.",
+            NATO,
+            "date",
+            "2014",
+            "2022",
+        ),
+        ("NATO agreed to close Ukraine’s airspace in 2022.", NATO, "negation", None, "refused"),
+        (
+            "The foreign ministers did not meet in Brussels on Friday.",
+            NATO,
+            "negation",
+            "not",
+            None,
+        ),
+        (
+            "The United States embassy said 238 people were injured.",  # the agency said it
+            CRANE,
+            "attribution",
+            "United States",
+            "Saudi Arabia",
+        ),
+        ("The minister resigned in disgrace after the vote.", CRANE, "missing", "minister", None),
+    ],
+)
+def test_a_changed_fact_is_flagged_with_its_reason(
+    checker: CitationChecker,
+    claim: str,
+    passage: str,
+    kind: str,
+    words: str | None,
+    nearest: str | None,
+) -> None:
+    sentence = _check(checker, claim, passage)
+    assert not sentence.supported
+    found = [m for m in sentence.mismatches if m.kind == kind]
+    assert found, sentence.mismatches
+    if words is not None:
+        assert words in found[0].claim
+    if nearest is not None:
+        assert found[0].evidence is not None and nearest in found[0].evidence
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "NATO refused to close Ukraine’s airspace in 2022, Stoltenberg revealed.",  # surname
+        "Jens Stoltenberg said NATO refused to close Ukraine's airspace in 2022.",
+        "At least 107 people died when a crane collapsed at Mecca's Grand Mosque on Friday.",
+        "The U.S. embassy said 2.5 million pilgrims were expected.",  # alias, number written
+        "The American embassy said 2,500,000 pilgrims were expected.",
+        "Ukraine requested a no-fly zone when Russian forces were near Kyiv.",  # Kiev / Kyiv
+        "The civil defence agency of Saudi Arabia said 238 people were injured.",
+    ],
+)
+def test_faithful_restatements_are_supported_without_mismatches(
+    checker: CitationChecker, claim: str
+) -> None:
+    sentence = _check(checker, claim, f"{NATO} {CRANE}")
+    assert sentence.supported, sentence
+    assert sentence.mismatches == []
+
+
+def test_supported_sentences_report_no_mismatch_in_cited_text(checker: CitationChecker) -> None:
+    cited = checker.check(
+        "NATO refused to close Ukraine’s airspace [1]. NATO's decision was made by the United "
+        "Nations Security Council [1].",
+        [_passage(NATO)],
+    )
+    honest, invented = cited.sentences
+    assert honest.supported and honest.mismatches == []
+    assert not invented.supported
+    assert [(m.kind, m.claim) for m in invented.mismatches] == [
+        ("name", "United Nations Security Council")
+    ]
+    assert invented.model_dump()["mismatches"][0].keys() == {"kind", "claim", "evidence"}
+
+
+# --- the shipped perturbation set and weights -----------------------------------------------
+
+SET = ROOT / "evals/suites/perturbations.jsonl.gz"
+
+
+def test_perturbation_set_is_split_by_article_and_labels_hold() -> None:
+    items = perturbations.load(SET)
+    splits: dict[str, set[str]] = defaultdict(set)
+    for item in items:
+        splits[item.article_id].add(item.split)
+        assert item.split == perturbations.split_of(item.article_id)
+        assert item.supported == (item.kind in perturbations.SUPPORTED_KINDS)
+        if item.kind == "original":
+            assert item.claim == item.original and item.claim in item.passage
+        if item.kind in ("name", "number", "date") and item.change["to"]:
+            assert not re.search(rf"\b{re.escape(item.change['to'])}\b", item.passage)
+    assert all(len(s) == 1 for s in splits.values())
+    kinds = {(i.split, i.kind) for i in items}
+    assert {(s, k) for s in ("tune", "test") for k in perturbations.KINDS} <= kinds
+
+
+def test_weights_come_from_the_tune_split_and_read_sensibly() -> None:
+    data = json.loads(WEIGHTS_FILE.read_text())
+    assert "tune split" in data["trained_on"]
+    weights = data["weights"]
+    assert set(weights) == set(FEATURES)
+    assert weights["cosine"] > 0 and weights["lexical"] > 0
+    for fact in ("names", "numbers", "dates", "negations", "attributions"):
+        assert weights[fact] < 0, fact  # a missing fact never adds support
+
+
+def test_untuned_split_sample_meets_the_targets(checker: CitationChecker) -> None:
+    """A seeded sample of the test split (the whole split: bench/fact_checker.py): every
+    changed kind mostly flagged, true sentences rarely."""
+    items = perturbations.load(SET, "test")
+    by_kind: dict[str, list[perturbations.Item]] = defaultdict(list)
+    for item in items:
+        by_kind[item.kind].append(item)
+    rng = random.Random(0)
+    sample = [i for kind in by_kind.values() for i in rng.sample(kind, min(len(kind), 40))]
+    result = perturbations.evaluate(checker, sample)
+    for kind, found in result.kinds.items():
+        share = found.flagged / found.items
+        if kind in perturbations.SUPPORTED_KINDS:
+            assert share <= 0.10, (kind, share)
+        else:
+            assert share >= 0.85, (kind, share)
+
+
+# --- end to end: /ask with a provider that changes a fact -----------------------------------
+
+
+def test_ask_explains_a_changed_fact_from_the_provider(
+    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    reply = (
+        "NATO refused to close Ukraine’s airspace in 2022 [1]. "
+        "The decision was made by the United Nations Security Council [1]."
+    )
+    with misbehaving_server("ok", text=reply) as (base_url, _):
+        desk = Newsdesk.open(provider_settings(tmp_path / "data", base_url), embedder=embedder)
+        with desk:
+            desk.ingestor.ingest(samples)
+            answer = desk.answerer().ask("Why did NATO refuse to close Ukraine's airspace?")
+    body = json.loads(answer.model_dump_json())
+    honest, invented = body["sentences"]
+    assert honest["supported"] and honest["mismatches"] == []
+    assert not invented["supported"]
+    assert {"kind": "name", "claim": "United Nations Security Council"}.items() <= (
+        invented["mismatches"][0].items()
+    )
