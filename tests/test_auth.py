@@ -329,3 +329,21 @@ def test_a_keyless_upload_is_refused_before_its_body_is_sent(locked: Locked, siz
     status_line, _, rest = reply.partition(b"\r\n")
     assert status_line.startswith(b"HTTP/1.1 401"), reply[:500]
     assert b"www-authenticate: Bearer" in rest.lower().replace(b"bearer", b"Bearer")
+
+
+def test_without_keys_nobody_can_create_the_first_key_over_http(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    # With keys off every caller is admin; minting a key over HTTP would switch authentication
+    # on for everyone else. The first key comes from the CLI on the machine.
+    settings = Settings(data_dir=tmp_path / "data", backend="extractive", _env_file=None)
+    with (
+        Newsdesk.open(settings, embedder=embedder) as desk,
+        serve(create_app(settings, desk=desk)) as url,
+    ):
+        response = httpx.post(f"{url}/keys", json={"role": "admin"}, timeout=PATIENCE_S)
+        assert response.status_code == 403, response.text
+        assert "newsdesk keys create" in response.json()["detail"]
+        with KeyStore(settings.database_path) as store:
+            assert store.list() == []
+        assert httpx.get(f"{url}/articles", timeout=PATIENCE_S).status_code == 200

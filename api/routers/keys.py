@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from newsdesk.api.auth import AdminDep, Keys, PrincipalDep
@@ -72,9 +72,19 @@ def whoami(principal: PrincipalDep) -> WhoAmI:
     response_model=NewKey,
     status_code=201,
     summary="Create a key (admin)",
-    responses={409: problem_doc("A key of that name, or that key, is already stored")},
+    responses={
+        409: problem_doc("A key of that name, or that key, is already stored"),
+    },
 )
-def create_key(_: AdminDep, store: KeyStoreDep, body: KeyRequest) -> NewKey:
+def create_key(principal: AdminDep, store: KeyStoreDep, body: KeyRequest) -> NewKey:
+    # With no keys yet, every caller counts as admin; letting one of them mint the first key
+    # over HTTP would lock everyone else out. The first key is made on the machine instead.
+    if not principal.authenticated:
+        raise HTTPException(
+            status_code=403,
+            detail="Keys are off: create the first key with `newsdesk keys create` on the "
+            "service's machine; over HTTP, only an admin key may create keys.",
+        )
     stored, key = store.create(body.role, body.name)
     return NewKey(**KeyInfo.of(stored).model_dump(), key=key)
 
