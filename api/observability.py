@@ -46,6 +46,7 @@ from newsdesk.logs import REQUEST_ID
 from newsdesk.metrics import HttpMetrics, LlmMetrics
 from newsdesk.settings import Settings
 
+log = logging.getLogger(__name__)
 access_log = logging.getLogger("newsdesk.access")
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -89,7 +90,13 @@ class RouteTable:
 
     def _build(self) -> list[_Template]:
         templates = []
-        for template, operations in self.app.openapi().get("paths", {}).items():
+        try:
+            paths = self.app.openapi().get("paths", {})
+        except Exception:
+            # A schema that cannot be built breaks /openapi.json, not every request.
+            log.exception("route labels: the OpenAPI schema could not be built")
+            paths = {}
+        for template, operations in paths.items():
             methods = {m.upper() for m in operations}
             templates.append(_template(template, methods))
         for route in self.app.routes:
