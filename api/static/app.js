@@ -521,12 +521,15 @@ async function checkHealth() {
     // Only the state here; the banner below gives an unavailable LLM's reason.
     if (llm && llm !== "none") parts.push(`LLM: ${llm.split(":")[0]}`);
     status.textContent = parts.join(" · ");
-    const failing = llm.startsWith("failing");
-    const down = llm.startsWith("unavailable") || failing || (health.status && health.status !== "ok");
+    // Degraded states /health reports; answers fall back to extractive in each of them.
+    const degraded = ["failing", "unavailable", "restarting", "open circuit"];
+    const llmState = degraded.find((word) => llm.startsWith(word));
+    const down = llmState !== undefined || (health.status && health.status !== "ok");
     notice.hidden = !down;
     if (down) {
-      const reason = llm ? llm.replace(/^(unavailable|failing):\s*/, "") : `status ${health.status}`;
-      const state = failing ? "failing" : "unavailable";
+      const reason = llmState ? llm.slice(llmState.length).replace(/^:\s*/, "") : `status ${health.status}`;
+      const words = { "open circuit": "paused after repeated failures" };
+      const state = words[llmState] ?? llmState ?? "unavailable";
       notice.textContent =
         `Degraded service — the language model is ${state} (${reason}). ` +
         "Answers come from the extractive fallback (quoted article sentences) until it recovers.";

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -250,6 +251,32 @@ def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder:
     # /health now says the LLM is failing, and the page says so for every later question.
     expect(page.locator("#service-notice")).to_contain_text("failing")
     screenshot(page, "desktop-degraded")
+
+
+def test_open_circuit_is_announced(page: Page, tmp_path: Path, embedder: Embedder) -> None:
+    # One failed call opens the circuit (llm_breaker_failures=1): /health then says
+    # `open circuit: …`, and the page must announce the degraded service in words.
+    with _refusing_port() as port:
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+            openai_api_key="unused",
+            llm_max_retries=0,
+            llm_breaker_failures=1,
+            llm_breaker_cooldown_seconds=3600,
+            llm_timeout_seconds=PATIENCE_S,
+            _env_file=None,
+        )
+        with serve_desk(settings, embedder) as url:
+            page.goto(url)
+            _, _, answer = ask(page, CRANE)
+            assert answer["degraded"]
+            health = httpx.get(f"{url}/health", timeout=PATIENCE_S).json()
+            assert health["llm"].startswith("open circuit"), health["llm"]
+            notice = page.locator("#service-notice")
+            expect(notice).to_contain_text("paused after repeated failures")
+            expect(notice).to_contain_text("Degraded service")
 
 
 def test_unsupported_sentences_are_visibly_marked(
