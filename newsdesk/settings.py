@@ -329,7 +329,6 @@ class Settings(BaseSettings):
             )
         return keys
 
-
     # --- LLM supervision (issue 12 §6) --------------------------------------------------
     llm_restart_initial_seconds: float = Field(
         default=1.0,
