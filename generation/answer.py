@@ -26,7 +26,7 @@ from newsdesk.generation.budgets import (
     passages_within,
 )
 from newsdesk.generation.citations import CitationChecker
-from newsdesk.generation.extractive import ExtractiveAnswerer
+from newsdesk.generation.extractive import ExtractiveAnswerer, unmentioned
 from newsdesk.generation.llm import ChatModel, GenerationOptions, LLMError
 from newsdesk.generation.markers import end_of_markers
 from newsdesk.generation.prompting import answer_messages, answer_prompt
@@ -141,6 +141,10 @@ class Answerer:
                 f"no passage is relevant enough (best similarity {relevance:.2f} < "
                 f"{self.settings.abstain_threshold})"
             )
+        # Similarity cannot tell "what did the mayor say?" from a question the story answers:
+        # both are about the story. Asking about something no retrieved story mentions can.
+        if missing := unmentioned(question, passages):
+            return f"the articles never mention {', '.join(repr(w) for w in missing)}"
         return None
 
     def _relevance(self, question: str, passages: list[Passage]) -> float:

@@ -1,10 +1,17 @@
 """The extractive backend: answer with the passage sentences that best answer the question.
 
 No LLM is involved, so nothing can be invented; the risk is the opposite one — returning a
-sentence that is merely on topic. So a who/when/where/how-many question only gets an answer
-from a sentence that (a) contains something of the asked-for kind that the question does not
-already contain (a number, a date, a name, a place) and (b) shares most of the question's
-content words, i.e. the entity is bound to what was asked. Otherwise the service abstains."""
+sentence that is merely on topic. A sentence answers only if
+  (a) the story it comes from mentions everything the question asks about: its names and
+      numbers, and each of its content words up to inflection and derivation ("the mayor" in a
+      story without one, "injured" in a story that counts only the dead → decline);
+  (b) it holds something of the asked-for kind the question does not already contain (a
+      number, a date, a name, a place; a quote or speech verb for "what did X say");
+  (c) it contains the question's inflected verbs ("killed", "released") and enough of its
+      content words (`min_binding`), i.e. it is about the asked event, not the story at large.
+Words are compared as stems of lemmas, so "fell"/"fall", "applicants"/"applied" and
+"refuse to impose"/"refused" match; light verbs ("impose", "make") carry no meaning of their
+own and are not required. Otherwise the service abstains."""
 
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+import simplemma
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
@@ -125,7 +133,10 @@ _STEMMER = Stemmer.Stemmer("english")
 
 def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip()
-    if re.search(r"\bhow (?:many|much|old|long|far|big|large|often)\b", q) or "what number" in q:
+    if (
+        re.search(r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep)\b", q)
+        or "what number" in q
+    ):
         return "number"
     if re.search(r"^when\b|\bwhat (?:year|date|day|month|time)\b|\bwhen (?:did|was|will|is)\b", q):
         return "date"
@@ -144,7 +155,8 @@ def content_stems(text: str) -> set[str]:
 def _new_entities(pattern: re.Pattern[str], sentence: str, question: str) -> list[str]:
     asked = question.lower()
     found = [m.group(m.lastindex or 0) for m in pattern.finditer(sentence)]
-    return [f for f in found if f.lower() not in asked]
+    # Whole words: "50 percent" answers "by 2050?" although "50" is inside "2050".
+    return [f for f in found if not re.search(rf"(?<![\w.,]){re.escape(f.lower())}(?![\w])", asked)]
 
 
 def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
@@ -164,14 +176,8 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     return True
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    text: str
-    relevance: float
-
-
 class ExtractiveAnswerer:
-    def __init__(self, embedder: Embedder, *, min_binding: float = 0.6) -> None:
+    def __init__(self, embedder: Embedder, *, min_binding: float = 0.5) -> None:
         self.embedder = embedder
         # Share of the question's content words a sentence must contain to count as
         # answering it rather than just being about the same story.
@@ -182,35 +188,177 @@ class ExtractiveAnswerer:
         by_sentence = _sentences_with_context(passages)
         if not by_sentence:
             return []
-        sentences = list(by_sentence)
         kind = question_kind(question)
-        asked = content_stems(question)
+        quote = asks_for_quote(question)
+        asked = question_keys(question)
+        verbs = question_verbs(question)
         specifics = question_specifics(question)
-        vectors = self.embedder.embed([question, *sentences])
-        similarity = vectors[1:] @ vectors[0]
-        candidates = []
-        for text, cosine in zip(sentences, similarity, strict=True):
-            binding = len(asked & content_stems(text)) / len(asked) if asked else 0.0
+        stories = _story_keys(passages)
+        kept: list[tuple[str, float]] = []
+        for text, (article_id, context) in by_sentence.items():
+            if not specifics <= _tokens(context):
+                continue  # the question names something this story never mentions
+            if not all(covered(k, stories[article_id]) for k in asked):
+                continue  # ... or asks about something it never mentions
+            own = word_keys(text)
+            binding = sum(covered(k, own) for k in asked) / len(asked) if asked else 0.0
             if binding < self.min_binding or not answers_kind(text, kind, question):
                 continue
-            if not specifics <= _tokens(by_sentence[text]):
-                continue  # the question names something this passage never mentions
-            candidates.append(_Candidate(text, float(cosine) + 0.5 * binding))
-        if not candidates:
+            if quote and not _SPEECH.search(text):
+                continue
+            if not all(covered(k, own) for k in verbs):
+                continue  # the asked event ("drowned", "released") is not this sentence's
+            kept.append((text, binding))
+        if not kept:
             return []
+        vectors = self.embedder.embed([question, *(text for text, _ in kept)])
+        similarity = vectors[1:] @ vectors[0]
+        candidates = [
+            _Candidate(text, float(cosine) + 0.5 * binding)
+            for (text, binding), cosine in zip(kept, similarity, strict=True)
+        ]
         candidates.sort(key=lambda c: c.relevance, reverse=True)
         limit = 1 if kind != "other" else max_sentences
         best = candidates[0].relevance
         return [c.text for c in candidates[:limit] if c.relevance >= 0.85 * best]
 
 
-def _sentences_with_context(passages: list[Passage]) -> dict[str, str]:
-    """Each distinct passage sentence (chunks overlap by one) → the passage it came from."""
-    found: dict[str, str] = {}
+# Verbs that lend their object its meaning rather than adding one ("impose a no-fly zone",
+# "make a decision"): a story that says "refused a no-fly zone" answers either wording.
+_LIGHT_VERBS = {
+    "impose", "make", "take", "give", "get", "have", "happen", "occur", "go", "come", "try",
+}  # fmt: skip
+# Prepositions, modals and pronouns that the BM25 stopword list lets through.
+_FUNCTION = {
+    "about", "above", "across", "after", "against", "along", "among", "around", "before",
+    "behind", "below", "between", "during", "over", "since", "through", "under", "until",
+    "upon", "within", "without", "according", "from", "with", "via",
+    "must", "may", "might", "can", "could", "shall", "should", "would", "will",
+    "she", "he", "her", "him", "his", "hers", "they", "them", "their", "we", "us", "our",
+    "you", "your", "i", "me", "my", "its", "it",
+}  # fmt: skip
+# Words that only say which kind of answer is wanted (covered by the kind check).
+_KIND_WORDS = {
+    "old", "long", "far", "big", "large", "often", "tall", "high", "say", "said",
+    "people", "person", "persons",
+}  # fmt: skip
+_SPEECH = re.compile(
+    r"[\"“”‘’]|\b(?:sa(?:y|ys|id)|told|tell|stated?|add(?:ed|s)|noted?|explained|described|"
+    r"warned|announced|commented|wrote|argued|insisted|claimed|urged)\b",
+    re.IGNORECASE,
+)
+
+
+def _lemma(word: str) -> str:
+    return str(simplemma.lemmatize(word, lang="en")).lower()
+
+
+def _words(text: str) -> list[str]:
+    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    words = (w[:-2] if w.endswith("'s") else w.rstrip("'") for w in words)
+    return [w for w in words if w not in _STOP and w not in _FUNCTION and len(w) > 1]
+
+
+def word_keys(text: str) -> set[str]:
+    """A text's content words as stems of their lemmas ("fell" → "fall", "sank" → "sink"),
+    and of themselves (the lemmatiser does not know every word)."""
+    keys = set()
+    for word in _words(text):
+        keys.add(_STEMMER.stemWord(_lemma(word)))
+        keys.add(_STEMMER.stemWord(word))
+    return keys
+
+
+def question_keys(question: str) -> set[str]:
+    """The question's content words that an answer must be about (light and kind words aside)."""
+    lemmas = (_lemma(w) for w in _words(question) if w not in _KIND_WORDS)
+    return {_STEMMER.stemWord(lemma) for lemma in lemmas if lemma not in _LIGHT_VERBS}
+
+
+def question_verbs(question: str) -> set[str]:
+    """The question's inflected verbs ("killed", "fell", "released"): the event asked about.
+    Told apart from nouns and modifiers ("applicants", "working days") by the word's ending."""
+    verbs = set()
+    capitalised = {w.lower() for w in _WORD.findall(question) if w[0].isupper()}
+    for word in _words(question):
+        lemma = _lemma(word)
+        if word in capitalised or word in _KIND_WORDS or lemma in _LIGHT_VERBS:
+            continue
+        if lemma != word and not word.endswith(("s", "ing", "men")):
+            verbs.add(_STEMMER.stemWord(lemma))
+    # "When did the broadcasts begin?": after do-support the verb ends the question.
+    last = _WORD.findall(question)[-1:] if question.rstrip().endswith("?") else []
+    if re.match(r"\w+ (?:did|does|do|will)\b", question.lower()) and last and last[0].islower():
+        lemma = _lemma(last[0])
+        if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
+            verbs.add(_STEMMER.stemWord(lemma))
+    return verbs
+
+
+def covered(key: str, keys: set[str]) -> bool:
+    """Whether a word key is among `keys`, up to derivation ("applic" ~ "appli")."""
+    if key in keys:
+        return True
+    if len(key) < 5:
+        return False
+    return any(len(k) >= 5 and (k.startswith(key) or key.startswith(k)) for k in keys)
+
+
+def asks_for_quote(question: str) -> bool:
+    return bool(
+        re.search(
+            r"\bwhat (?:did|does|do|has|have|had|will)\b.*\b(?:say|said|tell)\b", question.lower()
+        )
+    )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    text: str
+    relevance: float
+
+
+def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, str]]:
+    """Each distinct passage sentence (chunks overlap by one) → its article and passage."""
+    found: dict[str, tuple[str, str]] = {}
     for passage in passages:
         for span in sentence_spans(passage.text):
-            found.setdefault(passage.text[span.start : span.end], f"{passage.title} {passage.text}")
+            found.setdefault(
+                passage.text[span.start : span.end],
+                (passage.article_id, f"{passage.title} {passage.text}"),
+            )
     return found
+
+
+def unmentioned(question: str, passages: list[Passage]) -> list[str]:
+    """What the question asks about that no retrieved story mentions ([] if one mentions all):
+    the words of the story that comes closest. A question about "the mayor" of a story that
+    has no mayor is not answered by that story, however similar the rest of it is."""
+    if not passages:
+        return []
+    asked = {_STEMMER.stemWord(_lemma(w)): w for w in _words(question)}
+    asked = {k: w for k, w in asked.items() if k in question_keys(question)}
+    specifics = question_specifics(question)
+    texts: dict[str, str] = {}
+    for passage in passages:
+        texts[passage.article_id] = f"{texts.get(passage.article_id, passage.title)} {passage.text}"
+    stories = _story_keys(passages)
+    best: list[str] | None = None
+    for article_id, keys in stories.items():
+        missing = sorted(specifics - _tokens(texts[article_id]))
+        missing += [w for k, w in asked.items() if not covered(k, keys)]
+        if best is None or len(missing) < len(best):
+            best = missing
+    return best or []
+
+
+def _story_keys(passages: list[Passage]) -> dict[str, set[str]]:
+    """Per article, the word keys of all its retrieved passages: what the story mentions."""
+    stories: dict[str, set[str]] = {}
+    for passage in passages:
+        keys = stories.setdefault(passage.article_id, word_keys(passage.title))
+        keys |= word_keys(passage.text)
+    return stories
 
 
 _SPECIFIC = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][\w’'-]*)")

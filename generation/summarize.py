@@ -229,7 +229,7 @@ class Summarizer:
             [
                 p
                 for p in found
-                if p.similarity is None or p.similarity >= self.settings.abstain_threshold
+                if p.similarity is None or p.similarity >= self.settings.summary_min_similarity
             ]
         )
         rank = {a: i for i, a in enumerate(dict.fromkeys(p.article_id for p in relevant))}

@@ -144,18 +144,20 @@ class Settings(BaseSettings):
         description="`flag`: keep unsupported sentences, marked `supported: false`; `drop`: remove them.",
     )
     extractive_min_binding: float = Field(
-        default=0.6,
+        default=0.5,
         ge=0,
         le=1,
-        description="Extractive backend: share of the question's content words a sentence must "
-        "contain to answer it (higher abstains more; tuned with bench/squad_abstention.py).",
+        description="Extractive backend: share of the question's content words (compared as "
+        "lemmas) a sentence must contain to answer it (higher abstains more; tuned on the tune "
+        "split of bench/news_abstention.py).",
     )
     abstain_threshold: float = Field(
-        default=0.35,
+        default=0.2,
         ge=-1,
         le=1,
         description="Abstain when no retrieved passage has cosine similarity to the question "
-        "at least this high.",
+        "at least this high (off-topic questions). On-topic questions the story does not "
+        "answer are declined by content, whatever their similarity: see docs/answers.md.",
     )
     chat_rewrite: ChatRewrite = Field(
         default="auto",
@@ -167,8 +169,15 @@ class Settings(BaseSettings):
         default=12,
         ge=1,
         le=100,
-        description="Topic summaries: passages retrieved (those below abstain_threshold are "
-        "left out).",
+        description="Topic summaries: passages retrieved (those below summary_min_similarity "
+        "are left out).",
+    )
+    summary_min_similarity: float = Field(
+        default=0.35,
+        ge=-1,
+        le=1,
+        description="Topic summaries leave out retrieved passages whose cosine similarity to "
+        "the topic is below this.",
     )
     openai_context_tokens: int = Field(
         default=16_000,

@@ -1,0 +1,111 @@
+"""The news QA set (evals/suites/news-qa-samples.json): questions on the sample articles, some
+answered by their story (with gold spans), some on topic but not answered by it. Scores how
+often the answer pipeline answers the first kind and declines the second.
+
+Its format is not the general suite format (evals/suite.py): it keeps character offsets of the
+gold spans into the article and a `split` (tune / test) so that thresholds are tuned on one
+half and reported on the other."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from newsdesk.generation.answer import Answerer
+
+Split = Literal["tune", "test"]
+SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
+
+
+class GoldSpan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str
+    start: int
+    end: int
+
+
+class NewsQuestion(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    article_id: str
+    question: str
+    answerable: bool
+    answers: list[GoldSpan]
+    split: Split
+
+
+class NewsQaSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    description: str
+    articles: str
+    questions: list[NewsQuestion]
+
+
+def load(path: Path = SUITE) -> NewsQaSet:
+    return NewsQaSet.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    question: NewsQuestion
+    abstained: bool
+    answer: str
+    contains_gold: bool
+    cited_gold_article: bool
+
+
+@dataclass(frozen=True)
+class Scores:
+    answerable: int
+    answered: int
+    unanswerable: int
+    declined: int
+    contains_gold: int
+
+    @property
+    def answered_rate(self) -> float:
+        return self.answered / self.answerable if self.answerable else 0.0
+
+    @property
+    def declined_rate(self) -> float:
+        return self.declined / self.unanswerable if self.unanswerable else 0.0
+
+    @property
+    def gold_rate(self) -> float:
+        """Answerable questions whose answer contains a gold span."""
+        return self.contains_gold / self.answerable if self.answerable else 0.0
+
+
+def ask_all(answerer: Answerer, questions: list[NewsQuestion], top_k: int = 5) -> list[Outcome]:
+    outcomes = []
+    for item in questions:
+        answer = answerer.ask(item.question, top_k=top_k)
+        said = _normalise(answer.answer)
+        contains = not answer.abstained and any(
+            _normalise(gold.text) in said for gold in item.answers
+        )
+        cited = any(c.article_id == item.article_id for c in answer.citations)
+        outcomes.append(Outcome(item, answer.abstained, answer.answer, contains, cited))
+    return outcomes
+
+
+def score(outcomes: list[Outcome]) -> Scores:
+    answerable = [o for o in outcomes if o.question.answerable]
+    unanswerable = [o for o in outcomes if not o.question.answerable]
+    return Scores(
+        answerable=len(answerable),
+        answered=sum(not o.abstained for o in answerable),
+        unanswerable=len(unanswerable),
+        declined=sum(o.abstained for o in unanswerable),
+        contains_gold=sum(o.contains_gold for o in answerable),
+    )
+
+
+def _normalise(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s%]", " ", text.lower().replace("’", "'")).split())
