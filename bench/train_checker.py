@@ -50,7 +50,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
     args = parser.parse_args()
     items = perturbations.load(ROOT / "evals/suites/perturbations.jsonl.gz", "tune")
-    scorer = SupportScorer(CachingEmbedder(build_embedder(Settings())))
+    cache = CachingEmbedder(build_embedder(Settings()), max_items=100_000)
+    # Embed everything in large batches first: a few texts per call is slow on a busy machine.
+    texts = {i.claim for i in items}
+    for item in {i.passage: i for i in items}.values():
+        texts |= {u.text for u in _evidence_units([perturbations.as_passage(item)])}
+    ordered = sorted(texts)
+    for start in range(0, len(ordered), 512):
+        cache.embed(ordered[start : start + 512])
+    scorer = SupportScorer(cache)
     per_unit, labels = feature_rows(scorer, items)
     model = load_model()
     for _ in range(2):

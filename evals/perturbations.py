@@ -138,8 +138,8 @@ def _change_number(sentence: str, passage: str, rng: random.Random) -> tuple[str
                     text,
                 )
     for word in rng.sample(_NUMBER_WORDS, len(_NUMBER_WORDS)):
-        match = re.search(rf"\b{word}\b", sentence, re.IGNORECASE)
-        if match:
+        found = re.search(rf"\b{word}\b", sentence, re.IGNORECASE)
+        if found:
             new = rng.choice(
                 [
                     w
@@ -147,9 +147,9 @@ def _change_number(sentence: str, passage: str, rng: random.Random) -> tuple[str
                     if w != word and not re.search(rf"\b{w}\b", passage, re.IGNORECASE)
                 ]
             )
-            if match.group()[0].isupper():
+            if found.group()[0].isupper():
                 new = new.capitalize()
-            return sentence[: match.start()] + new + sentence[match.end() :], match.group(), new
+            return sentence[: found.start()] + new + sentence[found.end() :], found.group(), new
     return None
 
 

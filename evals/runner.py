@@ -321,6 +321,21 @@ def _add_summary(
 _SPACE_BEFORE = re.compile(r"\s+([.,;:!?'])")  # FRANK summaries are PTB-tokenised: "locke 's ."
 
 
+_CASED_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z]\w*)")
+
+
+def _truecase(summary: str, article: str) -> str:
+    """Undo FRANK's lower-casing: a word takes the capitalised form the article uses for it
+    mid-sentence, when the article never writes it in lower case, and sentences open with a
+    capital. (The checker reads names by their capitals.)"""
+    if summary != summary.lower():
+        return summary
+    lower = set(re.findall(r"\b[a-z]\w*", article))
+    cased = {w.lower(): w for w in _CASED_WORD.findall(article) if w.lower() not in lower}
+    words = re.sub(r"\w+", lambda m: cased.get(m.group(), m.group()), summary)
+    return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), words)
+
+
 def _shared_summary_rows(
     suite: Suite, embedder: Embedder, settings: Settings, say: Progress
 ) -> list[CheckerRow]:
@@ -343,7 +358,7 @@ def _shared_summary_rows(
         spans = sentence_spans(article)
         units = [article[s.start : s.end] for s in spans]
         units += [article[a.start : b.end] for a, b in itertools.pairwise(spans)]
-        summary = _SPACE_BEFORE.sub(r"\1", model_summary.summary)
+        summary = _truecase(_SPACE_BEFORE.sub(r"\1", model_summary.summary), article)
         claims = [summary[s.start : s.end] for s in sentence_spans(summary)] or [summary]
         # The summary cites the whole article, as an answer sentence cites its passage.
         best = scorer.score(claims, units, [article] * len(units)).max(axis=1)

@@ -222,6 +222,9 @@ class Quantity:
     start: int
 
 
+_NUMBER_WORDS_SET = frozenset({*_UNITS, *_TENS, *_SCALES, *_ORDINALS})
+
+
 def _word_value(words: list[str]) -> float | None:
     while words and words[-1] == "and":
         words = words[:-1]
@@ -409,8 +412,12 @@ def facts(text: str) -> Facts:
     numbers, years = _quantities(text)
     words = [t for t in tokens if t.kind in ("word", "acronym")]
     stems = frozenset(
-        stem(t.text) for t in words if _key(t.text) not in _STOP_WORDS and len(t.text) > 1
-    )
+        stem(t.text)
+        for t in words
+        if _key(t.text) not in _STOP_WORDS
+        and _key(t.text) not in _NUMBER_WORDS_SET
+        and len(t.text) > 1
+    )  # number words are compared as numbers, not as words
     speakers = _speakers(text, names)
     return Facts(
         text=text,

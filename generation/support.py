@@ -17,6 +17,8 @@ from newsdesk.generation import facts as fact_module
 from newsdesk.generation.checker_model import FEATURES, CheckerModel, load_model
 from newsdesk.generation.facts import Facts, compare, missing_words
 
+# Pairs below this support before their facts are compared are left below it (see features).
+FACT_FLOOR = 0.05
 _PREFIX = 5  # stems sharing their first 5 letters match: "rescu"/"rescuer", "invas"/"invad" not
 
 
@@ -50,23 +52,35 @@ class SupportScorer:
         if not claims or not evidence:
             empty = np.zeros((len(claims), len(evidence)), dtype=np.float32)
             return empty, empty
-        features = self.features(claims, evidence, passages)
+        features = self.features(claims, evidence, passages, floor=FACT_FLOOR)
         return self.model.support(features), features[:, :, 0] + features[:, :, 1]
 
     def features(
-        self, claims: list[str], evidence: list[str], passages: list[str] | None = None
+        self,
+        claims: list[str],
+        evidence: list[str],
+        passages: list[str] | None = None,
+        floor: float | None = None,
     ) -> np.ndarray:
-        """Features of every pair: shape (claims, evidence, len(FEATURES))."""
+        """Features of every pair: shape (claims, evidence, len(FEATURES)). With `floor`, the
+        facts are compared only for pairs whose support without them reaches it: missing facts
+        only lower support, so the others stay below `floor` either way (most pairs of an
+        answer are a sentence against a passage about something else)."""
         out = np.zeros((len(claims), len(evidence), len(FEATURES)), dtype=np.float64)
         if not claims or not evidence:
             return out
         out[:, :, 0] = self._cosines(claims, evidence)
         claim_facts = [fact_module.facts(c) for c in claims]
         evidence_facts = [fact_module.facts(e) for e in evidence]
-        passage_facts = [fact_module.facts(p) for p in passages] if passages else evidence_facts
         for i, claim in enumerate(claim_facts):
             for j, proof in enumerate(evidence_facts):
-                out[i, j, 1:] = _pair_features(claim, proof, passage_facts[j], out[i, j, 0])
+                out[i, j, 1] = _lexical(claim, proof) if claim.stems else out[i, j, 0]
+        todo = np.ones(out.shape[:2], dtype=bool)
+        if floor is not None:
+            todo = self.model.support(out) >= floor
+        for i, j in zip(*np.nonzero(todo), strict=True):
+            scope = fact_module.facts(passages[j]) if passages else evidence_facts[j]
+            out[i, j, 2:] = _fact_counts(claim_facts[i], evidence_facts[j], scope)
         return out
 
     def explain(
@@ -94,10 +108,9 @@ class SupportScorer:
         return np.clip(claim_vectors @ evidence_vectors.T, 0.0, 1.0)
 
 
-def _pair_features(claim: Facts, proof: Facts, passage: Facts, cosine: float) -> list[float]:
+def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
     found = compare(claim, proof, passage)
     return [
-        _lexical(claim, proof) if claim.stems else cosine,
         len(found.names),
         found.uncertain_names,
         len(found.numbers),

@@ -6,8 +6,8 @@ perturbation set; /ask end to end against a real loopback OpenAI-compatible serv
 from __future__ import annotations
 
 import json
-import re
 import random
+import re
 from collections import defaultdict
 from pathlib import Path
 
