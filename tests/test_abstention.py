@@ -1,0 +1,140 @@
+"""Answering what the story answers, declining what it does not (issue 11 §3): extractive
+backend, real embedding model, the sample articles, and the news QA set shipped with them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from newsdesk.container import Newsdesk
+from newsdesk.domain import Passage
+from newsdesk.evals import news_qa
+from newsdesk.generation.extractive import (
+    covered,
+    question_keys,
+    question_verbs,
+    unmentioned,
+    word_keys,
+)
+from tests.support.samples import SAMPLES
+
+NATO = "nato-no-fly-zone-stoltenberg"
+MECCA = "wikinews-2015-mecca-crane-collapse"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why did NATO refuse a no-fly zone over Ukraine?",
+        "Why did NATO refuse to impose a no-fly zone over Ukraine?",
+    ],
+)
+def test_both_wordings_of_the_seed_question_are_answered(
+    sample_desk: Newsdesk, question: str
+) -> None:
+    answer = sample_desk.answerer().ask(question)
+    assert not answer.abstained, answer.abstain_reason
+    assert answer.citations and all(c.article_id == NATO for c in answer.citations)
+
+
+def test_the_mayor_of_a_story_without_one_is_declined_and_named(sample_desk: Newsdesk) -> None:
+    answer = sample_desk.answerer().ask("What did the mayor of Mecca say about the crane collapse?")
+    assert answer.abstained and answer.citations == []
+    assert "'mayor'" in (answer.abstain_reason or "")
+
+
+def test_a_story_with_a_mayor_answers_who_the_mayor_is(sample_desk: Newsdesk) -> None:
+    # The decline above is about the story, not about the word: Taipei's story has a mayor.
+    answer = sample_desk.answerer().ask("Who is the mayor of Taipei?")
+    assert not answer.abstained, answer.abstain_reason
+    assert "Hau Lung-bin" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How many pilgrims were injured in the stampede?",  # it counts only the dead
+        "How many asylum seekers drowned when the boat sank?",  # it counts the rescued
+        "Which construction company owned the crane in Mecca?",
+    ],
+)
+def test_questions_about_an_event_the_story_does_not_report_are_declined(
+    sample_desk: Newsdesk, question: str
+) -> None:
+    answer = sample_desk.answerer().ask(question)
+    assert answer.abstained, answer.answer
+
+
+def test_inflections_and_derivations_match_but_other_words_do_not() -> None:
+    story = word_keys("A storm caused a crane to fall. The applicants sank; 700 were rescued.")
+    for question_word in ["fell", "applied", "sinking", "rescue"]:
+        (key,) = question_keys(question_word)
+        assert covered(key, story), question_word
+    for question_word in ["mayor", "injured", "drowned"]:
+        (key,) = question_keys(question_word)
+        assert not covered(key, story), question_word
+
+
+def test_light_verbs_and_kind_words_are_not_asked_about() -> None:
+    assert "impos" not in question_keys("Why did NATO refuse to impose a no-fly zone?")
+    assert question_keys("How tall is the pig?") == question_keys("pig")
+    assert question_verbs("How many people were killed when the crane fell?") == {"kill", "fall"}
+    assert question_verbs("When did the broadcasts begin?") == {"begin"}
+    assert question_verbs("How many working days do applicants have?") == set()
+
+
+def _passage(article_id: str, text: str) -> Passage:
+    return Passage(
+        chunk_id=1,
+        article_id=article_id,
+        title="",
+        text=text,
+        char_start=0,
+        char_end=len(text),
+        score=1.0,
+        dense_score=None,
+        similarity=0.5,
+        lexical_score=None,
+    )
+
+
+def test_unmentioned_names_what_the_closest_story_lacks() -> None:
+    passages = [
+        _passage("a", "The crane fell into the Grand Mosque, killing 107 people."),
+        _passage("b", "The mayor of Taipei lit the lanterns."),
+    ]
+    assert unmentioned("How many were killed when the crane fell?", passages) == []
+    # Each story lacks one of the two: no story is about both.
+    assert unmentioned("What did the mayor say about the crane?", passages) in (
+        ["mayor"],
+        ["crane"],
+    )
+    assert unmentioned("Who was injured by the crane in Mecca?", passages) == ["mecca", "injured"]
+
+
+def test_the_news_qa_set_is_well_formed() -> None:
+    suite = news_qa.load()
+    lines = (SAMPLES / "articles.jsonl").read_text(encoding="utf-8").splitlines()
+    texts = {a["id"]: a["text"] for a in map(json.loads, filter(None, lines))}
+    assert len(suite.questions) >= 60
+    assert len({q.id for q in suite.questions}) == len(suite.questions)
+    for q in suite.questions:
+        assert q.article_id in texts
+        assert bool(q.answers) == q.answerable, q.id
+        for gold in q.answers:
+            assert texts[q.article_id][gold.start : gold.end] == gold.text, q.id
+    for split in ("tune", "test"):
+        answerable = [q.answerable for q in suite.questions if q.split == split]
+        assert 0.35 <= 1 - sum(answerable) / len(answerable) <= 0.6, split
+    # Split by article, so no story is tuned on and tested on.
+    tune = {q.article_id for q in suite.questions if q.split == "tune"}
+    assert tune.isdisjoint({q.article_id for q in suite.questions if q.split == "test"})
+
+
+def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None:
+    # Floors a little under what bench/news_abstention.py measures on both splits together
+    # (answered 85 %, declined 92 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
+    scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), news_qa.load().questions))
+    assert scores.declined_rate >= 0.9
+    assert scores.answered_rate >= 0.8
