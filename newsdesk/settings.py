@@ -15,6 +15,7 @@ from newsdesk.stores.keys import MIN_KEY_CHARS
 
 VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
+Fusion = Literal["convex", "rrf"]
 Backend = Literal["local", "openai", "extractive"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
@@ -84,6 +85,27 @@ class Settings(BaseSettings):
     )
     default_top_k: int = Field(default=8, ge=1, description="Passages returned when not asked.")
     max_top_k: int = Field(default=100, ge=1, le=10_000, description="Largest `top_k` accepted.")
+    fusion: Fusion = Field(
+        default="convex",
+        description="How `hybrid` fuses dense and BM25 candidates: `convex` (scores normalised "
+        "per query to [0, 1], then `fusion_dense_share`·dense + the rest·BM25) or `rrf` "
+        "(reciprocal rank fusion with `rrf_k`, `dense_weight`, `lexical_weight`).",
+    )
+    fusion_dense_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Convex fusion: weight of the normalised dense score (BM25 gets 1 − it); "
+        "fitted on the shipped suites by bench/fit_fusion.py.",
+    )
+    fusion_lexical_shift: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Convex fusion: the dense share drops by this × the share of the query's "
+        "words that are names (capitalised, not first) or contain digits — exact terms BM25 "
+        "matches better.",
+    )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense ranks in RRF.")
     lexical_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 ranks in RRF.")

@@ -1,5 +1,5 @@
 """The read path: embed the query, search faiss and BM25 (restricted to the filtered chunks),
-fuse the two rankings, and hydrate the winners from SQLite."""
+fuse the two candidate lists (retrieval/fusion.py), and hydrate the winners from SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput
-from newsdesk.retrieval.fusion import reciprocal_rank_fusion
+from newsdesk.retrieval.fusion import convex_fusion, query_dense_share, reciprocal_rank_fusion
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore
@@ -81,15 +81,8 @@ class Searcher:
             scores, ids = lexical_view.search(request.query, candidates, allowed)
             lexical = _as_dict(ids, scores)
 
-        rankings, weights = [], []
-        if dense:
-            rankings.append(list(dense))
-            weights.append(self.settings.dense_weight)
-        if lexical:
-            rankings.append(list(lexical))
-            weights.append(self.settings.lexical_weight)
         if request.mode == "hybrid":
-            fused = reciprocal_rank_fusion(rankings, weights, k=self.settings.rrf_k)
+            fused = self._fuse(request.query, dense, lexical)
         else:
             fused = list((dense or lexical).items())
 
@@ -106,6 +99,24 @@ class Searcher:
             for chunk_id, score in top
             if (row := rows.get(chunk_id)) is not None
         ]
+
+    def _fuse(
+        self, query: str, dense: dict[int, float], lexical: dict[int, float]
+    ) -> list[tuple[int, float]]:
+        settings = self.settings
+        if settings.fusion == "convex":
+            share = query_dense_share(
+                query, settings.fusion_dense_share, settings.fusion_lexical_shift
+            )
+            return convex_fusion(dense, lexical, share)
+        rankings, weights = [], []
+        if dense:
+            rankings.append(list(dense))
+            weights.append(settings.dense_weight)
+        if lexical:
+            rankings.append(list(lexical))
+            weights.append(settings.lexical_weight)
+        return reciprocal_rank_fusion(rankings, weights, k=settings.rrf_k)
 
 
 def _as_dict(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
