@@ -92,7 +92,7 @@ class Settings(BaseSettings):
         "(reciprocal rank fusion with `rrf_k`, `dense_weight`, `lexical_weight`).",
     )
     fusion_dense_share: float = Field(
-        default=0.5,
+        default=0.45,
         ge=0,
         le=1,
         description="Convex fusion: weight of the normalised dense score (BM25 gets 1 − it); "
