@@ -201,6 +201,43 @@ def test_every_module_the_code_imports_is_in_the_wheel(installed: Installed) -> 
     assert Path(report["file"]).is_relative_to(installed.bin.parent)
 
 
+# Top-level folders installed as newsdesk.<folder> (newsdesk/<folder> links to them).
+PACKAGE_FOLDERS = ("api", "index", "retrieval", "generation", "prompts", "evals")
+
+
+def _package_data_files() -> set[str]:
+    """Every file the installed package needs besides modules (prompts, weights, suites, the
+    page), as a path inside the installed `newsdesk` folder."""
+    listed = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-files", "--cached", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    files = set()
+    for name in listed:
+        folder, _, rest = name.partition("/")
+        if not rest or name.endswith(".py") or (ROOT / name).is_symlink():
+            continue
+        if folder in PACKAGE_FOLDERS:
+            files.add(f"{folder}/{rest}")
+        elif folder == "newsdesk":
+            files.add(rest)
+    return files
+
+
+def test_every_data_file_of_the_package_is_in_the_wheel(installed: Installed) -> None:
+    expected = _package_data_files()
+    assert "generation/checker_weights.json" in expected  # the scan finds data files
+    result = installed.run(
+        "python", "-c", "import newsdesk, pathlib; print(pathlib.Path(newsdesk.__file__).parent)"
+    )
+    assert result.returncode == 0, _failure("locating newsdesk", result)
+    package = Path(result.stdout.strip())
+    missing = sorted(name for name in expected if not (package / name).is_file())
+    assert missing == []
+
+
 def test_help(installed: Installed) -> None:
     result = installed.newsdesk("--help")
     for command in ("ingest", "search", "ask", "serve"):
