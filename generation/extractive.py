@@ -260,20 +260,47 @@ def _words(text: str) -> list[str]:
     return [w for w in words if w not in _STOP and w not in _FUNCTION and len(w) > 1]
 
 
+# News reports the same event in different words ("injured" / "wounding", "died" / "killed"):
+# a question in one must find a story in the other. Word embeddings cannot tell these apart
+# from merely related words (injured~wounding 0.57 < mayor~governor 0.66 with MiniLM), so the
+# common ones are listed; each group counts as one word.
+_SAME_EVENT = (
+    ("injure", "injured", "injury", "injuries", "wound", "wounded", "wounding", "hurt"),
+    ("kill", "killed", "killing", "die", "died", "dead", "death", "deaths", "fatality"),
+    ("arrest", "arrested", "detain", "detained", "detention"),
+    ("evacuate", "evacuated", "evacuation"),
+    ("resign", "resigned", "resignation", "quit"),
+)
+
+
+def _event_groups() -> dict[str, str]:
+    groups = {}
+    for words in _SAME_EVENT:
+        for word in words:
+            for stem in (_STEMMER.stemWord(_lemma(word)), _STEMMER.stemWord(word)):
+                groups[stem] = f"~{words[0]}"
+    return groups
+
+
+def _key(stem: str) -> str:
+    return _EVENT_GROUPS.get(stem, stem)
+
+
 def word_keys(text: str) -> set[str]:
     """A text's content words as stems of their lemmas ("fell" → "fall", "sank" → "sink"),
-    and of themselves (the lemmatiser does not know every word)."""
+    and of themselves (the lemmatiser does not know every word); words for the same event
+    share one key."""
     keys = set()
     for word in _words(text):
-        keys.add(_STEMMER.stemWord(_lemma(word)))
-        keys.add(_STEMMER.stemWord(word))
+        keys.add(_key(_STEMMER.stemWord(_lemma(word))))
+        keys.add(_key(_STEMMER.stemWord(word)))
     return keys
 
 
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
     lemmas = (_lemma(w) for w in _words(question) if w not in _KIND_WORDS)
-    return {_STEMMER.stemWord(lemma) for lemma in lemmas if lemma not in _LIGHT_VERBS}
+    return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
 
 
 def question_verbs(question: str) -> set[str]:
@@ -286,13 +313,13 @@ def question_verbs(question: str) -> set[str]:
         if word in capitalised or word in _KIND_WORDS or lemma in _LIGHT_VERBS:
             continue
         if lemma != word and not word.endswith(("s", "ing", "men")):
-            verbs.add(_STEMMER.stemWord(lemma))
+            verbs.add(_key(_STEMMER.stemWord(lemma)))
     # "When did the broadcasts begin?": after do-support the verb ends the question.
     last = _WORD.findall(question)[-1:] if question.rstrip().endswith("?") else []
     if re.match(r"\w+ (?:did|does|do|will)\b", question.lower()) and last and last[0].islower():
         lemma = _lemma(last[0])
         if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
-            verbs.add(_STEMMER.stemWord(lemma))
+            verbs.add(_key(_STEMMER.stemWord(lemma)))
     return verbs
 
 
@@ -340,7 +367,7 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     has no mayor is not answered by that story, however similar the rest of it is."""
     if not passages:
         return []
-    asked = {_STEMMER.stemWord(_lemma(w)): w for w in _words(question)}
+    asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
     asked = {k: w for k, w in asked.items() if k in question_keys(question)}
     specifics = question_specifics(question)
     texts: dict[str, str] = {}
@@ -393,3 +420,6 @@ def _tokens(text: str) -> set[str]:
 def _bare(word: str) -> str:
     word = word.lower().rstrip(".,")
     return word[:-2] if word.endswith("'s") else word
+
+
+_EVENT_GROUPS = _event_groups()
