@@ -30,9 +30,7 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from newsdesk.api.openai_errors import OPENAI_PREFIX, error_response, error_type
-from newsdesk.api.openai_schemas import OpenAIErrorBody
-from newsdesk.api.problems import Problem, problem_response
+from newsdesk.api.openai_errors import refusal_response
 from newsdesk.settings import Settings
 from newsdesk.stores.keys import ROLES, KeyStore, Role
 
@@ -208,25 +206,18 @@ def _refusal(principal: Principal | None, needed: Role, sent_key: bool) -> _Refu
 
 
 def _refuse(refusal: _Refusal, path: str) -> Response:
-    """The refusal in the route's own error language: OpenAI's under /v1, RFC 9457 elsewhere
-    (the middleware runs outside FastAPI's exception handlers, so it renders them itself)."""
-    headers = {"WWW-Authenticate": "Bearer"} if refusal.status == 401 else {}
-    if path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/"):
-        code = "invalid_api_key" if refusal.status == 401 else "insufficient_role"
-        body = OpenAIErrorBody(message=refusal.message, type=error_type(refusal.status), code=code)
-        return error_response(refusal.status, body, headers=headers)
-    response = problem_response(
-        Problem(
-            type="urn:newsdesk:problem:"
-            + ("unauthorized" if refusal.status == 401 else "insufficient-role"),
-            title=HTTPStatus(refusal.status).phrase,
-            status=refusal.status,
-            detail=refusal.message,
-            instance=path,
-        )
+    """The refusal in the route's own error language (the middleware runs outside FastAPI's
+    exception handlers, so it renders it itself)."""
+    unauthorized = refusal.status == 401
+    return refusal_response(
+        path,
+        refusal.status,
+        slug="unauthorized" if unauthorized else "insufficient-role",
+        title=HTTPStatus(refusal.status).phrase,
+        detail=refusal.message,
+        openai_code="invalid_api_key" if unauthorized else "insufficient_role",
+        headers={"WWW-Authenticate": "Bearer"} if unauthorized else None,
     )
-    response.headers.update(headers)
-    return response
 
 
 def install_auth(app: FastAPI, settings: Settings) -> Keys:

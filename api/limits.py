@@ -28,9 +28,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsdesk.api.auth import PUBLIC_PATHS, PUBLIC_PREFIXES
-from newsdesk.api.openai_errors import OPENAI_PREFIX, error_response, error_type
-from newsdesk.api.openai_schemas import OpenAIErrorBody
-from newsdesk.api.problems import Problem, problem_response
+from newsdesk.api.openai_errors import refusal_response
 from newsdesk.settings import Settings
 
 UPLOAD_PATH = "/articles/upload"
@@ -42,35 +40,6 @@ MULTIPART_ALLOWANCE = 2 * 1024 * 1024
 MAX_TRACKED_CALLERS = 10_000
 
 T = TypeVar("T")
-
-
-def _refusal(
-    scope: Scope,
-    status: int,
-    *,
-    slug: str,
-    title: str,
-    detail: str,
-    openai_code: str,
-    headers: dict[str, str] | None = None,
-) -> Response:
-    """The refusal in the route's convention: an OpenAI error under /v1, else a problem."""
-    path: str = scope["path"]
-    if path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/"):
-        body = OpenAIErrorBody(message=detail, type=error_type(status), code=openai_code)
-        response: Response = error_response(status, body)
-    else:
-        response = problem_response(
-            Problem(
-                type=f"urn:newsdesk:problem:{slug}",
-                title=title,
-                status=status,
-                detail=detail,
-                instance=path,
-            )
-        )
-    response.headers.update(headers or {})
-    return response
 
 
 # --- body size ---------------------------------------------------------------------------
@@ -86,8 +55,8 @@ def body_limit(settings: Settings, path: str) -> int:
 
 
 def _too_large(scope: Scope, limit: int) -> Response:
-    return _refusal(
-        scope,
+    return refusal_response(
+        scope["path"],
         413,
         slug="payload-too-large",
         title="Payload too large",
@@ -209,8 +178,8 @@ class RateLimit:
             wait = self.buckets.take(caller_of(scope))
             if wait > 0:
                 retry = max(1, math.ceil(wait))
-                response = _refusal(
-                    scope,
+                response = refusal_response(
+                    scope["path"],
                     429,
                     slug="rate-limited",
                     title="Too many requests",

@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -38,9 +37,7 @@ from starlette.routing import Mount, Route, compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from newsdesk import __version__
-from newsdesk.api.openai_errors import OPENAI_PREFIX, error_response, error_type
-from newsdesk.api.openai_schemas import OpenAIErrorBody
-from newsdesk.api.problems import Problem, problem_response
+from newsdesk.api.openai_errors import refusal_response
 from newsdesk.container import Newsdesk
 from newsdesk.logs import REQUEST_ID
 from newsdesk.metrics import HttpMetrics, LlmMetrics
@@ -158,18 +155,13 @@ class Observability:
             _log_access(scope, method, route, status, seconds)
 
 
-def _server_error(path: str) -> Any:
-    detail = "Internal error; the service's log has the details under this request's id."
-    if path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/"):
-        return error_response(500, OpenAIErrorBody(message=detail, type=error_type(500)))
-    return problem_response(
-        Problem(
-            type="urn:newsdesk:problem:internal-error",
-            title="Internal Server Error",
-            status=500,
-            detail=detail,
-            instance=path,
-        )
+def _server_error(path: str) -> Response:
+    return refusal_response(
+        path,
+        500,
+        slug="internal-error",
+        title="Internal Server Error",
+        detail="Internal error; the service's log has the details under this request's id.",
     )
 
 

@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from newsdesk.api.openai_schemas import OpenAIErrorBody, OpenAIErrorResponse
-from newsdesk.api.problems import HANDLED_ERRORS, problem_response_for
+from newsdesk.api.problems import HANDLED_ERRORS, Problem, problem_response, problem_response_for
 from newsdesk.errors import NewsdeskError
 
 OPENAI_PREFIX = "/v1"
@@ -82,9 +82,42 @@ def _from_http(exc: StarletteHTTPException, request: Request) -> tuple[int, Open
     return status, OpenAIErrorBody(message=message, type=error_type(status), code=code)
 
 
-def _is_openai_route(request: Request) -> bool:
-    path = request.url.path
+def is_openai_path(path: str) -> bool:
     return path == OPENAI_PREFIX or path.startswith(OPENAI_PREFIX + "/")
+
+
+def _is_openai_route(request: Request) -> bool:
+    return is_openai_path(request.url.path)
+
+
+def refusal_response(
+    path: str,
+    status: int,
+    *,
+    slug: str,
+    title: str,
+    detail: str,
+    openai_code: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An error in the route's own convention, for middleware that answers before FastAPI's
+    exception handlers run: an OpenAI error under /v1, an RFC 9457 problem elsewhere."""
+    response: Response
+    if is_openai_path(path):
+        body = OpenAIErrorBody(message=detail, type=error_type(status), code=openai_code)
+        response = error_response(status, body)
+    else:
+        response = problem_response(
+            Problem(
+                type=f"urn:newsdesk:problem:{slug}",
+                title=title,
+                status=status,
+                detail=detail,
+                instance=path,
+            )
+        )
+    response.headers.update(headers or {})
+    return response
 
 
 async def _error_handler(request: Request, exc: Exception) -> Response:
