@@ -368,7 +368,8 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     if not passages:
         return []
     asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
-    asked = {k: w for k, w in asked.items() if k in question_keys(question)}
+    wanted = question_keys(question)
+    asked = {k: w for k, w in asked.items() if k in wanted}
     specifics = question_specifics(question)
     texts: dict[str, str] = {}
     for passage in passages:
