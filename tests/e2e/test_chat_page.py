@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -224,19 +225,26 @@ def _refusing_port() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
+def _unreachable_provider(tmp_path: Path, port: int, **settings: Any) -> Settings:
+    """The `openai` backend pointed at a port that refuses connections: every call fails at
+    once (the timeout is only a ceiling; a timeout would be another reason)."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        backend="openai",
+        openai_base_url=f"http://127.0.0.1:{port}/v1",
+        openai_api_key="unused",
+        llm_max_retries=0,
+        llm_timeout_seconds=PATIENCE_S,
+        _env_file=None,
+        **settings,
+    )
+
+
 def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder: Embedder) -> None:
     # An OpenAI-compatible endpoint that refuses connections: each answer falls back. The
     # refusal is immediate; the timeout is only a ceiling (a timeout would be another reason).
     with _refusing_port() as port:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            backend="openai",
-            openai_base_url=f"http://127.0.0.1:{port}/v1",
-            openai_api_key="unused",
-            llm_max_retries=0,
-            llm_timeout_seconds=PATIENCE_S,
-            _env_file=None,
-        )
+        settings = _unreachable_provider(tmp_path, port)
         with serve_desk(settings, embedder) as url:
             page.goto(url)
             _, _, answer = ask(page, CRANE)
@@ -257,16 +265,8 @@ def test_open_circuit_is_announced(page: Page, tmp_path: Path, embedder: Embedde
     # One failed call opens the circuit (llm_breaker_failures=1): /health then says
     # `open circuit: …`, and the page must announce the degraded service in words.
     with _refusing_port() as port:
-        settings = Settings(
-            data_dir=tmp_path / "data",
-            backend="openai",
-            openai_base_url=f"http://127.0.0.1:{port}/v1",
-            openai_api_key="unused",
-            llm_max_retries=0,
-            llm_breaker_failures=1,
-            llm_breaker_cooldown_seconds=3600,
-            llm_timeout_seconds=PATIENCE_S,
-            _env_file=None,
+        settings = _unreachable_provider(
+            tmp_path, port, llm_breaker_failures=1, llm_breaker_cooldown_seconds=3600
         )
         with serve_desk(settings, embedder) as url:
             page.goto(url)
