@@ -19,6 +19,8 @@ from newsdesk.generation.extractive import (
 )
 from tests.support.samples import SAMPLES
 
+from .support.passages import passage
+
 NATO = "nato-no-fly-zone-stoltenberg"
 MECCA = "wikinews-2015-mecca-crane-collapse"
 
@@ -98,18 +100,7 @@ def test_light_verbs_and_kind_words_are_not_asked_about() -> None:
 
 
 def _passage(article_id: str, text: str) -> Passage:
-    return Passage(
-        chunk_id=1,
-        article_id=article_id,
-        title="",
-        text=text,
-        char_start=0,
-        char_end=len(text),
-        score=1.0,
-        dense_score=None,
-        similarity=0.5,
-        lexical_score=None,
-    )
+    return passage(text, article_id=article_id, title="", similarity=0.5)
 
 
 def test_unmentioned_names_what_the_closest_story_lacks() -> None:

@@ -23,6 +23,7 @@ from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.facts import facts
 
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.passages import passage
 
 ROOT = Path(__file__).resolve().parent.parent
 NATO = (
@@ -39,17 +40,7 @@ CRANE = (
 
 
 def _passage(text: str, chunk_id: int = 1) -> Passage:
-    return Passage(
-        chunk_id=chunk_id,
-        article_id=f"article-{chunk_id}",
-        title="Article",
-        text=text,
-        char_start=0,
-        char_end=len(text),
-        score=1.0,
-        dense_score=None,
-        lexical_score=None,
-    )
+    return passage(text, chunk_id=chunk_id, article_id=f"article-{chunk_id}")
 
 
 @pytest.fixture(scope="module")
