@@ -16,6 +16,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from newsdesk.answers import CitedAnswer
 from newsdesk.generation.answer import Answerer
 
 Split = Literal["tune", "test"]
@@ -83,16 +84,15 @@ class Scores:
 
 
 def ask_all(answerer: Answerer, questions: list[NewsQuestion], top_k: int = 5) -> list[Outcome]:
-    outcomes = []
-    for item in questions:
-        answer = answerer.ask(item.question, top_k=top_k)
-        said = _normalise(answer.answer)
-        contains = not answer.abstained and any(
-            _normalise(gold.text) in said for gold in item.answers
-        )
-        cited = any(c.article_id == item.article_id for c in answer.citations)
-        outcomes.append(Outcome(item, answer.abstained, answer.answer, contains, cited))
-    return outcomes
+    return [outcome(item, answerer.ask(item.question, top_k=top_k)) for item in questions]
+
+
+def outcome(item: NewsQuestion, answer: CitedAnswer) -> Outcome:
+    """How one answer fares on its question."""
+    said = _normalise(answer.answer)
+    contains = not answer.abstained and any(_normalise(gold.text) in said for gold in item.answers)
+    cited = any(c.article_id == item.article_id for c in answer.citations)
+    return Outcome(item, answer.abstained, answer.answer, contains, cited)
 
 
 def score(outcomes: list[Outcome]) -> Scores:

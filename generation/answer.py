@@ -20,6 +20,7 @@ from newsdesk.answers import (
 )
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
+from newsdesk.generation import local_models
 from newsdesk.generation.budgets import (
     GenerationDeadline,
     check_retrieval_time,
@@ -69,6 +70,7 @@ class Answerer:
         self.chat_model = chat_model
         self.backend = backend
         self.checker = checker
+        self.prompts = local_models.prompt_set(settings)
         self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
 
     def ask(
@@ -114,7 +116,7 @@ class Answerer:
             yield from _finish(self._extractive(request.query, passages, clock), released=0)
             return
         shown = passages[: self.settings.llm_max_passages]
-        release = CheckedSentences(self.checker, shown, answer_prompt().max_sentences)
+        release = CheckedSentences(self.checker, shown, answer_prompt(self.prompts).max_sentences)
         try:
             raw = yield from self._generate(
                 request.query, shown, clock, release, stream_tokens=stream_tokens, options=options
@@ -168,10 +170,10 @@ class Answerer:
     ) -> Generator[StreamEvent, None, str]:
         """Sentence events (and token events, if `stream_tokens`); returns the raw text."""
         assert self.chat_model is not None
-        prompt = answer_prompt()
+        prompt = answer_prompt(self.prompts)
         max_tokens = options.max_tokens_within(self.settings.llm_max_tokens)
         temperature = options.temperature_or(self.settings.llm_temperature)
-        messages = answer_messages(question, passages)
+        messages = answer_messages(question, passages, self.prompts)
         if not stream_tokens:
             completion = self.chat_model.complete(
                 messages, max_tokens=max_tokens, temperature=temperature, stop=prompt.stop
@@ -204,7 +206,7 @@ class Answerer:
     def _checked(
         self, question: str, raw: str, passages: list[Passage], clock: _Clock
     ) -> CitedAnswer:
-        prompt = answer_prompt()
+        prompt = answer_prompt(self.prompts)
         text = _within_budget(without_unfinished_sentence(raw), prompt.max_sentences)
         if _is_abstention(text, prompt.abstain_phrase):
             return self._abstain(question, "the model found no answer in the passages", clock)
@@ -254,7 +256,7 @@ class Answerer:
         backend = backend or self.backend
         return CitedAnswer(
             question=question,
-            answer=answer_prompt().abstain_phrase,
+            answer=answer_prompt(self.prompts).abstain_phrase,
             citations=[],
             sentences=[],
             check=cited.check if cited else CitationCheck(),

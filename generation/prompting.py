@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from string import Template
-from typing import Any
+from typing import Any, Literal
 
 from newsdesk.domain import Passage
 from newsdesk.generation.markers import neutralise_markers
@@ -30,6 +30,10 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 WITHHELD = "(text withheld: it addressed the assistant)"
+# `plain`: one-shot completion prompts for a base model; `instruct`: instructions in chat turns
+# for an instruction-tuned model (files prefixed `instruct_`; any file without such a variant
+# is shared).
+PromptSet = Literal["plain", "instruct"]
 
 
 @dataclass(frozen=True)
@@ -43,17 +47,20 @@ class AnswerPrompt:
     passage_format: Template
 
 
-def _read(name: str) -> str:
-    return resources.files("newsdesk.prompts").joinpath(name).read_text(encoding="utf-8")
+def _read(name: str, prompts: PromptSet = "plain") -> str:
+    folder = resources.files("newsdesk.prompts")
+    if prompts != "plain" and (variant := folder.joinpath(f"{prompts}_{name}")).is_file():
+        return variant.read_text(encoding="utf-8")
+    return folder.joinpath(name).read_text(encoding="utf-8")
 
 
 @cache
-def answer_prompt() -> AnswerPrompt:
-    limits = json.loads(_read("answer.json"))
+def answer_prompt(prompts: PromptSet = "plain") -> AnswerPrompt:
+    limits = json.loads(_read("answer.json", prompts))
     return AnswerPrompt(
-        system=_read("answer_system.txt").strip(),
-        user=Template(_read("answer_user.txt")),
-        example=json.loads(_read("answer_example.json")),
+        system=_read("answer_system.txt", prompts).strip(),
+        user=Template(_read("answer_user.txt", prompts)),
+        example=json.loads(_read("answer_example.json", prompts)),
         stop=list(limits["stop"]),
         max_sentences=int(limits["max_sentences"]),
         abstain_phrase=str(limits["abstain_phrase"]),
@@ -107,8 +114,10 @@ def _render_example(example: dict[str, Any]) -> str:
     return f"Passages:\n{blocks}\n\nQuestion: {example['question']}\nAnswer: {example['answer']}"
 
 
-def answer_messages(question: str, passages: list[Passage]) -> list[dict[str, str]]:
-    prompt = answer_prompt()
+def answer_messages(
+    question: str, passages: list[Passage], prompts: PromptSet = "plain"
+) -> list[dict[str, str]]:
+    prompt = answer_prompt(prompts)
     user = prompt.user.substitute(
         example=_render_example(prompt.example),
         passages=render_passages(passages),
@@ -166,12 +175,12 @@ class SummaryPrompt:
 
 
 @cache
-def summary_prompt() -> SummaryPrompt:
-    options = json.loads(_read("summary.json"))
+def summary_prompt(prompts: PromptSet = "plain") -> SummaryPrompt:
+    options = json.loads(_read("summary.json", prompts))
     return SummaryPrompt(
-        system=_read("summary_system.txt").strip(),
-        user=Template(_read("summary_user.txt")),
-        reduce_user=Template(_read("summary_reduce_user.txt")),
+        system=_read("summary_system.txt", prompts).strip(),
+        user=Template(_read("summary_user.txt", prompts)),
+        reduce_user=Template(_read("summary_reduce_user.txt", prompts)),
         lengths=options["lengths"],
         word_budget_instruction=Template(options["word_budget_instruction"]),
         styles=options["styles"],
@@ -182,17 +191,21 @@ def summary_prompt() -> SummaryPrompt:
     )
 
 
-def summary_messages(passages: list[Passage], instructions: str) -> list[dict[str, str]]:
-    prompt = summary_prompt()
+def summary_messages(
+    passages: list[Passage], instructions: str, prompts: PromptSet = "plain"
+) -> list[dict[str, str]]:
+    prompt = summary_prompt(prompts)
     # No worked example here: Gemma 270M copied the example's summary verbatim, whereas
     # with the passages first and the task after them it summarises what it was given.
     user = prompt.user.substitute(passages=render_passages(passages), instructions=instructions)
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 
-def reduce_messages(statements: list[str], instructions: str) -> list[dict[str, str]]:
+def reduce_messages(
+    statements: list[str], instructions: str, prompts: PromptSet = "plain"
+) -> list[dict[str, str]]:
     """Combine partial-summary sentences, numbered [1..n], into one summary."""
-    prompt = summary_prompt()
+    prompt = summary_prompt(prompts)
     block = "\n".join(
         f"[{n}] {sanitise_passage_text(text)}" for n, text in enumerate(statements, start=1)
     )

