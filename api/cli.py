@@ -11,24 +11,28 @@ from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from newsdesk.answers import AnswerSentence, Citation, SummaryRequest
-from newsdesk.api import operations
+from newsdesk.answers import SummaryRequest
 from newsdesk.api.eval_cli import eval_app
-from newsdesk.api.problems import problem_for
-from newsdesk.api.schemas import SearchBody
-from newsdesk.container import Newsdesk
+from newsdesk.api.schemas import MAX_PAGE, SearchBody
 from newsdesk.domain import SearchFilters
 from newsdesk.errors import InvalidInput, NewsdeskError
 from newsdesk.index.readers import describe_validation_error, read_paths
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.keys import KeyStore, StoredKey
+
+# The collection's commands import the service (`newsdesk.api.operations`: torch, faiss, the
+# models) inside their bodies, so that `--help`, `keys` and argument errors answer in a
+# fraction of a second instead of paying seconds of imports (tests/test_cli.py checks it).
+if TYPE_CHECKING:
+    from newsdesk.answers import AnswerSentence, Citation
+    from newsdesk.container import Newsdesk
 
 app = typer.Typer(
     help="Cited question answering over news articles.",
@@ -60,6 +64,9 @@ def main() -> None:
 def _desk(as_json: bool, settings: Settings | None = None) -> Iterator[Newsdesk]:
     """Open the collection; turn the core's errors into a message and exit status 1 (among
     them a data directory that another process holds: one process per data directory)."""
+    from newsdesk.api.problems import problem_for
+    from newsdesk.container import Newsdesk
+
     try:
         with Newsdesk.open(settings or Settings()) as desk:
             yield desk
@@ -100,6 +107,8 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Ingest .txt, .md, .html, .json and .jsonl articles (folders are walked)."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         report = _with_spinner(
             "ingesting", lambda advance: operations.ingest(desk, read_paths(paths), advance)
@@ -150,6 +159,8 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """Ranked passages for a query."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         body = SearchBody(
             query=query, top_k=top_k, filters=_filters(source, article_id, after, before), mode=mode
@@ -181,6 +192,8 @@ def ask(
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question from the articles, every sentence cited (POST /ask)."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         filters = _filters(source, article_id, after, before)
         answer = operations.ask(desk, question, top_k, filters)
@@ -219,6 +232,8 @@ def summarize(
 ) -> None:
     """Summarise an article, several articles or a topic, every sentence cited
     (POST /summaries)."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         request = SummaryRequest(
             article_id=article,
@@ -282,11 +297,13 @@ def list_articles(
     source: SourceOption = None,
     after: AfterOption = None,
     before: BeforeOption = None,
-    limit: Annotated[int, typer.Option(min=1, max=operations.MAX_PAGE)] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=MAX_PAGE)] = 50,
     offset: Annotated[int, typer.Option(min=0)] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Stored articles, newest first."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         page = operations.list_articles(desk, _filters(source, None, after, before), limit, offset)
     if as_json:
@@ -301,6 +318,8 @@ def list_articles(
 @articles_app.command("show")
 def show_article(article_id: str, as_json: JsonOption = False) -> None:
     """One article with its chunks and their offsets."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         article = operations.get_article(desk, article_id)
     if as_json:
@@ -314,6 +333,8 @@ def show_article(article_id: str, as_json: JsonOption = False) -> None:
 @articles_app.command("delete")
 def delete_article(article_id: str, as_json: JsonOption = False) -> None:
     """Remove an article from the database and both indexes."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         operations.delete_article(desk, article_id)
     if as_json:
@@ -325,6 +346,8 @@ def delete_article(article_id: str, as_json: JsonOption = False) -> None:
 @app.command()
 def status(as_json: JsonOption = False) -> None:
     """What the collection holds and which models it uses (GET /health)."""
+    from newsdesk.api import operations
+
     with _desk(as_json) as desk:
         health = operations.health(desk)
     if as_json:

@@ -13,24 +13,16 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from newsdesk.evals.compare import (
-    CompareError,
-    Delta,
-    compare_runs,
-    load_results,
-    parse_gate,
-    regressions,
-)
 from newsdesk.evals.importers import SourceFormat, import_source
-from newsdesk.evals.report import write_report
-from newsdesk.evals.results import EvalResults, RunConfig, write_results
-from newsdesk.evals.runner import run_suite
 from newsdesk.evals.suite import SuiteError, load_suite, write_articles, write_suite
 from newsdesk.settings import Backend, RetrievalMode, Settings
 
 if TYPE_CHECKING:
     # The classes TyperGroup's methods take: typer vendors click as typer._click.
     from typer._click import Command, Context
+
+    from newsdesk.evals.compare import Delta
+    from newsdesk.evals.results import EvalResults, RunConfig
 
 
 class SuiteOrCommand(TyperGroup):
@@ -109,6 +101,19 @@ def run(
     ] = None,
 ) -> None:
     """Run SUITE and write DIR/results.json and DIR/report.md (with plots)."""
+    # Imported here: the runner, metrics and report pull in torch, scipy, nltk and
+    # matplotlib, seconds of start-up that every other command (and --help) should not pay.
+    from newsdesk.evals.compare import (
+        CompareError,
+        compare_runs,
+        load_results,
+        parse_gate,
+        regressions,
+    )
+    from newsdesk.evals.report import write_report
+    from newsdesk.evals.results import write_results
+    from newsdesk.evals.runner import run_suite
+
     try:
         gates = [parse_gate(g) for g in fail_on or []]
         if gates and compare is None:
@@ -143,6 +148,8 @@ def run(
 def _configs(
     backends: list[str] | None, modes: list[str] | None, top_k: int | None
 ) -> list[RunConfig]:
+    from newsdesk.evals.results import RunConfig
+
     settings = Settings()
     chosen_backends = list(dict.fromkeys(backends or [settings.backend]))
     chosen_modes = list(dict.fromkeys(modes or [settings.retrieval_mode]))

@@ -29,7 +29,6 @@ from newsdesk.generation.summarize import SummaryStreamEvent
 from newsdesk.index.ingest import Progress
 from newsdesk.index.readers import ReadResult
 
-MAX_PAGE = 500
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
 
 

@@ -28,6 +28,10 @@ class SearchResponse(BaseModel):
     took_ms: float
 
 
+# Longest page of `GET /articles` and `newsdesk articles list`.
+MAX_PAGE = 500
+
+
 class ArticlePage(BaseModel):
     items: list[ArticleSummary]
     total: int

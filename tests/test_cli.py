@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -102,3 +104,19 @@ def test_summarize_prints_the_endpoint_json_and_refuses_bad_targets(
         result = run_newsdesk(data, *args)
         assert result.returncode == 1 and message in result.stderr, (args, result.stderr)
         assert "Traceback" not in result.stderr
+
+
+def test_commands_that_open_no_collection_import_no_model_stack() -> None:
+    """`--help`, `keys` and `eval import` must not pay for torch, faiss or the eval metrics
+    (seconds of imports on every call); the collection's commands import them when they run."""
+    probe = (
+        "import sys\n"
+        "import newsdesk.api.cli\n"
+        "heavy = {'torch', 'faiss', 'sentence_transformers', 'newsdesk.container',\n"
+        "         'newsdesk.api.operations', 'matplotlib', 'scipy', 'rouge_score'}\n"
+        "print(sorted(heavy & set(sys.modules)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "[]", result.stdout

@@ -14,7 +14,7 @@ from newsdesk.api import operations
 from newsdesk.api.auth import require_admin
 from newsdesk.api.deps import DeskDep, SettingsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
-from newsdesk.api.schemas import ArticlePage
+from newsdesk.api.schemas import MAX_PAGE, ArticlePage
 from newsdesk.domain import Article, ArticleInput, IngestReport, SearchFilters
 from newsdesk.errors import PayloadTooLarge
 from newsdesk.index.readers import read_uploads
@@ -78,7 +78,7 @@ def list_articles(
     source: Annotated[list[str] | None, Query(description="Keep these outlets.")] = None,
     published_after: datetime | None = None,
     published_before: datetime | None = None,
-    limit: Annotated[int, Query(ge=1, le=operations.MAX_PAGE)] = 50,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
     offset: Annotated[int, Query(ge=0, le=operations.MAX_OFFSET)] = 0,
 ) -> ArticlePage:
     try:
