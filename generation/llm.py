@@ -10,9 +10,12 @@ an extractive answer (reported as ``degraded``).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+import random
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import openai
 from openai.types.chat import ChatCompletion
@@ -25,6 +28,18 @@ _BODY_PREVIEW_CHARS = 200
 # connections, HTTP statuses) and ValueError (undecodable JSON, bodies pydantic rejects).
 # Anything else is a bug here and should not be disguised as a degraded answer.
 _FAILURES = (openai.OpenAIError, ValueError)
+# Statuses a server answers without having done the work, or that ask for a retry: retried.
+_RETRY_STATUSES = frozenset({408, 409, 429})
+# Timeouts before the request was sent (the server never saw it): retried. A read timeout is
+# not: the server may still be working on the prompt, and sending it again would queue it
+# twice (a local llama.cpp server works on one request at a time).
+# By class name: the client raises them from its own HTTP library (httpx2, or legacy httpx).
+_UNSENT_TIMEOUTS = frozenset({"ConnectTimeout", "PoolTimeout"})
+_RETRY_AFTER_CAP_S = 60.0
+_BACKOFF_FIRST_S = 0.5
+_BACKOFF_CAP_S = 8.0
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 class LLMError(Exception):
@@ -143,14 +158,15 @@ class OpenAIChatModel:
             "model": model,
             "timeout": timeout,
         }
-        # Local servers ignore the key, but the client refuses to start without one.
-        # Retries (with exponential backoff, honouring Retry-After) are the client's own:
-        # it retries connection errors, timeouts, 408/409/429 and 5xx.
+        self._max_retries = max_retries
+        # Local servers ignore the key, but the client refuses to start without one. The
+        # client's own retries are off: it would also re-send a request that timed out while
+        # the server was still working on it (see `_retrying`).
         self._client = openai.OpenAI(
             base_url=base_url,
             api_key=api_key or "not-needed",
             timeout=timeout,
-            max_retries=max_retries,
+            max_retries=0,
         )
 
     @classmethod
@@ -180,10 +196,9 @@ class OpenAIChatModel:
         temperature: float,
         stop: list[str] | None = None,
     ) -> Completion:
+        request = self._request(messages, max_tokens, temperature, stop)
         try:
-            response = self._client.chat.completions.create(
-                **self._request(messages, max_tokens, temperature, stop)
-            )
+            response = self._retrying(lambda: self._client.chat.completions.create(**request))
         except _FAILURES as exc:
             raise self._error(exc) from exc
         return _to_completion(response, self.name)
@@ -207,7 +222,11 @@ class OpenAIChatModel:
         request = self._request(messages, max_tokens, temperature, stop)
         finished = False
         try:
-            with self._client.chat.completions.create(**request, stream=True) as chunks:
+            # Retried until the response starts, never once text has been yielded.
+            opened = self._retrying(
+                lambda: self._client.chat.completions.create(**request, stream=True)
+            )
+            with opened as chunks:
                 for chunk in chunks:
                     for choice in getattr(chunk, "choices", None) or []:
                         delta = getattr(choice.delta, "content", None)
@@ -218,6 +237,22 @@ class OpenAIChatModel:
             raise self._error(exc) from exc
         if not finished:
             raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """``call``, tried again (up to ``max_retries`` times, with exponential backoff that
+        honours Retry-After) after failures where the server did not work on the request:
+        refused connections, connect timeouts, 408/409/429 and 5xx. Never after a read
+        timeout."""
+        for attempt in range(self._max_retries + 1):
+            try:
+                return call()
+            except openai.APIError as exc:
+                if attempt == self._max_retries or not _retryable(exc):
+                    raise
+                pause = _retry_pause(exc, attempt)
+                log.info("LLM call failed (%s); retry %d in %.2f s", exc, attempt + 1, pause)
+                time.sleep(pause)
+        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _request(
         self,
@@ -240,6 +275,30 @@ class OpenAIChatModel:
 
     def _error(self, exc: Exception) -> LLMError:
         return LLMError(f"{_describe(exc, self._timeout)} (endpoint {self.base_url})")
+
+
+def _retryable(exc: openai.APIError) -> bool:
+    if isinstance(exc, openai.APITimeoutError):
+        return type(exc.__cause__).__name__ in _UNSENT_TIMEOUTS
+    if isinstance(exc, openai.APIConnectionError):
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in _RETRY_STATUSES or exc.status_code >= 500
+    return False
+
+
+def _retry_pause(exc: openai.APIError, attempt: int) -> float:
+    """The server's Retry-After (``retry-after-ms`` or seconds) when it gives a sane one,
+    else 0.5 s doubling up to 8 s, with jitter so that clients do not retry in step."""
+    headers = getattr(getattr(exc, "response", None), "headers", None) or {}
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            asked = float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+        if 0 <= asked <= _RETRY_AFTER_CAP_S:
+            return asked
+    return min(_BACKOFF_FIRST_S * 2**attempt, _BACKOFF_CAP_S) * random.uniform(0.75, 1.0)
 
 
 def _describe(exc: Exception, timeout: float) -> str:

@@ -132,7 +132,12 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="Per-request timeout for LLM calls."
     )
     llm_max_retries: int = Field(
-        default=2, ge=0, le=10, description="Retries of failed LLM calls (with backoff)."
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries of a failed LLM call, with backoff, where the server did not work "
+        "on it (refused connection, 408/409/429, 5xx); never after a timeout, which would "
+        "queue the same prompt twice.",
     )
     llm_max_tokens: int = Field(default=256, ge=1, description="Most tokens an answer may use.")
     llm_max_passages: int = Field(

@@ -39,6 +39,8 @@ Behaviour = Literal[
     "no_choices",
     "broken_stream",
     "invalid_stream",
+    "rate_limited",
+    "bad_request",
 ]
 
 MODEL = "misbehaving-test-model"
@@ -121,6 +123,10 @@ class _Handler(BaseHTTPRequestHandler):
         behaviour = self.server.behaviour
         if behaviour == "error500" or (behaviour == "flaky" and number <= self.server.fail_times):
             self._send_error500()
+        elif behaviour == "rate_limited" and number <= self.server.fail_times:
+            self._send_refusal(429)
+        elif behaviour == "bad_request":
+            self._send_refusal(400)
         elif behaviour == "hang":
             self.server.stopping.wait(self.server.hang_seconds)
             self._send_ok(stream)
@@ -143,12 +149,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(200, _completion(self.server.text))
 
     def _send_error500(self) -> None:
+        self._send_refusal(500)
+
+    def _send_refusal(self, status: int) -> None:
         body = json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()
         headers = {}
         if self.server.retry_after_ms is not None:
             # The client honours this header, which keeps retry tests fast.
             headers["retry-after-ms"] = str(self.server.retry_after_ms)
-        self._send_raw(500, "application/json", body, headers)
+        self._send_raw(status, "application/json", body, headers)
 
     def _send_json(self, status: int, payload: object) -> None:
         self._send_raw(status, "application/json", json.dumps(payload).encode())

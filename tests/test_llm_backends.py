@@ -75,6 +75,30 @@ def test_hanging_server_times_out_promptly() -> None:
     assert elapsed < 30
 
 
+def test_timed_out_request_is_not_sent_again() -> None:
+    # The server may still be working on it: a retry would queue the same prompt twice.
+    with misbehaving_server("hang") as (base_url, counter):
+        with pytest.raises(LLMError, match="timed out"):
+            _complete(_model(base_url, timeout=1, max_retries=2))
+        assert counter.value == 1
+
+
+def test_rate_limited_request_is_retried_after_the_pause_asked() -> None:
+    with misbehaving_server("rate_limited", fail_times=2) as (base_url, counter):
+        completion = _complete(_model(base_url, max_retries=2))
+    assert completion.text == DEFAULT_TEXT
+    assert counter.value == 3
+
+
+def test_client_error_is_not_retried() -> None:
+    with (
+        misbehaving_server("bad_request") as (base_url, counter),
+        pytest.raises(LLMError, match="HTTP 400"),
+    ):
+        _complete(_model(base_url, max_retries=2))
+    assert counter.value == 1
+
+
 def test_non_json_body_raises() -> None:
     with (
         misbehaving_server("garbage") as (base_url, _),
