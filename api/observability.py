@@ -40,7 +40,7 @@ from newsdesk import __version__
 from newsdesk.api.openai_errors import refusal_response
 from newsdesk.container import Newsdesk
 from newsdesk.logs import REQUEST_ID
-from newsdesk.metrics import HttpMetrics, LlmMetrics
+from newsdesk.metrics import HttpMetrics, JudgeMetrics, LlmMetrics
 from newsdesk.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -196,6 +196,7 @@ class DeskCollector:
         self.app = app
         # Shown (at zero) until the LLM starts, so dashboards find the series from the start.
         self._no_llm = LlmMetrics()
+        self._no_judge = JudgeMetrics()
 
     def collect(self) -> Iterator[Metric]:
         desk: Newsdesk | None = getattr(self.app.state, "desk", None)
@@ -240,6 +241,8 @@ class DeskCollector:
         # Read without starting the LLM (desk.chat_model() would start it).
         llm_metrics = getattr(desk._chat, "metrics", None)
         yield from (llm_metrics if isinstance(llm_metrics, LlmMetrics) else self._no_llm).collect()
+        judge = desk._judge  # likewise read without building it
+        yield from (judge.metrics if judge is not None else self._no_judge).collect()
 
 
 # The words before the colon of Newsdesk.llm_state(); another word gets a series of its own.

@@ -28,6 +28,7 @@ from newsdesk.generation.budgets import (
 )
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.extractive import ExtractiveAnswerer, unmentioned
+from newsdesk.generation.judge import SentenceJudge
 from newsdesk.generation.llm import ChatModel, GenerationOptions, LLMError
 from newsdesk.generation.markers import end_of_markers
 from newsdesk.generation.prompting import answer_messages, answer_prompt
@@ -63,6 +64,8 @@ class Answerer:
         chat_model: ChatModel | None,
         backend: BackendName,
         checker: CitationChecker,
+        *,
+        judge: SentenceJudge | None = None,
     ) -> None:
         self.searcher = searcher
         self.embedder = embedder
@@ -71,6 +74,7 @@ class Answerer:
         self.backend = backend
         self.checker = checker
         self.prompts = local_models.prompt_set(settings)
+        self.judge = judge  # a second opinion on LLM answers (NEWSDESK_LLM_JUDGE)
         self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
 
     def ask(
@@ -117,9 +121,17 @@ class Answerer:
             return
         shown = passages[: self.settings.llm_max_passages]
         release = CheckedSentences(self.checker, shown, answer_prompt(self.prompts).max_sentences)
+        # The answer's LLM calls (generation, then the judge's) share one deadline.
+        deadline = GenerationDeadline(self.settings.generation_timeout_seconds)
         try:
             raw = yield from self._generate(
-                request.query, shown, clock, release, stream_tokens=stream_tokens, options=options
+                request.query,
+                shown,
+                clock,
+                release,
+                deadline,
+                stream_tokens=stream_tokens,
+                options=options,
             )
         except LLMError as exc:
             answer = self._extractive(request.query, passages, clock)
@@ -130,7 +142,7 @@ class Answerer:
             return
         # The checker sees the passages the model saw, numbered as it saw them.
         yield from _finish(
-            self._checked(request.query, raw, shown, clock), released=release.released
+            self._checked(request.query, raw, shown, clock, deadline), released=release.released
         )
 
     # --- steps -----------------------------------------------------------------------------
@@ -164,6 +176,7 @@ class Answerer:
         passages: list[Passage],
         clock: _Clock,
         release: CheckedSentences,
+        deadline: GenerationDeadline,
         *,
         stream_tokens: bool,
         options: GenerationOptions,
@@ -182,7 +195,6 @@ class Answerer:
             return completion.text
         # One call, so without a stream llm_timeout_seconds bounds it; a stream is checked
         # at every token against the generation deadline.
-        deadline = GenerationDeadline(self.settings.generation_timeout_seconds)
         stripper = MarkerStripper()
         pieces: list[str] = []
         deltas = self.chat_model.stream(
@@ -204,13 +216,20 @@ class Answerer:
         return "".join(pieces)
 
     def _checked(
-        self, question: str, raw: str, passages: list[Passage], clock: _Clock
+        self,
+        question: str,
+        raw: str,
+        passages: list[Passage],
+        clock: _Clock,
+        deadline: GenerationDeadline,
     ) -> CitedAnswer:
         prompt = answer_prompt(self.prompts)
         text = _within_budget(without_unfinished_sentence(raw), prompt.max_sentences)
         if _is_abstention(text, prompt.abstain_phrase):
             return self._abstain(question, "the model found no answer in the passages", clock)
         cited = self.checker.check(text, passages)
+        if self.judge is not None:
+            cited = self.judge.judge(cited, deadline)  # check_ms includes its call
         clock.mark("check_ms")
         if not any(s.supported for s in cited.sentences):
             return self._abstain(

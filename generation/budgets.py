@@ -64,6 +64,11 @@ class GenerationDeadline:
         self.seconds = seconds
         self.ends = time.monotonic() + seconds
 
+    def remaining(self) -> float:
+        """Seconds left (0 when the time is up): what a later call of the same answer, such
+        as the LLM judge's, may still take."""
+        return max(self.ends - time.monotonic(), 0.0)
+
     def check(self) -> None:
         if time.monotonic() > self.ends:
             raise GenerationTimeout(

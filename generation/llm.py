@@ -92,6 +92,8 @@ class ChatModel(Protocol):
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        timeout: float | None = None,
+        json_output: bool = False,
     ) -> Completion: ...
 
     def stream(
@@ -195,12 +197,23 @@ class OpenAIChatModel:
         max_tokens: int,
         temperature: float,
         stop: list[str] | None = None,
+        timeout: float | None = None,
+        json_output: bool = False,
     ) -> Completion:
+        """One completion. ``timeout``: this call's own limit, and a single attempt (a call
+        with a deadline must not retry past it). ``json_output``: ask for a JSON object
+        (``response_format``; llama.cpp then constrains the output to JSON)."""
         request = self._request(messages, max_tokens, temperature, stop)
+        if json_output:
+            request["response_format"] = {"type": "json_object"}
         try:
-            response = self._retrying(lambda: self._client.chat.completions.create(**request))
+            if timeout is not None:
+                client = self._client.with_options(timeout=timeout)
+                response = client.chat.completions.create(**request)
+            else:
+                response = self._retrying(lambda: self._client.chat.completions.create(**request))
         except _FAILURES as exc:
-            raise self._error(exc) from exc
+            raise self._error(exc, timeout) from exc
         return _to_completion(response, self.name)
 
     def stream(
@@ -273,8 +286,9 @@ class OpenAIChatModel:
             request["stop"] = stop
         return request
 
-    def _error(self, exc: Exception) -> LLMError:
-        return LLMError(f"{_describe(exc, self._timeout)} (endpoint {self.base_url})")
+    def _error(self, exc: Exception, timeout: float | None = None) -> LLMError:
+        limit = self._timeout if timeout is None else timeout
+        return LLMError(f"{_describe(exc, limit)} (endpoint {self.base_url})")
 
 
 def _retryable(exc: openai.APIError) -> bool:

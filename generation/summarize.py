@@ -32,6 +32,7 @@ from newsdesk.generation.budgets import (
 )
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.cited_text import render, unbullet, within_budget, without_repeats
+from newsdesk.generation.judge import SentenceJudge
 from newsdesk.generation.llm import ChatModel, LLMError
 from newsdesk.generation.markers import parse_markers
 from newsdesk.generation.prompting import (
@@ -93,6 +94,8 @@ class Summarizer:
         settings: Settings,
         chat_model: ChatModel | None,
         backend: BackendName,
+        *,
+        judge: SentenceJudge | None = None,
     ) -> None:
         self.store = store
         self.searcher = searcher
@@ -102,6 +105,7 @@ class Summarizer:
         self.chat_model = chat_model
         self.backend = backend
         self.prompts = local_models.prompt_set(settings)
+        self.judge = judge  # a second opinion on LLM summaries (NEWSDESK_LLM_JUDGE)
 
     def validate(self, request: SummaryRequest) -> None:
         """Raise the error a request would fail with, without doing the work (so a stream
@@ -193,7 +197,9 @@ class Summarizer:
                 total_ms=_ms(started),
             ),
         )
-        if not summary.degraded:
+        # A judge that gave no verdict may give one next time: such a summary is not kept.
+        judged = all(s.judge is None or s.judge.verdict != "unknown" for s in summary.sentences)
+        if not summary.degraded and judged:
             self.store.cache_summary(
                 material.cache_key, material.articles, summary.model_dump_json()
             )
@@ -268,6 +274,7 @@ class Summarizer:
             "embedding": self.embedder.model_id,
             "prompts": _prompt_version(),
             "threshold": self.checker.threshold,
+            "judge": self.judge is not None,
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
@@ -302,6 +309,8 @@ class Summarizer:
             fallback = self._extractive(passages, budget)
             return _Composed(fallback, "extractive", _ms(started), degraded_reason=str(exc))
         cited = within_budget(without_repeats(cited), budget.max_sentences, budget.max_words)
+        if self.judge is not None:
+            cited = self.judge.judge(cited, deadline)
         if not any(s.supported for s in cited.sentences):
             # A summary none of whose sentences the passages support is worse than none.
             reason = "no sentence the model wrote is supported by the passages"

@@ -38,14 +38,37 @@ class Mismatch(BaseModel):
     )
 
 
+JudgeVerdict = Literal["supported", "unsupported", "unknown"]
+
+
+class Judgement(BaseModel):
+    """The LLM judge's verdict on one sentence (NEWSDESK_LLM_JUDGE): does it follow from the
+    quotes it cites?"""
+
+    verdict: JudgeVerdict = Field(
+        description="unknown: the judge gave no usable verdict (it failed, timed out, answered "
+        "malformed, or the sentence cites no quote); the checker's verdict then stands."
+    )
+    reason: str | None = Field(
+        default=None, description="The judge's reason, or why there is no verdict."
+    )
+    model: str = Field(description="The model that judged.")
+
+
 class AnswerSentence(BaseModel):
     text: str = Field(description="The sentence without its markers.")
     citations: list[int] = Field(description="Citation numbers backing this sentence.")
     support: float = Field(ge=0, le=1, description="How well the cited quotes support it.")
-    supported: bool = Field(description="support ≥ the configured threshold.")
+    supported: bool = Field(
+        description="support ≥ the configured threshold, and (with the LLM judge on) the "
+        "judge did not find it unsupported."
+    )
     mismatches: list[Mismatch] = Field(
         default_factory=list,
         description="Why the checker doubts the sentence (empty when every fact was found).",
+    )
+    judge: Judgement | None = Field(
+        default=None, description="The LLM judge's verdict; null when the judge did not run."
     )
 
 

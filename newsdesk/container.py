@@ -15,6 +15,7 @@ from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmb
 from newsdesk.generation.answer import Answerer
 from newsdesk.generation.circuit import BreakerChatModel, CircuitBreaker
 from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.judge import SentenceJudge
 from newsdesk.generation.llm import (
     ChatModel,
     Completion,
@@ -79,6 +80,7 @@ class Newsdesk:
     _chat_starting: bool = field(default=False, init=False)
     _chat_started: bool = field(default=False, init=False)
     _breaker: CircuitBreaker | None = field(default=None, init=False)
+    _judge: SentenceJudge | None = field(default=None, init=False)
     _answerer: Answerer | None = field(default=None, init=False)
     _summarizer: Summarizer | None = field(default=None, init=False)
     _local_server: LocalLlamaServer | None = field(default=None, init=False)
@@ -160,6 +162,7 @@ class Newsdesk:
                     self.chat_model(),
                     self.settings.backend,
                     self.checker,
+                    judge=self.judge(),
                 )
             return self._answerer
 
@@ -175,8 +178,24 @@ class Newsdesk:
                     self.settings,
                     self.chat_model(),
                     self.settings.backend,
+                    judge=self.judge(),
                 )
             return self._summarizer
+
+    def judge(self) -> SentenceJudge | None:
+        """The LLM judge both pipelines share (NEWSDESK_LLM_JUDGE; None when off or without
+        an LLM), built on first use: it needs the LLM."""
+        with self._lock:
+            if self._judge is None and self.settings.llm_judge:
+                chat = self.chat_model()
+                if chat is not None:
+                    self._judge = SentenceJudge(
+                        chat,
+                        timeout_seconds=self.settings.llm_judge_timeout_seconds,
+                        json_output=self.settings.llm_judge_json,
+                        drop_unsupported=self.settings.unsupported_sentences == "drop",
+                    )
+            return self._judge
 
     def _start_chat_model(self) -> ChatModel | None:
         backend = self.settings.backend

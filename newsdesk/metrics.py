@@ -188,6 +188,37 @@ class LlmMetrics(ComponentMetrics):
         return (self.calls, self.seconds)
 
 
+JUDGE_OUTCOMES = ("ok", "malformed", "failed", "timeout")
+JUDGE_VERDICTS = ("supported", "unsupported", "unknown")
+
+
+class JudgeMetrics(ComponentMetrics):
+    """Owned by the LLM judge: its passes by outcome, and the verdicts it gave."""
+
+    def __init__(self) -> None:
+        self.passes = Counter(
+            "newsdesk_llm_judge_passes",
+            "LLM judge passes (one per answer or summary), by outcome: ok; malformed: the "
+            "reply was not the JSON asked for; failed: the call failed; timeout: it ran out of "
+            "time. Every outcome but ok leaves the verdicts `unknown`.",
+            ["outcome"],
+            registry=None,
+        )
+        self.verdicts = Counter(
+            "newsdesk_llm_judge_verdicts",
+            "Sentence verdicts of the LLM judge: supported, unsupported, unknown.",
+            ["verdict"],
+            registry=None,
+        )
+        for outcome in JUDGE_OUTCOMES:
+            self.passes.labels(outcome)
+        for verdict in JUDGE_VERDICTS:
+            self.verdicts.labels(verdict)
+
+    def _parts(self) -> Iterable[Collectable]:
+        return (self.passes, self.verdicts)
+
+
 class HttpMetrics:
     """Registered in one app's registry: requests by method, route template and status."""
 

@@ -180,6 +180,24 @@ class Settings(BaseSettings):
         default="flag",
         description="`flag`: keep unsupported sentences, marked `supported: false`; `drop`: remove them.",
     )
+    llm_judge: bool = Field(
+        default=False,
+        description="`openai` and `local` backends: after the checker, one more LLM call per "
+        "answer or summary asks the LLM whether each sentence follows from its quotes "
+        "(`judge` on each sentence); a sentence it finds unsupported is not `supported`. "
+        "See docs/answers.md, section The LLM judge.",
+    )
+    llm_judge_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="Longest the judge's call may take (one attempt, also within "
+        "`generation_timeout_seconds`); when it runs out the verdicts are `unknown`.",
+    )
+    llm_judge_json: bool = Field(
+        default=True,
+        description="Ask the judge's endpoint for a JSON object (`response_format`); turn off "
+        "for an endpoint that refuses it.",
+    )
     extractive_min_binding: float = Field(
         default=0.5,
         ge=0,

@@ -12,6 +12,9 @@ Behaviours:
 ``no_choices``     valid JSON completion with an empty ``choices`` list
 ``broken_stream``  SSE that sends a few deltas, then closes without finish_reason or ``[DONE]``
 ``invalid_stream`` SSE whose second event is not JSON
+
+``route`` (optional) chooses the behaviour and text per request from its JSON body, for a
+provider that answers some calls (e.g. the LLM judge's) differently from others.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -44,6 +47,7 @@ Behaviour = Literal[
 ]
 
 MODEL = "misbehaving-test-model"
+Route = Callable[[dict[str, Any]], tuple["Behaviour", str]]
 DEFAULT_TEXT = "The council approved the budget on Tuesday."
 
 
@@ -84,9 +88,11 @@ class _Server(ThreadingHTTPServer):
         fail_times: int,
         hang_seconds: float,
         retry_after_ms: int | None,
+        route: Route | None = None,
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
+        self.route = route
         self.text = text
         self.fail_times = fail_times
         self.hang_seconds = hang_seconds
@@ -115,12 +121,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": "not found"}})
             return
         number = self.server.counter.increment(request)
+        behaviour, text = self.server.behaviour, self.server.text
+        if self.server.route is not None:
+            behaviour, text = self.server.route(request)
         # The client may have given up (timeout) before the answer: nothing left to do then.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            self._respond(number, stream=bool(request.get("stream")))
+            self._respond(number, behaviour, text, stream=bool(request.get("stream")))
 
-    def _respond(self, number: int, *, stream: bool) -> None:
-        behaviour = self.server.behaviour
+    def _respond(self, number: int, behaviour: Behaviour, text: str, *, stream: bool) -> None:
         if behaviour == "error500" or (behaviour == "flaky" and number <= self.server.fail_times):
             self._send_error500()
         elif behaviour == "rate_limited" and number <= self.server.fail_times:
@@ -129,24 +137,24 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_refusal(400)
         elif behaviour == "hang":
             self.server.stopping.wait(self.server.hang_seconds)
-            self._send_ok(stream)
+            self._send_ok(stream, text)
         elif behaviour == "garbage":
             self._send_raw(200, "application/json", b"<html>definitely not json</html>")
         elif behaviour == "no_choices":
             self._send_json(200, {**_completion(""), "choices": []})
         elif behaviour == "broken_stream":
-            self._send_events(_chunks(self.server.text)[:3])
+            self._send_events(_chunks(text)[:3])
         elif behaviour == "invalid_stream":
-            events = _chunks(self.server.text)
+            events = _chunks(text)
             self._send_events([events[0], "{this is not json", *events[1:]])
         else:
-            self._send_ok(stream)
+            self._send_ok(stream, text)
 
-    def _send_ok(self, stream: bool) -> None:
+    def _send_ok(self, stream: bool, text: str) -> None:
         if stream:
-            self._send_events([*_chunks(self.server.text), "[DONE]"])
+            self._send_events([*_chunks(text), "[DONE]"])
         else:
-            self._send_json(200, _completion(self.server.text))
+            self._send_json(200, _completion(text))
 
     def _send_error500(self) -> None:
         self._send_refusal(500)
@@ -236,6 +244,7 @@ def misbehaving_server(
     # answer after this long, and fails the test instead of hanging it.
     hang_seconds: float = PATIENCE_S,
     retry_after_ms: int | None = 10,
+    route: Route | None = None,
 ) -> Iterator[tuple[str, RequestCounter]]:
     """Run the server in a thread; yield its ``/v1`` base URL and its request counter."""
     server = _Server(
@@ -244,6 +253,7 @@ def misbehaving_server(
         fail_times=fail_times,
         hang_seconds=hang_seconds,
         retry_after_ms=retry_after_ms,
+        route=route,
     )
     # A short poll interval: shutdown() waits for it, and the default (0.5 s) adds up.
     thread = threading.Thread(
