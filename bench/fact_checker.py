@@ -8,57 +8,36 @@ Per kind: the share of claims the checker flags (not supported) when each cites 
 it came from, and of those the share whose `mismatches` name the changed kind. FRANK: the
 `checker_auc` / `lexical_overlap_auc` per dataset exactly as `newsdesk eval news-summarisation`
 computes them (evals/runner.py). Speed: answers of 4 sentences checked against 5 passages,
-wall clock per sentence, embedding included (cold cache, as for a new question).
+wall clock per sentence, with the embeddings cached (warm) and not (cold); with --baseline the
+checker of that revision (its whole tree) is timed in alternating child processes.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
+import os
 import random
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from scratch_embeddings import ScratchEmbeddings
 
 from newsdesk.container import build_embedder
-from newsdesk.embedding import CachingEmbedder
+from newsdesk.domain import Passage
+from newsdesk.embedding import CachingEmbedder, Embedder
 from newsdesk.evals import perturbations, runner
 from newsdesk.evals.aggregate import aggregate_rows
 from newsdesk.evals.suite import load_suite
 from newsdesk.generation import citations
-from newsdesk.generation.facts import facts
 from newsdesk.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _baseline_scorer(revision: str) -> type:
-    """SupportScorer of generation/support.py at `revision` (explains nothing)."""
-    source = subprocess.run(
-        ["git", "show", f"{revision}:generation/support.py"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
-    path = Path(tempfile.mkdtemp()) / "baseline_support.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("baseline_support", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["baseline_support"] = module
-    spec.loader.exec_module(module)
-
-    class Baseline(module.SupportScorer):  # type: ignore[name-defined,misc]
-        def judge(self, claims: list, evidence: list, passages: list | None = None) -> tuple:
-            scores = self.score(claims, evidence)
-            return scores, scores
-
-        def explain(self, *args: object) -> list:
-            return []
-
-    return Baseline
 
 
 def warm(embedder: CachingEmbedder, items: list[perturbations.Item]) -> None:
@@ -87,14 +66,9 @@ def per_kind(checker: citations.CitationChecker, items: list[perturbations.Item]
     )
 
 
-def frank(scorer_class: type, embedder: object) -> None:
+def frank(embedder: object) -> None:
     suite = load_suite(ROOT / "evals/suites/news-summarisation.json.gz")
-    original = runner.SupportScorer
-    runner.SupportScorer = scorer_class  # type: ignore[misc]
-    try:
-        rows = runner._shared_summary_rows(suite, embedder, Settings(), lambda _m: None)  # type: ignore[arg-type]
-    finally:
-        runner.SupportScorer = original  # type: ignore[misc]
+    rows = runner._shared_summary_rows(suite, embedder, Settings(), lambda _m: None)  # type: ignore[arg-type]
     metrics = aggregate_rows(rows)
     print("| metric | all | CNN/DM | XSum |")
     print("|---|---:|---:|---:|")
@@ -105,30 +79,118 @@ def frank(scorer_class: type, embedder: object) -> None:
         )
 
 
-def speed(checker_factory, items: list[perturbations.Item], embedder: object) -> None:  # type: ignore[no-untyped-def]
-    """Cold: a new embedding cache (every passage sentence embedded, as for a new story);
-    warm: the embeddings cached (as when the extractive backend or an earlier question has
-    embedded them), fact extraction included — the checker's own cost."""
+Answer = tuple[list[tuple[str, list[int]]], list[Passage]]
+
+
+def answers(items: list[perturbations.Item], count: int = 30) -> list[Answer]:
+    """Answers of 4 sentences citing 5 passages (seeded): claims of the set, each marked with
+    a random one of the passages (as a small LLM cites)."""
     rng = random.Random(0)
     by_passage = list({i.passage: i for i in items}.values())
-    cold, warm = [], []
-    for _ in range(30):
+    found: list[Answer] = []
+    for _ in range(count):
         chosen = rng.sample(by_passage, 5)
         passages = [perturbations.as_passage(item, n) for n, item in enumerate(chosen, 1)]
         claims = [(rng.choice(chosen).claim, [rng.randint(1, 5)]) for _ in range(4)]
-        cache = CachingEmbedder(embedder)  # type: ignore[arg-type]
-        for times in (cold, warm):
-            checker = checker_factory(cache)
-            facts.cache_clear()
-            started = time.perf_counter()
-            checker.check_marked(claims, passages)
-            times.append((time.perf_counter() - started) * 1000 / len(claims))
-    for label, times in (("cold", cold), ("warm", warm)):
-        print(
-            f"check ({label} embeddings), 4 sentences x 5 passages: "
-            f"{np.median(times):.1f} ms per sentence (median of 30; p90 "
-            f"{np.percentile(times, 90):.1f} ms)"
-        )
+        found.append((claims, passages))
+    return found
+
+
+def _texts(answer: Answer) -> list[str]:
+    claims, passages = answer
+    return [c for c, _ in claims] + [u.text for u in citations._evidence_units(passages)]
+
+
+def check_ms(
+    checker: citations.CitationChecker, answer: Answer, clear: Callable[[], None]
+) -> float:
+    clear()
+    started = time.perf_counter()
+    checker.check_marked(*answer)
+    return (time.perf_counter() - started) * 1000 / len(answer[0])
+
+
+def _clear_caches() -> Callable[[], None]:
+    """Empties every fact-extraction cache (older checkers had only `facts`'s)."""
+    from newsdesk.generation import facts as fact_module
+
+    return getattr(fact_module, "clear_caches", None) or fact_module.facts.cache_clear
+
+
+def warm_times(
+    items: list[perturbations.Item], embedder: Embedder, repeats: int = 3
+) -> list[float]:
+    """The checker's own cost per sentence: embeddings cached, every extraction cache emptied
+    before each answer (so its passages' facts are computed afresh, as for a new question)."""
+    checker = citations.CitationChecker(embedder)
+    clear = _clear_caches()
+    return [check_ms(checker, a, clear) for _ in range(repeats) for a in answers(items)]
+
+
+def cold_times(items: list[perturbations.Item], embedder: Embedder) -> list[float]:
+    """As a new story is asked about: nothing cached, every passage sentence embedded."""
+    clear = _clear_caches()
+    found = []
+    for answer in answers(items, 10):
+        checker = citations.CitationChecker(CachingEmbedder(embedder))
+        found.append(check_ms(checker, answer, clear))
+    return found
+
+
+def _baseline_tree(revision: str) -> Path:
+    """The whole source tree at `revision`, for timing its checker in a child process."""
+    tree = Path(tempfile.mkdtemp(prefix="checker-baseline-"))
+    archive = subprocess.run(
+        ["git", "archive", revision], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def _child(tree: Path, task: str, split: str, embeddings: Path | None) -> str:
+    """This script's `task` run against the source tree `tree`; its standard output."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    command = [sys.executable, __file__, "--child", task, "--split", split]
+    command += ["--embeddings", str(embeddings)] if embeddings else []
+    return subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def speed(
+    items: list[perturbations.Item],
+    embedder: Embedder,
+    split: str,
+    baseline: str | None,
+    rounds: int,
+) -> None:
+    """The checker's own cost (embeddings cached in a scratch file, so the children need not
+    embed) timed in a child process per round; with a baseline, rounds alternate (baseline,
+    current, baseline, ...) so both see the same machine load. Then the cold cost (embedding
+    included) of the current checker, in this process."""
+    scratch = ScratchEmbeddings(embedder, Path(tempfile.mkdtemp()) / "speed-embeddings.pkl")
+    scratch.embed(sorted({t for a in answers(items) for t in _texts(a)}))
+    scratch.save()
+    assert scratch.path is not None
+    trees = {"current": ROOT}
+    if baseline:
+        trees = {f"baseline {baseline}": _baseline_tree(baseline), "current": ROOT}
+    times: dict[str, list[float]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            out = _child(tree, "speed", split, scratch.path)
+            times[name] += json.loads(out.strip().splitlines()[-1])
+    print("| checker | ms per sentence, embeddings cached: median | p90 |")
+    print("|---|---:|---:|")
+    for name, found in times.items():
+        print(f"| {name} | {np.median(found):.1f} | {np.percentile(found, 90):.1f} |")
+    if baseline:
+        ratio = np.median(times[f"baseline {baseline}"]) / np.median(times["current"])
+        print(f"current: {ratio:.1f}x faster than {baseline} (ratio of medians)")
+    print(f"(answers of 4 sentences citing 5 passages; {len(times['current'])} per checker)")
+    cold = cold_times(items, embedder)
+    print(
+        f"current, cold (nothing cached, embedding included): median {np.median(cold):.1f} ms "
+        f"per sentence, p90 {np.percentile(cold, 90):.1f} ms ({len(cold)} answers)"
+    )
 
 
 def main() -> None:
@@ -136,24 +198,32 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["tune", "test"])
     parser.add_argument("--baseline", metavar="REV", help="measure the checker of a git revision")
     parser.add_argument("--skip-frank", action="store_true")
+    parser.add_argument("--skip-kinds", action="store_true", help="speed and FRANK only")
+    parser.add_argument("--rounds", type=int, default=3, help="timing rounds per checker")
+    parser.add_argument("--embeddings", type=Path, help="scratch file caching the embeddings")
+    parser.add_argument("--child", choices=["speed", "kinds"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     embedder = build_embedder(Settings())
-    scorer_class = _baseline_scorer(args.baseline) if args.baseline else citations.SupportScorer
-
-    def factory(emb: object) -> citations.CitationChecker:
-        checker = citations.CitationChecker(emb)  # type: ignore[arg-type]
-        checker.scorer = scorer_class(emb)
-        return checker
-
     items = perturbations.load(ROOT / "evals/suites/perturbations.jsonl.gz", args.split)
-    print(f"## perturbations, {args.split} split ({len(items)} claims)")
-    cache = CachingEmbedder(embedder, max_items=100_000)
-    warm(cache, items)
-    per_kind(factory(cache), items)
-    speed(factory, items, embedder)
+    if args.child == "speed":
+        print(json.dumps(warm_times(items, ScratchEmbeddings(embedder, args.embeddings))))
+        return
+    if not args.skip_kinds:
+        if args.baseline and not args.child:
+            print(f"## perturbations, {args.split} split, checker of {args.baseline}")
+            tree = _baseline_tree(args.baseline)
+            print(_child(tree, "kinds", args.split, args.embeddings), end="")
+        print(f"## perturbations, {args.split} split ({len(items)} claims)")
+        cache = CachingEmbedder(embedder, max_items=100_000)
+        warm(cache, items)
+        per_kind(citations.CitationChecker(cache), items)
+    if args.child:
+        return
+    print("## speed")
+    speed(items, embedder, args.split, args.baseline, args.rounds)
     if not args.skip_frank:
         print("## FRANK (news-summarisation suite)")
-        frank(scorer_class, CachingEmbedder(embedder))
+        frank(CachingEmbedder(embedder))
 
 
 if __name__ == "__main__":

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
+from typing import TypeVar
 
 import Stemmer
 
 from newsdesk.answers import Mismatch
-from newsdesk.index.text import sentence_spans
+from newsdesk.index.text import Span, sentence_spans
 
 
 def _words(text: str) -> list[str]:
@@ -97,6 +98,7 @@ def _stemmer() -> Stemmer.Stemmer:
     return Stemmer.Stemmer("english")
 
 
+@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     return str(_stemmer().stemWord(_key(word)))
 
@@ -405,29 +407,58 @@ class Facts:
     aliases: frozenset[str]
 
 
-@lru_cache(maxsize=4096)
 def facts(text: str) -> Facts:
+    """The facts of a text: of each of its sentences, merged. A passage's sentences are the
+    evidence units' sentences too (each unit is a sentence or two adjacent ones), so each
+    sentence is tokenised once per answer, and not again while it stays in the cache."""
+    return _facts(text)
+
+
+def clear_caches() -> None:
+    """Forget every cached extraction (benchmarks measure a cold start with it)."""
+    for cached in (_facts, _sentence_facts, _spans, stem):
+        cached.cache_clear()
+
+
+@lru_cache(maxsize=4096)
+def _facts(text: str) -> Facts:
+    spans = _spans(text)
+    if len(spans) <= 1:
+        return _sentence_facts(text)
+    return _merge(text, [(s.start, _sentence_facts(text[s.start : s.end])) for s in spans])
+
+
+@lru_cache(maxsize=4096)
+def _spans(text: str) -> tuple[Span, ...]:
+    return tuple(sentence_spans(text))
+
+
+@lru_cache(maxsize=16384)
+def _sentence_facts(text: str) -> Facts:
+    """The facts of one sentence (names, quantities, negation scopes and speakers never cross
+    a sentence end, so a text's facts are its sentences' facts)."""
     tokens = _tokens(text)
     names = _names(text, tokens)
     numbers, years = _quantities(text)
     words = [t for t in tokens if t.kind in ("word", "acronym")]
+    keys = [_key(t.text) for t in words]
+    content = [
+        (token, key) for token, key in zip(words, keys, strict=True) if key not in _STOP_WORDS
+    ]
     stems = frozenset(
-        stem(t.text)
-        for t in words
-        if _key(t.text) not in _STOP_WORDS
-        and _key(t.text) not in _NUMBER_WORDS_SET
-        and len(t.text) > 1
+        stem(t.text) for t, key in content if key not in _NUMBER_WORDS_SET and len(t.text) > 1
     )  # number words are compared as numbers, not as words
-    speakers = _speakers(text, names)
+    speakers = tuple(_speakers(text, names))
+    said = frozenset(stem(t.text) for t, _ in content if t.kind == "word")
     return Facts(
         text=text,
         names=tuple(names),
         numbers=tuple(numbers),
         dates=tuple(_dates(text, tokens, years)),
         negations=tuple(_negations(text, tokens)),
-        speakers=tuple(speakers),
-        sentences=tuple(_sentences(text, tokens, speakers)),
-        words=frozenset(_key(t.text) for t in words),
+        speakers=speakers,
+        sentences=((said, speakers),),
+        words=frozenset(keys),
         stems=stems,
         prefixes=frozenset(s[:5] for s in stems if len(s) >= 5),
         acronyms=frozenset(_acronyms(names)),
@@ -435,16 +466,34 @@ def facts(text: str) -> Facts:
     )
 
 
-def _sentences(
-    text: str, tokens: list[_Token], speakers: list[Name]
-) -> list[tuple[frozenset[str], tuple[Name, ...]]]:
-    found = []
-    for span in sentence_spans(text):
-        inside = [t for t in tokens if span.start <= t.start < span.end and t.kind == "word"]
-        stems = frozenset(stem(t.text) for t in inside if _key(t.text) not in _STOP_WORDS)
-        said = tuple(s for s in speakers if span.start <= s.start < span.end)
-        found.append((stems, said))
-    return found
+_Shiftable = TypeVar("_Shiftable", Quantity, Negation)
+
+
+def _shifted(offset: int, found: tuple[_Shiftable, ...]) -> list[_Shiftable]:
+    return [replace(q, start=q.start + offset) for q in found]
+
+
+def _merge(text: str, parts: list[tuple[int, Facts]]) -> Facts:
+    """One text's facts from its sentences' (each with its offset into the text)."""
+
+    def names(offset: int, found: tuple[Name, ...]) -> tuple[Name, ...]:
+        return tuple(replace(n, start=n.start + offset, end=n.end + offset) for n in found)
+
+    sentences = tuple((said, names(o, who)) for o, f in parts for said, who in f.sentences)
+    return Facts(
+        text=text,
+        names=tuple(n for o, f in parts for n in names(o, f.names)),
+        numbers=tuple(q for o, f in parts for q in _shifted(o, f.numbers)),
+        dates=tuple(q for o, f in parts for q in _shifted(o, f.dates)),
+        negations=tuple(q for o, f in parts for q in _shifted(o, f.negations)),
+        speakers=tuple(dict.fromkeys(s for _, who in sentences for s in who)),
+        sentences=sentences,
+        words=frozenset().union(*(f.words for _, f in parts)),
+        stems=frozenset().union(*(f.stems for _, f in parts)),
+        prefixes=frozenset().union(*(f.prefixes for _, f in parts)),
+        acronyms=frozenset().union(*(f.acronyms for _, f in parts)),
+        aliases=frozenset().union(*(f.aliases for _, f in parts)),
+    )
 
 
 def _acronyms(names: list[Name]) -> list[str]:

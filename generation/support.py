@@ -72,9 +72,7 @@ class SupportScorer:
         out[:, :, 0] = self._cosines(claims, evidence)
         claim_facts = [fact_module.facts(c) for c in claims]
         evidence_facts = [fact_module.facts(e) for e in evidence]
-        for i, claim in enumerate(claim_facts):
-            for j, proof in enumerate(evidence_facts):
-                out[i, j, 1] = _lexical(claim, proof) if claim.stems else out[i, j, 0]
+        out[:, :, 1] = _lexical(claim_facts, evidence_facts, out[:, :, 0])
         todo = np.ones(out.shape[:2], dtype=bool)
         if floor is not None:
             todo = self.model.support(out) >= floor
@@ -120,13 +118,27 @@ def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
     ]
 
 
-def _lexical(claim: Facts, proof: Facts) -> float:
-    found = sum(
-        1
-        for stem in claim.stems
-        if stem in proof.stems or (len(stem) >= _PREFIX and stem[:_PREFIX] in proof.prefixes)
-    )
-    return found / len(claim.stems)
+def _lexical(claims: list[Facts], proofs: list[Facts], cosines: np.ndarray) -> np.ndarray:
+    """Share of each claim's content stems found in each evidence text (exactly, or by their
+    first 5 letters), as one matrix product; a claim with no content stems takes its cosine."""
+    terms = sorted({t for c in claims for t in c.stems})
+    column = {t: k for k, t in enumerate(terms)}
+    by_prefix: dict[str, list[int]] = {}
+    for t in terms:
+        if len(t) >= _PREFIX:
+            by_prefix.setdefault(t[:_PREFIX], []).append(column[t])
+    vocabulary, prefixes = frozenset(terms), frozenset(by_prefix)
+    wanted = np.zeros((len(claims), len(terms)))
+    for i, claim in enumerate(claims):
+        wanted[i, [column[t] for t in claim.stems]] = 1.0
+    found = np.zeros((len(proofs), len(terms)))
+    for j, proof in enumerate(proofs):
+        hits = [column[t] for t in proof.stems & vocabulary]
+        hits += [k for p in proof.prefixes & prefixes for k in by_prefix[p]]
+        found[j, hits] = 1.0
+    sizes = wanted.sum(axis=1, keepdims=True)
+    shares = (wanted @ found.T) / np.maximum(sizes, 1.0)
+    return np.where(sizes > 0, shares, cosines)
 
 
 def _missing(claim: Facts, proof: Facts | None) -> Mismatch:
