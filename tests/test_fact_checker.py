@@ -11,9 +11,12 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import httpx
+import openai
 import pytest
 
 from newsdesk.answers import AnswerSentence
+from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, Passage
 from newsdesk.embedding import Embedder
@@ -23,7 +26,9 @@ from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.facts import facts
 
 from .misbehaving_server import misbehaving_server, provider_settings
+from .support.live_server import serve
 from .support.passages import passage
+from .support.patience import PATIENCE_S
 
 ROOT = Path(__file__).resolve().parent.parent
 NATO = (
@@ -255,3 +260,39 @@ def test_ask_explains_a_changed_fact_from_the_provider(
     assert {"kind": "name", "claim": "United Nations Security Council"}.items() <= (
         invented["mismatches"][0].items()
     )
+
+
+def test_every_route_explains_each_sentence(
+    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    """/ask, /summaries and the chat reply's `newsdesk` field carry `mismatches` on every
+    sentence: empty for the honest one, the swapped-in organisation for the invented one."""
+    reply = (
+        "NATO refused to close Ukraine’s airspace in 2022 [1]. "
+        "The decision was made by the United Nations Security Council [1]."
+    )
+    question = "Why did NATO refuse to close Ukraine's airspace?"
+    with misbehaving_server("ok", text=reply) as (base_url, _):
+        settings = provider_settings(tmp_path / "data", base_url)
+        with Newsdesk.open(settings, embedder=embedder) as desk:
+            desk.ingestor.ingest(samples)
+            with serve(create_app(settings, desk=desk)) as url:
+                asked = httpx.post(f"{url}/ask", json={"question": question}, timeout=PATIENCE_S)
+                summary = httpx.post(
+                    f"{url}/summaries",
+                    json={"article_id": "nato-no-fly-zone-stoltenberg"},
+                    timeout=PATIENCE_S,
+                )
+                chat = openai.OpenAI(base_url=f"{url}/v1", api_key="unused", max_retries=0)
+                completion = chat.chat.completions.create(
+                    model="newsdesk", messages=[{"role": "user", "content": question}]
+                )
+    assert asked.status_code == 200 and summary.status_code == 200
+    chat_answer = (completion.model_extra or {})["newsdesk"]
+    for body in (asked.json(), summary.json(), chat_answer):
+        honest, invented = body["sentences"]
+        assert honest["supported"] and honest["mismatches"] == []
+        assert not invented["supported"]
+        assert {"kind": "name", "claim": "United Nations Security Council"}.items() <= (
+            invented["mismatches"][0].items()
+        )
