@@ -171,6 +171,66 @@ function citeButton(citation) {
   });
 }
 
+// Why a sentence is not supported, one line per reason: the checker's mismatches (kind, the
+// claim's words, the nearest words of the cited quote) and the LLM judge's verdict, if any.
+const MISMATCH_KINDS = {
+  name: "Name",
+  number: "Number",
+  date: "Date",
+  negation: "Negation",
+  attribution: "Who said it",
+  missing: "Not in the passage",
+};
+
+function reasonLines(sentence) {
+  const lines = (sentence.mismatches || []).map((m) => {
+    const where = m.evidence == null ? "not in the cited passage" : `the cited passage has “${m.evidence}”`;
+    return `${MISMATCH_KINDS[m.kind] || m.kind}: “${m.claim}” — ${where}`;
+  });
+  const judge = sentence.judge;
+  if (judge && judge.verdict !== "unknown") {
+    const reason = judge.reason ? `: ${judge.reason}` : "";
+    lines.push(`Judge (${judge.model}) says ${judge.verdict}${reason}`);
+  }
+  if (!lines.length) {
+    lines.push(`The cited passages do not support it (support ${sentence.support.toFixed(2)}).`);
+  }
+  return lines;
+}
+
+let reasonIds = 0;
+
+// The "not supported" flag is a button: hover, keyboard focus and a tap (which toggles it
+// open, for touch screens without hover) all show the reasons, which it is described by.
+function unsupportedFlag(sentence, span) {
+  const id = `why-${++reasonIds}`;
+  const tip = el(
+    "span",
+    { class: "why", role: "tooltip", id },
+    ...reasonLines(sentence).map((line) => el("span", { class: "why-line", text: line })),
+  );
+  const flag = el("button", {
+    type: "button",
+    class: "flag",
+    text: "not supported",
+    "aria-describedby": id,
+    "aria-expanded": "false",
+    onclick: () => {
+      const open = !span.classList.contains("open");
+      span.classList.toggle("open", open);
+      flag.setAttribute("aria-expanded", String(open));
+    },
+    onkeydown: (event) => {
+      if (event.key === "Escape" && span.classList.contains("open")) {
+        event.stopPropagation(); // closes the reasons, not the passage panel
+        span.classList.remove("open");
+        flag.setAttribute("aria-expanded", "false");
+      }
+    },
+  });
+  return [flag, tip];
+}
+
 function sentenceSpan(sentence, byNumber) {
   // The text gets its own span so that the "unsupported" underline stays off the markers.
   const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
@@ -180,8 +240,7 @@ function sentenceSpan(sentence, byNumber) {
   }
   if (!sentence.supported) {
     span.classList.add("unsupported");
-    span.title = `Not supported by the cited passages (support ${sentence.support.toFixed(2)})`;
-    span.append(" ", el("span", { class: "flag", text: "not supported" }));
+    span.append(" ", ...unsupportedFlag(sentence, span));
   }
   return span;
 }

@@ -47,11 +47,12 @@ def browser():
 
 
 @contextmanager
-def open_page(browser, viewport: dict[str, int]) -> Iterator:
+def open_page(browser, viewport: dict[str, int], **options: object) -> Iterator:
     """A fresh browser context (no shared localStorage) whose page fails the test on any
     uncaught script error or Content-Security-Policy violation (the page must work under the
-    service's strict policy: a violation means something it needs is blocked)."""
-    context = browser.new_context(viewport=viewport)
+    service's strict policy: a violation means something it needs is blocked). `options`:
+    more of the context's, e.g. `has_touch`."""
+    context = browser.new_context(viewport=viewport, **options)
     page = context.new_page()
     # Clicks, navigations and expect_response/expect_request waits: the same ceiling.
     page.set_default_timeout(PATIENCE_MS)
