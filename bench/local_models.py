@@ -150,16 +150,18 @@ def main() -> None:
         if backend == "local":
             os.environ["NEWSDESK_LOCAL_MODEL"] = name  # read by every Settings() of the run
         print(f"== {name}", flush=True)
-        row: dict[str, Any] = {}
+        row: dict[str, Any] = report.setdefault(name, {})
         row["news_qa"] = _news_qa(
             args.news_split, args.news, backend, args.work_dir / "news", embedder
         )
         print(json.dumps({k: v for k, v in row["news_qa"].items() if k != "answers"}), flush=True)
+        _save(args.out, report)
         if args.squad:
             row["squad"] = _suite_run(
                 "squad2-dev-qa.json", args.squad, backend, args.work_dir / "squad", embedder
             )
             print(json.dumps({k: row["squad"].get(k) for k in SQUAD_KEYS}), flush=True)
+            _save(args.out, report)
         if args.summaries:
             row["summaries"] = _suite_run(
                 "news-summarisation.json.gz",
@@ -169,10 +171,14 @@ def main() -> None:
                 embedder,
             )
             print(json.dumps({k: row["summaries"].get(k) for k in SUMMARY_KEYS}), flush=True)
-        report[name] = row
-        if args.out:
-            args.out.write_text(json.dumps(report, indent=2), encoding="utf-8")
+            _save(args.out, report)
     _print_table(report)
+
+
+def _save(path: Path | None, report: dict[str, Any]) -> None:
+    """After every part: a long run stopped early keeps what it measured."""
+    if path is not None:
+        path.write_text(json.dumps(report, indent=2), encoding="utf-8")
 
 
 def _cell(value: Any, percent: bool = False) -> str:

