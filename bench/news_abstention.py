@@ -1,7 +1,8 @@
 """Answering what the story answers, declining what it does not: the news QA set
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
-    python bench/news_abstention.py [--split tune|test|all] [--backend extractive|local] [-v]
+    python bench/news_abstention.py [--split tune|test|holdout|all]
+        [--backend extractive|local] [-v]
 
 All sample articles are ingested; each question is asked of the whole collection (top_k=5), as
 a user would. Reports, per split, the share of answerable questions answered (and whose answer
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--split", choices=["tune", "test", "all"], default="all")
+    parser.add_argument("--split", choices=["tune", "test", "holdout", "all"], default="all")
     parser.add_argument("--backend", choices=["extractive", "local"], default="extractive")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
@@ -33,7 +34,7 @@ def main() -> None:
     suite = news_qa.load()
     lines = (ROOT / suite.articles).read_text(encoding="utf-8").splitlines()
     articles = [ArticleInput.model_validate(json.loads(line)) for line in lines if line.strip()]
-    splits = ["tune", "test"] if args.split == "all" else [args.split]
+    splits = ["tune", "test", "holdout"] if args.split == "all" else [args.split]
     questions = [q for q in suite.questions if q.split in splits]
 
     settings_kwargs = {"backend": args.backend, "_env_file": None}
@@ -45,11 +46,11 @@ def main() -> None:
             outcomes = news_qa.ask_all(desk.answerer(), questions, top_k=args.top_k)
 
     print(f"backend {args.backend}; {len(articles)} articles; top_k {args.top_k}")
-    print("split  answerable answered  gold-in-answer  unanswerable declined")
+    print("split    answerable answered  gold-in-answer  unanswerable declined")
     for split in splits:
         s = news_qa.score([o for o in outcomes if o.question.split == split])
         print(
-            f"{split:5}  {s.answerable:10d} {s.answered_rate:8.1%}  {s.gold_rate:14.1%}  "
+            f"{split:7}  {s.answerable:10d} {s.answered_rate:8.1%}  {s.gold_rate:14.1%}  "
             f"{s.unanswerable:12d} {s.declined_rate:8.1%}"
         )
     if args.verbose:

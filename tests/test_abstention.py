@@ -128,7 +128,7 @@ def test_the_news_qa_set_is_well_formed() -> None:
         assert bool(q.answers) == q.answerable, q.id
         for gold in q.answers:
             assert texts[q.article_id][gold.start : gold.end] == gold.text, q.id
-    for split in ("tune", "test"):
+    for split in ("tune", "test", "holdout"):
         answerable = [q.answerable for q in suite.questions if q.split == split]
         assert 0.35 <= 1 - sum(answerable) / len(answerable) <= 0.6, split
     # Split by article, so no story is tuned on and tested on.
@@ -139,6 +139,8 @@ def test_the_news_qa_set_is_well_formed() -> None:
 def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None:
     # Floors a little under what bench/news_abstention.py measures on both splits together
     # (answered 85 %, declined 92 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
-    scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), news_qa.load().questions))
+    # The holdout split is left out: it is reported (bench/news_abstention.py), not tested on.
+    questions = [q for q in news_qa.load().questions if q.split != "holdout"]
+    scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), questions))
     assert scores.declined_rate >= 0.9
     assert scores.answered_rate >= 0.8
