@@ -2,10 +2,11 @@
 be answered (and contain the gold answer), unanswerable ones — written to sound answerable from
 the same paragraph — should get "the articles don't say".
 
-    python bench/squad_abstention.py [--squad PATH] [--articles 3] [--questions 300]
+    python bench/squad_abstention.py [--squad PATH] [--articles 3] [--first 0] [--questions 300]
 
-Every paragraph of the first N articles is ingested as an article; questions are a seeded
-sample, half answerable, half not. A measurement script for tuning, until the evaluation-suite
+Every paragraph of N articles (from article `--first` on) is ingested as an article; questions
+are a seeded sample, half answerable, half not. Rules are tuned with `--first 3`; the default
+articles (0-2) are for reporting. A measurement script for tuning, until the evaluation-suite
 issue makes this a standing suite."""
 
 from __future__ import annotations
@@ -22,7 +23,11 @@ from newsdesk.domain import ArticleInput
 from newsdesk.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_SQUAD = ROOT.parent / "shared" / "evaldata" / "squad2-dev-qa" / "squad2_dev_shared.json"
+_SQUAD = Path("shared") / "evaldata" / "squad2-dev-qa" / "squad2_dev_shared.json"
+# shared/ sits beside the checkout; a worktree (/work/wt/NAME) is one level further down.
+DEFAULT_SQUAD = next(
+    (p / _SQUAD for p in ROOT.parents if (p / _SQUAD).exists()), ROOT.parent / _SQUAD
+)
 
 
 def _normalise(text: str) -> str:
@@ -34,6 +39,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--squad", type=Path, default=DEFAULT_SQUAD)
     parser.add_argument("--articles", type=int, default=3)
+    parser.add_argument(
+        "--first", type=int, default=0, help="Index of the first article (tune on others than 0-2)."
+    )
     parser.add_argument("--questions", type=int, default=300)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument(
@@ -41,7 +49,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    data = json.loads(args.squad.read_text())["data"][: args.articles]
+    data = json.loads(args.squad.read_text())["data"][args.first : args.first + args.articles]
     articles, answerable, impossible = [], [], []
     for article in data:
         for number, paragraph in enumerate(article["paragraphs"]):

@@ -2,13 +2,17 @@
 
 No LLM is involved, so nothing can be invented; the risk is the opposite one — returning a
 sentence that is merely on topic. A sentence answers only if
-  (a) the story it comes from mentions everything the question asks about: its names and
-      numbers, and each of its content words up to inflection and derivation ("the mayor" in a
-      story without one, "injured" in a story that counts only the dead → decline);
-  (b) it holds something of the asked-for kind the question does not already contain (a
-      number, a date, a name, a place; a quote or speech verb for "what did X say");
-  (c) it contains the question's inflected verbs ("killed", "released") and enough of its
-      content words (`min_binding`), i.e. it is about the asked event, not the story at large.
+  (a) the story it comes from mentions what the question asks about: its names and numbers,
+      and its focus — who is quoted, what is counted, what "which" asks for, the things "the"
+      presupposes, its verbs — up to inflection and derivation ("the mayor" in a story without
+      one, "injured" in a story that counts only the dead → decline); other (background) words
+      may be the story's own ("range in size" for "grow"): one, two of a long question;
+  (b) it holds something of the asked-for kind the question does not already contain (a sum
+      of money, a number, a date, a name, a place; a quote and its speaker for "what did X
+      say");
+  (c) it contains the question's inflected verbs ("killed", "released") and enough of the
+      question's words that the story has (`min_binding`; the title's words count as said in
+      every sentence), i.e. it is about the asked event, not the story at large.
 Words are compared as stems of lemmas, so "fell"/"fall", "applicants"/"applied" and
 "refuse to impose"/"refused" match; light verbs ("impose", "make") carry no meaning of their
 own and are not required. Otherwise the service abstains."""
@@ -27,7 +31,7 @@ from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.index.text import sentence_spans
 
-QuestionKind = Literal["number", "date", "person", "place", "other"]
+QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _STOP = set(STOPWORDS_EN) | set(
@@ -130,9 +134,24 @@ _PLACE = re.compile(r"\b(?:in|at|from|near|to|into|across|outside)\s+(?:the\s+)?
 
 _STEMMER = Stemmer.Stemmer("english")
 
+# "How much did it cost?" asks for a sum of money: the words that say so are the question's
+# kind, not its topic, and the answer must hold an amount of money, not just any number.
+_MONEY_WORDS = {
+    "cost", "costs", "spend", "spent", "pay", "paid", "price", "money", "worth", "fund",
+    "funding", "budget", "prize", "owe", "owed", "fine", "fined", "earn", "earned", "raise",
+    "raised",
+}  # fmt: skip
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|thousand|m|bn)?\s*"
+    r"(?:dollars?|euros?|pounds?|yuan|yen|rupees?|francs?|pesos?|won|dinars?|riyals?)\b",
+    re.IGNORECASE,
+)
+
 
 def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip()
+    if re.search(r"\bhow much\b", q) and _MONEY_WORDS & set(_WORD.findall(q)):
+        return "money"
     if (
         re.search(r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep)\b", q)
         or "what number" in q
@@ -161,6 +180,8 @@ def _new_entities(pattern: re.Pattern[str], sentence: str, question: str) -> lis
 
 def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     """Whether the sentence holds something of the asked-for kind the question lacks."""
+    if kind == "money":
+        return bool(_new_entities(_MONEY, sentence, question))
     if kind == "number":
         return bool(_new_entities(_NUMBER, sentence, question))
     if kind == "date":
@@ -168,9 +189,14 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     if kind == "person":
         names = _new_entities(_NAME, sentence, question)
         calendar = set(_MONTHS + _DAYS)
-        # A person is named with at least two capitalised words ("Suleiman al-Amr"); a lone
-        # capitalised word is as often a place, a body or an event ("Hajj", "Islam").
-        return any(n.lower() not in calendar and len(n.split()) >= 2 for n in names)
+        asked = {w.lower() for w in _WORD.findall(question)}
+        # A person is named with at least two capitalised words ("Suleiman al-Amr") the
+        # question does not use; a lone one is as often a place, a body or an event ("Hajj",
+        # "Islam"), and "Space Shuttle Atlantis" for "the Space Shuttle mission" is a thing.
+        return any(
+            n.lower() not in calendar and len([w for w in n.split() if w.lower() not in asked]) >= 2
+            for n in names
+        )
     if kind == "place":
         return bool(_new_entities(_PLACE, sentence, question))
     return True
@@ -192,21 +218,29 @@ class ExtractiveAnswerer:
         quote = asks_for_quote(question)
         asked = question_keys(question)
         verbs = question_verbs(question)
+        required = question_required(question)
         specifics = question_specifics(question)
+        speaker = question_speaker(question)
         stories = _story_keys(passages)
+        titles = {p.article_id: word_keys(p.title) for p in passages}
+        named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
         kept: list[tuple[str, float]] = []
-        for text, (article_id, context) in by_sentence.items():
-            if not specifics <= _tokens(context):
+        for text, (article_id, _context) in by_sentence.items():
+            if not specifics <= named[article_id]:
                 continue  # the question names something this story never mentions
-            gaps = sum(not covered(k, stories[article_id]) for k in asked)
-            if gaps > allowed_gaps(len(asked)):
+            if story_gaps(asked, required, stories[article_id]):
                 continue  # ... or asks about something it never mentions
-            own = word_keys(text)
-            binding = sum(covered(k, own) for k in asked) / len(asked) if asked else 0.0
+            # A story's sentences are all about its title ("Ctenophora", "Mecca crane
+            # collapse"): its words count as said in each; words the story lacks (a reworded
+            # background word, forgiven above) cannot be in any sentence and are not counted.
+            own = word_keys(text) | titles[article_id]
+            present = [k for k in asked if covered(k, stories[article_id])]
+            binding = sum(covered(k, own) for k in present) / len(present) if present else 0.0
             if binding < self.min_binding or not answers_kind(text, kind, question):
                 continue
-            if quote and not _SPEECH.search(text):
-                continue
+            said = word_keys(text)  # the title's words do not say who spoke
+            if quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
+                continue  # a quote answers only in the sentence that says who speaks
             if not all(covered(k, own) for k in verbs):
                 continue  # the asked event ("drowned", "released") is not this sentence's
             kept.append((text, binding))
@@ -228,6 +262,7 @@ class ExtractiveAnswerer:
 # "make a decision"): a story that says "refused a no-fly zone" answers either wording.
 _LIGHT_VERBS = {
     "impose", "make", "take", "give", "get", "have", "happen", "occur", "go", "come", "try",
+    "find", "use", "be", "do",
 }  # fmt: skip
 # Prepositions, modals and pronouns that the BM25 stopword list lets through.
 _FUNCTION = {
@@ -242,6 +277,9 @@ _FUNCTION = {
 _KIND_WORDS = {
     "old", "long", "far", "big", "large", "often", "tall", "high", "say", "said",
     "people", "person", "persons",
+    # "What is X called?", "What type of ...", "In what year ...": the answer's form.
+    "name", "named", "call", "called", "known", "type", "kind", "sort", "term", "example",
+    "year", "years", "century", "amount", "percentage", "total",
 }  # fmt: skip
 _SPEECH = re.compile(
     r"[\"“”‘’]|\b(?:sa(?:y|ys|id)|told|tell|stated?|add(?:ed|s)|noted?|explained|described|"
@@ -267,6 +305,7 @@ def _words(text: str) -> list[str]:
 _SAME_EVENT = (
     ("injure", "injured", "injury", "injuries", "wound", "wounded", "wounding", "hurt"),
     ("kill", "killed", "killing", "die", "died", "dead", "death", "deaths", "fatality"),
+    ("drown", "drowned", "drowning"),
     ("arrest", "arrested", "detain", "detained", "detention"),
     ("evacuate", "evacuated", "evacuation"),
     ("resign", "resigned", "resignation", "quit"),
@@ -299,8 +338,84 @@ def word_keys(text: str) -> set[str]:
 
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
-    lemmas = (_lemma(w) for w in _words(question) if w not in _KIND_WORDS)
+    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
+    lemmas = (_lemma(w) for w in _words(question) if w not in kind_words)
     return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
+
+
+_AUX = r"(?:did|do|does|was|were|is|are|has|have|had|will|would|can|could|should|may|might)"
+_SPEAKER = re.compile(rf"\bwhat {_AUX}\s+(.+?)\s+(?:say|said|tell)\b", re.IGNORECASE)
+# "Which hospital treated ...?", "What sentence did ...?": the kind of thing asked for.
+_ASKED_FOR = re.compile(
+    rf"\b(?:which|what)\s+(?!{_AUX}\b)(.+?)(?=\s+{_AUX}\b|[?]|$)", re.IGNORECASE
+)
+_COUNTED = re.compile(
+    rf"\bhow (?:many|much)\s+(?!{_AUX}\b)(.+?)(?=\s+{_AUX}\b|[?]|$)", re.IGNORECASE
+)
+
+
+def question_speaker(question: str) -> set[str]:
+    """Who "what did the coach of Sweden say?" asks to quote, as word keys."""
+    match = _SPEAKER.search(question)
+    return question_keys(match.group(1)) if match else set()
+
+
+def question_required(question: str) -> set[str]:
+    """The question's focus: words a story must mention to answer it, however the rest is
+    worded — the speaker of "what did the mayor say?", what "how many" counts ("complaints",
+    "hours"), the kind of thing "which" asks for ("hospital"), its verbs ("drowned", "replaced": the asked event) and its news-event words. The
+    other words are background, which a story may put in words of its own."""
+    verbs = question_verbs(question)
+    focus = question_speaker(question) | _definite_keys(question, verbs)
+    for pattern in (_COUNTED, _ASKED_FOR):
+        if match := pattern.search(question):
+            focus |= _phrase_keys(_TOKEN.findall(match.group(1)), verbs)
+    asked = question_keys(question)
+    return (focus | verbs | {k for k in asked if k.startswith("~")}) & asked
+
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*|[^\sA-Za-z0-9]")
+
+
+def _definite_keys(question: str, verbs: set[str]) -> set[str]:
+    """The words of the question's definite descriptions ("the stampede", "the school
+    principal", "Sweden's coach"): "the" presupposes that the story has one."""
+    keys: set[str] = set()
+    tokens = _TOKEN.findall(question)
+    for number, token in enumerate(tokens):
+        bare = token.lower().replace("’", "'")
+        if bare == "the" or (bare.endswith("'s") and number > 0):
+            words = _phrase(tokens[number + 1 :], verbs)
+            if number > 0 and re.fullmatch(_AUX, tokens[number - 1].lower()) and len(words) > 1:
+                words = words[:-1]  # "why did the crane topple": do-support's verb ends it
+            keys |= question_keys(" ".join(words))
+    return keys
+
+
+def _phrase_keys(tokens: list[str], verbs: set[str]) -> set[str]:
+    return question_keys(" ".join(_phrase(tokens, verbs)))
+
+
+def _phrase(tokens: list[str], verbs: set[str]) -> list[str]:
+    """The noun phrase the tokens start with: it ends at a function word, punctuation or a
+    verb ("asylum seekers | drowned", "weather | made")."""
+    words: list[str] = []
+    for word in tokens:
+        low = word.lower()
+        if not _WORD.fullmatch(word) or low in _STOP or low in _FUNCTION or low == "the":
+            break
+        if _lemma(low) in _LIGHT_VERBS or question_keys(word) & verbs:
+            break
+        words.append(word)
+    return words
+
+
+def story_gaps(asked: set[str], required: set[str], story: set[str]) -> list[str]:
+    """The question keys that keep this story from answering ([] if it may): every required
+    one it lacks, or its background ones if more are lacking than a paraphrase explains."""
+    missing = [k for k in asked if not covered(k, story)]
+    focus = [k for k in missing if k in required]
+    return focus or (missing if len(missing) > allowed_gaps(len(asked)) else [])
 
 
 def question_verbs(question: str) -> set[str]:
@@ -312,7 +427,8 @@ def question_verbs(question: str) -> set[str]:
         lemma = _lemma(word)
         if word in capitalised or word in _KIND_WORDS or lemma in _LIGHT_VERBS:
             continue
-        if lemma != word and not word.endswith(("s", "ing", "men")):
+        # Not plurals, gerunds, nor comparatives ("hardest", "easier": adjectives).
+        if lemma != word and not word.endswith(("s", "ing", "men", "est", "er")):
             verbs.add(_key(_STEMMER.stemWord(lemma)))
     # "When did the broadcasts begin?": after do-support the verb ends the question.
     last = _WORD.findall(question)[-1:] if question.rstrip().endswith("?") else []
@@ -358,9 +474,6 @@ def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, str
     return found
 
 
-LONG_QUESTION = 5  # content words
-
-
 def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     """What the question asks about that no retrieved story mentions ([] if one mentions all):
     the words of the story that comes closest. A question about "the mayor" of a story that
@@ -370,26 +483,33 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}
+    required = question_required(question)
     specifics = question_specifics(question)
-    texts: dict[str, str] = {}
-    for passage in passages:
-        texts[passage.article_id] = f"{texts.get(passage.article_id, passage.title)} {passage.text}"
+    texts = _story_texts(passages)
     stories = _story_keys(passages)
     best: list[str] | None = None
     for article_id, keys in stories.items():
         names = sorted(specifics - _tokens(texts[article_id]))
-        words = [w for k, w in asked.items() if not covered(k, keys) and w not in names]
-        missing = names + words if names or len(words) > allowed_gaps(len(asked)) else []
+        gaps = story_gaps(set(asked), required, keys)
+        words = [w for k, w in asked.items() if k in gaps and w not in names]
+        missing = names + words if names or gaps else []
         if best is None or len(missing) < len(best):
             best = missing
     return best or []
 
 
+def _story_texts(passages: list[Passage]) -> dict[str, str]:
+    """Per article, its title and the text of all its retrieved passages."""
+    texts: dict[str, str] = {}
+    for passage in passages:
+        texts[passage.article_id] = f"{texts.get(passage.article_id, passage.title)} {passage.text}"
+    return texts
+
+
 def allowed_gaps(asked: int) -> int:
-    """Ordinary question words a story may lack and still answer: none for a short question
-    (its every word matters: "what did the mayor say?"), one for a long one, which is more
-    often a paraphrase (encyclopedia questions reword their paragraph)."""
-    return 1 if asked >= LONG_QUESTION else 0
+    """Background words a story may lack and still answer (its own wording: "range in size"
+    for "how large can it grow"): none of a one-word question, one, two of a long question."""
+    return 0 if asked < 2 else 1 if asked < 7 else 2
 
 
 def _story_keys(passages: list[Passage]) -> dict[str, set[str]]:

@@ -9,10 +9,15 @@ import pytest
 
 from newsdesk.container import Newsdesk
 from newsdesk.domain import Passage
+from newsdesk.embedding import Embedder
 from newsdesk.evals import news_qa
 from newsdesk.generation.extractive import (
+    ExtractiveAnswerer,
+    answers_kind,
     covered,
     question_keys,
+    question_kind,
+    question_required,
     question_verbs,
     unmentioned,
     word_keys,
@@ -99,6 +104,81 @@ def test_light_verbs_and_kind_words_are_not_asked_about() -> None:
     assert question_verbs("How many working days do applicants have?") == set()
 
 
+def test_a_question_for_a_sum_of_money_wants_an_amount_of_money() -> None:
+    # "cost"/"owe" say what kind of answer is wanted; the story must hold a sum, not a count.
+    assert question_kind("How much did the crop yield study cost?") == "money"
+    assert question_kind("How much did the Livorno schools owe in arrears?") == "money"
+    assert question_kind("How much iodine do children need?") != "money"
+    assert "cost" not in " ".join(question_keys("How much did the lantern festival cost?"))
+    question = "How much did it cost?"
+    assert answers_kind("The schools must pay over 422,000 euros.", "money", question)
+    assert answers_kind("It cost $1.2 million.", "money", question)
+    assert not answers_kind("Over 4 million visitors attended.", "money", question)
+
+
+def test_the_focus_of_a_question_is_required_its_background_is_not() -> None:
+    # Who speaks, what is counted, the asked event: a story lacking them does not answer.
+    assert question_required("What did the mayor of Mecca say about the crane?") >= (
+        question_keys("mayor Mecca")
+    )
+    assert question_required("How many complaints of vote rigging were filed?") == (
+        question_keys("complaints filed")
+    )
+    # "the" presupposes one in the story: "the stampede" of a story with a crane collapse.
+    assert question_keys("stampede") <= question_required("How many were hurt in the stampede?")
+    assert question_required("How many asylum seekers drowned when the boat sank?") == (
+        question_keys("asylum seekers drowned boat sank")
+    )
+    # "large", "grow" are the encyclopedia's own wording ("range ... in size"): background.
+    assert question_required("How large can ctenophora grow?") == set()
+    # Comparatives and superlatives are adjectives, not the asked event.
+    assert question_verbs("Which group of ctenophores is hardest to study?") == set()
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Why did the crane topple into the Grand Mosque?",  # the story says "fall"
+        "Why did the crane plunge into the Grand Mosque?",
+    ],
+)
+def test_a_reworded_background_word_does_not_decline(sample_desk: Newsdesk, question: str) -> None:
+    answer = sample_desk.answerer().ask(question)
+    assert not answer.abstained, answer.abstain_reason
+    assert {c.article_id for c in answer.citations} == {MECCA}
+    assert "storm" in answer.answer or "strong winds" in answer.answer
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How much did the crop yield study cost?",  # no sum of money in the story
+        "How many hours was Ahmed Mohamed held by police?",  # counts no hours
+        "What did the Saudi king say about the stampede?",  # quotes no king
+    ],
+)
+def test_a_missing_focus_declines_however_close_the_story(
+    sample_desk: Newsdesk, question: str
+) -> None:
+    answer = sample_desk.answerer().ask(question)
+    assert answer.abstained, answer.answer
+
+
+def test_the_title_names_what_every_sentence_of_the_story_is_about(embedder: Embedder) -> None:
+    # Encyclopedia and news sentences leave their topic to the title: the size sentence
+    # answers "how large can ctenophora grow?" without naming them.
+    text = (
+        "Ctenophora is a phylum of animals that live in marine waters worldwide. "
+        "Adults of various species range from a few millimeters to 1.5 m in size."
+    )
+    found = passage(text, article_id="ctenophora", title="Ctenophora", similarity=0.6)
+    answerer = ExtractiveAnswerer(embedder)
+    (sentence,) = answerer.answer("How large can ctenophora grow?", [found])
+    assert "1.5 m" in sentence
+    untitled = passage(text, article_id="x", title="Marine life", similarity=0.6)
+    assert answerer.answer("How large can ctenophora grow?", [untitled]) == []
+
+
 def _passage(article_id: str, text: str) -> Passage:
     return passage(text, article_id=article_id, title="", similarity=0.5)
 
@@ -138,9 +218,9 @@ def test_the_news_qa_set_is_well_formed() -> None:
 
 def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None:
     # Floors a little under what bench/news_abstention.py measures on both splits together
-    # (answered 85 %, declined 92 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
+    # (answered 96 %, declined 97.5 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
     # The holdout split is left out: it is reported (bench/news_abstention.py), not tested on.
     questions = [q for q in news_qa.load().questions if q.split != "holdout"]
     scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), questions))
     assert scores.declined_rate >= 0.9
-    assert scores.answered_rate >= 0.8
+    assert scores.answered_rate >= 0.9
