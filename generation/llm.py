@@ -151,6 +151,7 @@ class OpenAIChatModel:
         model: str,
         timeout: float,
         max_retries: int,
+        stream_completions: bool = False,
     ) -> None:
         self.name = model
         self._timeout = timeout
@@ -159,8 +160,13 @@ class OpenAIChatModel:
             "api_key": api_key,
             "model": model,
             "timeout": timeout,
+            "stream_completions": stream_completions,
         }
         self._max_retries = max_retries
+        # Whether `complete` reads the answer as a stream: then `timeout` bounds the wait for
+        # the first token and each later one (progress), not the whole answer, so a slow
+        # server that keeps writing is not cut off (and its prompt re-queued) at a fixed total.
+        self._stream_completions = stream_completions
         # Local servers ignore the key, but the client refuses to start without one. The
         # client's own retries are off: it would also re-send a request that timed out while
         # the server was still working on it (see `_retrying`).
@@ -210,6 +216,8 @@ class OpenAIChatModel:
             if timeout is not None:
                 client = self._client.with_options(timeout=timeout)
                 response = client.chat.completions.create(**request)
+            elif self._stream_completions:
+                return self._complete_streamed(request)
             else:
                 response = self._retrying(lambda: self._client.chat.completions.create(**request))
         except _FAILURES as exc:
@@ -250,6 +258,30 @@ class OpenAIChatModel:
             raise self._error(exc) from exc
         if not finished:
             raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
+
+    def _complete_streamed(self, request: dict[str, Any]) -> Completion:
+        """A completion read as a stream and joined (the caller maps client errors)."""
+        parts: list[str] = []
+        finish_reason: str | None = None
+        model: str | None = None
+        opened = self._retrying(
+            lambda: self._client.chat.completions.create(**request, stream=True)
+        )
+        with opened as chunks:
+            for chunk in chunks:
+                model = model or getattr(chunk, "model", None)
+                for choice in getattr(chunk, "choices", None) or []:
+                    parts.append(getattr(choice.delta, "content", None) or "")
+                    finish_reason = choice.finish_reason or finish_reason
+        if finish_reason is None:
+            raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
+        return Completion(
+            text="".join(parts),
+            model=model or self.name,
+            prompt_tokens=None,
+            completion_tokens=None,
+            finish_reason=finish_reason,
+        )
 
     def _retrying(self, call: Callable[[], T]) -> T:
         """``call``, tried again (up to ``max_retries`` times, with exponential backoff that

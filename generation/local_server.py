@@ -338,6 +338,9 @@ class LocalLlamaServer:
                     max_retries=(
                         self._settings.llm_max_retries if max_retries is None else max_retries
                     ),
+                    # On 2 cores a long answer takes minutes but keeps making progress: bound
+                    # the wait for each token, not the whole answer.
+                    stream_completions=True,
                 )
             return client
 

@@ -129,7 +129,11 @@ class Settings(BaseSettings):
     openai_api_key: str | None = Field(default=None, description="API key for that endpoint.")
     openai_model: str = Field(default="gpt-4o-mini", description="Model name sent to that API.")
     llm_timeout_seconds: float = Field(
-        default=60.0, gt=0, description="Per-request timeout for LLM calls."
+        default=60.0,
+        gt=0,
+        description="How long an LLM call may wait: on the `local` backend for the first token "
+        "and then for each next one (a slow answer that keeps coming is not cut off); on "
+        "`openai` for the whole response of a non-streamed call.",
     )
     llm_max_retries: int = Field(
         default=2,

@@ -12,6 +12,10 @@ Behaviours:
 ``no_choices``     valid JSON completion with an empty ``choices`` list
 ``broken_stream``  SSE that sends a few deltas, then closes without finish_reason or ``[DONE]``
 ``invalid_stream`` SSE whose second event is not JSON
+``rate_limited``   HTTP 429 for the first ``fail_times`` requests, then ``ok``
+``bad_request``    always HTTP 400
+``slow``           ``ok`` at one token per ``gap_seconds``: a stream that keeps making
+                   progress, or a completion sent only once all its tokens would have been
 
 ``route`` (optional) chooses the behaviour and text per request from its JSON body, for a
 provider that answers some calls (e.g. the LLM judge's) differently from others.
@@ -44,6 +48,7 @@ Behaviour = Literal[
     "invalid_stream",
     "rate_limited",
     "bad_request",
+    "slow",
 ]
 
 MODEL = "misbehaving-test-model"
@@ -89,6 +94,7 @@ class _Server(ThreadingHTTPServer):
         hang_seconds: float,
         retry_after_ms: int | None,
         route: Route | None = None,
+        gap_seconds: float = 0,
     ) -> None:
         super().__init__(("127.0.0.1", 0), _Handler)
         self.behaviour = behaviour
@@ -96,6 +102,7 @@ class _Server(ThreadingHTTPServer):
         self.text = text
         self.fail_times = fail_times
         self.hang_seconds = hang_seconds
+        self.gap_seconds = gap_seconds
         self.retry_after_ms = retry_after_ms
         self.counter = RequestCounter()
         # Set at shutdown so that hanging handlers return at once instead of lingering.
@@ -135,6 +142,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_refusal(429)
         elif behaviour == "bad_request":
             self._send_refusal(400)
+        elif behaviour == "slow":
+            # A slow server that keeps making progress: a token every `gap_seconds`.
+            events = [*_chunks(self.server.text), "[DONE]"]
+            if stream:
+                self._send_events(events, gap_seconds=self.server.gap_seconds)
+            else:
+                self.server.stopping.wait(self.server.gap_seconds * len(events))
+                self._send_ok(stream)
         elif behaviour == "hang":
             self.server.stopping.wait(self.server.hang_seconds)
             self._send_ok(stream, text)
@@ -181,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def _send_events(self, events: list[str]) -> None:
+    def _send_events(self, events: list[str], gap_seconds: float = 0) -> None:
         # No Content-Length and HTTP/1.0: the body ends when the connection closes, which is
         # exactly how a server that dies mid-stream looks to the client.
         self.send_response(200)
@@ -191,6 +206,7 @@ class _Handler(BaseHTTPRequestHandler):
         for event in events:
             self.wfile.write(f"data: {event}\n\n".encode())
             self.wfile.flush()
+            self.server.stopping.wait(gap_seconds)
         self.close_connection = True
 
 
@@ -245,6 +261,7 @@ def misbehaving_server(
     hang_seconds: float = PATIENCE_S,
     retry_after_ms: int | None = 10,
     route: Route | None = None,
+    gap_seconds: float = 0.3,
 ) -> Iterator[tuple[str, RequestCounter]]:
     """Run the server in a thread; yield its ``/v1`` base URL and its request counter."""
     server = _Server(
@@ -254,6 +271,7 @@ def misbehaving_server(
         hang_seconds=hang_seconds,
         retry_after_ms=retry_after_ms,
         route=route,
+        gap_seconds=gap_seconds,
     )
     # A short poll interval: shutdown() waits for it, and the default (0.5 s) adds up.
     thread = threading.Thread(

@@ -24,9 +24,20 @@ from tests.support.patience import LLM_PATIENCE_S, PATIENCE_S
 MESSAGES = [{"role": "user", "content": "Say something."}]
 
 
-def _model(base_url: str, *, timeout: float = PATIENCE_S, max_retries: int = 0) -> OpenAIChatModel:
+def _model(
+    base_url: str,
+    *,
+    timeout: float = PATIENCE_S,
+    max_retries: int = 0,
+    stream_completions: bool = False,
+) -> OpenAIChatModel:
     return OpenAIChatModel(
-        base_url=base_url, api_key=None, model=MODEL, timeout=timeout, max_retries=max_retries
+        base_url=base_url,
+        api_key=None,
+        model=MODEL,
+        timeout=timeout,
+        max_retries=max_retries,
+        stream_completions=stream_completions,
     )
 
 
@@ -81,6 +92,25 @@ def test_timed_out_request_is_not_sent_again() -> None:
         with pytest.raises(LLMError, match="timed out"):
             _complete(_model(base_url, timeout=1, max_retries=2))
         assert counter.value == 1
+
+
+def test_slow_server_that_keeps_writing_is_waited_for_when_completions_stream() -> None:
+    # Nine tokens 0.3 s apart: ~3 s in all, each under the 1 s timeout.
+    with misbehaving_server("slow") as (base_url, counter):
+        with pytest.raises(LLMError, match="timed out"):
+            _complete(_model(base_url, timeout=1))  # one JSON body, after ~3 s
+        streamed = _complete(_model(base_url, timeout=1, stream_completions=True))
+        assert counter.value == 2
+    assert streamed.text == DEFAULT_TEXT
+    assert streamed.finish_reason == "stop"
+
+
+def test_streamed_completion_cut_off_raises() -> None:
+    with (
+        misbehaving_server("broken_stream") as (base_url, _),
+        pytest.raises(LLMError, match="ended before the answer was finished"),
+    ):
+        _complete(_model(base_url, stream_completions=True))
 
 
 def test_rate_limited_request_is_retried_after_the_pause_asked() -> None:
@@ -218,11 +248,13 @@ def local_model(local_server: LocalLlamaServer) -> OpenAIChatModel:
 
 @pytest.mark.llm
 def test_local_completion_respects_max_tokens(local_model: OpenAIChatModel) -> None:
+    # The local client reads completions as streams (no token counts in them): a token a
+    # chunk, so the stream of the same greedy answer shows the limit held.
     completion = local_model.complete(ONE_SHOT, max_tokens=6, temperature=0.0)
+    deltas = list(local_model.stream(ONE_SHOT, max_tokens=6, temperature=0.0))
     assert completion.text.strip()
-    assert completion.completion_tokens is not None
-    assert 0 < completion.completion_tokens <= 6
-    assert completion.prompt_tokens
+    assert completion.text == "".join(deltas)
+    assert 0 < len(deltas) <= 6
     assert completion.finish_reason in {"stop", "length"}
 
 
