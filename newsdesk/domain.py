@@ -191,7 +191,10 @@ class Passage(ChunkOrigin):
     text: str
     char_start: int
     char_end: int
-    score: float = Field(description="Fused score used for ranking (RRF in hybrid mode).")
+    score: float = Field(
+        description="Fused score (hybrid mode; the retriever's own score otherwise). With "
+        "reranking on, the order is the reranker's: see `rerank_score`."
+    )
     dense_score: float | None = Field(
         description="Cosine similarity, if the dense retriever found it."
     )
@@ -202,6 +205,11 @@ class Passage(ChunkOrigin):
     )
     lexical_score: float | None = Field(
         description="BM25 score, if the lexical retriever found it."
+    )
+    rerank_score: float | None = Field(
+        default=None,
+        description="Reranker score that ordered the passage (hybrid mode with `rerank` on, "
+        "within the first `rerank_depth` fused candidates); null otherwise.",
     )
 
 

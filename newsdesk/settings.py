@@ -114,6 +114,21 @@ class Settings(BaseSettings):
     candidate_multiplier: int = Field(
         default=4, ge=1, le=100, description="Each retriever fetches top_k × this before fusion."
     )
+    rerank: bool = Field(
+        default=False,
+        description="Hybrid search: reorder the first `rerank_depth` fused candidates with the "
+        "learned reranker (retrieval/rerank.py: query-term coverage per sentence, proximity, "
+        "bigrams, answer-type cues and the retrievers' scores; weights fitted by "
+        "bench/fit_rerank.py). Off (the default until it meets the retrieval targets): the "
+        "fused order.",
+    )
+    rerank_depth: int = Field(
+        default=40,
+        ge=2,
+        le=1000,
+        description="Fused candidates the reranker reorders (40: the depth fitted with the "
+        "weights).",
+    )
 
     # --- answers and generation ----------------------------------------------------------
     backend: Backend = Field(

@@ -1,5 +1,6 @@
 """The read path: embed the query, search faiss and BM25 (restricted to the filtered chunks),
-fuse the two candidate lists (retrieval/fusion.py), and hydrate the winners from SQLite."""
+fuse the two candidate lists (retrieval/fusion.py), rerank the head of the fused list against
+the query (retrieval/rerank.py), and hydrate the winners from SQLite."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput
 from newsdesk.retrieval.fusion import convex_fusion, query_dense_share, reciprocal_rank_fusion
+from newsdesk.retrieval.rerank import packaged_model, rerank
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.sqlite import ArticleStore
@@ -81,13 +83,29 @@ class Searcher:
             scores, ids = lexical_view.search(request.query, candidates, allowed)
             lexical = _as_dict(ids, scores)
 
+        reranking = request.mode == "hybrid" and self.settings.rerank
         if request.mode == "hybrid":
             fused = self._fuse(request.query, dense, lexical)
         else:
             fused = list((dense or lexical).items())
 
+        # Reranking reads the texts of the fused head: hydrate those along with the top_k.
+        wanted = max(request.top_k, self.settings.rerank_depth) if reranking else request.top_k
+        rows = self.store.passages([chunk_id for chunk_id, _ in fused[:wanted]])
+        rerank_scores: dict[int, float] = {}
+        if reranking:
+            texts = {chunk_id: row.text for chunk_id, row in rows.items()}
+            fused, rerank_scores = rerank(
+                request.query,
+                fused,
+                dense,
+                lexical,
+                texts,
+                lexical_view.idf,
+                packaged_model(),
+                self.settings.rerank_depth,
+            )
         top = fused[: request.top_k]
-        rows = self.store.passages([chunk_id for chunk_id, _ in top])
         return [
             Passage(
                 **{f.name: getattr(row, f.name) for f in fields(row) if f.name != "embedding"},
@@ -95,6 +113,7 @@ class Searcher:
                 dense_score=dense.get(chunk_id),
                 lexical_score=lexical.get(chunk_id),
                 similarity=None if query_vector is None else float(row.embedding @ query_vector[0]),
+                rerank_score=rerank_scores.get(chunk_id),
             )
             for chunk_id, score in top
             if (row := rows.get(chunk_id)) is not None

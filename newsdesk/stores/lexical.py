@@ -273,6 +273,16 @@ class LexicalView:
         best = np.argsort(-all_scores, kind="stable")[:k]
         return all_scores[best].astype(np.float32), all_ids[best]
 
+    def idf(self, terms: Sequence[str]) -> list[float]:
+        """BM25's (Lucene) idf of each stemmed term over base and segments together."""
+        documents = self.base.document_count + sum(len(s.ids) for s in self.segments)
+        frequencies = self.base.document_frequencies(terms)
+        for segment in self.segments:
+            for i, term in enumerate(terms):
+                if (posting := segment.postings.get(term)) is not None:
+                    frequencies[i] += len(posting[0])
+        return [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in frequencies]
+
     def _search_segments(
         self, query: str, allowed_ids: np.ndarray | None, excluded: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -282,12 +292,7 @@ class LexicalView:
         documents = self.base.document_count + sum(len(s.ids) for s in self.segments)
         tokens = self.base.token_count + sum(float(s.lengths.sum()) for s in self.segments)
         average_length = tokens / documents if documents and tokens else 1.0
-        frequencies = self.base.document_frequencies(terms)
-        for segment in self.segments:
-            for i, term in enumerate(terms):
-                if (posting := segment.postings.get(term)) is not None:
-                    frequencies[i] += len(posting[0])
-        idf = [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in frequencies]
+        idf = self.idf(terms)
 
         score_parts, id_parts = [], []
         for segment in self.segments:
