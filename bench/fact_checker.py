@@ -198,7 +198,8 @@ def main() -> None:
     parser.add_argument("--split", default="test", choices=["tune", "test"])
     parser.add_argument("--baseline", metavar="REV", help="measure the checker of a git revision")
     parser.add_argument("--skip-frank", action="store_true")
-    parser.add_argument("--skip-kinds", action="store_true", help="speed and FRANK only")
+    parser.add_argument("--skip-kinds", action="store_true", help="no per-kind figures")
+    parser.add_argument("--skip-speed", action="store_true", help="no timing")
     parser.add_argument("--rounds", type=int, default=3, help="timing rounds per checker")
     parser.add_argument("--embeddings", type=Path, help="scratch file caching the embeddings")
     parser.add_argument("--child", choices=["speed", "kinds"], help=argparse.SUPPRESS)
@@ -214,16 +215,20 @@ def main() -> None:
             tree = _baseline_tree(args.baseline)
             print(_child(tree, "kinds", args.split, args.embeddings), end="")
         print(f"## perturbations, {args.split} split ({len(items)} claims)")
-        cache = CachingEmbedder(embedder, max_items=100_000)
+        cache = ScratchEmbeddings(embedder, args.embeddings)
         warm(cache, items)
+        cache.save()
         per_kind(citations.CitationChecker(cache), items)
     if args.child:
         return
-    print("## speed")
-    speed(items, embedder, args.split, args.baseline, args.rounds)
+    if not args.skip_speed:
+        print("## speed")
+        speed(items, embedder, args.split, args.baseline, args.rounds)
     if not args.skip_frank:
         print("## FRANK (news-summarisation suite)")
-        frank(CachingEmbedder(embedder))
+        scratch = ScratchEmbeddings(embedder, args.embeddings)
+        frank(scratch)
+        scratch.save()
 
 
 if __name__ == "__main__":

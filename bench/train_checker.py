@@ -15,10 +15,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+from scratch_embeddings import ScratchEmbeddings
 from sklearn.linear_model import LogisticRegression
 
 from newsdesk.container import build_embedder
-from newsdesk.embedding import CachingEmbedder
 from newsdesk.evals import perturbations
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE, CheckerModel, load_model
 from newsdesk.generation.citations import _evidence_units
@@ -37,8 +37,11 @@ def feature_rows(
         by_passage[item.passage].append(index)
     rows: list[np.ndarray] = [np.empty(0)] * len(items)
     for indexes in by_passage.values():
+        passage = items[indexes[0]].passage
         units = [u.text for u in _evidence_units([perturbations.as_passage(items[indexes[0]])])]
-        features = scorer.features([items[i].claim for i in indexes], units)
+        # Names count as found anywhere in the cited passage, as when the checker runs.
+        claims = [items[i].claim for i in indexes]
+        features = scorer.features(claims, units, [passage] * len(units))
         for row, i in enumerate(indexes):
             rows[i] = features[row]
     return rows, np.array([i.supported for i in items])
@@ -48,9 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--out", type=Path, default=WEIGHTS_FILE)
+    parser.add_argument("--embeddings", type=Path, help="scratch file caching the embeddings")
     args = parser.parse_args()
     items = perturbations.load(ROOT / "evals/suites/perturbations.jsonl.gz", "tune")
-    cache = CachingEmbedder(build_embedder(Settings()), max_items=100_000)
+    cache = ScratchEmbeddings(build_embedder(Settings()), args.embeddings)
     # Embed everything in large batches first: a few texts per call is slow on a busy machine.
     texts = {i.claim for i in items}
     for item in {i.passage: i for i in items}.values():
@@ -58,6 +62,7 @@ def main() -> None:
     ordered = sorted(texts)
     for start in range(0, len(ordered), 512):
         cache.embed(ordered[start : start + 512])
+    cache.save()
     scorer = SupportScorer(cache)
     per_unit, labels = feature_rows(scorer, items)
     model = load_model()

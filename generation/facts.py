@@ -66,6 +66,7 @@ _TOKEN = re.compile(
     r"|(?P<stop>[.!?;:\"“”()]|,)"
 )
 _SENTENCE_END = frozenset('.!?:"“”(')
+_QUOTES = frozenset('"“”')
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,11 +80,14 @@ class _Token:
 
 def _tokens(text: str) -> list[_Token]:
     tokens: list[_Token] = []
-    opens = True
+    opens, previous = True, ""
     for match in _TOKEN.finditer(text):
         kind = match.lastgroup or "stop"
         tokens.append(_Token(match.group(), match.start(), match.end(), kind, opens))
-        opens = kind == "stop" and match.group() in _SENTENCE_END
+        # A quote closed after a comma ('…devices," Jordan said') does not end the sentence.
+        closes_clause = previous == "," and match.group() in _QUOTES
+        opens = kind == "stop" and match.group() in _SENTENCE_END and not closes_clause
+        previous = match.group()
     return tokens
 
 
@@ -359,10 +363,31 @@ def _negations(text: str, tokens: list[_Token]) -> list[Negation]:
 # --- attribution ---------------------------------------------------------------------------
 
 _SAY = re.compile(
-    r"\b(?:said|says|say|told|tells|added|adds|stated|states|announced|claimed|claims|noted"
-    r"|explained|wrote|writes|argued|warned|insisted|revealed|admitted|emphasi[sz]ed"
-    r"|confirmed|denied|tweeted|declared|according to)\b",
+    r"\b(?:said|says|say|told|tells|added|adds|stated|states|announced|announces|claimed"
+    r"|claims|noted|notes|explained|explains|wrote|writes|argued|argues|warned|warns|insisted"
+    r"|insists|revealed|reveals|admitted|admits|emphasi[sz]ed|emphasi[sz]es|stressed|stresses"
+    r"|confirmed|confirms|denied|denies|tweeted|declared|declares|asked|asks|replied|replies"
+    r"|responded|suggested|suggests|acknowledged|acknowledges|commented|recalled|recalls"
+    r"|predicted|urged|urges|vowed|vows|promised|pledged|alleged|alleges|estimated|reported"
+    r"|reports|concluded|observed|remarked|maintained|maintains|conceded|assured|testified"
+    r"|posted|according to)\b",
     re.IGNORECASE,
+)
+# Verbs whose speaker may follow them ("said Stoltenberg"); for the others a name after the
+# verb is its object ("warned Russia", "told Reuters").
+_INVERTIBLE = frozenset(
+    _words("""said says added adds stated noted notes explained explains wrote writes replied
+    replies recalled tweeted""")
+) | {"according to"}
+# Who speaks without being named: opening a sentence they are not a name to find ("Officials
+# said"); any other capitalised word in a speaker's place is one ("…," Paris said).
+_GENERIC_SPEAKERS = frozenset(
+    _words("""officials authorities police witnesses experts researchers scientists residents
+    analysts critics doctors prosecutors investigators sources reports observers officers
+    lawyers organisers organizers protesters activists campaigners neighbours neighbors friends
+    family relatives parents students teachers fans survivors victims rescuers locals
+    government ministers leaders members staff workers employees spokesmen spokeswomen
+    journalists reporters he she they it we i you someone everyone others""")
 )
 # "NAME, the minister, said"; "NAME's civil defence agency said"; "NAME officials said".
 _APPOSITION = re.compile(r"^\s*,[^,.]{0,80},\s*$|^(?:['’]s)?(?:\s+[a-z]+){1,4}\s*$")
@@ -380,10 +405,13 @@ def _speakers(text: str, names: list[Name]) -> list[Name]:
                 speakers.append(before[-1])
                 continue
         after = [n for n in names if n.start >= verb.end()]
-        inverted = verb.group().lower() not in ("told", "tells")
+        inverted = verb.group().lower() in _INVERTIBLE
         if after and inverted and not text[verb.end() : after[0].start].strip(" ,the"):
             speakers.append(after[0])
-    return list(dict.fromkeys(speakers))
+    return [
+        s if s.certain or _key(s.text) in _GENERIC_SPEAKERS else replace(s, certain=True)
+        for s in dict.fromkeys(speakers)
+    ]
 
 
 # --- the facts of a text -------------------------------------------------------------------
@@ -449,6 +477,9 @@ def _sentence_facts(text: str) -> Facts:
         stem(t.text) for t, key in content if key not in _NUMBER_WORDS_SET and len(t.text) > 1
     )  # number words are compared as numbers, not as words
     speakers = tuple(_speakers(text, names))
+    # A name in a speaker's place is a name even where it opens the sentence.
+    promoted = {replace(s, certain=False): s for s in speakers}
+    names = [promoted.get(n, n) for n in names]
     said = frozenset(stem(t.text) for t, _ in content if t.kind == "word")
     return Facts(
         text=text,
@@ -527,8 +558,14 @@ def name_found(name: Name, evidence: Facts) -> bool:
 
 
 def _same_person(a: Name, b: Name) -> bool:
-    same_alias = a.alias is not None and a.alias == b.alias
-    return same_alias or a.keys[-1] == b.keys[-1] or bool(set(a.keys) & set(b.keys))
+    """The same speaker: the same alias, or one name's words all in the other ("Stoltenberg",
+    "Jens Stoltenberg", "NATO Secretary General Jens Stoltenberg"). Sharing a surname or some
+    other word is not enough: "Hillary Clinton" is not "Bill Clinton", "US Najib Razak" not
+    "the US State Department"."""
+    if a.alias is not None and a.alias == b.alias:
+        return True
+    shorter, longer = sorted((set(a.keys), set(b.keys)), key=len)
+    return shorter <= longer
 
 
 def _nearest_name(claim: Name, evidence: Facts) -> str | None:
