@@ -236,7 +236,8 @@ def test_compare_against_a_format1_results_file(
         calls.append(1)
         return current
 
-    monkeypatch.setattr("newsdesk.api.eval_cli.run_suite", fake_run_suite)
+    # eval_cli imports the runner when the command runs: replace it where it lives.
+    monkeypatch.setattr("newsdesk.evals.runner.run_suite", fake_run_suite)
     base = ["eval", str(TINY), "--backend", "extractive", "--compare", str(previous)]
     gated = runner.invoke(app, [*base, "--out", str(tmp_path / "run1"), "--fail-on", "f1:0.1"])
     assert gated.exit_code == 1, gated.output
