@@ -276,7 +276,9 @@ def test_serve_logs_json_lines_with_the_request_id_and_no_secrets(tmp_path: Path
         f"The {secret_words[0]} harbour reopened on Monday after storm repairs. "
         f"Engineers from {secret_words[1]} rebuilt the northern quay wall."
     )
-    question = f"Who rebuilt the quay wall of the {secret_words[2]} harbour?"
+    # The harbour the story names (a harbour it does not name would be declined before the
+    # LLM is asked), with a secret word of the question's own beside it.
+    question = f"Who rebuilt the quay wall of the {secret_words[0]} harbour in {secret_words[2]}?"
     query = f"{secret_words[3]} quay wall"
     auth = {"Authorization": f"Bearer {KEY}"}
     with misbehaving_server("error500") as (llm_url, _):

@@ -5,12 +5,11 @@ chromium through Playwright's sync API. No browser is downloaded: `make test` in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
+from tests.support.browser import DESKTOP, PHONE, open_page
 from tests.support.patience import PATIENCE_MS
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -25,8 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-DESKTOP = {"width": 1280, "height": 900}
-PHONE = {"width": 375, "height": 740}
 
 
 @pytest.fixture(scope="session")
@@ -44,33 +41,6 @@ def browser():
         )
         yield launched
         launched.close()
-
-
-@contextmanager
-def open_page(browser, viewport: dict[str, int], **options: object) -> Iterator:
-    """A fresh browser context (no shared localStorage) whose page fails the test on any
-    uncaught script error or Content-Security-Policy violation (the page must work under the
-    service's strict policy: a violation means something it needs is blocked). `options`:
-    more of the context's, e.g. `has_touch`."""
-    context = browser.new_context(viewport=viewport, **options)
-    page = context.new_page()
-    # Clicks, navigations and expect_response/expect_request waits: the same ceiling.
-    page.set_default_timeout(PATIENCE_MS)
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    violations: list[str] = []
-    page.on(
-        "console",
-        lambda message: (
-            violations.append(message.text) if "Content Security Policy" in message.text else None
-        ),
-    )
-    try:
-        yield page
-        assert errors == [], f"script errors on the page: {errors}"
-        assert violations == [], f"Content-Security-Policy violations: {violations}"
-    finally:
-        context.close()
 
 
 @pytest.fixture

@@ -14,9 +14,8 @@ from playwright.sync_api import Browser, Page, expect
 
 from newsdesk.embedding import Embedder
 from newsdesk.generation.judge import judge_prompt
-from tests.e2e.conftest import PHONE, open_page
 from tests.misbehaving_server import Behaviour, misbehaving_server, provider_settings
-from tests.support.browser import screenshot
+from tests.support.browser import PHONE, open_page, screenshot
 from tests.support.live_server import serve_desk
 from tests.support.patience import PATIENCE_S
 
