@@ -27,6 +27,7 @@ from pathlib import Path
 from newsdesk.container import build_embedder
 from newsdesk.embedding import CachingEmbedder
 from newsdesk.evals import perturbations
+from newsdesk.evals.metrics import percentile
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.judge import SentenceJudge
 from newsdesk.generation.llm import ChatModel, OpenAIChatModel
@@ -102,11 +103,10 @@ def measure(
         for sample in metric.samples
         if sample.name.endswith("_total")
     }
-    seconds.sort()
     print(f"judge passes by outcome: {passes}")
     print(
-        f"judge call: median {seconds[len(seconds) // 2]:.2f} s, "
-        f"p90 {seconds[int(len(seconds) * 0.9)]:.2f} s, total {sum(seconds):.0f} s"
+        f"judge call: median {percentile(seconds, 50):.2f} s, "
+        f"p90 {percentile(seconds, 90):.2f} s, total {sum(seconds):.0f} s"
     )
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.embedding import Embedder
 from newsdesk.evals import news_qa
+from newsdesk.evals.metrics import percentile
 from newsdesk.evals.results import RunConfig
 from newsdesk.evals.runner import run_suite
 from newsdesk.evals.suite import load_suite, read_articles
@@ -65,13 +65,6 @@ SUMMARY_KEYS = (
     "latency_summary_p50_ms",
     "latency_summary_p95_ms",
 )
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _suite_run(name: str, limit: int, backend: str, work: Path, embedder: Embedder) -> dict:
@@ -113,10 +106,10 @@ def _news_qa(
         "declined_rate": scores.declined_rate,
         "degraded": degraded,
         "startup_s": round(startup, 1),
-        "first_token_p50_ms": _percentile(first_tokens, 0.5),
-        "first_token_p95_ms": _percentile(first_tokens, 0.95),
-        "latency_p50_ms": statistics.median(totals) if totals else None,
-        "latency_p95_ms": _percentile(totals, 0.95),
+        "first_token_p50_ms": percentile(first_tokens, 50),
+        "first_token_p95_ms": percentile(first_tokens, 95),
+        "latency_p50_ms": percentile(totals, 50),
+        "latency_p95_ms": percentile(totals, 95),
         "answers": [
             {"question": o.question.question, "abstained": o.abstained, "answer": o.answer}
             for o in outcomes
