@@ -241,21 +241,27 @@ class OpenAIChatModel:
         must then discard that partial text.
         """
         request = self._request(messages, max_tokens, temperature, stop)
-        finished = False
         try:
-            # Retried until the response starts, never once text has been yielded.
-            opened = self._retrying(
-                lambda: self._client.chat.completions.create(**request, stream=True)
-            )
-            with opened as chunks:
-                for chunk in chunks:
-                    for choice in getattr(chunk, "choices", None) or []:
-                        delta = getattr(choice.delta, "content", None)
-                        if delta:
-                            yield delta
-                        finished = finished or choice.finish_reason is not None
+            for text, _, _ in self._pieces(request):
+                if text:
+                    yield text
         except _FAILURES as exc:
             raise self._error(exc) from exc
+
+    def _pieces(self, request: dict[str, Any]) -> Iterator[tuple[str, str | None, str | None]]:
+        """``(text, finish_reason, model)`` of each streamed choice; LLMError when the stream
+        ends without a finish_reason (the caller maps the client's errors)."""
+        finished = False
+        # Retried until the response starts, never once text has been yielded.
+        opened = self._retrying(
+            lambda: self._client.chat.completions.create(**request, stream=True)
+        )
+        with opened as chunks:
+            for chunk in chunks:
+                for choice in getattr(chunk, "choices", None) or []:
+                    finished = finished or choice.finish_reason is not None
+                    text = getattr(choice.delta, "content", None) or ""
+                    yield text, choice.finish_reason, getattr(chunk, "model", None)
         if not finished:
             raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
 
@@ -264,17 +270,10 @@ class OpenAIChatModel:
         parts: list[str] = []
         finish_reason: str | None = None
         model: str | None = None
-        opened = self._retrying(
-            lambda: self._client.chat.completions.create(**request, stream=True)
-        )
-        with opened as chunks:
-            for chunk in chunks:
-                model = model or getattr(chunk, "model", None)
-                for choice in getattr(chunk, "choices", None) or []:
-                    parts.append(getattr(choice.delta, "content", None) or "")
-                    finish_reason = choice.finish_reason or finish_reason
-        if finish_reason is None:
-            raise LLMError(f"LLM stream from {self.base_url} ended before the answer was finished")
+        for text, reason, chunk_model in self._pieces(request):
+            parts.append(text)
+            finish_reason = reason or finish_reason
+            model = model or chunk_model
         return Completion(
             text="".join(parts),
             model=model or self.name,
