@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from newsdesk.answers import SummaryRequest
+from newsdesk.api.bench_cli import bench_app
 from newsdesk.api.eval_cli import eval_app
 from newsdesk.api.schemas import MAX_PAGE, SearchBody
 from newsdesk.domain import SearchFilters
@@ -47,6 +48,7 @@ keys_app = typer.Typer(
 )
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
+app.add_typer(bench_app, name="bench")
 
 stderr = Console(stderr=True, soft_wrap=True)
 stdout = Console(soft_wrap=True)

@@ -23,6 +23,7 @@ UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
+EmbeddingBackend = Literal["torch"]
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,10 @@ class Settings(BaseSettings):
         default=64, ge=1, le=4096, description="Texts per encode batch."
     )
     embedding_device: str = Field(default="cpu", description="torch device for the embedder.")
+    embedding_backend: EmbeddingBackend = Field(
+        default="torch",
+        description="What runs the embedding model: `torch` (sentence-transformers, fp32).",
+    )
     offline: bool = Field(
         default=True,
         description="Forbid model hub access (sets HF_HUB_OFFLINE); models must be local.",

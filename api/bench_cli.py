@@ -1,0 +1,55 @@
+"""`newsdesk bench …`: one measurement per subcommand, printed as JSON (figures and the baseline
+measured in the same run). The measuring lives in newsdesk.benchmarks, imported when a command
+runs so that `newsdesk --help` stays fast."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from newsdesk.settings import Settings
+
+bench_app = typer.Typer(
+    help="Benchmarks: `newsdesk bench embed|ingest [--chunks N] --json` print figures with a "
+    "baseline measured in the same run.",
+    no_args_is_help=True,
+)
+
+ChunksOption = Annotated[
+    int, typer.Option("--chunks", min=1, help="Chunks of seeded real news text to measure on.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of the synthetic articles.")]
+BenchJsonOption = Annotated[
+    bool, typer.Option("--json", help="Print the figures as JSON (the only output format).")
+]
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    print(json.dumps(figures, indent=2))
+
+
+@bench_app.command("embed")
+def bench_embed(
+    chunks: ChunksOption = 512,
+    repeats: Annotated[
+        int, typer.Option("--repeats", min=1, help="Timed passes of each encoder (best kept).")
+    ] = 3,
+    seed: SeedOption = 20240601,
+    as_json: BenchJsonOption = True,
+) -> None:
+    """Embedding chunks/s of the configured backend vs plain fp32 SentenceTransformer.encode."""
+    from newsdesk.benchmarks import embed
+
+    print_figures(embed.run(Settings(), chunks=chunks, repeats=repeats, seed=seed))
+
+
+@bench_app.command("ingest")
+def bench_ingest(
+    chunks: ChunksOption = 512, seed: SeedOption = 20240601, as_json: BenchJsonOption = True
+) -> None:
+    """End-to-end ingestion chunks/s vs plain fp32 SentenceTransformer.encode of its chunks."""
+    from newsdesk.benchmarks import ingest
+
+    print_figures(ingest.run(Settings(), chunks=chunks, seed=seed))
