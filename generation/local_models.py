@@ -219,11 +219,21 @@ def join_parts(parts: list[Path], target: Path, *, size: int, sha256: str) -> No
                 f"refusing {target.name}: SHA-256 of the joined parts is {digest.hexdigest()}, "
                 f"{sha256} expected (a part is corrupted or is not the pinned one)"
             )
+        # mkstemp creates the file private (0600); the joined model is ordinary data, readable
+        # as any file the process writes (a llama server run as another user must open it).
+        partial.chmod(0o666 & ~_current_umask())
         partial.replace(target)
     except OSError as exc:
         raise LLMError(f"could not join the model parts into {target}: {exc}") from exc
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _current_umask() -> int:
+    # The only portable way to read the umask is to set it and put it back.
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _assemble(model: LocalModel, parts: list[Path], target: Path) -> None:

@@ -43,6 +43,10 @@ def test_parts_are_joined_in_order(tmp_path: Path) -> None:
     join_parts(parts, target, size=len(WHOLE), sha256=SHA)
     assert target.read_bytes() == WHOLE
     assert not list(target.parent.glob("*.partial"))
+    # As any file the process writes, not mkstemp's private 0600.
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_a_corrupted_part_is_refused_and_leaves_no_file(tmp_path: Path) -> None:
