@@ -343,3 +343,29 @@ def test_the_real_local_model_judges(tmp_path, embedder: Embedder, samples) -> N
             assert not sentence.supported
     if passes["ok"]:
         assert any(s.judge and s.judge.verdict != "unknown" for s in answer.sentences)
+
+
+@pytest.mark.parametrize(
+    "judged_desk", [(("error500", ""), {"llm_breaker_failures": 1})], indirect=True
+)
+def test_a_failed_judge_call_counts_toward_the_circuit_breaker(judged_desk) -> None:
+    """The judge calls the provider through the same breaker as the answers: a provider that
+    fails the judge's call is a failing provider, and the next answer is not sent to it."""
+    desk, counter = judged_desk
+    first = desk.answerer().ask(CRANE, top_k=5)
+    assert not first.degraded and counter.value == 2
+    second = desk.answerer().ask(CRANE, top_k=5)
+    assert second.degraded, "the judge's failure opened the circuit"
+    assert counter.value == 2, "an open circuit sends nothing to the provider"
+    assert desk.llm_state().startswith("open circuit")
+
+
+@pytest.mark.parametrize(
+    "judged_desk", [(("ok", MALFORMED[0]), {"llm_breaker_failures": 1})], indirect=True
+)
+def test_a_malformed_judge_reply_does_not_open_the_circuit(judged_desk) -> None:
+    """A provider that answers, however badly, is not failing: the circuit stays closed."""
+    desk, counter = judged_desk
+    desk.answerer().ask(CRANE, top_k=5)
+    second = desk.answerer().ask(CRANE, top_k=5)
+    assert not second.degraded and counter.value == 4
