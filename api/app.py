@@ -17,7 +17,7 @@ from newsdesk.api.limits import install_limits
 from newsdesk.api.observability import install_observability, install_open_metrics
 from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
-from newsdesk.api.routers import articles, ask, health, keys, search, summaries
+from newsdesk.api.routers import articles, ask, health, keys, search, summaries, timeline
 from newsdesk.api.routers.chat import router as chat_router
 from newsdesk.api.routers.metrics import router as metrics_router
 from newsdesk.api.routers.page import install_page
@@ -74,6 +74,7 @@ def create_app(
     app.include_router(search.router)
     app.include_router(ask.router)
     app.include_router(summaries.router)
+    app.include_router(timeline.router)
     app.include_router(health.router)
     app.include_router(chat_router)
     app.include_router(metrics_router)

@@ -32,7 +32,7 @@ from newsdesk.stores.keys import KeyStore, StoredKey
 # models) inside their bodies, so that `--help`, `keys` and argument errors answer in a
 # fraction of a second instead of paying seconds of imports (tests/test_cli.py checks it).
 if TYPE_CHECKING:
-    from newsdesk.answers import AnswerSentence, Citation
+    from newsdesk.answers import AnswerSentence, Citation, TimeRange
     from newsdesk.container import Newsdesk
 
 app = typer.Typer(
@@ -147,6 +147,12 @@ ArticleIdOption = Annotated[
     list[str] | None, typer.Option("--article-id", help="Only this article.")
 ]
 TopKOption = Annotated[int | None, typer.Option("--top-k", "-k", help="Passages to use.")]
+AsOfOption = Annotated[
+    datetime | None,
+    typer.Option(
+        "--as-of", help="Resolve relative dates ('last week', 'on Monday') against this date."
+    ),
+]
 
 
 @app.command()
@@ -158,6 +164,7 @@ def search(
     after: AfterOption = None,
     before: BeforeOption = None,
     mode: Annotated[RetrievalMode | None, typer.Option(help="hybrid, dense or lexical.")] = None,
+    as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ranked passages for a query."""
@@ -165,7 +172,11 @@ def search(
 
     with _desk(as_json) as desk:
         body = SearchBody(
-            query=query, top_k=top_k, filters=_filters(source, article_id, after, before), mode=mode
+            query=query,
+            top_k=top_k,
+            filters=_filters(source, article_id, after, before),
+            mode=mode,
+            as_of=as_of,
         )
         response = operations.search(desk, body)
     if as_json:
@@ -191,6 +202,7 @@ def ask(
     article_id: ArticleIdOption = None,
     after: AfterOption = None,
     before: BeforeOption = None,
+    as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Answer a question from the articles, every sentence cited (POST /ask)."""
@@ -198,13 +210,15 @@ def ask(
 
     with _desk(as_json) as desk:
         filters = _filters(source, article_id, after, before)
-        answer = operations.ask(desk, question, top_k, filters)
+        answer = operations.ask(desk, question, top_k, filters, as_of=as_of)
     if as_json:
         _print_json(answer)
         return
     stdout.print(answer.answer, highlight=False)
     _print_sources(answer.sentences, answer.citations)
     notes = [f"backend {answer.backend}", f"model {answer.model}"]
+    if answer.time_range is not None:
+        notes.append(_time_range_note(answer.time_range))
     if answer.abstained:
         notes.append(f"abstained: {answer.abstain_reason}")
     if answer.degraded:
@@ -230,6 +244,7 @@ def summarize(
     ] = None,
     bullets: Annotated[bool, typer.Option("--bullets", help="One bullet a sentence.")] = False,
     top_k: TopKOption = None,
+    as_of: AsOfOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Summarise an article, several articles or a topic, every sentence cited
@@ -245,6 +260,7 @@ def summarize(
             max_words=max_words,
             style="bullets" if bullets else "paragraph",
             top_k=top_k,
+            as_of=as_of,
         )
         summary = operations.summarize(desk, request)
     if as_json:
@@ -264,6 +280,8 @@ def summarize(
         f"model {summary.model}",
         f"{summary.max_words}-word budget",
     ]
+    if summary.time_range is not None:
+        notes.append(_time_range_note(summary.time_range))
     if summary.cached:
         notes.append("cached")
     if summary.hierarchical:
@@ -273,6 +291,62 @@ def summarize(
     if summary.degraded:
         notes.append(f"degraded: {summary.degraded_reason}")
     stderr.print(" · ".join(notes), highlight=False)
+
+
+@app.command()
+def timeline(
+    topic: Annotated[str, typer.Argument(help="What the timeline is about.")],
+    after: AfterOption = None,
+    before: BeforeOption = None,
+    source: SourceOption = None,
+    top_k: TopKOption = None,
+    as_of: AsOfOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Dated events of a topic in date order, each a cited sentence (POST /timeline).
+    "what changed since DATE" keeps only the facts new after DATE."""
+    from newsdesk.answers import TimelineRequest
+    from newsdesk.api import operations
+
+    with _desk(as_json) as desk:
+        request = TimelineRequest(
+            topic=topic,
+            filters=_filters(source, None, after, before),
+            as_of=as_of,
+            top_k=top_k,
+        )
+        result = operations.timeline(desk, request)
+    if as_json:
+        _print_json(result)
+        return
+    if result.abstained:
+        stderr.print(f"no timeline: {result.abstain_reason}", highlight=False)
+    for event in result.events:
+        marks = "".join(f"[{c.number}]" for c in event.citations)
+        stdout.print(
+            f"{event.date.isoformat()} ({event.date_source}) {event.text} {marks}",
+            highlight=False,
+            markup=False,
+        )
+    citations = {c.number: c for e in result.events for c in e.citations}
+    if citations:
+        stdout.print("\nSources:", highlight=False)
+    for number in sorted(citations):
+        citation = citations[number]
+        date = citation.published_at.date().isoformat() if citation.published_at else "undated"
+        stdout.print(
+            f"[{number}] {citation.title} ({citation.source or citation.article_id}, {date})",
+            highlight=False,
+            markup=False,
+        )
+    if result.time_range is not None:
+        stderr.print(_time_range_note(result.time_range), highlight=False)
+
+
+def _time_range_note(time_range: TimeRange) -> str:
+    after = time_range.published_after.date().isoformat() if time_range.published_after else "…"
+    before = time_range.published_before.date().isoformat() if time_range.published_before else "…"
+    return f"published {after} to {before} (from '{time_range.resolved_from}')"
 
 
 def _print_sources(sentences: list[AnswerSentence], citations: list[Citation]) -> None:

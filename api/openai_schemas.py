@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from newsdesk.answers import CitedAnswer
-from newsdesk.domain import check_text
+from newsdesk.answers import AS_OF_DESCRIPTION, CitedAnswer
+from newsdesk.domain import AsOf, SearchFilters, check_text
 
 MODEL_ID = "newsdesk"
 # A question longer than /ask accepts is refused before retrieval.
@@ -93,6 +93,11 @@ class ChatCompletionRequest(BaseModel):
         default=None, ge=0, le=2, description="Sampling temperature of the answer (LLM backends)."
     )
     n: int | None = Field(default=None, ge=1, le=1, description="Only one choice is produced.")
+    # newsdesk extensions (OpenAI clients send them in `extra_body`).
+    filters: SearchFilters | None = Field(
+        default=None, description="newsdesk extension: restrict the passages, as in /ask."
+    )
+    as_of: AsOf = Field(default=None, description="newsdesk extension. " + AS_OF_DESCRIPTION)
 
     @property
     def include_usage(self) -> bool:

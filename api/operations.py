@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from typing import get_args
 
 from newsdesk import __version__
-from newsdesk.answers import CitedAnswer, CitedSummary, SummaryRequest
+from newsdesk.answers import CitedAnswer, CitedSummary, SummaryRequest, Timeline, TimelineRequest
 from newsdesk.api.schemas import (
     ArticlePage,
     Health,
@@ -26,8 +27,10 @@ from newsdesk.generation.answer import StreamEvent
 from newsdesk.generation.conversation import QuestionRewriter
 from newsdesk.generation.llm import GenerationOptions
 from newsdesk.generation.summarize import SummaryStreamEvent
+from newsdesk.generation.timeline import Timeliner
 from newsdesk.index.ingest import Progress
 from newsdesk.index.readers import ReadResult
+from newsdesk.retrieval.time_scope import time_scope
 
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
 
@@ -40,13 +43,17 @@ def ingest(
 
 def search(desk: Newsdesk, body: SearchBody) -> SearchResponse:
     started = time.perf_counter()
-    request = desk.searcher.request(body.query, body.top_k, body.filters, body.mode)
+    scope = time_scope(body.query, body.filters, body.as_of, desk.settings.recency_half_life_days)
+    request = desk.searcher.request(
+        body.query, body.top_k, scope.filters, body.mode, recency=scope.recency
+    )
     results = desk.searcher.run(request)
     return SearchResponse(
         query=request.query,
         mode=request.mode,
         results=results,
         took_ms=round((time.perf_counter() - started) * 1000, 2),
+        time_range=scope.time_range,
     )
 
 
@@ -111,8 +118,9 @@ def ask(
     top_k: int | None = None,
     filters: SearchFilters | None = None,
     options: GenerationOptions = GenerationOptions(),
+    as_of: datetime | None = None,
 ) -> CitedAnswer:
-    return desk.answerer().ask(question, top_k, filters, options=options)
+    return desk.answerer().ask(question, top_k, filters, options=options, as_of=as_of)
 
 
 def ask_stream(
@@ -121,9 +129,10 @@ def ask_stream(
     top_k: int | None = None,
     filters: SearchFilters | None = None,
     options: GenerationOptions = GenerationOptions(),
+    as_of: datetime | None = None,
 ) -> Iterator[StreamEvent]:
     desk.searcher.request(question, top_k, filters)  # raises now if the request is bad
-    return desk.answerer().stream(question, top_k, filters, options=options)
+    return desk.answerer().stream(question, top_k, filters, options=options, as_of=as_of)
 
 
 def question_rewriter(desk: Newsdesk) -> QuestionRewriter:
@@ -141,3 +150,10 @@ def summary_stream(desk: Newsdesk, request: SummaryRequest) -> Iterator[SummaryS
     summarizer = desk.summarizer()
     summarizer.validate(request)  # raises now if the request is bad
     return summarizer.stream(request)
+
+
+def timeline(desk: Newsdesk, request: TimelineRequest) -> Timeline:
+    """Built per request: it holds no model of its own (the embedder and checker are shared)."""
+    return Timeliner(desk.searcher, desk.caching_embedder, desk.checker, desk.settings).build(
+        request
+    )

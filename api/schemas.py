@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from newsdesk.domain import ArticleSummary, Passage, SearchFilters
+from newsdesk.answers import AS_OF_DESCRIPTION, TimeRange
+from newsdesk.domain import ArticleSummary, AsOf, Passage, SearchFilters
 from newsdesk.settings import Backend, RetrievalMode
 
 
@@ -19,6 +20,7 @@ class SearchBody(BaseModel):
     mode: RetrievalMode | None = Field(
         default=None, description="Override the configured retrieval mode for this query."
     )
+    as_of: AsOf = Field(default=None, description=AS_OF_DESCRIPTION)
 
 
 class SearchResponse(BaseModel):
@@ -26,6 +28,10 @@ class SearchResponse(BaseModel):
     mode: RetrievalMode
     results: list[Passage]
     took_ms: float
+    time_range: TimeRange | None = Field(
+        default=None,
+        description="The publication range resolved from the query's time words and applied.",
+    )
 
 
 # Longest page of `GET /articles` and `newsdesk articles list`.

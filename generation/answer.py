@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from newsdesk.answers import (
     AnswerSentence,
@@ -42,6 +43,7 @@ from newsdesk.generation.streaming import (
 )
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.search import Searcher
+from newsdesk.retrieval.time_scope import TimeScope, time_scope
 from newsdesk.settings import Settings
 
 
@@ -84,8 +86,11 @@ class Answerer:
         filters: SearchFilters | None = None,
         *,
         options: GenerationOptions = GenerationOptions(),
+        as_of: datetime | None = None,
     ) -> CitedAnswer:
-        events = list(self.stream(question, top_k, filters, stream_tokens=False, options=options))
+        events = list(
+            self.stream(question, top_k, filters, stream_tokens=False, options=options, as_of=as_of)
+        )
         final = events[-1]
         assert isinstance(final, AnswerEvent)
         return final.answer
@@ -98,11 +103,34 @@ class Answerer:
         *,
         stream_tokens: bool = True,
         options: GenerationOptions = GenerationOptions(),
+        as_of: datetime | None = None,
     ) -> Iterator[StreamEvent]:
         """The answer's events: tokens (if `stream_tokens`), checked sentences, the answer.
-        `options` tune this request's LLM call (the extractive backend ignores them)."""
+        `options` tune this request's LLM call (the extractive backend ignores them); the
+        question's time words resolve against `as_of` (default now) into the filters."""
+        scope = self.scope(question, filters, as_of)
+        for event in self._events(question, top_k, scope, stream_tokens, options):
+            if isinstance(event, AnswerEvent) and scope.time_range is not None:
+                event = AnswerEvent(
+                    event.answer.model_copy(update={"time_range": scope.time_range})
+                )
+            yield event
+
+    def scope(
+        self, question: str, filters: SearchFilters | None, as_of: datetime | None
+    ) -> TimeScope:
+        return time_scope(question, filters, as_of, self.settings.recency_half_life_days)
+
+    def _events(
+        self,
+        question: str,
+        top_k: int | None,
+        scope: TimeScope,
+        stream_tokens: bool,
+        options: GenerationOptions,
+    ) -> Iterator[StreamEvent]:
         clock = _Clock()
-        request = self.searcher.request(question, top_k, filters)
+        request = self.searcher.request(question, top_k, scope.filters, recency=scope.recency)
         started = time.monotonic()
         passages = self.searcher.run(request)
         clock.mark("retrieval_ms")

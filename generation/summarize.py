@@ -52,6 +52,7 @@ from newsdesk.generation.streaming import (
     without_unfinished_sentence,
 )
 from newsdesk.retrieval.search import Searcher
+from newsdesk.retrieval.time_scope import TimeScope, time_scope
 from newsdesk.settings import Settings
 from newsdesk.stores.sqlite import ArticleStore
 
@@ -111,7 +112,7 @@ class Summarizer:
         """Raise the error a request would fail with, without doing the work (so a stream
         can refuse with a plain 4xx before it starts)."""
         if request.topic is not None:
-            self.searcher.request(request.topic, request.top_k, request.filters)
+            self.searcher.request(request.topic, request.top_k, self._scope(request).filters)
             return
         ids = request.target_ids()
         self._content_hashes(ids)
@@ -150,13 +151,15 @@ class Summarizer:
     ) -> Iterator[SummaryStreamEvent]:
         started = time.perf_counter()
         budget = summary_prompt(self.prompts).budget(request.length, request.max_words)
-        material = self._material(request)
+        scope = self._scope(request)
+        material = self._material(request, scope)
         base = {
             "articles": material.articles,
             "length": request.length,
             "style": request.style,
             "max_words": budget.max_words,
             "topic": request.topic,
+            "time_range": scope.time_range,
         }
         if not material.articles:
             reason = "no passage is relevant enough to the topic"
@@ -165,7 +168,11 @@ class Summarizer:
         if (hit := self.store.cached_summary(material.cache_key)) is not None:
             summary = CitedSummary.model_validate_json(hit)
             summary = summary.model_copy(
-                update={"cached": True, "timings": Timings(total_ms=_ms(started))}
+                update={
+                    "cached": True,
+                    "timings": Timings(total_ms=_ms(started)),
+                    "time_range": scope.time_range,  # the same passages, maybe another as_of
+                }
             )
             yield from sentence_events(summary.sentences, summary.citations)
             yield SummaryEvent(summary)
@@ -207,9 +214,18 @@ class Summarizer:
         yield SummaryEvent(summary)
 
     # --- what to summarise -----------------------------------------------------------------
-    def _material(self, request: SummaryRequest) -> _Material:
+    def _scope(self, request: SummaryRequest) -> TimeScope:
+        """A topic's time words, resolved against `as_of` into its filters (as in /ask)."""
+        return time_scope(
+            request.topic or "",
+            request.filters,
+            request.as_of,
+            self.settings.recency_half_life_days,
+        )
+
+    def _material(self, request: SummaryRequest, scope: TimeScope) -> _Material:
         if request.topic is not None:
-            return self._topic_material(request)
+            return self._topic_material(request, scope)
         ids = request.target_ids()
         hashes = self._content_hashes(ids)
         self._within_caps(ids)
@@ -225,10 +241,10 @@ class Summarizer:
 
         return _Material(ids, self._cache_key(request, hashes, None), load)
 
-    def _topic_material(self, request: SummaryRequest) -> _Material:
+    def _topic_material(self, request: SummaryRequest, scope: TimeScope) -> _Material:
         assert request.topic is not None
         top_k = request.top_k or self.settings.summary_topic_passages
-        search = self.searcher.request(request.topic, top_k, request.filters)
+        search = self.searcher.request(request.topic, top_k, scope.filters, recency=scope.recency)
         started = time.monotonic()
         found = self.searcher.run(search)
         check_retrieval_time(started, self.settings.retrieval_timeout_seconds)

@@ -4,11 +4,13 @@ quote spans with character offsets into the article."""
 
 from __future__ import annotations
 
+import datetime as dt
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from newsdesk.domain import ChunkOrigin, SearchFilters, UnicodeText
+from newsdesk.domain import AsOf, ChunkOrigin, SearchFilters, UnicodeText
 
 BackendName = Literal["local", "openai", "extractive"]
 
@@ -100,6 +102,20 @@ class CitedText(BaseModel):
     check: CitationCheck = Field(default_factory=CitationCheck)
 
 
+class TimeRange(BaseModel):
+    """The publication range a request's time words resolved to (docs/answers.md, "Time")."""
+
+    published_after: datetime | None = Field(description="Inclusive lower bound applied.")
+    published_before: datetime | None = Field(description="Inclusive upper bound applied.")
+    resolved_from: str = Field(description="The words that were resolved, e.g. `last week`.")
+
+
+AS_OF_DESCRIPTION = (
+    "The date relative time words (`last week`, `on Monday`, `the latest`) are resolved "
+    "against: an ISO 8601 date or datetime, naive values in UTC. Default: now."
+)
+
+
 class Timings(BaseModel):
     retrieval_ms: float = 0.0
     generation_ms: float = 0.0
@@ -127,6 +143,11 @@ class CitedAnswer(BaseModel):
     backend: BackendName
     model: str | None = None
     timings: Timings = Field(default_factory=Timings)
+    time_range: TimeRange | None = Field(
+        default=None,
+        description="The publication range resolved from the question's time words and "
+        "applied; null when the question has none, or the request's filters set the range.",
+    )
 
 
 # --- summaries ----------------------------------------------------------------------------
@@ -168,14 +189,17 @@ class SummaryRequest(BaseModel):
     filters: SearchFilters | None = Field(
         default=None, description="Topic only: restrict the passages retrieved."
     )
+    as_of: AsOf = Field(default=None, description="Topic only. " + AS_OF_DESCRIPTION)
 
     @model_validator(mode="after")
     def _one_target(self) -> SummaryRequest:
         targets = [self.article_id is not None, self.article_ids is not None, bool(self.topic)]
         if sum(targets) != 1:
             raise ValueError("give exactly one of article_id, article_ids or topic")
-        if self.topic is None and (self.top_k is not None or self.filters is not None):
-            raise ValueError("top_k and filters apply to topic summaries only")
+        if self.topic is None and (
+            self.top_k is not None or self.filters is not None or self.as_of is not None
+        ):
+            raise ValueError("top_k, filters and as_of apply to topic summaries only")
         return self
 
     def target_ids(self) -> list[str]:
@@ -229,4 +253,66 @@ class CitedSummary(BaseModel):
     )
     degraded_reason: str | None = None
     cached: bool = Field(default=False, description="Served from the summary cache.")
+    timings: Timings = Field(default_factory=Timings)
+    time_range: TimeRange | None = Field(
+        default=None,
+        description="Topic summaries: the publication range resolved from the topic's time "
+        "words and applied (as in /ask).",
+    )
+
+
+# --- timelines ----------------------------------------------------------------------------
+
+DateSource = Literal["explicit", "relative", "publication"]
+DatePrecision = Literal["day", "week", "month", "year"]
+
+
+class TimelineRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    topic: str = Field(
+        min_length=1,
+        max_length=500,
+        description="What the timeline is about. Time words resolve as in /ask; `what changed "
+        "since DATE` (or `since DATE`) keeps only the facts that are new after DATE.",
+    )
+    filters: SearchFilters | None = Field(default=None, description="Restrict the passages.")
+    as_of: AsOf = Field(default=None, description=AS_OF_DESCRIPTION)
+    top_k: int | None = Field(
+        default=None,
+        description="Passages to retrieve (1 to max_top_k; default NEWSDESK_TIMELINE_PASSAGES).",
+    )
+
+
+class TimelineEvent(BaseModel):
+    date: dt.date = Field(description="The day the event is about (its first day if coarser).")
+    date_source: DateSource = Field(
+        description="explicit: a calendar date in the sentence (`March 3, 2015`, `on "
+        "September 14`, `in 2010`); relative: a word resolved against the article's "
+        "publication date (`on Monday`, `yesterday`, `last week`); publication: the sentence "
+        "names no date, so its article's publication date."
+    )
+    precision: DatePrecision = Field(
+        default="day", description="How exact `date` is: `in March` is a month."
+    )
+    text: str = Field(description="The sentence from the article (extractive).")
+    citations: list[Citation] = Field(description="Shaped as /ask's citations.")
+    support: float = Field(ge=0, le=1, description="How well the cited quote supports it.")
+
+
+class Timeline(BaseModel):
+    """The response of /timeline: dated, cited events in date order."""
+
+    topic: str
+    events: list[TimelineEvent]
+    abstained: bool = Field(description="True when no dated, relevant event was found.")
+    abstain_reason: str | None = None
+    time_range: TimeRange | None = Field(
+        default=None, description="The publication range resolved from the topic's time words."
+    )
+    since: dt.date | None = Field(
+        default=None,
+        description="`what changed since DATE`: the events are those after DATE whose facts "
+        "no earlier event states.",
+    )
     timings: Timings = Field(default_factory=Timings)

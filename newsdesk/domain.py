@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 ARTICLE_ID_PATTERN = r"^[\w][\w.:@-]{0,199}$"
 LINK_SCHEMES = frozenset({"http", "https"})
@@ -39,6 +39,11 @@ def parse_timestamp(value: Any) -> datetime | None:
         return parsed.astimezone(UTC)
     except OverflowError as exc:  # e.g. 9999-12-31T23:59:59-14:00 is in the year 10000 UTC
         raise ValueError(f"outside the range of dates in UTC: {value!r}") from exc
+
+
+# The reference time of a request's relative dates ("last week"): an ISO date or datetime,
+# naive values taken as UTC (a bad value is a 422 problem like any other field).
+AsOf = Annotated[datetime | None, BeforeValidator(parse_timestamp)]
 
 
 def check_text(value: str) -> str:

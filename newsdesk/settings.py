@@ -265,6 +265,40 @@ class Settings(BaseSettings):
         "do not fit are made hierarchically (map, then reduce).",
     )
 
+    # --- time and timelines (issue 14) ---------------------------------------------------
+    recency_half_life_days: float = Field(
+        default=0.0,
+        ge=0,
+        description="Recency preference of questions that ask for the latest (`the latest "
+        "on`, `most recent`, `recently`): a passage's relevance halves every this many days "
+        "of age before `as_of` (undated articles count as one half-life old). 0 turns it "
+        "off; other questions never use it.",
+    )
+    timeline_passages: int = Field(
+        default=30,
+        ge=1,
+        description="Timelines: passages retrieved for the topic (those below "
+        "summary_min_similarity are left out).",
+    )
+    timeline_max_events: int = Field(
+        default=12, ge=1, le=100, description="Timelines: most events returned."
+    )
+    timeline_min_similarity: float = Field(
+        default=0.45,
+        ge=-1,
+        le=1,
+        description="Timelines: a sentence becomes an event only if its cosine similarity to "
+        "the topic is at least this.",
+    )
+    timeline_same_fact_similarity: float = Field(
+        default=0.85,
+        ge=-1,
+        le=1,
+        description="Timelines: two event sentences this similar (cosine) state the same fact: "
+        "the later copy is dropped, and `what changed since DATE` leaves out a fact stated "
+        "on or before DATE.",
+    )
+
     # --- ingestion limits ----------------------------------------------------------------
     max_article_chars: int = Field(
         default=1_000_000, ge=1, description="Articles longer than this are rejected."

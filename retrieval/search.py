@@ -12,6 +12,7 @@ from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput
 from newsdesk.retrieval.fusion import convex_fusion, query_dense_share, reciprocal_rank_fusion
+from newsdesk.retrieval.recency import Recency, prefer_recent
 from newsdesk.retrieval.rerank import packaged_model, rerank
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
@@ -24,6 +25,7 @@ class SearchRequest:
     top_k: int
     filters: SearchFilters
     mode: RetrievalMode
+    recency: Recency | None = None  # "latest" questions: prefer recent passages
 
 
 class Searcher:
@@ -41,6 +43,8 @@ class Searcher:
         top_k: int | None = None,
         filters: SearchFilters | None = None,
         mode: RetrievalMode | None = None,
+        *,
+        recency: Recency | None = None,
     ) -> SearchRequest:
         """Validate and complete a search request with the configured defaults."""
         query = query.strip()
@@ -50,7 +54,7 @@ class Searcher:
         if not 1 <= top_k <= self.settings.max_top_k:
             raise InvalidInput(f"top_k must be between 1 and {self.settings.max_top_k}")
         return SearchRequest(
-            query, top_k, filters or SearchFilters(), mode or self.settings.retrieval_mode
+            query, top_k, filters or SearchFilters(), mode or self.settings.retrieval_mode, recency
         )
 
     def search(
@@ -91,6 +95,8 @@ class Searcher:
 
         # Reranking reads the texts of the fused head: hydrate those along with the top_k.
         wanted = max(request.top_k, self.settings.rerank_depth) if reranking else request.top_k
+        if request.recency is not None:
+            wanted = max(wanted, candidates)  # recency re-orders every candidate: read dates
         rows = self.store.passages([chunk_id for chunk_id, _ in fused[:wanted]])
         rerank_scores: dict[int, float] = {}
         if reranking:
@@ -105,6 +111,9 @@ class Searcher:
                 packaged_model(),
                 self.settings.rerank_depth,
             )
+        if request.recency is not None:
+            published = {chunk_id: row.published_at for chunk_id, row in rows.items()}
+            fused = prefer_recent(fused[:wanted], published, request.recency)
         top = fused[: request.top_k]
         return [
             Passage(

@@ -8,13 +8,13 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from newsdesk.answers import CitedAnswer
+from newsdesk.answers import AS_OF_DESCRIPTION, CitedAnswer
 from newsdesk.api import operations
 from newsdesk.api.deps import DeskDep
 from newsdesk.api.limits import SlotsDep
 from newsdesk.api.problems import PROBLEM_RESPONSES
 from newsdesk.api.sse import pipeline_events
-from newsdesk.domain import SearchFilters
+from newsdesk.domain import AsOf, SearchFilters
 from newsdesk.generation.answer import AnswerEvent, StreamEvent
 
 router = APIRouter(tags=["answers"], responses=PROBLEM_RESPONSES)
@@ -26,6 +26,7 @@ class AskBody(BaseModel):
     question: str = Field(min_length=1, max_length=2000)
     top_k: int | None = Field(default=None, description="Passages to retrieve (1 to max_top_k).")
     filters: SearchFilters | None = None
+    as_of: AsOf = Field(default=None, description=AS_OF_DESCRIPTION)
     stream: bool = Field(
         default=False,
         description="Stream Server-Sent Events: `token` events ({text}: generated text as it "
@@ -44,11 +45,13 @@ class AskBody(BaseModel):
 def ask(desk: DeskDep, slots: SlotsDep, body: AskBody) -> CitedAnswer | EventSourceResponse:
     if not body.stream:
         with slots.held():
-            return operations.ask(desk, body.question, body.top_k, body.filters)
+            return operations.ask(desk, body.question, body.top_k, body.filters, as_of=body.as_of)
     # Checked before the stream starts, so a bad request (or no free slot) is still a plain
     # 4xx (503) problem; the stream holds its slot until it ends.
     events = slots.stream(
-        lambda: operations.ask_stream(desk, body.question, body.top_k, body.filters)
+        lambda: operations.ask_stream(
+            desk, body.question, body.top_k, body.filters, as_of=body.as_of
+        )
     )
     return EventSourceResponse(_events(events))
 

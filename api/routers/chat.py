@@ -115,7 +115,9 @@ def chat_completions(
     if not body.stream:
         with slots.held():
             standalone = rewriter.rewrite(turns)
-            answer = operations.ask(desk, standalone.text, options=reply.options)
+            answer = operations.ask(
+                desk, standalone.text, filters=body.filters, options=reply.options, as_of=body.as_of
+            )
             return reply.completion(answer, standalone)
     # The slot is taken before the stream starts (a 503 is still a plain error) and held
     # until it ends.
@@ -259,7 +261,14 @@ def _chunks(reply: _Reply, rewriter: QuestionRewriter) -> Iterator[Any]:
         standalone = rewriter.rewrite(reply.turns)
         streamed: list[str] = []
         final: CitedAnswer | None = None
-        for event in operations.ask_stream(reply.desk, standalone.text, options=reply.options):
+        events = operations.ask_stream(
+            reply.desk,
+            standalone.text,
+            filters=reply.body.filters,
+            options=reply.options,
+            as_of=reply.body.as_of,
+        )
+        for event in events:
             if isinstance(event, SentenceEvent):
                 text = event.text if not streamed else " " + event.text
                 streamed.append(text)

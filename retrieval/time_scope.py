@@ -1,0 +1,57 @@
+"""Turn a request's text, filters and `as_of` into what retrieval uses: the filters with the
+resolved time range filled in, the range to report (`time_range`), and the recency preference.
+
+The rule (docs/answers.md, "Time"): explicit request filters win. When the request sets
+`published_after` or `published_before`, the question's time words are not applied (mixing a
+bound from the request with one from the words could make a range nobody asked for); the
+recency preference of a "latest" question still applies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from newsdesk.answers import TimeRange
+from newsdesk.domain import SearchFilters
+from newsdesk.retrieval.recency import Recency
+from newsdesk.retrieval.time_expressions import resolve
+
+
+@dataclass(frozen=True)
+class TimeScope:
+    filters: SearchFilters
+    time_range: TimeRange | None
+    recency: Recency | None
+
+
+def reference_time(as_of: datetime | None) -> datetime:
+    """`as_of`, or now (UTC) when the request gives none."""
+    return as_of if as_of is not None else datetime.now(UTC)
+
+
+def time_scope(
+    text: str,
+    filters: SearchFilters | None,
+    as_of: datetime | None,
+    half_life_days: float,
+) -> TimeScope:
+    filters = filters or SearchFilters()
+    reference = reference_time(as_of)
+    resolved = resolve(text, reference)
+    if resolved is None:
+        return TimeScope(filters, None, None)
+    recency = Recency(reference, half_life_days) if resolved.latest and half_life_days > 0 else None
+    if filters.published_after is not None or filters.published_before is not None:
+        return TimeScope(filters, None, recency)
+    scoped = filters.model_copy(
+        update={
+            "published_after": resolved.published_after,
+            "published_before": resolved.published_before,
+        }
+    )
+    time_range = TimeRange(
+        published_after=resolved.published_after,
+        published_before=resolved.published_before,
+        resolved_from=resolved.resolved_from,
+    )
+    return TimeScope(scoped, time_range, recency)
