@@ -11,8 +11,9 @@ The semantics (docs/answers.md, "Time"):
   day without a year ("on September 14") the latest such day;
 - a closed period's upper bound is extended by REPORTING_LAG (news of a day is published that
   day or the next), and no bound goes past the end of `as_of`'s day;
-- "since / from X" runs from the start of X to `as_of`, "after X" from the day after X,
-  "before X" ends before X, "until / by X" at the end of X;
+- "since X" runs from the start of X to `as_of`, "after X" from the day after X,
+  "before X" ends before X, "until / by X" at the end of X; "from X" ("news from last
+  week") is X itself;
 - "latest", "most recent", "newest", "recent(ly)" ask for recency: no lower bound, the upper
   bound at `as_of`, and the recency preference (retrieval/recency.py) when it is configured.
 
@@ -272,7 +273,7 @@ def _bounds(
 ) -> tuple[datetime | None, datetime | None]:
     now = end_of(today)
     match (preposition or "").lower():
-        case "since" | "from":
+        case "since":
             return start_of(period.first), now
         case "after":
             return start_of(period.last + timedelta(days=1)), now
