@@ -157,13 +157,16 @@ function el(tag, props = {}, ...children) {
 
 const isoDate = (value) => (value ? String(value).slice(0, 10) : "");
 const articleHref = (item) => item.url || `/articles/${encodeURIComponent(item.article_id || item.id)}`;
+// Every citation names its outlet and date; an article without a date says so.
+const citeMeta = (c) => `${c.source || "unknown outlet"} · ${isoDate(c.published_at) || "undated"}`;
 
 function citeButton(citation) {
   return el("button", {
     type: "button",
     class: "cite",
     text: `[${citation.number}]`,
-    "aria-label": `Citation ${citation.number}: ${citation.title}`,
+    title: citeMeta(citation),
+    "aria-label": `Citation ${citation.number}: ${citation.title} (${citeMeta(citation)})`,
     "aria-controls": "passage",
     "aria-expanded": "false",
     "data-number": String(citation.number),
@@ -298,6 +301,14 @@ class Turn {
       rewritten.textContent = `Searched for: “${question}”`;
       rewritten.hidden = false;
     }
+    const range = result.time_range;
+    if (range) {
+      const span = this.node.querySelector(".time-range");
+      const from = isoDate(range.published_after) || "…";
+      const to = isoDate(range.published_before) || "…";
+      span.textContent = `Articles published ${from} to ${to} (from “${range.resolved_from}”)`;
+      span.hidden = false;
+    }
     const abstain = this.node.querySelector(".abstain");
     if (result.abstained) {
       abstain.textContent = result.abstain_reason || "The articles don't answer this.";
@@ -320,7 +331,7 @@ class Turn {
             citeButton(c),
             " ",
             el("a", { href: articleHref(c), target: "_blank", rel: "noopener", text: c.title }),
-            el("span", { class: "meta", text: ` ${[c.source, isoDate(c.published_at)].filter(Boolean).join(" · ")}` }),
+            el("span", { class: "meta", text: ` ${citeMeta(c)}` }),
           ),
         ),
     );
@@ -457,6 +468,42 @@ async function summarise(article) {
     );
   } catch (error) {
     turn.fail(`Could not summarise: ${error.message}`);
+  } finally {
+    turn.done();
+  }
+}
+
+// "/timeline topic": the topic's dated events in date order, each sentence cited. Not part of
+// the conversation (a timeline is a listing, not an answer to follow up on).
+async function showTimeline(topic) {
+  const turn = new Turn(`/timeline ${topic}`);
+  try {
+    const response = await request("/timeline", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ topic }),
+    });
+    const result = await response.json();
+    const list = el("ol", { class: "timeline" });
+    const citations = [];
+    for (const event of result.events) {
+      const item = el(
+        "li",
+        {},
+        el("time", { datetime: event.date, text: event.date }),
+        el("span", { class: "meta", text: ` (${event.date_source}) ` }),
+        event.text,
+      );
+      for (const citation of event.citations) {
+        item.append(" ", citeButton(citation));
+        citations.push(citation);
+      }
+      list.append(item);
+    }
+    turn.showResult({ ...result, citations, sentences: [] }, { text: "" });
+    if (result.events.length) turn.answer.replaceChildren(list);
+  } catch (error) {
+    turn.fail(`Could not build the timeline: ${error.message}`);
   } finally {
     turn.done();
   }
@@ -616,7 +663,8 @@ document.addEventListener("DOMContentLoaded", () => {
     const text = question.value.trim();
     if (!text || state.busy) return;
     question.value = "";
-    exclusive(() => ask(text));
+    const timeline = /^\/timeline\s+(.+)$/s.exec(text);
+    exclusive(() => (timeline ? showTimeline(timeline[1].trim()) : ask(text)));
   });
   question.addEventListener("keydown", (event) => {
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
