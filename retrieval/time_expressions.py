@@ -11,9 +11,15 @@ The semantics (docs/answers.md, "Time"):
   day without a year ("on September 14") the latest such day;
 - a closed period's upper bound is extended by REPORTING_LAG (news of a day is published that
   day or the next), and no bound goes past the end of `as_of`'s day;
+- a date given with its year ("in 2022", "in March 2015", "on March 3, 2015") names when
+  something happened, and reports of it come any time after ("NATO refused in 2022", told in
+  2025): it sets only the lower bound;
+- a bare "today" is not resolved: in questions it mostly means "nowadays" ("what is it called
+  today?"); "earlier today", "this morning" and "tonight" are today;
 - "since X" runs from the start of X to `as_of`, "after X" from the day after X,
-  "before X" ends before X, "until / by X" at the end of X; "from X" ("news from last
-  week") is X itself;
+  "before X" ends before X, "until / by X" at the end of X — except that before / until / by
+  a date with its year ("by 1945") sets no bound (it dates an event, not its reports);
+  "from X" ("news from last week") is X itself;
 - "latest", "most recent", "newest", "recent(ly)" ask for recency: no lower bound, the upper
   bound at `as_of`, and the recency preference (retrieval/recency.py) when it is configured.
 
@@ -69,6 +75,9 @@ _LATEST = re.compile(
 class Period:
     first: date
     last: date
+    # A date given with its year ("in 2022", "March 2015", "March 3, 2015") names when
+    # something happened; reports of it come any time after, so it bounds only from below.
+    dated: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,7 +131,7 @@ def _calendar(match: re.Match[str], today: date) -> Period | None:
 
 def _full_date(match: re.Match[str], today: date) -> Period | None:
     day = dates.full_date(match)
-    return Period(day, day) if day is not None and day <= today else None
+    return Period(day, day, dated=True) if day is not None and day <= today else None
 
 
 def _month_day(match: re.Match[str], today: date) -> Period | None:
@@ -148,14 +157,14 @@ def _month(match: re.Match[str], today: date) -> Period | None:
     start = date(year, month, 1)
     if start > today:
         return None
-    return Period(start, month_end(start))
+    return Period(start, month_end(start), dated=bool(match.group("year")))
 
 
 def _year(match: re.Match[str], today: date) -> Period | None:
     year = int(match.group("year"))
     if year > today.year:
         return None
-    return Period(date(year, 1, 1), date(year, 12, 31))
+    return Period(date(year, 1, 1), date(year, 12, 31), dated=True)
 
 
 _COUNT = r"(?P<count>\d{1,4}|an?|one|two|three|four|five|six|seven|eight|nine|ten|few|couple\s+of)"
@@ -185,8 +194,8 @@ _PATTERNS: list[tuple[re.Pattern[str], _Handler]] = [
     ),
     (
         re.compile(
-            rf"\b{_OPTIONAL_PREP}(?P<word>yesterday|today|tonight|this\s+(?:morning|afternoon"
-            r"|evening))\b",
+            rf"\b{_OPTIONAL_PREP}(?P<word>yesterday|tonight|earlier\s+today|so\s+far\s+today"
+            r"|this\s+(?:morning|afternoon|evening))\b",
             re.IGNORECASE,
         ),
         _named_day,
@@ -239,7 +248,7 @@ def _month_any(match: re.Match[str], today: date) -> Period | None:
     if g["month2"]:
         year = int(g["year2"])
         start = date(year, dates.month_number(g["month2"]), 1)
-        return Period(start, month_end(start)) if start <= today else None
+        return Period(start, month_end(start), dated=True) if start <= today else None
     return _month(match, today)
 
 
@@ -247,21 +256,23 @@ def resolve(question: str, as_of: datetime) -> ResolvedTime | None:
     """The publication range a question's time words ask for, or None when it has none."""
     today = as_of.date()
     latest = _LATEST.search(question)
-    best: tuple[re.Match[str], Period] | None = None
+    best: tuple[re.Match[str], tuple[datetime | None, datetime | None]] | None = None
     for pattern, handler in _PATTERNS:
         for match in pattern.finditer(question):
             period = handler(match, today)
-            if period is None:
+            bounds = (
+                None if period is None else _bounds(match.groupdict().get("prep"), period, today)
+            )
+            if bounds is None:
                 continue
             if best is None or (match.start(), -match.end()) < (best[0].start(), -best[0].end()):
-                best = (match, period)
+                best = (match, bounds)
             break
     if best is None:
         if latest is None:
             return None
         return ResolvedTime(None, end_of(today), " ".join(latest.group(0).split()), latest=True)
-    match, period = best
-    after, before = _bounds(match.groupdict().get("prep"), period, today)
+    match, (after, before) = best
     words = " ".join(match.group(0).split())
     if latest is not None:
         words = f"{' '.join(latest.group(0).split())}; {words}"
@@ -270,16 +281,22 @@ def resolve(question: str, as_of: datetime) -> ResolvedTime | None:
 
 def _bounds(
     preposition: str | None, period: Period, today: date
-) -> tuple[datetime | None, datetime | None]:
+) -> tuple[datetime | None, datetime | None] | None:
+    """Inclusive publication bounds, or None when the words set none: "before 1900" or "by
+    1945" dates an event, and reports of it may come at any time."""
     now = end_of(today)
     match (preposition or "").lower():
         case "since":
             return start_of(period.first), now
         case "after":
             return start_of(period.last + timedelta(days=1)), now
+        case "before" | "until" | "till" | "by" if period.dated:
+            return None
         case "before":
             return None, min(end_of(period.first - timedelta(days=1)), now)
         case "until" | "till" | "by":
             return None, min(end_of(period.last), now)
+        case _ if period.dated:
+            return start_of(period.first), now
         case _:
             return start_of(period.first), min(end_of(period.last + REPORTING_LAG), now)
