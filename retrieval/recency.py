@@ -1,11 +1,12 @@
 """The recency preference of "latest" questions: relevance decays with a passage's age
 against `as_of`, halving every `half_life_days`.
 
-Applied to the retrieval's fused (or reranked) candidate list before it is cut to top_k, so
-a recent passage a little less relevant than an old one can overtake it. Scores of different
-retrieval modes have different scales (a reranker's can be negative), so relevance is the
-score min-max normalised within the list. An undated article's age is unknown: it is
-treated as one half-life old (neither favoured nor buried)."""
+Applied to the retrieval's candidate list before it is cut to top_k, so a recent passage a
+little less relevant than an old one can overtake it. Relevance must be on a fixed scale for
+the product to mean anything (fused and reranker scores are not, and min-max normalising them
+would zero the last candidate whatever its date), so it is the passage's cosine similarity to
+the query, or in lexical mode (no query vector) the BM25 score over the best one. An undated
+article's age is unknown: it is treated as one half-life old (neither favoured nor buried)."""
 
 from __future__ import annotations
 
@@ -30,23 +31,15 @@ def decay(published_at: datetime | None, recency: Recency) -> float:
 
 
 def prefer_recent(
-    ranked: list[tuple[int, float]],
+    relevance: Mapping[int, float],
     published: Mapping[int, datetime | None],
     recency: Recency,
 ) -> list[tuple[int, float]]:
-    """`ranked` (chunk id, score; best first) re-ordered by decayed relevance; the new
-    score is the decayed relevance in [0, 1]. Chunks missing from `published` are dropped."""
-    known = [(chunk_id, score) for chunk_id, score in ranked if chunk_id in published]
-    if not known:
-        return []
-    scores = [score for _, score in known]
-    low, high = min(scores), max(scores)
-    spread = high - low
+    """Chunk ids by relevance (≥ 0, on a fixed scale) times decay, best first, with that
+    product as their score. Chunks missing from `published` are dropped."""
     decayed = [
-        (
-            chunk_id,
-            ((score - low) / spread if spread else 1.0) * decay(published[chunk_id], recency),
-        )
-        for chunk_id, score in known
+        (chunk_id, max(score, 0.0) * decay(published[chunk_id], recency))
+        for chunk_id, score in relevance.items()
+        if chunk_id in published
     ]
     return sorted(decayed, key=lambda item: -item[1])

@@ -113,7 +113,12 @@ class Searcher:
             )
         if request.recency is not None:
             published = {chunk_id: row.published_at for chunk_id, row in rows.items()}
-            fused = prefer_recent(fused[:wanted], published, request.recency)
+            if query_vector is not None:
+                relevance = {c: float(row.embedding @ query_vector[0]) for c, row in rows.items()}
+            else:  # lexical: BM25 over the best score, on the same scale within the query
+                best = max(lexical.values(), default=0.0) or 1.0
+                relevance = {c: lexical.get(c, 0.0) / best for c in rows}
+            fused = prefer_recent(relevance, published, request.recency)
         top = fused[: request.top_k]
         return [
             Passage(

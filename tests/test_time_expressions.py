@@ -163,8 +163,14 @@ def test_recency_halves_relevance_every_half_life() -> None:
         2: WEDNESDAY - timedelta(days=1),  # a little less relevant, new
         3: WEDNESDAY,  # irrelevant (lowest score), newest
     }
-    ranked = prefer_recent([(1, 0.9), (2, 0.8), (3, 0.1)], published, recency)
-    assert [chunk for chunk, _ in ranked] == [2, 1, 3]
+    ranked = prefer_recent({1: 0.9, 2: 0.8, 3: 0.1}, published, recency)
+    assert [chunk for chunk, _ in ranked] == [2, 3, 1]  # 300 days is 30 half-lives
+    slow = Recency(WEDNESDAY, half_life_days=3650)  # ten years: relevance dominates
+    assert [chunk for chunk, _ in prefer_recent({1: 0.9, 2: 0.8, 3: 0.1}, published, slow)] == [
+        1,
+        2,
+        3,
+    ]
 
 
 def test_month_arithmetic_clamps_at_month_ends() -> None:

@@ -198,3 +198,45 @@ def test_cli_timeline_json_is_the_endpoint_json(tmp_path: Path, embedder: Embedd
     assert cli_body == http
     bad = run_newsdesk(data, "timeline", "Mecca", "--as-of", "last week")
     assert bad.returncode != 0
+
+
+def test_latest_questions_prefer_recent_reports_when_configured(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    from newsdesk.domain import ArticleInput
+
+    story = (
+        "Flooding closed the Riverside bridge in Hollowmere after the Ashby river burst its "
+        "banks. Engineers said the bridge would stay shut while they checked its supports."
+    )
+    update = (
+        "The Riverside bridge in Hollowmere reopened after engineers checked its supports. "
+        "Traffic was moving again on Thursday."
+    )
+    articles = [
+        ArticleInput(id="flood-1", title="Flood shuts bridge", text=story,
+                     source="Hollowmere Post", published_at="2024-03-01"),
+        ArticleInput(id="flood-2", title="Bridge reopens", text=update,
+                     source="Valley News", published_at="2024-03-20"),
+    ]  # fmt: skip
+    as_of = "2024-03-21"
+    question = "Riverside bridge flooding in Hollowmere"
+    for half_life, latest_first in ((0.0, False), (7.0, True)):
+        settings = Settings(
+            data_dir=tmp_path / f"data-{half_life}",
+            backend="extractive",
+            recency_half_life_days=half_life,
+            _env_file=None,
+        )
+        with Newsdesk.open(settings, embedder=embedder) as desk:
+            desk.ingestor.ingest(articles)
+            with TestClient(create_app(desk.settings, desk=desk)) as client:
+                plain = client.post("/search", json={"query": question, "as_of": as_of}).json()
+                latest = client.post(
+                    "/search", json={"query": f"the latest on {question}", "as_of": as_of}
+                ).json()
+        # Without "latest" the order is relevance alone, whatever the setting.
+        assert plain["results"][0]["article_id"] == "flood-1"
+        assert latest["time_range"]["resolved_from"] == "the latest"
+        first = latest["results"][0]["article_id"]
+        assert (first == "flood-2") is latest_first, (half_life, latest["results"])
