@@ -76,9 +76,8 @@ class Timeliner:
             # Earlier facts are needed to tell what is new: only the upper bound applies.
             filters = filters.model_copy(update={"published_after": None})
         query = _query(request.topic, scope.time_range)
-        search = self.searcher.request(
-            query, request.top_k or self.settings.timeline_passages, filters
-        )
+        top_k = self.settings.timeline_passages if request.top_k is None else request.top_k
+        search = self.searcher.request(query, top_k, filters)  # top_k 0 is a 422, not the default
         passages = [
             p
             for p in self.searcher.run(search)

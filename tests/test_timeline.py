@@ -168,6 +168,18 @@ def test_a_bad_as_of_is_a_4xx_problem(client: TestClient, path: str, body: dict,
     assert "as_of" in json.dumps(problem)
 
 
+def test_bad_timeline_requests_are_4xx_problems(client: TestClient) -> None:
+    for body in (
+        {"topic": "crane", "top_k": 0},
+        {"topic": "crane", "top_k": 100_000},
+        {"topic": "   "},
+        {"topic": "crane", "filters": {"published_after": "soon"}},
+        {"topic": "crane", "unknown": 1},
+        {},
+    ):
+        _problem(client.post("/timeline", json=body), 422)
+
+
 def test_summaries_of_articles_refuse_as_of(client: TestClient) -> None:
     problem = _problem(
         client.post("/summaries", json={"article_id": MECCA, "as_of": "2015-09-12"}), 422
