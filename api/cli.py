@@ -182,6 +182,8 @@ def search(
     if as_json:
         _print_json(response)
         return
+    if response.time_range is not None:
+        stderr.print(_time_range_note(response.time_range), highlight=False)
     if not response.results:
         stderr.print("no matching passages")
     for rank, passage in enumerate(response.results, start=1):

@@ -210,6 +210,10 @@ def test_cli_timeline_json_is_the_endpoint_json(tmp_path: Path, embedder: Embedd
     assert cli_body == http
     bad = run_newsdesk(data, "timeline", "Mecca", "--as-of", "last week")
     assert bad.returncode != 0
+    search = run_newsdesk(data, "search", "crane collapse yesterday", "--as-of", "2015-09-12")
+    assert search.returncode == 0, search.stderr
+    assert "published 2015-09-11 to 2015-09-12 (from 'yesterday')" in search.stderr
+    assert "wikinews-2015-mecca-crane-collapse" in search.stdout
 
 
 def test_latest_questions_prefer_recent_reports_when_configured(
