@@ -1,6 +1,7 @@
 """Fit the reranker (retrieval/rerank.py) on training questions; report a held-out part.
 
-    python bench/fit_rerank.py [--work-dir /tmp/rerank] [--squad-train 2000] [--seed 0] [--write]
+    python bench/fit_rerank.py [--work-dir /tmp/rerank] [--squad-train 4000] [--seed 0]
+                               [--folds 5] [--cv-only] [--write]
 
 Candidates come from bench/fit_fusion.py's step 1 (same cache files in WORK_DIR, same
 collections: `newsdesk eval --work-dir WORK_DIR/<suite>` reuses them): per question the
@@ -8,14 +9,16 @@ service's dense and BM25 lists, 160 each, as a suite's retrieval run fetches the
 fused by the service's default fusion (Settings()), and the first DEPTH fused chunks are read
 from the collection for the features.
 
-Split (the same as fit_fusion.py's):
-- squad2-dev-qa: trained on answerable questions of squad2-dev-qa-full (same paragraphs) that
-  are NOT in the shipped 300-question sample; validated on the sample's 140 answerable ones.
-- beir-scifact: a seeded half of its 300 queries trains, the other half validates.
+Only questions are reranked (claims keep the fused order, retrieval/rerank.py), so the model is
+fitted on questions: answerable questions of squad2-dev-qa-full (same paragraphs) that are NOT
+in the shipped 300-question sample (all of them by default: 3,337). It is validated on the
+sample's 140 answerable ones; beir-scifact's 300 claims are replayed to show they keep their
+fused order (halves as fit_fusion.py's split, for comparison with its table).
 
 The model is linear, fitted with a listwise softmax loss (the probability the model gives the
-relevant candidates of a question's head; Cao et al. 2007, ListNet) plus a small L2 penalty, by
-L-BFGS; each suite weighs half. The depth is chosen on train. Validation is only reported.
+relevant candidates of a question's head; Cao et al. 2007, ListNet) plus an L2 penalty, by
+L-BFGS. The depth and the penalty are chosen by k-fold cross-validation on the training
+questions; validation is only reported (`--cv-only` stops before reading it).
 `--write` stores the weights in retrieval/rerank_weights.json.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import itertools
 import pickle
 import random
 import statistics
@@ -55,8 +59,9 @@ from newsdesk.stores.lexical import LexicalView
 
 WEIGHTS = Path(__file__).resolve().parent.parent / "retrieval" / "rerank_weights.json"
 MAX_DEPTH = 40
-DEPTHS = (10, 20, 30, 40)
+DEPTHS = (10, 20, 40)
 L2 = 1e-3
+L2S = (1e-4, 1e-3, 1e-2)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class Case:
     texts: dict[int, str]
     features: np.ndarray  # (min(MAX_DEPTH, len(fused)), len(FEATURES))
     relevant: np.ndarray  # bool per head row
+    question: bool  # only questions are reranked
 
 
 def fuse(item: Item, settings: Settings) -> list[tuple[int, float]]:
@@ -101,7 +107,7 @@ def build_cases(
             query = Query.of(item.query, view.idf)
             features = candidate_features(query, head, item.dense, item.lexical, texts)
             relevant = np.array([item.keys.get(c) in item.gold for c, _ in head])
-            cases.append(Case(item, fused, texts, features, relevant))
+            cases.append(Case(item, fused, texts, features, relevant, query.is_question))
         if cache is not None:
             with gzip.open(cache, "wb") as handle:
                 pickle.dump(cases, handle)
@@ -121,35 +127,65 @@ def features_cache(work: Path, name: str, args: argparse.Namespace) -> Path:
 # --- fitting ---------------------------------------------------------------------------------
 
 
-def fit(groups: list[list[Case]], depth: int) -> np.ndarray:
+def fit(groups: list[list[Case]], depth: int, l2: float = L2) -> np.ndarray:
     """Listwise softmax over each question's first ``depth`` candidates; each group (suite)
-    weighs the same, questions within it equally."""
-    blocks = []
+    weighs the same, questions within it equally. Vectorised over questions: the head is
+    padded to ``depth`` rows and the padding masked out."""
+    xs, rels, masks, weights = [], [], [], []
     for cases in groups:
         usable = [c for c in cases if c.relevant[:depth].any() and not c.relevant[:depth].all()]
         for c in usable:
-            blocks.append((c.features[:depth], c.relevant[:depth], 1.0 / len(usable) / len(groups)))
+            n = min(depth, len(c.relevant))
+            x = np.zeros((depth, len(FEATURES)))
+            x[:n] = c.features[:n]
+            rel, mask = np.zeros(depth, bool), np.zeros(depth, bool)
+            rel[:n], mask[:n] = c.relevant[:n], True
+            xs.append(x)
+            rels.append(rel)
+            masks.append(mask)
+            weights.append(1.0 / len(usable) / len(groups))
+    x, rel, mask, weight = np.array(xs), np.array(rels), np.array(masks), np.array(weights)
+    # Scale columns for the optimiser only (the penalty stays on the returned weights' scale).
+    scale = np.maximum(np.abs(x).max(axis=(0, 1)), 1e-9)
+    xn = x / scale
 
-    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = L2 * float(w @ w), 2 * L2 * w
-        for x, rel, weight in blocks:
-            z = x @ w
-            all_lse, rel_lse = logsumexp(z), logsumexp(z[rel])
-            total += weight * (all_lse - rel_lse)
-            p_all = np.exp(z - all_lse)
-            p_rel = np.where(rel, np.exp(z - rel_lse), 0.0)
-            grad += weight * (x.T @ (p_all - p_rel))
+    def loss(v: np.ndarray) -> tuple[float, np.ndarray]:
+        w = v / scale
+        z = np.where(mask, xn @ v, -np.inf)
+        all_lse = logsumexp(z, axis=1, keepdims=True)
+        rel_lse = logsumexp(np.where(rel, z, -np.inf), axis=1, keepdims=True)
+        total = l2 * float(w @ w) + float(weight @ (all_lse - rel_lse)[:, 0])
+        p_all = np.exp(z - all_lse)
+        p_rel = np.where(rel, np.exp(z - rel_lse), 0.0)
+        grad = np.einsum("n,nd,ndf->f", weight, p_all - p_rel, xn) + 2 * l2 * w / scale
         return total, grad
 
     start = np.zeros(len(FEATURES))
-    start[FEATURES.index("fused")] = 1.0
-    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
-    return np.asarray(result.x)
+    start[FEATURES.index("fused")] = scale[FEATURES.index("fused")]
+    result = minimize(loss, start, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    return np.asarray(result.x) / scale
+
+
+def _folds(cases: list[Case], k: int, seed: int) -> list[list[Case]]:
+    def bucket(case: Case) -> int:
+        return hashlib.sha256(f"fold{seed}:{case.item.id}".encode()).digest()[0] % k
+
+    return [[c for c in cases if bucket(c) == f] for f in range(k)]
+
+
+def cross_validate(cases: list[Case], depth: int, l2: float, k: int, seed: int) -> float:
+    """Recall@1 of the held-out folds (training questions only)."""
+    folds = _folds(cases, k, seed)
+    r1 = []
+    for f in range(k):
+        weights = fit([[c for g, fold in enumerate(folds) if g != f for c in fold]], depth, l2)
+        r1 += [score([c], weights, depth)["recall@1"] for c in folds[f]]
+    return float(np.mean(r1))
 
 
 def ordered(case: Case, weights: np.ndarray | None, depth: int) -> list[int]:
     ids = [c for c, _ in case.fused]
-    if weights is None:
+    if weights is None or not case.question:
         return ids
     head = case.features[:depth]
     order = np.argsort(-(head @ weights), kind="stable")
@@ -170,20 +206,38 @@ def score(cases: list[Case], weights: np.ndarray | None, depth: int) -> dict[str
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/rerank"))
-    parser.add_argument("--squad-train", type=int, default=2000)
+    parser.add_argument("--squad-train", type=int, default=4000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folds", type=int, default=5, help="Cross-validation folds.")
     parser.add_argument("--write", action="store_true", help="Store the fitted weights.")
+    parser.add_argument(
+        "--cv-only",
+        action="store_true",
+        help="Stop after cross-validation on train and the fit: validation is not looked at.",
+    )
     parser.add_argument(
         "--latency",
         action="store_true",
         help="Only time whole searches, reranking off and on, with the shipped weights.",
+    )
+    parser.add_argument(
+        "--skip-scifact",
+        action="store_true",
+        help="Do not replay beir-scifact (its collection takes long to ingest; claims keep the "
+        "fused order whatever the weights).",
+    )
+    parser.add_argument(
+        "--suite",
+        action="append",
+        choices=["squad2-dev-qa", "beir-scifact"],
+        help="--latency: only this suite's queries (repeatable; default both).",
     )
     args = parser.parse_args()
     say: Callable[[str], None] = lambda message: print(message, flush=True)  # noqa: E731
     settings = Settings()
     work = args.work_dir
     if args.latency:
-        search_latency(work, say)
+        search_latency(work, say, args.suite or ["squad2-dev-qa", "beir-scifact"])
         return
 
     sample = load_suite(resolve_suite(Path("squad2-dev-qa")))
@@ -191,69 +245,90 @@ def main() -> None:
     in_sample = {q.id for q in sample.questions}
     pool = [q for q in full.questions if q.id not in in_sample and q.has_retrieval_gold]
     train_questions = random.Random(args.seed).sample(pool, min(args.squad_train, len(pool)))
-    squad_train_items = _collect(
-        "squad2-dev-qa",
-        train_questions,
-        work,
-        work / f"candidates-squad-train-{args.seed}-{len(train_questions)}.json.gz",
-        say,
-    )
-    squad_val_items = _collect(
-        "squad2-dev-qa", None, work, work / "candidates-squad-val.json.gz", say
-    )
-    scifact_items = _collect("beir-scifact", None, work, work / "candidates-scifact.json.gz", say)
-
-    squad_dir, scifact_dir = work / "squad2-dev-qa" / "data", work / "beir-scifact" / "data"
+    squad_dir = work / "squad2-dev-qa" / "data"
     squad_train, squad_view = build_cases(
-        squad_train_items, squad_dir, settings, say, features_cache(work, "squad-train", args)
+        _collect(
+            "squad2-dev-qa",
+            train_questions,
+            work,
+            work / f"candidates-squad-train-{args.seed}-{len(train_questions)}.json.gz",
+            say,
+        ),
+        squad_dir,
+        settings,
+        say,
+        features_cache(work, "squad-train", args),
     )
-    squad_val, _ = build_cases(
-        squad_val_items, squad_dir, settings, say, features_cache(work, "squad-val", args)
-    )
-    scifact, scifact_view = build_cases(
-        scifact_items, scifact_dir, settings, say, features_cache(work, "scifact", args)
-    )
-    train_ids = {i.id for i in _split_half(scifact_items, args.seed)[0]}
-    scifact_train = [c for c in scifact if c.item.id in train_ids]
-    scifact_val = [c for c in scifact if c.item.id not in train_ids]
-    say(
-        f"squad train {len(squad_train)} / validation {len(squad_val)}; "
-        f"scifact train {len(scifact_train)} / validation {len(scifact_val)}"
-    )
+    say(f"squad train: {len(squad_train)} questions")
 
-    def objective(weights: np.ndarray | None, depth: int) -> float:
-        return (
-            score(squad_train, weights, depth)["recall@1"]
-            + score(scifact_train, weights, depth)["ndcg@10"]
-        ) / 2
-
-    fitted = {depth: fit([squad_train, scifact_train], depth) for depth in DEPTHS}
-    for depth, weights in fitted.items():
-        say(f"depth {depth}: train objective {objective(weights, depth):.4f}")
-    depth = max(DEPTHS, key=lambda d: (round(objective(fitted[d], d), 4), -d))
-    weights = fitted[depth]
-    say(f"chosen depth {depth} (train objective; ties: the shallower)")
+    # Depth and penalty chosen by cross-validation within the training questions.
+    say("| depth | L2 | CV squad R@1 |")
+    say("|---:|---:|---:|")
+    cv: dict[tuple[int, float], float] = {}
+    for depth, l2 in itertools.product(DEPTHS, L2S):
+        cv[depth, l2] = cross_validate(squad_train, depth, l2, args.folds, args.seed)
+        say(f"| {depth} | {l2:g} | {cv[depth, l2]:.4f} |")
+    depth, l2 = max(cv, key=lambda key: (round(cv[key], 4), -key[0], key[1]))
+    fused_r1 = score(squad_train, None, 0)["recall@1"]
+    say(f"fused on train: {fused_r1:.4f}; chosen depth {depth}, L2 {l2:g} (ties: shallower)")
+    weights = fit([squad_train], depth, l2)
     say("weights: " + ", ".join(f"{n} {w:+.3f}" for n, w in zip(FEATURES, weights, strict=True)))
+    if args.cv_only:
+        return
+
+    squad_val, _ = build_cases(
+        _collect("squad2-dev-qa", None, work, work / "candidates-squad-val.json.gz", say),
+        squad_dir,
+        settings,
+        say,
+        features_cache(work, "squad-val", args),
+    )
+    scifact: list[Case] = []
+    scifact_view = None
+    if not args.skip_scifact:
+        scifact_items = _collect(
+            "beir-scifact", None, work, work / "candidates-scifact.json.gz", say
+        )
+        scifact, scifact_view = build_cases(
+            scifact_items,
+            work / "beir-scifact" / "data",
+            settings,
+            say,
+            features_cache(work, "scifact", args),
+        )
+        train_ids = {i.id for i in _split_half(scifact_items, args.seed)[0]}
+    halves = (
+        (
+            [c for c in scifact if c.item.id in train_ids],
+            [c for c in scifact if c.item.id not in train_ids],
+        )
+        if scifact
+        else ([], [])
+    )
+
+    def ndcg(cases: list[Case], w: np.ndarray | None) -> str:
+        return f"{score(cases, w, depth)['ndcg@10']:.3f}" if cases else "—"
 
     say(
-        "| ranking | squad R@1 train | squad R@1 **val** | scifact nDCG@10 train "
-        "| scifact nDCG@10 **val** | scifact nDCG@10 all 300 |"
+        "| ranking | squad R@1 train | squad R@1 **val** | scifact nDCG@10 half A "
+        "| scifact nDCG@10 half B | scifact nDCG@10 all 300 |"
     )
     say("|---|---:|---:|---:|---:|---:|")
     for label, w in (("fused (convex, default)", None), (f"reranked, depth {depth}", weights)):
         say(
             f"| {label} | {score(squad_train, w, depth)['recall@1']:.3f} "
             f"| {score(squad_val, w, depth)['recall@1']:.3f} "
-            f"| {score(scifact_train, w, depth)['ndcg@10']:.3f} "
-            f"| {score(scifact_val, w, depth)['ndcg@10']:.3f} "
-            f"| {score(scifact, w, depth)['ndcg@10']:.3f} |"
+            f"| {ndcg(halves[0], w)} | {ndcg(halves[1], w)} | {ndcg(scifact, w)} |"
         )
 
     # The service's own function over the same inputs must give the replayed order, and this
     # times the whole rerank step (query analysis, sentence split, tokenising, features).
     model = RerankModel(weights)
     times = []
-    for cases, view in ((squad_val, squad_view), (scifact, scifact_view)):
+    replays: list[tuple[list[Case], LexicalView]] = [(squad_val, squad_view)]
+    if scifact_view is not None:
+        replays.append((scifact, scifact_view))
+    for cases, view in replays:
         for case in cases:
             started = time.perf_counter()
             service, _ = rerank(
@@ -278,27 +353,27 @@ def main() -> None:
         WEIGHTS.write_text(
             model.to_json(
                 depth=depth,
+                l2=l2,
                 script="bench/fit_rerank.py",
                 trained_on=(
-                    f"{len(squad_train)} squad2-dev-qa-full questions outside the shipped sample "
-                    f"(seed {args.seed}) and {len(scifact_train)} beir-scifact queries "
-                    "(seeded half)"
+                    f"{len(squad_train)} answerable squad2-dev-qa-full questions outside the "
+                    f"shipped sample (seed {args.seed}); depth and L2 by {args.folds}-fold "
+                    "cross-validation on them"
                 ),
             )
         )
         say(f"wrote {WEIGHTS}")
 
 
-def search_latency(work: Path, say: Callable[[str], None]) -> None:
+def search_latency(work: Path, say: Callable[[str], None], suites: list[str]) -> None:
     """Whole searches (embed, faiss, BM25, fuse, rerank, hydrate) through Searcher, reranking
     off and on alternately per query so that both see the same machine load; each suite's
     queries at the eval's top_k (40) and at the API's default (8)."""
-    suites = (("squad2-dev-qa", "squad2-dev-qa"), ("beir-scifact", "beir-scifact"))
     say("| suite | top_k | queries | fused p50 / p95 | reranked p50 / p95 | p95 ratio |")
     say("|---|---:|---:|---:|---:|---:|")
-    for name, folder in suites:
+    for name in suites:
         queries = [q.question for q in load_suite(resolve_suite(Path(name))).questions]
-        data = work / folder / "data"
+        data = work / name / "data"
         with Newsdesk.open(Settings(data_dir=data, backend="extractive")) as desk:
             searchers = {
                 on: Searcher(

@@ -121,18 +121,18 @@ class Settings(BaseSettings):
     )
     rerank: bool = Field(
         default=False,
-        description="Hybrid search: reorder the first `rerank_depth` fused candidates with the "
-        "learned reranker (retrieval/rerank.py: query-term coverage per sentence, proximity, "
-        "bigrams, answer-type cues and the retrievers' scores; weights fitted by "
-        "bench/fit_rerank.py). Off (the default until it meets the retrieval targets): the "
-        "fused order.",
+        description="Hybrid search: reorder the first `rerank_depth` fused candidates of a "
+        "question with the learned reranker (retrieval/rerank.py: query-term coverage per "
+        "sentence and around a candidate answer of the asked kind, proximity, bigrams and the "
+        "retrievers' scores; weights fitted by bench/fit_rerank.py). Claims and keyword "
+        "queries keep the fused order. Off: the fused order for every query.",
     )
     rerank_depth: int = Field(
-        default=40,
+        default=20,
         ge=2,
         le=1000,
-        description="Fused candidates the reranker reorders (40: the depth fitted with the "
-        "weights).",
+        description="Fused candidates the reranker reorders (20: the depth chosen with the "
+        "weights, by cross-validation).",
     )
 
     # --- answers and generation ----------------------------------------------------------

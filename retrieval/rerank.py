@@ -7,6 +7,11 @@ of their scores finds it. Reading the query against each candidate's text does
 and its weights can be read; they live in rerank_weights.json beside this file, fitted by
 ``bench/fit_rerank.py`` on training questions only (see that script for the split).
 
+Only questions are reranked. A question's answer is a passage where its words meet next to
+the kind of thing it asks for, which is what the features read; a claim (SciFact) or a string of
+keywords has no answer to find, and fusion already ranks those best (a model fitted on both
+kinds of query lowered SciFact's nDCG@10 below the fused order's and fell short on questions).
+
 Only the first ``depth`` fused candidates are reordered; the rest keep their fused order after
 them. Ties keep the fused order (a stable sort), so the result is deterministic.
 """
@@ -67,11 +72,13 @@ def rerank(
     depth: int,
 ) -> tuple[list[tuple[int, float]], dict[int, float]]:
     """``fused`` with its first ``depth`` candidates reordered by the model (their fused scores
-    kept: they are what the retrievers said), and the model's score of each reordered one."""
+    kept: they are what the retrievers said), and the model's score of each reordered one; a
+    query that is not a question comes back in its fused order, with no scores."""
     head, tail = list(fused[:depth]), list(fused[depth:])
-    if len(head) < 2:
+    read = Query.of(query, idf)
+    if len(head) < 2 or not read.is_question:
         return [*head, *tail], {}
-    scores = model.scores(candidate_features(Query.of(query, idf), head, dense, lexical, texts))
+    scores = model.scores(candidate_features(read, head, dense, lexical, texts))
     order = np.argsort(-scores, kind="stable")
     reranked = {head[i][0]: float(scores[i]) for i in order}
     return [*(head[i] for i in order), *tail], reranked

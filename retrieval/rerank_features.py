@@ -8,21 +8,26 @@ BM25 counts (stores/lexical.py `tokenize`), weighted by BM25's idf so that "the"
 and a name counts a lot:
 
 - coverage: idf-weighted share of the query's terms found in the passage, in its best
-  sentence, and in its best two neighbouring sentences;
-- bigrams: share of the query's adjacent term pairs found adjacent in the passage;
+  sentence (and its square: all of a question's words in one sentence is worth more than the
+  sum of its parts), and in its best two neighbouring sentences;
+- bigrams: share of the query's adjacent term pairs found adjacent in the passage, and in its
+  best sentence;
 - proximity: how tightly the matched terms cluster (matched terms / shortest span holding them);
-- answer type: the best sentence holds what the question asks for;
+- length of the passage (in terms);
+- answer type: the best sentence holds a word of the kind the question asks for (one the
+  question does not hold), the best coverage of a sentence that holds one, and the best coverage
+  of the ANSWER_WINDOW words either side of one;
 - the retrievers' own evidence: fused, dense and BM25 scores and ranks.
 
-Claims (SciFact) are not questions: the question-only features are zero for them, and the main
-signals get a question-only copy, so the learned weights can treat the two differently.
+Only questions are reranked (retrieval/rerank.py): claims and keyword queries keep the fused
+order.
 """
 
 from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import blingfire
@@ -31,24 +36,28 @@ import numpy as np
 from newsdesk.retrieval.fusion import max_scaled, min_max
 from newsdesk.stores.lexical import tokenize
 
-FEATURES = (
+# The retrievers' evidence, and how the query's words meet in the passage.
+BASE_FEATURES = (
     "fused",
     "fused_rank",
     "dense",
     "lexical",
     "dense_rank",
     "lexical_rank",
+    "length",
     "coverage",
     "sentence_coverage",
+    "sentence_coverage_sq",
     "window_coverage",
     "bigrams",
+    "sentence_bigrams",
     "proximity",
-    "answer_type",
-    "question_dense",
-    "question_lexical",
-    "question_sentence_coverage",
-    "question_window_coverage",
 )
+# What the question asks for (zero when its kind is not known).
+ANSWER_FEATURES = ("answer_type", "typed_sentence_coverage", "answer_window_coverage")
+FEATURES = (*BASE_FEATURES, *ANSWER_FEATURES)
+# Words either side of a candidate answer that answer_window_coverage reads.
+ANSWER_WINDOW = 10
 
 Idf = Callable[[Sequence[str]], Sequence[float]]
 
@@ -83,8 +92,6 @@ _NUMBER = re.compile(
     r"forty|fifty|hundreds?|thousands?|millions?|billions?|dozens?|half|percent)\b",
     re.IGNORECASE,
 )
-# A capitalised word that does not open its sentence: a name (of a person, a place, a body).
-_NAME = re.compile(r"(?<=[\w,;:)] )[A-Z][\w'-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +101,7 @@ class Query:
     bigrams: frozenset[tuple[str, str]]
     is_question: bool
     answer_type: str | None
+    term_set: frozenset[str]  # the distinct terms
 
     @classmethod
     def of(cls, text: str, idf: Idf) -> Query:
@@ -116,6 +124,7 @@ class Query:
             frozenset(itertools.pairwise(terms)),
             is_question,
             answer_type,
+            frozenset(terms),
         )
 
 
@@ -131,58 +140,111 @@ def candidate_features(
     dense_rank = {item: rank for rank, item in enumerate(dense)}
     lexical_rank = {item: rank for rank, item in enumerate(lexical)}
     top_fused = max((score for _, score in head), default=0.0)
-    sentences = [_sentences(texts.get(item, "")) for item, _ in head]
-    flat = [s for group in sentences for s in group]
-    tokens = iter(tokenize(flat) if flat else [])
-    question = 1.0 if query.is_question else 0.0
-    rows = np.zeros((len(head), len(FEATURES)), dtype=np.float64)
-    for row, ((item, score), group) in enumerate(zip(head, sentences, strict=True)):
-        sentence_terms = [next(tokens) for _ in group]
-        text_features = _text_features(query, group, sentence_terms)
-        d, lx = dense_n.get(item, 0.0), lexical_n.get(item, 0.0)
-        rows[row] = (
+    passages = [_words(texts.get(item, "")) for item, _ in head]
+    # One tokenizer call for the head's distinct words: a word's terms are the same alone as
+    # in its sentence (terms never span white space), answer windows need word offsets, and
+    # each distinct word is stemmed once.
+    distinct = list(
+        dict.fromkeys(word for sentences in passages for sentence in sentences for word in sentence)
+    )
+    stems = dict(zip(distinct, tokenize(distinct) if distinct else [], strict=True))
+    base = np.zeros((len(head), len(BASE_FEATURES)), dtype=np.float64)
+    answer = np.zeros((len(head), len(ANSWER_FEATURES)), dtype=np.float64)
+    for row, ((item, score), sentences) in enumerate(zip(head, passages, strict=True)):
+        word_terms = [[stems[word] for word in sentence] for sentence in sentences]
+        reading = _Reading(query, sentences, word_terms)
+        base[row] = (
             score / top_fused if top_fused > 0 else 0.0,
             1.0 / (1 + row),
-            d,
-            lx,
+            dense_n.get(item, 0.0),
+            lexical_n.get(item, 0.0),
             1.0 / (1 + dense_rank[item]) if item in dense_rank else 0.0,
             1.0 / (1 + lexical_rank[item]) if item in lexical_rank else 0.0,
-            *text_features,
-            question * d,
-            question * lx,
-            question * text_features[1],
-            question * text_features[2],
+            *reading.base(),
         )
-    return rows
+        answer[row] = reading.answer()
+    return np.hstack([base, answer])
 
 
-def _text_features(
-    query: Query, sentences: list[str], sentence_terms: list[list[str]]
-) -> tuple[float, float, float, float, float, float]:
-    """coverage, sentence_coverage, window_coverage, bigrams, proximity, answer_type."""
-    weights = query.weights
-    if not weights or not sentences:
-        return (0.0,) * 6
+class _Reading:
+    """The query's terms against one passage's sentences (each a list of words, and each
+    word's stemmed terms)."""
 
-    def cover(terms: set[str]) -> float:
-        return sum(w for t, w in weights.items() if t in terms)
+    def __init__(
+        self, query: Query, sentences: list[list[str]], word_terms: list[list[list[str]]]
+    ) -> None:
+        self.query = query
+        self.sentences = sentences
+        self.word_terms = word_terms
+        self.sentence_terms = [[t for word in words for t in word] for words in word_terms]
+        self.sets = [set(terms) for terms in self.sentence_terms]
+        self.per_sentence = [self.cover(s) for s in self.sets]
+        self.best = int(np.argmax(self.per_sentence)) if self.sets else 0
 
-    sets = [set(terms) for terms in sentence_terms]
-    per_sentence = [cover(s) for s in sets]
-    best = int(np.argmax(per_sentence))
-    window = max((cover(a | b) for a, b in itertools.pairwise(sets)), default=per_sentence[0])
-    stream = [t for terms in sentence_terms for t in terms]
-    coverage = cover(set(stream))
-    pairs = {pair for terms in sentence_terms for pair in itertools.pairwise(terms)}
-    bigrams = len(query.bigrams & pairs) / len(query.bigrams) if query.bigrams else 0.0
-    return (
-        coverage,
-        per_sentence[best],
-        window,
-        bigrams,
-        coverage * _tightness(stream, weights),
-        _answer_type_cue(query, sentences[best], set(query.terms)),
-    )
+    def cover(self, terms: set[str]) -> float:
+        return sum(w for t, w in self.query.weights.items() if t in terms)
+
+    def base(self) -> tuple[float, ...]:
+        """length, coverage, sentence_coverage (and its square), window_coverage, bigrams,
+        sentence_bigrams, proximity."""
+        stream = [t for terms in self.sentence_terms for t in terms]
+        length = float(np.log1p(len(stream)))
+        if not self.query.weights or not self.sets:
+            return (length, *(0.0,) * 7)
+        sets, best = self.sets, self.per_sentence[self.best]
+        window = max((self.cover(a | b) for a, b in itertools.pairwise(sets)), default=best)
+        coverage = self.cover(set(stream))
+        return (
+            length,
+            coverage,
+            best,
+            best * best,
+            window,
+            self._bigrams(
+                itertools.chain.from_iterable(self._pairs(t) for t in self.sentence_terms)
+            ),
+            self._bigrams(self._pairs(self.sentence_terms[self.best])),
+            coverage * _tightness(stream, self.query.weights),
+        )
+
+    @staticmethod
+    def _pairs(terms: list[str]) -> Iterator[tuple[str, str]]:
+        return itertools.pairwise(terms)
+
+    def _bigrams(self, pairs: Iterable[tuple[str, str]]) -> float:
+        wanted = self.query.bigrams
+        return len(wanted & set(pairs)) / len(wanted) if wanted else 0.0
+
+    def answer(self) -> tuple[float, float, float]:
+        """answer_type (the best sentence holds a word of the asked kind), the coverage of the
+        best sentence that holds one, and the coverage of the best window of ANSWER_WINDOW words
+        either side of one: where the question's words meet next to its answer."""
+        if self.query.answer_type is None or not self.query.weights or not self.sets:
+            return (0.0, 0.0, 0.0)
+        typed, windowed = 0.0, 0.0
+        best_typed = False
+        for index, (words, terms) in enumerate(zip(self.sentences, self.word_terms, strict=True)):
+            hits = [i for i, word in enumerate(words) if self._is_answer(word, terms[i], i)]
+            if not hits:
+                continue
+            best_typed = best_typed or index == self.best
+            typed = max(typed, self.per_sentence[index])
+            for i in hits:
+                near = terms[max(0, i - ANSWER_WINDOW) : i + ANSWER_WINDOW + 1]
+                windowed = max(windowed, self.cover({t for word in near for t in word}))
+        return (1.0 if best_typed else 0.0, typed, windowed)
+
+    def _is_answer(self, word: str, terms: list[str], position: int) -> bool:
+        """A word of the kind the question asks for that the question does not already hold."""
+        kind = self.query.answer_type
+        if terms and set(terms) <= self.query.term_set:
+            return False
+        if kind == "date":
+            return bool(_DATE.search(word))
+        if kind == "number":
+            return bool(_NUMBER.search(word))
+        # A capitalised word that does not open its sentence: a name (person, place, body).
+        return position > 0 and bool(terms) and word.lstrip("\"'([")[:1].isupper()
 
 
 def _tightness(stream: list[str], weights: Mapping[str, float]) -> float:
@@ -205,23 +267,9 @@ def _tightness(stream: list[str], weights: Mapping[str, float]) -> float:
     return needed / best
 
 
-def _answer_type_cue(query: Query, sentence: str, query_terms: set[str]) -> float:
-    kind = query.answer_type
-    if kind == "date":
-        return 1.0 if _DATE.search(sentence) else 0.0
-    if kind == "number":
-        return 1.0 if _NUMBER.search(sentence) else 0.0
-    if kind in ("name", "place"):
-        names = _NAME.findall(sentence)
-        if not names:
-            return 0.0
-        # A name the question already holds is not the answer.
-        stems = tokenize(names)
-        return 1.0 if any(not set(s) <= query_terms for s in stems) else 0.0
-    return 0.0
-
-
-def _sentences(text: str) -> list[str]:
+def _words(text: str) -> list[list[str]]:
+    """The text's sentences, each as its words."""
     if not text.strip():
         return []
-    return [s for s in blingfire.text_to_sentences(" ".join(text.split())).split("\n") if s]
+    sentences = blingfire.text_to_sentences(" ".join(text.split())).split("\n")
+    return [words for sentence in sentences if (words := sentence.split())]

@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.evals.suite import load_suite
-from newsdesk.retrieval.rerank import WEIGHTS_FILE, RerankModel, packaged_model
+from newsdesk.retrieval.rerank import WEIGHTS_FILE, RerankModel, packaged_model, rerank
 from newsdesk.retrieval.rerank_features import FEATURES, Query, candidate_features
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
@@ -84,18 +85,44 @@ def test_the_passage_where_the_question_meets_in_one_sentence_reads_best() -> No
     assert column["bigrams"][0] > column["bigrams"][1]
     assert column["proximity"][0] > column["proximity"][1] > 0
     assert column["answer_type"][0] == 1.0 and column["answer_type"][2] == 0.0
+    # The date sits in the sentence that holds the question's words, inside the answer window.
+    assert column["typed_sentence_coverage"][0] == column["sentence_coverage"][0]
+    assert column["answer_window_coverage"][0] == column["sentence_coverage"][0]
+    assert column["typed_sentence_coverage"][1] == column["answer_window_coverage"][1] == 0.0
     assert column["coverage"][2] == 0.0 and column["lexical"][2] == 0.0
-    assert column["question_sentence_coverage"][0] == column["sentence_coverage"][0]
 
 
-def test_claims_get_no_question_features() -> None:
-    query = Query.of("Crane collapses kill pilgrims at the Grand Mosque.", _uniform_idf)
-    rows = candidate_features(
-        query, [(1, 1.0), (2, 0.5)], {1: 0.5, 2: 0.4}, {}, {1: "Crane kills pilgrims.", 2: ""}
+def test_the_answer_window_reads_the_words_next_to_the_answer() -> None:
+    query = Query.of("Who founded the observatory in Sydney?", _uniform_idf)
+    # A name the question does not hold, beside its words / a name far from them.
+    near = "The observatory in Sydney was founded by Henry Chamberlain Russell."
+    far = (
+        "Henry Chamberlain Russell wrote about rain, wind, tides, clouds, storms, ships, "
+        "trade, farming, and many other matters of the colony; the observatory in Sydney "
+        "was founded later."
     )
-    for name in FEATURES:
-        if name.startswith("question_"):
-            assert not rows[:, FEATURES.index(name)].any()
+    rows = candidate_features(
+        query, [(1, 1.0), (2, 0.9)], {1: 0.5, 2: 0.5}, {1: 1.0, 2: 1.0}, {1: near, 2: far}
+    )
+    column = {name: rows[:, i] for i, name in enumerate(FEATURES)}
+    assert column["typed_sentence_coverage"][0] == column["typed_sentence_coverage"][1] > 0
+    assert column["answer_window_coverage"][0] > column["answer_window_coverage"][1]
+    # "Sydney" is the question's own name: alone it is no answer.
+    own = candidate_features(query, [(1, 1.0), (2, 0.9)], {}, {}, {1: "It is in Sydney.", 2: ""})
+    assert not own[:, FEATURES.index("answer_type")].any()
+
+
+def test_claims_and_keywords_keep_the_fused_order() -> None:
+    fused = [(1, 0.9), (2, 0.8), (3, 0.7)]
+    texts = {1: "Unrelated words here.", 2: "Cranes kill pilgrims.", 3: "Crane collapse."}
+    model = RerankModel(np.ones(len(FEATURES)))
+    for query in ("Crane collapses kill pilgrims at the Grand Mosque.", "crane collapse mosque"):
+        order, scores = rerank(query, fused, {}, {}, texts, _uniform_idf, model, depth=3)
+        assert order == fused and scores == {}
+    order, scores = rerank(
+        "Did a crane collapse kill pilgrims?", fused, {}, {}, texts, _uniform_idf, model, depth=3
+    )
+    assert order[0][0] != 1 and set(scores) == {1, 2, 3}
 
 
 # --- through the searcher, on real indexes -------------------------------------------------
