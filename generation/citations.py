@@ -12,13 +12,14 @@ text.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from newsdesk.answers import AnswerSentence, Citation, CitationCheck, CitedText, Mismatch
 from newsdesk.domain import ChunkOrigin, Passage
 from newsdesk.embedding import Embedder
+from newsdesk.generation.corroboration import corroboration
 from newsdesk.generation.markers import ParsedSentence, parse_markers, render_sentence, tidy
 from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import sentence_spans
@@ -40,6 +41,7 @@ class _Resolved:
     units: list[int]  # indexes into the unit list, in citation order
     support: float
     nearest: int | None  # the unit a verdict is explained against: the first cited, or the best
+    supporting: list[int] = field(default_factory=list)  # passages that support it (corroboration)
 
 
 _Choice = tuple[list[int], float]  # chosen unit indexes and the support they give
@@ -115,7 +117,8 @@ class CitationChecker:
                     check.unmarked_sentences.append(index)
                 chosen, support = self._resolve_unmarked(scores[index])
             nearest = self._nearest(chosen, support, alignment[index], valid, units)
-            resolved.append(_Resolved(sentence.text, chosen, support, nearest))
+            supporting = self._supporting(scores[index], units)
+            resolved.append(_Resolved(sentence.text, chosen, support, nearest, supporting))
         check.invalid_markers = list(dict.fromkeys(check.invalid_markers))
         return self._assemble(resolved, units, passages, check)
 
@@ -161,6 +164,10 @@ class CitationChecker:
         candidates = [i for i, u in enumerate(units) if not passages or u.passage in passages]
         return max(candidates, key=lambda i: alignment[i]) if candidates else None
 
+    def _supporting(self, row: np.ndarray, units: list[_Unit]) -> list[int]:
+        """The passages with a unit that supports the sentence on its own (corroboration)."""
+        return sorted({units[i].passage for i in np.flatnonzero(row >= self.threshold)})
+
     @staticmethod
     def _best_in(row: np.ndarray, units: list[_Unit], passage: int) -> int | None:
         candidates = [i for i, unit in enumerate(units) if unit.passage == passage]
@@ -203,6 +210,7 @@ class CitationChecker:
                     support=support,
                     supported=supported,
                     mismatches=self._explain(item, units, passages, supported),
+                    corroboration=corroboration(passages[i] for i in item.supporting),
                 )
             )
         text = " ".join(render_sentence(s) for s in sentences)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from newsdesk.answers import BackendName, CitedSummary, CitedText, SummaryRequest, Timings
 from newsdesk.domain import Article, Passage
@@ -469,13 +470,19 @@ class Summarizer:
 
 
 def _article_passages(article: Article) -> list[Passage]:
-    origin = {
+    origin: dict[str, Any] = {
         "article_id": article.id,
         "title": article.title,
         "url": article.url,
         "source": article.source,
         "published_at": article.published_at,
     }
+    if article.group is not None:  # copies of one story corroborate as one (corroboration.py)
+        origin["group_id"] = article.group.id
+        origin["original_id"] = article.group.original_id
+        origin["carried_by"] = list(
+            dict.fromkeys(m.source for m in article.group.members if m.source)
+        )
     return [
         Passage(
             **origin,

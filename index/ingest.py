@@ -16,11 +16,13 @@ from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
 from newsdesk.errors import ArticlesRejected, InvalidInput, NotFound
 from newsdesk.index.chunking import TextChunk, chunk_text
+from newsdesk.index.duplicates import Fingerprinter
 from newsdesk.index.readers import ReadResult
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.metrics import IngestMetrics
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
+from newsdesk.stores.groups import GroupRules
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class Ingestor:
         # Never ask for more tokens than the model embeds without truncating.
         self.chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens)
         self.metrics = IngestMetrics()  # read by /metrics
+        self.fingerprinter = Fingerprinter(settings.duplicate_threshold)
+        store.group_rules = GroupRules(threshold=settings.duplicate_threshold)
 
     def ingest(self, items: Iterable[ReadResult], progress: Progress | None = None) -> IngestReport:
         """Ingest ``items``. An input of at most ``max_batch_articles`` articles (every
@@ -128,6 +132,8 @@ class Ingestor:
             (report.updated if previous else report.added).append(write.id)
             if previous is None or previous.content_hash != write.content_hash:
                 needs_chunks.append(write)
+                # Computed before the transaction, which then only looks up and writes.
+                write.fingerprint = self.fingerprinter.fingerprint(write.text)
             writes.append(write)
 
         report.chunks = self._chunk_and_embed(needs_chunks)
@@ -200,6 +206,23 @@ class Ingestor:
             ]
             row += len(chunks)
         return len(texts)
+
+    # --- duplicate groups ----------------------------------------------------------------
+    def reconcile_duplicates(self, batch_size: int = 256) -> int:
+        """Group the articles that are in no group: all of them when the detection's
+        parameters changed, else those stored before it existed. Returns how many."""
+        if self.store.get_state("duplicate_parameters") != self.fingerprinter.parameters:
+            self.store.clear_groups()
+            self.store.set_state("duplicate_parameters", self.fingerprinter.parameters)
+        done = 0
+        # Oldest first, so that grouping in batches meets originals before their copies.
+        while batch := self.store.ungrouped_articles(batch_size):
+            fingerprints = [(i, self.fingerprinter.fingerprint(text)) for i, text in batch]
+            self.store.place_in_groups(fingerprints)
+            done += len(batch)
+        if done:
+            log.info("grouped %d articles by near-duplicate text", done)
+        return done
 
     # --- model changes -------------------------------------------------------------------
     def reconcile_embedding_model(self) -> bool:

@@ -57,6 +57,25 @@ class Judgement(BaseModel):
     model: str = Field(description="The model that judged.")
 
 
+class Corroboration(BaseModel):
+    """How many sources support a sentence (generation/corroboration.py): the retrieved
+    passages the checker finds supporting it, cited or not."""
+
+    sources: int = Field(default=0, ge=0, description="Supporting passages.")
+    outlets: int = Field(
+        default=0,
+        ge=0,
+        description="Distinct named outlets that carried a supporting text, syndicated copies "
+        "included.",
+    )
+    groups: int = Field(
+        default=0,
+        ge=0,
+        description="Distinct near-duplicate groups among the supporting passages: independent "
+        "reports, copies of one story counting once.",
+    )
+
+
 class AnswerSentence(BaseModel):
     text: str = Field(description="The sentence without its markers.")
     citations: list[int] = Field(description="Citation numbers backing this sentence.")
@@ -71,6 +90,11 @@ class AnswerSentence(BaseModel):
     )
     judge: Judgement | None = Field(
         default=None, description="The LLM judge's verdict; null when the judge did not run."
+    )
+    corroboration: Corroboration = Field(
+        default_factory=Corroboration,
+        description="Counts of the passages, outlets and independent stories that support the "
+        "sentence (all 0 when none does).",
     )
 
 

@@ -117,6 +117,7 @@ class Newsdesk:
         )
         ingestor = Ingestor(store, indexes, embedder, settings)
         ingestor.reconcile_embedding_model()
+        ingestor.reconcile_duplicates()
         status = indexes.open()
         log.info("indexes %s (%d chunks)", status, len(indexes.vectors))
         caching_embedder = CachingEmbedder(embedder)

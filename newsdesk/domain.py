@@ -174,9 +174,33 @@ class ArticleSummary(BaseModel):
     updated_at: datetime
 
 
+class GroupMember(BaseModel):
+    id: str
+    source: str | None = None
+    published_at: datetime | None = None
+
+
+class ArticleGroup(BaseModel):
+    """The near-duplicates of an article: syndicated copies and revisions of one story."""
+
+    id: int = Field(description="The group's id (`group_id` in search results).")
+    original_id: str = Field(
+        description="The earliest full copy: the first published member at least 80 % as long "
+        "as the longest, a shorter one being an excerpt (undated members come after dated ones; "
+        "ties go to the first ingested)."
+    )
+    members: list[GroupMember] = Field(
+        description="Every member, the article itself included, in order of publication."
+    )
+
+
 class Article(ArticleSummary):
     text: str = Field(description="The normalised text that chunk offsets point into.")
     chunks: list[ChunkInfo] = Field(default_factory=list)
+    group: ArticleGroup | None = Field(
+        default=None,
+        description="The article's near-duplicate group (a group of one for a unique article).",
+    )
 
 
 class ChunkOrigin(BaseModel):
@@ -188,6 +212,17 @@ class ChunkOrigin(BaseModel):
     url: str | None = None
     source: str | None = None
     published_at: datetime | None = None
+    group_id: int | None = Field(
+        default=None, description="The article's near-duplicate group (`GET /articles/{id}`)."
+    )
+    original_id: str | None = Field(
+        default=None, description="The group's original: its earliest full copy."
+    )
+    carried_by: list[str] = Field(
+        default_factory=list,
+        description="The outlets whose copies are in the group, in order of first publication "
+        "(at most 100).",
+    )
 
 
 class Passage(ChunkOrigin):

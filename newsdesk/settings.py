@@ -135,6 +135,21 @@ class Settings(BaseSettings):
         "weights, by cross-validation).",
     )
 
+    # --- near-duplicates (syndicated copies and revisions) -------------------------------
+    duplicate_threshold: float = Field(
+        default=0.4,
+        ge=0.1,
+        le=1,
+        description="Articles whose 5-word shingles have at least this estimated Jaccard "
+        "similarity (MinHash, 128 permutations) are near-duplicates: copies of one story, "
+        "grouped at ingest. Changing it regroups every article at the next start.",
+    )
+    collapse_duplicates: bool = Field(
+        default=True,
+        description="Search and answers keep the passages of one article per near-duplicate "
+        "group (the best-ranked copy's), so copies of one story do not fill the top k.",
+    )
+
     # --- answers and generation ----------------------------------------------------------
     backend: Backend = Field(
         default="local",

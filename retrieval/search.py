@@ -11,6 +11,7 @@ import numpy as np
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput
+from newsdesk.retrieval.collapse import collapse_copies
 from newsdesk.retrieval.fusion import convex_fusion, query_dense_share, reciprocal_rank_fusion
 from newsdesk.retrieval.recency import Recency, prefer_recent
 from newsdesk.retrieval.rerank import packaged_model, rerank
@@ -92,6 +93,8 @@ class Searcher:
             fused = self._fuse(request.query, dense, lexical)
         else:
             fused = list((dense or lexical).items())
+        if self.settings.collapse_duplicates:
+            fused = collapse_copies(fused, self.store.chunk_groups([c for c, _ in fused]))
 
         # Reranking reads the texts of the fused head: hydrate those along with the top_k.
         wanted = max(request.top_k, self.settings.rerank_depth) if reranking else request.top_k

@@ -94,7 +94,45 @@ def _api_keys(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache, _api_keys]
+def _duplicate_groups(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        -- Near-duplicate groups (stores/groups.py). Articles stored before this migration
+        -- are grouped when the service starts (Ingestor.reconcile_duplicates).
+        CREATE TABLE duplicate_groups (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            original_id  TEXT NOT NULL,     -- the earliest full copy
+            max_chars    INTEGER NOT NULL,  -- the longest member's length (decides "full")
+            size         INTEGER NOT NULL
+        );
+        CREATE TABLE article_groups (
+            article_id  TEXT PRIMARY KEY REFERENCES articles(id) ON DELETE CASCADE,
+            group_id    INTEGER NOT NULL REFERENCES duplicate_groups(id),
+            signature   BLOB                -- MinHash values (uint32 LE); null: none computed
+        );
+        CREATE INDEX article_groups_group ON article_groups(group_id);
+        -- The LSH index: one key per band of each signature.
+        CREATE TABLE minhash_bands (
+            band        INTEGER NOT NULL,
+            key         INTEGER NOT NULL,
+            article_id  TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            PRIMARY KEY (band, key, article_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX minhash_bands_article ON minhash_bands(article_id);
+        -- Confirmed near-duplicate pairs: a group is a connected component of these.
+        CREATE TABLE near_duplicates (
+            a           TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            b           TEXT NOT NULL REFERENCES articles(id) ON DELETE CASCADE,
+            similarity  REAL NOT NULL,
+            PRIMARY KEY (a, b)
+        ) WITHOUT ROWID;
+        CREATE INDEX near_duplicates_b ON near_duplicates(b);
+        """,
+    )
+
+
+MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache, _api_keys, _duplicate_groups]
 
 
 def migrate(db: sqlite3.Connection) -> None:

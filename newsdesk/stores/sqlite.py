@@ -10,7 +10,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 
 from newsdesk.domain import Article, ArticleSummary, ChunkInfo, SearchFilters
+from newsdesk.stores import groups
+from newsdesk.stores.groups import Fingerprint, GroupRules
 from newsdesk.stores.migrations import migrate
 from newsdesk.stores.transactions import immediate_transaction
 
@@ -55,6 +57,9 @@ class ArticleWrite:
     content_hash: str
     record_hash: str
     chunks: list[ChunkWrite] | None
+    # Duplicate detection's view of the text (index/duplicates.py); None when the text did
+    # not change, or for an article grouped on its own.
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +90,9 @@ class PassageRow:
     char_start: int
     char_end: int
     embedding: np.ndarray
+    group_id: int | None = None
+    original_id: str | None = None
+    carried_by: list[str] = field(default_factory=list)
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -103,6 +111,8 @@ class ArticleStore:
         self._local = threading.local()
         self._all_connections: list[sqlite3.Connection] = []
         self._connections_lock = threading.Lock()
+        # How near-duplicates are grouped (set from the settings by the ingestor).
+        self.group_rules = GroupRules()
         migrate(self._connection())
 
     # --- connections ---------------------------------------------------------------------
@@ -209,6 +219,13 @@ class ArticleStore:
                         now,
                     ),
                 )
+                # Grouping commits with the article: a changed text is regrouped from scratch
+                # (the old group may split); changed fields may change the group's original.
+                if article.chunks is None and article.fingerprint is None:
+                    groups.refresh(db, article.id, self.group_rules)
+                else:
+                    groups.detach(db, article.id, self.group_rules)
+                    groups.place(db, article.id, article.fingerprint, self.group_rules)
                 if article.chunks is None:
                     continue
                 _forget_summaries(db, article.id)
@@ -245,6 +262,7 @@ class ArticleStore:
             if db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
                 return None
             removed = _delete_chunks(db, article_id)
+            groups.detach(db, article_id, self.group_rules)
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             _forget_summaries(db, article_id)
             generation = self._bump_generation(db)
@@ -341,7 +359,8 @@ class ArticleStore:
                     (article_id,),
                 )
             ]
-        return Article(**_summary_fields(row), text=text, chunks=chunks)
+            group = groups.describe(db, article_id)
+        return Article(**_summary_fields(row), text=text, chunks=chunks, group=group)
 
     def list_articles(
         self, filters: SearchFilters, *, limit: int, offset: int
@@ -367,12 +386,17 @@ class ArticleStore:
         found: dict[int, PassageRow] = {}
         query = (
             "SELECT c.id AS chunk_id, a.id AS article_id, a.title, a.url, a.source,"
-            " a.published_at, c.char_start, c.char_end, c.embedding"
-            " FROM chunks c JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
+            " a.published_at, c.char_start, c.char_end, c.embedding, g.id AS group_id,"
+            " g.original_id FROM chunks c JOIN articles a ON a.id = c.article_id"
+            " LEFT JOIN article_groups m ON m.article_id = a.id"
+            " LEFT JOIN duplicate_groups g ON g.id = m.group_id WHERE c.id IN ({marks})"
         )
-        with self._snapshot():
+        with self._snapshot() as db:
             rows = list(self._select_in(query, [int(i) for i in chunk_ids]))
             texts = self._article_texts({r["article_id"] for r in rows})
+            outlets = groups.group_outlets(
+                db, {r["group_id"] for r in rows if r["group_id"] is not None}
+            )
         for r in rows:
             found[r["chunk_id"]] = PassageRow(
                 chunk_id=r["chunk_id"],
@@ -385,8 +409,47 @@ class ArticleStore:
                 char_start=r["char_start"],
                 char_end=r["char_end"],
                 embedding=np.frombuffer(r["embedding"], dtype=np.float32),
+                group_id=r["group_id"],
+                original_id=r["original_id"],
+                carried_by=outlets.get(r["group_id"], []),
             )
         return found
+
+    def chunk_groups(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
+        """(article id, group id) of each chunk: what collapsing copies in search reads."""
+        query = (
+            "SELECT c.id, c.article_id, m.group_id FROM chunks c"
+            " LEFT JOIN article_groups m ON m.article_id = c.article_id WHERE c.id IN ({marks})"
+        )
+        with self._snapshot():
+            return {
+                r["id"]: (r["article_id"], r["group_id"])
+                for r in self._select_in(query, [int(i) for i in chunk_ids])
+            }
+
+    # --- duplicate groups ------------------------------------------------------------------
+    def ungrouped_articles(self, limit: int) -> list[tuple[str, str]]:
+        """(id, text) of up to ``limit`` articles in no near-duplicate group yet."""
+        with self._snapshot() as db:
+            return groups.ungrouped(db, limit)
+
+    def place_in_groups(self, fingerprints: Sequence[tuple[str, Fingerprint | None]]) -> None:
+        """Group articles stored without grouping (one transaction); skips any that were
+        grouped or deleted meanwhile."""
+        with self._transaction() as db:
+            for article_id, fingerprint in fingerprints:
+                exists = db.execute(
+                    "SELECT 1 FROM articles a LEFT JOIN article_groups m"
+                    " ON m.article_id = a.id WHERE a.id = ? AND m.article_id IS NULL",
+                    (article_id,),
+                ).fetchone()
+                if exists:
+                    groups.place(db, article_id, fingerprint, self.group_rules)
+
+    def clear_groups(self) -> None:
+        """Forget all groups (their parameters changed); ungrouped_articles() lists all."""
+        with self._transaction() as db:
+            groups.clear(db)
 
     def article_lengths(self, article_ids: Sequence[str]) -> dict[str, int]:
         """Characters of each stored article's text (for cost caps, before reading any)."""
