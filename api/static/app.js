@@ -234,6 +234,22 @@ function unsupportedFlag(sentence, span) {
   return [flag, tip];
 }
 
+// How many independent reports support a sentence: copies of one wire story count once
+// (groups), the outlets that printed a supporting text are counted apart (copies included).
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
+
+function corroborationBadge(sentence) {
+  const c = sentence.corroboration;
+  if (!c || !c.sources) return null;
+  const label = c.groups === 1 && c.outlets <= 1 ? "1 source" : `${c.groups} independent`;
+  const detail =
+    `Supported by ${plural(c.groups, "independent report")} ` +
+    `(${plural(c.outlets, "outlet")}, ${plural(c.sources, "passage")})`;
+  return el("span", { class: "corroboration meta", text: label, title: detail, "aria-label": detail });
+}
+
 function sentenceSpan(sentence, byNumber) {
   // The text gets its own span so that the "unsupported" underline stays off the markers.
   const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
@@ -244,6 +260,9 @@ function sentenceSpan(sentence, byNumber) {
   if (!sentence.supported) {
     span.classList.add("unsupported");
     span.append(" ", ...unsupportedFlag(sentence, span));
+  } else {
+    const badge = corroborationBadge(sentence);
+    if (badge) span.append(" ", badge);
   }
   return span;
 }
@@ -363,7 +382,15 @@ function openPassage(citation, trigger) {
   link.target = "_blank";
   link.rel = "noopener";
   $("passage-title").textContent = `Cited passage [${citation.number}]`;
-  $("passage-meta").textContent = [citation.source, isoDate(citation.published_at)]
+  const carriers = (citation.carried_by || []).filter((name) => name !== citation.source);
+  $("passage-meta").textContent = [
+    citation.source,
+    isoDate(citation.published_at),
+    citation.original_id && citation.original_id !== citation.article_id
+      ? `a copy of ${citation.original_id}`
+      : null,
+    carriers.length ? `also carried by ${carriers.join(", ")}` : null,
+  ]
     .filter(Boolean)
     .join(" · ");
   const text = $("passage-text");
