@@ -292,6 +292,8 @@ class Summarizer:
             "prompts": _prompt_version(),
             "threshold": self.checker.threshold,
             "judge": self.judge is not None,
+            # Summaries cached before sentences carried corroboration are not served.
+            "corroboration": 1,
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
