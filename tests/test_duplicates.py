@@ -151,9 +151,12 @@ def test_deleting_the_bridge_splits_a_group(store: ArticleStore) -> None:
     fingerprinter = Fingerprinter(0.4)
     base = next(a for a in load_samples() if a.id == "wikinews-2018-world-cup-day-five")
     paragraphs = base.text.split("\n\n")
-    # A and C share only the middle paragraphs; B, a longer revision, overlaps both.
-    parts = {"a": paragraphs[:8], "b": paragraphs[:13], "c": paragraphs[5:13]}
+    # A and C share only the middle paragraphs; B, a longer revision, overlaps both: A and C
+    # are two groups until B joins (merges) them.
+    parts = {"a": paragraphs[:8], "c": paragraphs[5:13], "b": paragraphs[:13]}
     for name, kept in parts.items():
+        if name == "b":
+            assert _group(store, "a")[2] == ["a"] and _group(store, "c")[2] == ["c"]
         _write(store, fingerprinter, ArticleInput(id=name, text="\n\n".join(kept), source=name))
     assert _group(store, "a")[2] == ["a", "b", "c"]
     assert _group(store, "a")[1] == "b"  # the only full copy (A and C are excerpts of it)

@@ -93,6 +93,7 @@ def place(
     # The largest group keeps its id; the others are relabelled into it (union by size, so an
     # article is relabelled O(log n) times at most).
     target = max(groups, key=lambda g: (groups[g], -g))
+    max_chars = max([member.chars, *(_max_chars(db, g) for g in groups)])
     originals = [_original(db, target)]
     for other in groups:
         if other == target:
@@ -101,7 +102,6 @@ def place(
         db.execute("UPDATE article_groups SET group_id = ? WHERE group_id = ?", (target, other))
         db.execute("DELETE FROM duplicate_groups WHERE id = ?", (other,))
     _join(db, article_id, target, signature)
-    max_chars = max([member.chars, *(_max_chars(db, g) for g in groups)])
     db.execute(
         "UPDATE duplicate_groups SET size = ?, max_chars = ? WHERE id = ?",
         (sum(groups.values()) + 1, max_chars, target),
