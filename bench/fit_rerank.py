@@ -47,7 +47,7 @@ from fit_fusion import Item, _collect, _split_half
 from newsdesk.api.eval_cli import resolve_suite
 from newsdesk.container import Newsdesk
 from newsdesk.evals import metrics
-from newsdesk.evals.runner import RETRIEVAL_CHUNKS
+from newsdesk.evals.runner import RETRIEVAL_CHUNKS, _gold_keys, _ranking_keys
 from newsdesk.evals.suite import load_suite
 from newsdesk.retrieval import rerank_features
 from newsdesk.retrieval.fusion import convex_fusion, query_dense_share
@@ -368,11 +368,16 @@ def main() -> None:
 def search_latency(work: Path, say: Callable[[str], None], suites: list[str]) -> None:
     """Whole searches (embed, faiss, BM25, fuse, rerank, hydrate) through Searcher, reranking
     off and on alternately per query so that both see the same machine load; each suite's
-    queries at the eval's top_k (40) and at the API's default (8)."""
-    say("| suite | top_k | queries | fused p50 / p95 | reranked p50 / p95 | p95 ratio |")
-    say("|---|---:|---:|---:|---:|---:|")
+    queries at the eval's top_k (40) and at the API's default (8). At top_k 40 the results are
+    also scored as the eval runner scores them (its own key and metric functions): recall@1 and
+    nDCG@10 of the questions with retrieval gold, through the service's search path."""
+    say(
+        "| suite | top_k | queries | fused p50 / p95 | reranked p50 / p95 | p95 ratio "
+        "| recall@1 fused → reranked | nDCG@10 fused → reranked |"
+    )
+    say("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in suites:
-        queries = [q.question for q in load_suite(resolve_suite(Path(name))).questions]
+        questions = load_suite(resolve_suite(Path(name))).questions
         data = work / name / "data"
         with Newsdesk.open(Settings(data_dir=data, backend="extractive")) as desk:
             searchers = {
@@ -386,16 +391,30 @@ def search_latency(work: Path, say: Callable[[str], None], suites: list[str]) ->
             }
             for top_k in (RETRIEVAL_CHUNKS, desk.settings.default_top_k):
                 times: dict[bool, list[float]] = {False: [], True: []}
-                for number, query in enumerate(queries):
+                r1: dict[bool, list[float]] = {False: [], True: []}
+                ndcg: dict[bool, list[float]] = {False: [], True: []}
+                for number, question in enumerate(questions):
                     # Alternate which goes first: neither always meets a warm cache.
                     for on in (number % 2 == 0, number % 2 == 1):
                         started = time.perf_counter()
-                        searchers[on].search(query, top_k=top_k)
+                        passages = searchers[on].search(question.question, top_k=top_k)
                         times[on].append((time.perf_counter() - started) * 1000)
+                        if question.has_retrieval_gold:
+                            ranked = _ranking_keys(question, passages)
+                            r1[on].append(metrics.recall_at_k(ranked, _gold_keys(question), 1))
+                            ndcg[on].append(metrics.ndcg_at_k(ranked, _gold_keys(question), 10))
                 p = {on: np.percentile(t, [50, 95]) for on, t in times.items()}
+                quality = (
+                    f"{np.mean(r1[False]):.3f} → {np.mean(r1[True]):.3f} "
+                    f"| {np.mean(ndcg[False]):.3f} → {np.mean(ndcg[True]):.3f}"
+                    if top_k == RETRIEVAL_CHUNKS and r1[False]
+                    else "| "
+                )
                 say(
-                    f"| {name} | {top_k} | {len(queries)} | {p[False][0]:.1f} / {p[False][1]:.1f} ms "
-                    f"| {p[True][0]:.1f} / {p[True][1]:.1f} ms | {p[True][1] / p[False][1]:.2f} |"
+                    f"| {name} | {top_k} | {len(questions)} "
+                    f"| {p[False][0]:.1f} / {p[False][1]:.1f} ms "
+                    f"| {p[True][0]:.1f} / {p[True][1]:.1f} ms | {p[True][1] / p[False][1]:.2f} "
+                    f"| {quality} |"
                 )
 
 
