@@ -125,6 +125,16 @@ def test_claims_and_keywords_keep_the_fused_order() -> None:
     assert order[0][0] != 1 and set(scores) == {1, 2, 3}
 
 
+def test_the_suites_claims_are_not_questions_and_their_questions_are() -> None:
+    """What keeps SciFact's ranking the fused one with reranking on: none of its claims reads
+    as a question, while nearly all of squad2-dev-qa's questions do."""
+    scifact = load_suite(ROOT / "evals" / "suites" / "beir-scifact.json").questions
+    assert not any(Query.of(q.question, _uniform_idf).is_question for q in scifact)
+    squad = load_suite(SQUAD).questions
+    read = sum(Query.of(q.question, _uniform_idf).is_question for q in squad)
+    assert read >= 0.95 * len(squad)
+
+
 # --- through the searcher, on real indexes -------------------------------------------------
 
 
