@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from newsdesk.stores.keys import MIN_KEY_CHARS
 
-VectorIndexKind = Literal["flat", "hnsw", "ivfpq"]
+VectorIndexKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["convex", "rrf"]
 Backend = Literal["local", "openai", "extractive"]
@@ -71,8 +71,17 @@ class Settings(BaseSettings):
 
     # --- indexes -------------------------------------------------------------------------
     vector_index: VectorIndexKind = Field(
-        default="flat",
-        description="faiss index type: `flat` (exact), `hnsw` or `ivfpq` (approximate).",
+        default="auto",
+        description="faiss index type: `flat` (exact), `hnsw` or `ivfpq` (approximate), or "
+        "`auto`: flat below `auto_hnsw_chunks` chunks, HNSW from there on (a growing "
+        "collection switches once, the HNSW index built in the background beside the readers).",
+    )
+    auto_hnsw_chunks: int = Field(
+        default=50_000,
+        ge=1,
+        description="With `vector_index=auto`, the collection size (chunks) from which the "
+        "vector index is HNSW instead of exact: where exact search stops being a few "
+        "milliseconds on 2 cores (docs/benchmarks.md).",
     )
     hnsw_m: int = Field(default=32, ge=4, le=256, description="HNSW graph degree.")
     hnsw_ef_search: int = Field(default=128, ge=8, le=4096, description="HNSW search breadth.")

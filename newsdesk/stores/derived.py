@@ -9,7 +9,12 @@ rebuild, never consistency.
 Readers never wait behind a rebuild of the BM25 index: a write appends its chunks to the
 lexical view at once (searchable before the write returns), and a background thread rebuilds
 the base BM25 index from a consistent read of SQLite, outside every lock, then swaps it in.
-Snapshots are copied under the lock and written to disk outside it."""
+Snapshots are copied under the lock and written to disk outside it.
+
+The vector index changes kind once when ``vector_index=auto`` and the collection outgrows
+exact search: the HNSW index is built in another background thread from a consistent read
+of SQLite, the writes committed meanwhile are replayed onto it, and it is swapped in under
+the lock; until then searches use the exact index, kept up to date as before."""
 
 from __future__ import annotations
 
@@ -81,6 +86,10 @@ class DerivedIndexes:
         # Held while the background thread reads SQLite, so close() never closes the store's
         # connections under it.
         self._reading = threading.Lock()
+        # Writes applied while the vector index is rebuilt aside (None when it is not): what
+        # the new index must catch up on before it replaces the current one.
+        self._vector_log: list[WriteResult] | None = None
+        self.vector_switches = 0  # vector indexes swapped in by the background thread
 
     # --- start-up ------------------------------------------------------------------------
     def open(self) -> str:
@@ -98,6 +107,7 @@ class DerivedIndexes:
                     )
                     self.generation = generation
                     self._maybe_request_rebuild()
+                    self._maybe_switch_vectors()
                     return "loaded"
                 except Exception as exc:  # a damaged snapshot is only a cache: rebuild
                     reason = f"snapshot unreadable ({exc})"
@@ -117,12 +127,13 @@ class DerivedIndexes:
             "format": SNAPSHOT_FORMAT,
             "generation": generation,
             "embedding_model": self.embedding_model,
-            "vector_index": self.vectors.kind,
             "dimension": self.vectors.dimension,
         }
         for key, value in expected.items():
             if manifest.get(key) != value:
                 return f"snapshot {key} is {manifest.get(key)!r}, expected {value!r}"
+        if not self.vectors.accepts(str(manifest.get("vector_index"))):
+            return f"snapshot vector_index is {manifest.get('vector_index')!r}, not configured"
         return None
 
     def _current_snapshot(self) -> Path | None:
@@ -191,6 +202,9 @@ class DerivedIndexes:
         self.generation = result.generation
         self._unsaved = True
         self._maybe_request_rebuild()
+        if self._vector_log is not None:
+            self._vector_log.append(result)
+        self._maybe_switch_vectors()
 
     def fresh_lexical(self) -> LexicalView:
         """The lexical view including every write that has returned; immutable, so search it
@@ -253,6 +267,61 @@ class DerivedIndexes:
         log.info(
             "BM25 index rebuilt beside the readers: %d chunks in %.1f s",
             len(ids),
+            time.perf_counter() - started,
+        )
+
+    # --- switching the vector index beside the readers ------------------------------------
+    def _maybe_switch_vectors(self) -> None:
+        """Start building the vector index a rebuild would now choose, once (under the lock)."""
+        if self._vector_log is not None or self._closing or not self.vectors.wants_rebuild():
+            return
+        self._vector_log = []
+        threading.Thread(target=self._switch_vectors, name="vector-rebuild", daemon=True).start()
+
+    def _switch_vectors(self) -> None:
+        try:
+            self._rebuild_vectors_aside()
+        except Exception:
+            if not self._closing:
+                log.exception("rebuilding the vector index failed; searches use the older one")
+        finally:
+            with self.lock:
+                self._vector_log = None
+
+    @timed_rebuild("vectors")
+    def _rebuild_vectors_aside(self) -> None:
+        with self._reading:
+            if self._closing:
+                return
+            with self.store.read_transaction():
+                generation = self.store.generation()
+                id_batches, vector_batches = [], []
+                for ids, vectors in self.store.iter_vectors():
+                    id_batches.append(ids)
+                    vector_batches.append(vectors)
+        started = time.perf_counter()
+        dimension = self.vectors.dimension
+        fresh = self.vectors.rebuilt(  # the slow part: no lock held
+            np.concatenate(id_batches) if id_batches else np.zeros(0, dtype=np.int64),
+            np.vstack(vector_batches) if vector_batches else np.zeros((0, dimension)),
+        )
+        with self.lock:
+            if self._closing or self._vector_log is None:
+                return
+            later = [r for r in self._vector_log if r.generation > generation]
+            if any(len(r.removed_chunk_ids) for r in later) and not fresh.can_update(removing=True):
+                log.info("chunks removed during the vector index rebuild; it will start over")
+                return
+            for result in later:
+                fresh.remove(result.removed_chunk_ids)
+                fresh.add(result.added_chunk_ids, result.added_vectors)
+            self.vectors.adopt(fresh)
+            self.vector_switches += 1
+            self._unsaved = True
+        log.info(
+            "vector index rebuilt beside the readers as %s: %d chunks in %.1f s",
+            self.vectors.kind,
+            len(self.vectors),
             time.perf_counter() - started,
         )
 

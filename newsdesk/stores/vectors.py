@@ -2,7 +2,12 @@
 
 ``flat`` is exact inner-product search (cosine, since vectors are unit length). ``hnsw`` and
 ``ivfpq`` are approximate, for large archives; they cannot always update in place, and say so
-through ``can_update``, so the owner rebuilds them from SQLite instead."""
+through ``can_update``, so the owner rebuilds them from SQLite instead.
+
+``auto`` is flat below ``auto_hnsw_chunks`` chunks and HNSW from there on: exact search costs
+time linear in the collection, HNSW about logarithmic. A growing flat index says so through
+``wants_rebuild``; its owner builds the HNSW replacement with ``rebuilt`` away from readers
+and swaps it in with ``adopt``. ``kind`` is always the kind in use."""
 
 from __future__ import annotations
 
@@ -26,6 +31,18 @@ class VectorIndex(Protocol):
     def can_update(self, *, removing: bool) -> bool:
         """Whether add/remove work in place now; if not, rebuild() from all vectors."""
 
+    def accepts(self, kind: str) -> bool:
+        """Whether a saved index of this kind serves the configured setting."""
+
+    def wants_rebuild(self) -> bool:
+        """Whether a rebuild would now choose another kind (``auto`` outgrowing flat)."""
+
+    def rebuilt(self, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
+        """A new index of the same settings built from these vectors; this one is untouched."""
+
+    def adopt(self, other: VectorIndex) -> None:
+        """Take over the contents of an index ``rebuilt`` returned."""
+
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
     def remove(self, ids: np.ndarray) -> None: ...
@@ -48,10 +65,37 @@ class VectorIndex(Protocol):
 
 class FaissVectorIndex:
     def __init__(self, dimension: int, settings: Settings) -> None:
-        self.kind = settings.vector_index
+        self.setting = settings.vector_index
+        self.kind: str = "flat" if self.setting == "auto" else self.setting
         self.dimension = dimension
         self._settings = settings
         self._index = self._empty()
+
+    def _chosen_kind(self, count: int) -> str:
+        """The kind a rebuild of ``count`` vectors makes."""
+        if self.setting != "auto":
+            return self.setting
+        return "hnsw" if count >= self._settings.auto_hnsw_chunks else "flat"
+
+    def accepts(self, kind: str) -> bool:
+        return kind == self.setting or (self.setting == "auto" and kind in ("flat", "hnsw"))
+
+    def wants_rebuild(self) -> bool:
+        # Only upwards: an HNSW index whose collection shrank stays HNSW (no flapping).
+        return (
+            self.setting == "auto"
+            and self.kind == "flat"
+            and self._chosen_kind(len(self)) == "hnsw"
+        )
+
+    def rebuilt(self, ids: np.ndarray, vectors: np.ndarray) -> FaissVectorIndex:
+        fresh = FaissVectorIndex(self.dimension, self._settings)
+        fresh.rebuild(ids, vectors)
+        return fresh
+
+    def adopt(self, other: VectorIndex) -> None:
+        assert isinstance(other, FaissVectorIndex)
+        self._index, self.kind = other._index, other.kind
 
     def _empty(self) -> faiss.Index:
         if self.kind == "hnsw":
@@ -86,6 +130,7 @@ class FaissVectorIndex:
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         matrix = _as_matrix(vectors, self.dimension)
+        self.kind = self._chosen_kind(len(ids))
         index = self._trained_ivfpq(matrix) if self.kind == "ivfpq" and len(ids) else self._empty()
         if len(ids):
             index.add_with_ids(matrix, ids.astype(np.int64))
@@ -108,6 +153,10 @@ class FaissVectorIndex:
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(self) == 0 or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+        # One query per call: on this thread (OpenMP's setting is per thread) search on one
+        # core. Splitting one query across cores made a flat search of 100k vectors 4x slower
+        # on a busy 2-core machine; concurrent requests use the other cores anyway.
+        faiss.omp_set_num_threads(1)
         scores, ids = self._index.search(
             _as_matrix(query, self.dimension),
             min(k, len(self)),
@@ -139,6 +188,17 @@ class FaissVectorIndex:
         if index.d != self.dimension:
             raise ValueError(f"index at {path} has dimension {index.d}, expected {self.dimension}")
         self._index = index
+        # A small ivfpq index is an untrained flat one and still counts as ivfpq.
+        self.kind = _kind_of(index) if self.setting == "auto" else self.setting
+
+
+def _kind_of(index: faiss.Index) -> str:
+    inner = faiss.downcast_index(faiss.downcast_index(index).index)
+    if isinstance(inner, faiss.IndexHNSW):
+        return "hnsw"
+    if isinstance(inner, faiss.IndexIVFPQ):
+        return "ivfpq"
+    return "flat"
 
 
 def _as_matrix(vectors: np.ndarray, dimension: int) -> np.ndarray:

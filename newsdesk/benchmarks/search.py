@@ -1,0 +1,245 @@
+"""`newsdesk bench search`: retrieval latency, recall@10 against exact search, memory per
+chunk, index build time and startup, on a cached synthetic collection (collection.py).
+
+Retrieval latency is one `Searcher.search` (query embedding, dense, BM25, fusion, hydrating
+the top 10 from SQLite; no LLM, no reranking unless configured), one query at a time after a
+few warm-up queries. Each stage is also timed on its own over the same queries. recall@10 is
+the overlap of the index's dense top 10 (from the production-sized candidate search) with
+exact inner-product search over every stored vector, for the same query vectors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from newsdesk.benchmarks.collection import (
+    DEFAULT_WORK_DIR,
+    Collection,
+    SentenceMeanEncoder,
+    default_corpus,
+    directory_bytes,
+    ensure_collection,
+    load_sentence_cache,
+    load_sources,
+    make_queries,
+)
+from newsdesk.container import Newsdesk, build_embedder
+from newsdesk.settings import Settings
+
+log = logging.getLogger(__name__)
+
+INDEX_NAMES = {"exact": "flat", "flat": "flat", "hnsw": "hnsw", "ivfpq": "ivfpq", "auto": "auto"}
+VECTORS_SOURCE = (
+    "bench-sentence-mean: each chunk's vector is the normalised mean of the real model's "
+    "embeddings of its sentences (cached per source sentence); queries are encoded the same "
+    "way, running the real model"
+)
+WARMUP = 5
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    array = np.asarray(values, dtype=np.float64) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(array, 50)), 3),
+        "p95_ms": round(float(np.percentile(array, 95)), 3),
+        "mean_ms": round(float(array.mean()), 3),
+    }
+
+
+def timed(function: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = function()
+    return time.perf_counter() - started, result
+
+
+def prepare(
+    chunks: int, work_dir: Path, seed: int, corpus: Path | None
+) -> tuple[Collection, SentenceMeanEncoder, list[str]]:
+    """The cached collection, its encoder (real model loaded) and the query pool."""
+    sources = load_sources(corpus or default_corpus())
+    model = build_embedder(Settings())
+    cache = load_sentence_cache(work_dir / "sentences.npz", sources, model)
+    encoder = SentenceMeanEncoder(model, cache)
+    collection = ensure_collection(work_dir, chunks, seed, sources, encoder)
+    return collection, encoder, make_queries(sources, 100_000, seed)
+
+
+def open_desk(
+    collection: Collection, kind: str, encoder: SentenceMeanEncoder
+) -> tuple[Newsdesk, float, str]:
+    """Open the collection with this index kind: built (and snapshot) on first use."""
+    collection.use_index(kind)
+    settings = collection.settings(kind)
+    seconds, desk = timed(lambda: Newsdesk.open(settings, embedder=encoder))
+    if desk.index_status.startswith("rebuilt"):
+        desk.indexes.flush()
+    return desk, seconds, desk.index_status
+
+
+def measure_startup(collection: Collection, kind: str) -> dict[str, Any]:
+    """A fresh process opening the collection and answering one search (loads the model)."""
+    spawned = time.time()
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "newsdesk.benchmarks.startup",
+            str(collection.directory),
+            kind,
+            str(spawned),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    result: dict[str, Any] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
+
+
+def exact_top10(desk: Newsdesk, query_vectors: np.ndarray) -> np.ndarray:
+    """Ids of the exact top 10 for each query, by brute force over all stored vectors."""
+    exact = faiss.IndexIDMap2(faiss.IndexFlatIP(desk.embedder.dimension))
+    for ids, vectors in desk.store.iter_vectors(batch_size=50_000):
+        exact.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    _, ids = exact.search(np.ascontiguousarray(query_vectors, dtype=np.float32), 10)
+    return np.asarray(ids)
+
+
+def recall_at_10(desk: Newsdesk, query_vectors: np.ndarray, candidates: int) -> float:
+    truth = exact_top10(desk, query_vectors)
+    found = 0
+    for vector, expected in zip(query_vectors, truth, strict=True):
+        _, ids = desk.indexes.vectors.search(vector[None, :], candidates)
+        found += len(set(ids[:10].tolist()) & set(expected[expected >= 0].tolist()))
+    return found / max(1, sum(int((row >= 0).sum()) for row in truth))
+
+
+def stage_latencies(desk: Newsdesk, queries: Sequence[str], candidates: int) -> dict[str, Any]:
+    embed, dense, lexical = [], [], []
+    for query in queries:
+        started = time.perf_counter()
+        vector = desk.embedder.embed([query])
+        embedded = time.perf_counter()
+        desk.indexes.vectors.search(vector, candidates)
+        searched = time.perf_counter()
+        desk.indexes.fresh_lexical().search(query, candidates)
+        done = time.perf_counter()
+        embed.append(embedded - started)
+        dense.append(searched - embedded)
+        lexical.append(done - searched)
+    return {
+        "query_embedding": percentiles(embed),
+        "dense": percentiles(dense),
+        "lexical": percentiles(lexical),
+    }
+
+
+def file_bytes(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0
+
+
+def run_search_bench(
+    *,
+    chunks: int,
+    index: str = "auto",
+    queries: int = 200,
+    work_dir: Path = DEFAULT_WORK_DIR,
+    seed: int = 13,
+    corpus: Path | None = None,
+    startup: bool = True,
+) -> dict[str, Any]:
+    kind = INDEX_NAMES[index]
+    collection, encoder, pool = prepare(chunks, work_dir, seed, corpus)
+    desk, open_seconds, status = open_desk(collection, kind, encoder)
+    built = status.startswith("rebuilt")
+    index_dir = collection.directory / f"indexes-{kind}"
+    meta_path = index_dir / "build.json"
+    if built:
+        meta_path.write_text(json.dumps({"build_seconds": round(open_seconds, 2)}))
+    build_seconds = (
+        json.loads(meta_path.read_text())["build_seconds"] if meta_path.is_file() else None
+    )
+    effective = desk.indexes.vectors.kind
+    startup_figures: dict[str, Any] = {}
+    if startup:
+        desk.close()
+        startup_figures = measure_startup(collection, kind)
+        desk, _, _ = open_desk(collection, kind, encoder)
+
+    try:
+        settings = desk.settings
+        candidates = 10 * settings.candidate_multiplier
+        asked = pool[: queries + WARMUP]
+        for query in asked[:WARMUP]:
+            desk.searcher.search(query, top_k=10)
+        totals = []
+        for query in asked[WARMUP:]:
+            started = time.perf_counter()
+            desk.searcher.search(query, top_k=10)
+            totals.append(time.perf_counter() - started)
+        stages = stage_latencies(desk, asked[WARMUP:], candidates)
+        query_vectors = desk.embedder.embed(asked[WARMUP:])
+        recall = recall_at_10(desk, query_vectors, candidates)
+        snapshot = _current_snapshot(index_dir)
+        vector_bytes = file_bytes(snapshot / "vectors.faiss") if snapshot else 0
+        lexical_bytes = directory_bytes(snapshot / "lexical") if snapshot else 0
+        stored = len(desk.indexes.vectors)
+        sqlite_bytes = sum(
+            file_bytes(collection.directory / f"newsdesk.sqlite3{suffix}")
+            for suffix in ("", "-wal")
+        )
+    finally:
+        desk.close()
+    latency = percentiles(totals)
+    return {
+        "benchmark": "search",
+        "index": effective,
+        "index_setting": kind,
+        "chunks": stored,
+        "articles": collection.articles,
+        "queries": len(totals),
+        "p50_ms": latency["p50_ms"],
+        "p95_ms": latency["p95_ms"],
+        "mean_ms": latency["mean_ms"],
+        "recall_at_10": round(recall, 4),
+        "bytes_per_chunk": round(vector_bytes / max(1, stored), 1),
+        "lexical_bytes_per_chunk": round(lexical_bytes / max(1, stored), 1),
+        "sqlite_bytes_per_chunk": round(sqlite_bytes / max(1, stored), 1),
+        "stages": stages,
+        "build_seconds": build_seconds,
+        "built_this_run": built,
+        "collection_build_seconds": round(collection.build_seconds, 2),
+        **startup_figures,
+        "settings": {
+            "hnsw_m": settings.hnsw_m,
+            "hnsw_ef_search": settings.hnsw_ef_search,
+            "ivf_nlist": settings.ivf_nlist,
+            "ivf_nprobe": settings.ivf_nprobe,
+            "pq_m": settings.pq_m,
+            "candidates": candidates,
+            "rerank": settings.rerank,
+            "retrieval_mode": settings.retrieval_mode,
+        },
+        "vectors_source": VECTORS_SOURCE,
+        "collection": str(collection.directory),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+    }
+
+
+def _current_snapshot(index_dir: Path) -> Path | None:
+    try:
+        return index_dir / (index_dir / "CURRENT").read_text().strip()
+    except OSError:
+        return None
