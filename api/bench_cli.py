@@ -5,6 +5,8 @@ runs so that `newsdesk --help` stays fast."""
 from __future__ import annotations
 
 import json
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -53,3 +55,58 @@ def bench_ingest(
     from newsdesk.benchmarks import ingest
 
     print_figures(ingest.run(Settings(), chunks=chunks, seed=seed))
+
+
+class IndexChoice(StrEnum):
+    exact = "exact"
+    hnsw = "hnsw"
+    ivfpq = "ivfpq"
+    auto = "auto"
+
+
+IndexOption = Annotated[
+    IndexChoice,
+    typer.Option(
+        "--index",
+        help="Vector index: exact (flat), hnsw, ivfpq, or auto (the `vector_index=auto` choice "
+        "for the collection's size).",
+    ),
+]
+WorkDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--work-dir",
+        help="Where synthetic collections and their indexes are cached between runs "
+        "(default ~/.cache/newsdesk-bench).",
+    ),
+]
+
+
+@bench_app.command("search")
+def bench_search(
+    chunks: ChunksOption = 10_000,
+    index: IndexOption = IndexChoice.auto,
+    queries: Annotated[int, typer.Option("--queries", min=1, help="Timed queries.")] = 200,
+    work_dir: WorkDirOption = None,
+    startup: Annotated[
+        bool, typer.Option(help="Also time a fresh process opening the collection.")
+    ] = True,
+    seed: SeedOption = 13,
+    as_json: BenchJsonOption = True,
+) -> None:
+    """Retrieval latency p50/p95 (query embedding + dense + BM25 + fusion), recall@10 against
+    exact search, bytes per chunk, build and startup time, on a cached synthetic collection."""
+    from newsdesk.benchmarks import search
+    from newsdesk.benchmarks.collection import DEFAULT_WORK_DIR
+
+    print_figures(
+        search.run(
+            Settings(),
+            chunks=chunks,
+            index=index.value,
+            queries=queries,
+            work_dir=work_dir or DEFAULT_WORK_DIR,
+            seed=seed,
+            startup=startup,
+        )
+    )

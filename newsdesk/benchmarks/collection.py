@@ -1,7 +1,7 @@
 """Synthetic collections for the search benchmarks: real news text, cheap vectors, cached.
 
-Articles recombine runs of sentences from real news articles (the FRANK CNN/DM + XSum set,
-seeded), as ``bench/ingest_search.py`` does. Embedding a million chunks with the real model
+Articles recombine runs of sentences from real news articles (the FRANK CNN/DM + XSum articles
+of the shipped news suite, seeded), as ``corpus.py`` and ``bench/ingest_search.py`` do. Embedding a million chunks with the real model
 would take hours on 2 cores, so chunk vectors come from a cheap deterministic encoder,
 ``SentenceMeanEncoder``: the normalised mean of the *real* embeddings of a text's sentences.
 Each source sentence is embedded once with the real model and kept (``sentences.npz``), so a
@@ -16,20 +16,22 @@ built once and then loaded from its snapshot; ``indexes`` is a symlink to the ki
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import logging
-import os
 import random
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
+from newsdesk.benchmarks.corpus import NEWS_SUITE
 from newsdesk.embedding import Embedder
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import Settings
@@ -37,24 +39,11 @@ from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 log = logging.getLogger(__name__)
 
-CORPUS_NAME = "evaldata/news-summarisation/frank_cnndm_xsum_shared.jsonl"
 DEFAULT_WORK_DIR = Path.home() / ".cache" / "newsdesk-bench"
 # Words per chunk: the chunker's default 200 model tokens at ~1.3 tokens per English word.
 CHUNK_WORDS = 150
 ARTICLES_PER_WRITE = 500
 _GLUED = re.compile(r"([a-z0-9%)][.!?][\"']?)([A-Z])")
-
-
-def default_corpus() -> Path:
-    """The shared evaluation data beside the repository (a worktree sits one level deeper)."""
-    override = os.environ.get("NEWSDESK_BENCH_CORPUS")
-    if override:
-        return Path(override)
-    root = Path(__file__).resolve().parents[2]
-    for base in (root.parent, root.parent.parent, Path("/work")):
-        if (base / "shared" / CORPUS_NAME).is_file():
-            return base / "shared" / CORPUS_NAME
-    raise FileNotFoundError(f"no shared/{CORPUS_NAME} found; pass --corpus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,30 +53,28 @@ class SourceArticle:
     summary: str
 
 
-def load_sources(path: Path) -> list[SourceArticle]:
-    """The corpus's articles as sentences. The XSum texts lost the space after most full
-    stops ("approval.The move"): put it back, so that sentences split as written; a sentence
-    still longer than a chunk is left out (the chunker would cut it into pieces)."""
+def load_sources() -> list[SourceArticle]:
+    """The shipped news suite's articles as sentences (the FRANK CNN/DM + XSum articles).
+
+    The XSum texts lost the space after most full stops ("approval.The move"): put it back,
+    so that sentences split as written; a sentence still longer than half a chunk is left
+    out (the chunker would cut it into pieces)."""
+    suite_file = resources.files("newsdesk.evals") / "suites" / NEWS_SUITE
+    data = json.loads(gzip.decompress(suite_file.read_bytes()))
+    summaries: dict[str, str] = {}
+    for summary in data["summaries"]:
+        summaries.setdefault(summary["article_id"], summary.get("reference", ""))
     sources = []
-    with path.open(encoding="utf-8") as lines:
-        for line in lines:
-            record = json.loads(line)
-            text = normalise_text(_GLUED.sub(r"\1 \2", record["article"]))
-            sentences = tuple(
-                sentence
-                for span in sentence_spans(text)
-                if len((sentence := text[span.start : span.end]).split()) <= CHUNK_WORDS // 2
-            )
-            if sentences:
-                sources.append(
-                    SourceArticle(
-                        record.get("source_dataset", "news"),
-                        sentences,
-                        record.get("reference_summary", ""),
-                    )
-                )
-    if not sources:
-        raise ValueError(f"no articles in {path}")
+    for article in data["articles"]:
+        text = normalise_text(_GLUED.sub(r"\1 \2", article["text"]))
+        sentences = tuple(
+            sentence
+            for span in sentence_spans(text)
+            if len((sentence := text[span.start : span.end]).split()) <= CHUNK_WORDS // 2
+        )
+        if sentences:
+            dataset = article["id"].split("-")[1] if article["id"].count("-") >= 2 else "news"
+            sources.append(SourceArticle(dataset, sentences, summaries.get(article["id"], "")))
     return sources
 
 
@@ -266,8 +253,9 @@ class Collection:
     seed: int
     build_seconds: float
 
-    def settings(self, vector_index: str, **overrides: object) -> Settings:
-        return Settings(data_dir=self.directory, vector_index=vector_index, **overrides)  # type: ignore[arg-type]
+    def settings(self, base: Settings, vector_index: str) -> Settings:
+        """``base`` (the caller's settings: index parameters…) on this collection."""
+        return base.model_copy(update={"data_dir": self.directory, "vector_index": vector_index})
 
     def use_index(self, kind: str) -> Path:
         """Point ``indexes`` at this kind's own directory (built on first open)."""

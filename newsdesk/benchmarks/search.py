@@ -26,7 +26,6 @@ from newsdesk.benchmarks.collection import (
     DEFAULT_WORK_DIR,
     Collection,
     SentenceMeanEncoder,
-    default_corpus,
     directory_bytes,
     ensure_collection,
     load_sentence_cache,
@@ -63,11 +62,11 @@ def timed(function: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def prepare(
-    chunks: int, work_dir: Path, seed: int, corpus: Path | None
+    settings: Settings, chunks: int, work_dir: Path, seed: int
 ) -> tuple[Collection, SentenceMeanEncoder, list[str]]:
     """The cached collection, its encoder (real model loaded) and the query pool."""
-    sources = load_sources(corpus or default_corpus())
-    model = build_embedder(Settings())
+    sources = load_sources()
+    model = build_embedder(settings)
     cache = load_sentence_cache(work_dir / "sentences.npz", sources, model)
     encoder = SentenceMeanEncoder(model, cache)
     collection = ensure_collection(work_dir, chunks, seed, sources, encoder)
@@ -75,12 +74,12 @@ def prepare(
 
 
 def open_desk(
-    collection: Collection, kind: str, encoder: SentenceMeanEncoder
+    settings: Settings, collection: Collection, kind: str, encoder: SentenceMeanEncoder
 ) -> tuple[Newsdesk, float, str]:
     """Open the collection with this index kind: built (and snapshot) on first use."""
     collection.use_index(kind)
-    settings = collection.settings(kind)
-    seconds, desk = timed(lambda: Newsdesk.open(settings, embedder=encoder))
+    on_collection = collection.settings(settings, kind)
+    seconds, desk = timed(lambda: Newsdesk.open(on_collection, embedder=encoder))
     if desk.index_status.startswith("rebuilt"):
         desk.indexes.flush()
     return desk, seconds, desk.index_status
@@ -149,19 +148,19 @@ def file_bytes(path: Path) -> int:
     return path.stat().st_size if path.is_file() else 0
 
 
-def run_search_bench(
+def run(
+    settings: Settings,
     *,
     chunks: int,
     index: str = "auto",
     queries: int = 200,
     work_dir: Path = DEFAULT_WORK_DIR,
     seed: int = 13,
-    corpus: Path | None = None,
     startup: bool = True,
 ) -> dict[str, Any]:
     kind = INDEX_NAMES[index]
-    collection, encoder, pool = prepare(chunks, work_dir, seed, corpus)
-    desk, open_seconds, status = open_desk(collection, kind, encoder)
+    collection, encoder, pool = prepare(settings, chunks, work_dir, seed)
+    desk, open_seconds, status = open_desk(settings, collection, kind, encoder)
     built = status.startswith("rebuilt")
     index_dir = collection.directory / f"indexes-{kind}"
     meta_path = index_dir / "build.json"
@@ -175,7 +174,7 @@ def run_search_bench(
     if startup:
         desk.close()
         startup_figures = measure_startup(collection, kind)
-        desk, _, _ = open_desk(collection, kind, encoder)
+        desk, _, _ = open_desk(settings, collection, kind, encoder)
 
     try:
         settings = desk.settings
