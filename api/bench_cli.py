@@ -14,8 +14,8 @@ import typer
 from newsdesk.settings import Settings
 
 bench_app = typer.Typer(
-    help="Benchmarks: `newsdesk bench embed|ingest [--chunks N] --json` print figures with a "
-    "baseline measured in the same run.",
+    help="Benchmarks: `newsdesk bench embed|ingest|search|http [--chunks N] --json` print "
+    "figures with a baseline measured in the same run.",
     no_args_is_help=True,
 )
 
@@ -108,5 +108,40 @@ def bench_search(
             work_dir=work_dir or DEFAULT_WORK_DIR,
             seed=seed,
             startup=startup,
+        )
+    )
+
+
+@bench_app.command("http")
+def bench_http(
+    chunks: ChunksOption = 10_000,
+    index: IndexOption = IndexChoice.auto,
+    requests: Annotated[
+        int, typer.Option("--requests", min=1, help="Requests per concurrency level.")
+    ] = 200,
+    concurrency: Annotated[
+        str, typer.Option("--concurrency", help="Concurrent clients, comma-separated levels.")
+    ] = "1,8,32",
+    work_dir: WorkDirOption = None,
+    seed: SeedOption = 13,
+    as_json: BenchJsonOption = True,
+) -> None:
+    """/search requests/s and p95 per concurrency over real uvicorn on loopback (a separate
+    load-generator process), against the in-process rate of the same searches."""
+    from newsdesk.benchmarks import http
+    from newsdesk.benchmarks.collection import DEFAULT_WORK_DIR
+
+    levels = [int(level) for level in concurrency.split(",") if level.strip()]
+    if not levels or min(levels) < 1:
+        raise typer.BadParameter("concurrency levels must be positive integers")
+    print_figures(
+        http.run(
+            Settings(),
+            chunks=chunks,
+            index=index.value,
+            requests=requests,
+            levels=levels,
+            work_dir=work_dir or DEFAULT_WORK_DIR,
+            seed=seed,
         )
     )

@@ -46,3 +46,53 @@ def test_bench_ingest_stores_at_least_the_chunks_asked_for(tmp_path: Path) -> No
     _check_rates(figures)
     # The benchmark ingests into a temporary directory, never the configured one.
     assert not (tmp_path / "data").exists()
+
+
+def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
+    tmp_path: Path,
+) -> None:
+    work = str(tmp_path / "work")
+    args = ("search", "--chunks", "300", "--queries", "5", "--work-dir", work)
+    exact = _figures(tmp_path, *args, "--index", "exact")
+    assert exact["index"] == "flat" and int(exact["chunks"]) >= 300  # type: ignore[call-overload]
+    assert 0 < float(exact["p50_ms"]) <= float(exact["p95_ms"])  # type: ignore[arg-type]
+    # Exact search against exact search: the same top 10 (up to ties of equal scores).
+    assert float(exact["recall_at_10"]) >= 0.95  # type: ignore[arg-type]
+    # 384 float32 per chunk, plus its id.
+    assert 384 * 4 <= float(exact["bytes_per_chunk"]) <= 384 * 4 + 64  # type: ignore[arg-type]
+    assert exact["built_this_run"] is True and exact["startup_index_status"] == "loaded"
+    assert float(exact["startup_seconds"]) > 0  # type: ignore[arg-type]
+    assert "bench-sentence-mean" in str(exact["vectors_source"])
+    stages = exact["stages"]
+    assert isinstance(stages, dict) and set(stages) == {"query_embedding", "dense", "lexical"}
+
+    hnsw = _figures(tmp_path, *args, "--index", "hnsw", "--no-startup")
+    assert hnsw["index"] == "hnsw" and hnsw["chunks"] == exact["chunks"]
+    assert 0 <= float(hnsw["recall_at_10"]) <= 1  # type: ignore[arg-type]
+    assert float(hnsw["bytes_per_chunk"]) > float(exact["bytes_per_chunk"])  # type: ignore[arg-type]
+    # The collection was built once; a second run of a kind loads its saved index.
+    again = _figures(tmp_path, *args, "--index", "hnsw", "--no-startup")
+    assert again["built_this_run"] is False
+    assert again["collection_build_seconds"] == exact["collection_build_seconds"]
+    assert again["build_seconds"] == hnsw["build_seconds"]
+
+
+def test_bench_http_reports_rates_per_concurrency_against_in_process(tmp_path: Path) -> None:
+    figures = _figures(
+        tmp_path,
+        "http",
+        *("--chunks", "200", "--requests", "12", "--concurrency", "1,4"),
+        *("--work-dir", str(tmp_path / "work")),
+    )
+    levels = figures["concurrency"]
+    assert isinstance(levels, dict) and set(levels) == {"1", "4"}
+    for level in levels.values():
+        assert level["requests"] == 12 and level["errors"] == 0
+        assert level["requests_per_s"] > 0 and level["in_process_requests_per_s"] > 0
+        assert level["p95_ms"] > 0
+        assert math.isclose(
+            level["ratio_to_in_process"],
+            level["requests_per_s"] / level["in_process_requests_per_s"],
+            rel_tol=0.02,
+        )
+    assert figures["requests_per_s"] == {c: v["requests_per_s"] for c, v in levels.items()}

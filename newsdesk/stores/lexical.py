@@ -166,8 +166,13 @@ class Bm25Index:
         self._ids = np.load(directory / "chunk_ids.npy")
         meta = json.loads((directory / "lexical.json").read_text())
         self._token_count = int(meta["token_count"])
+        # Memory-mapped: a restart on a large collection pages the score matrix in as
+        # searches touch it instead of reading it all first. Snapshot files never change once
+        # written (a new snapshot is a new directory), so the mapping stays valid.
         self._bm25 = (
-            None if meta["empty"] else bm25s.BM25.load(str(directory / "bm25"), show_progress=False)
+            None
+            if meta["empty"]
+            else bm25s.BM25.load(str(directory / "bm25"), mmap=True, show_progress=False)
         )
 
 
