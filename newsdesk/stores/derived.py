@@ -9,7 +9,8 @@ rebuild, never consistency.
 Readers never wait behind a rebuild of the BM25 index: a write appends its chunks to the
 lexical view at once (searchable before the write returns), and a background thread rebuilds
 the base BM25 index from a consistent read of SQLite, outside every lock, then swaps it in.
-Snapshots are copied under the lock and written to disk outside it.
+Snapshots are copied while writers wait (readers go on searching: both only read) and
+written to disk after.
 
 The vector index changes kind once when ``vector_index=auto`` and the collection outgrows
 exact search: the HNSW index is built in another background thread from a consistent read
@@ -305,7 +306,9 @@ class DerivedIndexes:
             np.concatenate(id_batches) if id_batches else np.zeros(0, dtype=np.int64),
             np.vstack(vector_batches) if vector_batches else np.zeros((0, dimension)),
         )
-        with self.lock:
+        # The writers' lock first (the order writers take them in): a flush copying the index
+        # holds it, and must not see the index change under it.
+        with self._writer, self.lock:
             if self._closing or self._vector_log is None:
                 return
             later = [r for r in self._vector_log if r.generation > generation]
@@ -339,19 +342,29 @@ class DerivedIndexes:
 
     def flush(self) -> bool:
         """Write a snapshot if anything changed since the last one. Returns whether it wrote.
-        The indexes are copied under the lock; the files are written outside it."""
+
+        The vector index is copied while writers wait (nothing may change it meanwhile) but
+        not under the readers' lock: searching and copying both only read it, and at a
+        million chunks the copy takes a second or more. The files are written after."""
         with self._flushing:
-            with self.lock:
-                self.last_flush = time.monotonic()
-                if not self._unsaved:
-                    return False
-                generation = self.generation
-                count = len(self.vectors)
-                vectors = self.vectors.serialized()
-                lexical = self.lexical_view
-                self._unsaved = False
+            with self._writer:
+                with self.lock:
+                    self.last_flush = time.monotonic()
+                    if not self._unsaved:
+                        return False
+                    generation = self.generation
+                    count = len(self.vectors)
+                    kind = self.vectors.kind
+                    lexical = self.lexical_view
+                    self._unsaved = False
+                try:
+                    vectors = self.vectors.serialized()
+                except BaseException:
+                    with self.lock:
+                        self._unsaved = True
+                    raise
             try:
-                self._write_snapshot(generation, vectors, count, lexical)
+                self._write_snapshot(generation, vectors, count, kind, lexical)
             except BaseException:
                 with self.lock:
                     self._unsaved = True
@@ -365,7 +378,7 @@ class DerivedIndexes:
         return False
 
     def _write_snapshot(
-        self, generation: int, vectors: np.ndarray, count: int, lexical: LexicalView
+        self, generation: int, vectors: np.ndarray, count: int, kind: str, lexical: LexicalView
     ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f".staging-{uuid.uuid4().hex}"
@@ -377,7 +390,7 @@ class DerivedIndexes:
                 "format": SNAPSHOT_FORMAT,
                 "generation": generation,
                 "embedding_model": self.embedding_model,
-                "vector_index": self.vectors.kind,
+                "vector_index": kind,
                 "dimension": self.vectors.dimension,
                 "vectors": count,
                 "written_at": time.time(),
