@@ -38,6 +38,16 @@ log = logging.getLogger(__name__)
 
 
 def build_embedder(settings: Settings) -> Embedder:
+    if settings.embedding_backend in ("openvino", "openvino-bf16"):
+        from newsdesk.openvino_embedding import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(
+            settings.embedding_model,
+            cache_dir=settings.embedding_cache_dir or settings.data_dir / "models",
+            precision="bf16" if settings.embedding_backend == "openvino-bf16" else "f32",
+            batch_size=settings.embedding_batch_size,
+            offline=settings.offline,
+        )
     return SentenceTransformerEmbedder(
         settings.embedding_model,
         device=settings.embedding_device,

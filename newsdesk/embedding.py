@@ -46,14 +46,18 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def forbid_hub_access() -> None:
+    """Make any accidental hub lookup fail fast instead of hanging on a closed network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 class SentenceTransformerEmbedder:
     def __init__(
         self, model: str, *, device: str = "cpu", batch_size: int = 64, offline: bool = True
     ) -> None:
         if offline:
-            # Make any accidental hub lookup fail fast instead of hanging on a closed network.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            forbid_hub_access()
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as transformers_logging
 

@@ -23,7 +23,7 @@ UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
-EmbeddingBackend = Literal["torch"]
+EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
 
 
 class Settings(BaseSettings):
@@ -47,10 +47,22 @@ class Settings(BaseSettings):
     embedding_batch_size: int = Field(
         default=64, ge=1, le=4096, description="Texts per encode batch."
     )
-    embedding_device: str = Field(default="cpu", description="torch device for the embedder.")
+    embedding_device: str = Field(
+        default="cpu", description="torch device for the embedder (`torch` backend only)."
+    )
     embedding_backend: EmbeddingBackend = Field(
-        default="torch",
-        description="What runs the embedding model: `torch` (sentence-transformers, fp32).",
+        default="openvino-bf16",
+        description="What runs the embedding model: `torch` (sentence-transformers, fp32), "
+        "`openvino` (OpenVINO, fp32) or `openvino-bf16` (OpenVINO in bfloat16 where the CPU "
+        "has native bfloat16, AVX512-BF16 or AMX, else fp32; ~4× torch on 2 cores, nDCG@10 on "
+        "beir-scifact as torch's, docs/benchmarks.md). The OpenVINO backends convert the "
+        "local model once into `embedding_cache_dir` and check its vectors against torch's. "
+        "Each backend's vectors have their own model id: changing it re-embeds the collection "
+        "at the next start.",
+    )
+    embedding_cache_dir: Path | None = Field(
+        default=None,
+        description="Where converted embedding models are kept (default: `DATA_DIR/models`).",
     )
     offline: bool = Field(
         default=True,

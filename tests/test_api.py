@@ -208,4 +208,5 @@ def test_openapi_and_health(client: TestClient) -> None:
         assert path in schema["paths"]
     assert client.get("/docs").status_code == 200
     health = client.get("/health").json()
-    assert health["status"] == "ok" and health["embedding_model"] == "all-MiniLM-L6-v2"
+    # The model id names the model and, for a backend other than torch, how it runs.
+    assert health["status"] == "ok" and health["embedding_model"].startswith("all-MiniLM-L6-v2")
