@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import TracebackType
 
 from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
@@ -43,7 +44,7 @@ def build_embedder(settings: Settings) -> Embedder:
 
         return OpenVinoEmbedder(
             settings.embedding_model,
-            cache_dir=settings.embedding_cache_dir or settings.data_dir / "models",
+            cache_dir=settings.embedding_cache_dir or Path.home() / ".cache/newsdesk/models",
             precision="bf16" if settings.embedding_backend == "openvino-bf16" else "f32",
             batch_size=settings.embedding_batch_size,
             offline=settings.offline,

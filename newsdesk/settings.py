@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     )
     embedding_cache_dir: Path | None = Field(
         default=None,
-        description="Where converted embedding models are kept (default: `DATA_DIR/models`).",
+        description="Where converted embedding models are kept (default: "
+        "`~/.cache/newsdesk/models`, shared by every data directory: a conversion is named by "
+        "a hash of the model's files, so collections never get another model's).",
     )
     offline: bool = Field(
         default=True,

@@ -44,8 +44,7 @@ def test_bench_ingest_stores_at_least_the_chunks_asked_for(tmp_path: Path) -> No
     assert int(figures["chunks"]) >= 10  # type: ignore[call-overload]
     assert int(figures["articles"]) >= 1  # type: ignore[call-overload]
     _check_rates(figures)
-    # The benchmark ingests into a temporary collection, never the configured one (which
-    # holds only the converted model, when the backend is OpenVINO's).
+    # The benchmark ingests into a temporary collection, never the configured one.
     assert not list((tmp_path / "data").glob("newsdesk.sqlite3*"))
 
 

@@ -34,11 +34,26 @@ def news_chunks(torch_embedder: Embedder) -> list[str]:
     return chunk_texts(torch_embedder, Settings(_env_file=None), 48, seed=3)
 
 
+@pytest.fixture(scope="module")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty conversion cache: this module converts the packaged model itself, once."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.mark.parametrize("backend", ["openvino", "openvino-bf16"])
 def test_openvino_vectors_agree_with_torch_fp32_on_news_text(
-    backend: EmbeddingBackend, tmp_path: Path, torch_embedder: Embedder, news_chunks: list[str]
+    backend: EmbeddingBackend,
+    tmp_path: Path,
+    model_cache: Path,
+    torch_embedder: Embedder,
+    news_chunks: list[str],
 ) -> None:
-    settings = Settings(data_dir=tmp_path, embedding_backend=backend, _env_file=None)
+    settings = Settings(
+        data_dir=tmp_path,
+        embedding_backend=backend,
+        embedding_cache_dir=model_cache,
+        _env_file=None,
+    )
     fast = build_embedder(settings)
     assert fast.model_id != torch_embedder.model_id and backend.split("-")[0] in fast.model_id
     assert (fast.dimension, fast.max_tokens) == (torch_embedder.dimension, 256)
@@ -51,10 +66,10 @@ def test_openvino_vectors_agree_with_torch_fp32_on_news_text(
     # Chunking counts tokens through token_spans: the same spans as the torch tokenizer's.
     assert fast.token_spans(news_chunks) == torch_embedder.token_spans(news_chunks)
     # The conversion is kept: a second embedder loads it instead of converting again.
-    exports = list((tmp_path / "models").iterdir())
+    exports = list(model_cache.iterdir())
     assert len(exports) == 1 and (exports[0] / "manifest.json").is_file()
     build_embedder(settings)
-    assert list((tmp_path / "models").iterdir()) == exports
+    assert list(model_cache.iterdir()) == exports
 
 
 def test_changing_the_backend_re_embeds_the_collection(
