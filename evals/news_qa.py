@@ -5,10 +5,12 @@ often the answer pipeline answers the first kind and declines the second.
 Its format is not the general suite format (evals/suite.py): it keeps character offsets of the
 gold spans into the article and a `split` (tune / test) so that thresholds are tuned on one
 half and reported on the other; `holdout` questions were written before the rules were reworked
-and are only ever reported."""
+in session 3, `holdout2` ones before session 6 on articles of another suite (`suite_articles`,
+ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 from dataclasses import dataclass
@@ -18,9 +20,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from newsdesk.answers import CitedAnswer
+from newsdesk.domain import ArticleInput
 from newsdesk.generation.answer import Answerer
 
-Split = Literal["tune", "test", "holdout"]
+Split = Literal["tune", "test", "holdout", "holdout2"]
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
 
 
@@ -41,16 +44,38 @@ class NewsQuestion(BaseModel):
     split: Split
 
 
+class SuiteArticles(BaseModel):
+    """Articles taken from another shipped suite (its `articles` list, by id)."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    ids: list[str]
+
+
 class NewsQaSet(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str
     description: str
     articles: str
     questions: list[NewsQuestion]
+    suite_articles: SuiteArticles | None = None
 
 
 def load(path: Path = SUITE) -> NewsQaSet:
     return NewsQaSet.model_validate(json.loads(path.read_text(encoding="utf-8")))
+
+
+def load_articles(suite: NewsQaSet, root: Path) -> list[ArticleInput]:
+    """Every article the questions are asked of: the samples file, then the suite articles
+    (untitled, as that suite ships them). Paths are relative to the repository root."""
+    lines = (root / suite.articles).read_text(encoding="utf-8").splitlines()
+    articles = [ArticleInput.model_validate(json.loads(line)) for line in lines if line.strip()]
+    if suite.suite_articles is not None:
+        wanted = suite.suite_articles.ids
+        with gzip.open(root / suite.suite_articles.path, "rt", encoding="utf-8") as handle:
+            found = {a["id"]: a for a in json.load(handle)["articles"] if a["id"] in wanted}
+        articles += [ArticleInput(id=i, text=found[i]["text"]) for i in wanted]
+    return articles
 
 
 @dataclass(frozen=True)
