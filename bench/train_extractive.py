@@ -1,18 +1,20 @@
 """Fit the extractive backend's answer model (generation/extractive_weights.json).
 
-    .venv/bin/python bench/train_extractive.py [--cache DIR] [--squad-weight 0.5]
+    .venv/bin/python bench/train_extractive.py [--news-only] [--cache DIR] [--squad-weight 0.5]
 
 Training questions: the news QA set's tune, test and holdout splits (134 questions on the
-sample articles; holdout2 is never read) and 300 SQuAD 2.0 dev questions on the paragraphs of
-the tuning articles 3-5 (bench/squad_abstention.py --first 3; articles 0-2 are its report).
-Each question is retrieved as the service does (top_k 5, within the answer's character budget);
-questions the pipeline declines before the model (nothing relevant, a name or a quoted speaker
-no story mentions) are left out. Every candidate sentence is a row, labelled 1 when the
-question is answerable and the sentence holds a gold span. A logistic regression is fitted
-(class-balanced; SQuAD rows weighted by --squad-weight), then the threshold on a question's
-best sentence is the one that best meets, on the news questions, the targets of issue 11 §3
-(>= 90 % of answerable questions answered, >= 80 % of unanswerable ones declined).
-`--cache DIR` keeps the retrieved passages between runs (they do not depend on the model).
+sample articles; holdout2 is never read) and, unless --news-only, 300 SQuAD 2.0 dev questions
+on the paragraphs of the tuning articles 3-5 (bench/squad_abstention.py --first 3; articles 0-2
+are its report). Each question is retrieved as the service does (top_k 5, within the answer's
+character budget); questions the pipeline declines before the model (nothing relevant, a name
+or a quoted speaker no story mentions) are left out. Two logistic regressions (class-balanced;
+SQuAD rows weighted by --squad-weight): `rank` on every candidate sentence, labelled 1 when
+the question is answerable and the sentence holds a gold span; `decide` on each question's best
+sentence by `rank`, labelled 1 when the question is answerable. The threshold on `decide` is
+the one that best meets, on the news questions, the targets of issue 11 §3 (>= 90 % of
+answerable questions answered, >= 80 % of unanswerable ones declined).
+`--cache DIR` keeps the retrieved passages and the feature rows between runs (delete
+features.pkl when the features change).
 """
 
 from __future__ import annotations
@@ -35,7 +37,13 @@ from newsdesk.embedding import Embedder
 from newsdesk.evals import news_qa
 from newsdesk.generation.budgets import passages_within
 from newsdesk.generation.extractive import ExtractiveAnswerer, unmentioned
-from newsdesk.generation.extractive_model import FEATURES, WEIGHTS_FILE, AnswerModel, cap_counts
+from newsdesk.generation.extractive_model import (
+    FEATURES,
+    WEIGHTS_FILE,
+    AnswerModel,
+    Logistic,
+    cap_counts,
+)
 from newsdesk.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -152,43 +160,64 @@ def main() -> None:
             cached.write_bytes(pickle.dumps(questions))
 
     extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
-    rows, labels, weights, owners = [], [], [], []
-    for number, question in enumerate(questions):
-        if not reaches_model(question, settings):
-            continue
-        golds = [_normalise(g) for g in question.golds if _normalise(g)]
-        for candidate in extractive.candidates(question.question, question.passages):
-            said = _normalise(candidate.text)
-            rows.append(candidate.features)
-            labels.append(question.answerable and any(g in said for g in golds))
-            weights.append(args.squad_weight if question.source == "squad" else 1.0)
-            owners.append(number)
+    features = args.cache / "features.pkl" if args.cache else None
+    if features and features.exists():
+        rows, labels, owners = pickle.loads(features.read_bytes())
+    else:
+        rows, labels, owners = [], [], []
+        for number, question in enumerate(questions):
+            if not reaches_model(question, settings):
+                continue
+            golds = [_normalise(g) for g in question.golds if _normalise(g)]
+            for candidate in extractive.candidates(question.question, question.passages):
+                said = _normalise(candidate.text)
+                rows.append(candidate.features)
+                labels.append(question.answerable and any(g in said for g in golds))
+                owners.append(number)
+        if features:
+            features.write_bytes(pickle.dumps((rows, labels, owners)))
+    weight = {"news": 1.0, "squad": args.squad_weight}
     x = cap_counts(np.array(rows))
-    y = np.array(labels, dtype=int)
     fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
-    fit.fit(x, y, sample_weight=np.array(weights))
-    model = AnswerModel(float(fit.intercept_[0]), fit.coef_[0].astype(np.float64), 0.5)
+    fit.fit(x, np.array(labels, dtype=int), [weight[questions[o].source] for o in owners])
+    rank = Logistic(float(fit.intercept_[0]), fit.coef_[0].astype(np.float64))
 
-    # A question is answered when its best sentence reaches the threshold.
-    chance = model.probability(x)
-    best = np.zeros(len(questions))
-    for owner, value in zip(owners, chance, strict=True):
-        best[owner] = max(best[owner], value)
+    # Each question's best sentence (by `rank`) is the row `decide` learns from.
+    chance = rank.probability(x)
+    best: dict[int, int] = {}
+    for row, owner in enumerate(owners):
+        if owner not in best or chance[row] > chance[best[owner]]:
+            best[owner] = row
+    asked = sorted(best)
+    fit = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000)
+    targets = [int(questions[o].answerable) for o in asked]
+    fit.fit(x[[best[o] for o in asked]], targets, [weight[questions[o].source] for o in asked])
+    decide = Logistic(float(fit.intercept_[0]), fit.coef_[0].astype(np.float64))
+    answer_chance = dict(zip(asked, decide.probability(x[[best[o] for o in asked]]), strict=True))
 
     def rates(source: str, threshold: float) -> tuple[float, float]:
-        picked = [(q.answerable, b >= threshold) for q, b in zip(questions, best, strict=True)]
-        mine = [p for p, q in zip(picked, questions, strict=True) if q.source == source]
+        mine = [
+            (q.answerable, answer_chance.get(n, 0.0) >= threshold)
+            for n, q in enumerate(questions)
+            if q.source == source
+        ]
         answered = [a for ok, a in mine if ok]
         declined = [not a for ok, a in mine if not ok]
         return sum(answered) / max(len(answered), 1), sum(declined) / max(len(declined), 1)
 
-    grid = np.round(np.arange(0.05, 0.96, 0.01), 2)
-    threshold = float(
-        max(grid, key=lambda t: min(rates("news", t)[0] / 0.9, rates("news", t)[1] / 0.8))
-    )
-    model = AnswerModel(model.bias, model.weights, threshold)
+    def meets(threshold: float) -> float:
+        answered, declined = rates("news", threshold)
+        return min(answered / 0.9, declined / 0.8)
+
+    threshold = float(max(np.round(np.arange(0.05, 0.96, 0.01), 2), key=meets))
+    model = AnswerModel(rank, decide, threshold)
     news, squad = rates("news", threshold), rates("squad", threshold)
-    print(dict(zip(FEATURES, np.round(model.weights, 3), strict=True)), round(model.bias, 3))
+    for name, part in (("rank", rank), ("decide", decide)):
+        print(
+            name,
+            dict(zip(FEATURES, np.round(part.weights, 3).tolist(), strict=True)),
+            round(part.bias, 3),
+        )
     print(
         f"threshold {threshold}: news answered {news[0]:.3f} declined {news[1]:.3f}; "
         f"squad answered {squad[0]:.3f} declined {squad[1]:.3f} (in-sample)"
@@ -201,6 +230,7 @@ def main() -> None:
                 script="bench/train_extractive.py" + (" --news-only" if args.news_only else ""),
                 squad_weight=None if args.news_only else args.squad_weight,
                 rows=len(rows),
+                questions=len(asked),
                 news_answered=round(news[0], 4),
                 news_declined=round(news[1], 4),
             ),

@@ -1,21 +1,22 @@
 """The extractive backend: answer with the passage sentences that best answer the question.
 
 No LLM is involved, so nothing can be invented; the risk is the opposite one — returning a
-sentence that is merely on topic. A sentence answers only if
-  (a) the story it comes from mentions what the question asks about: its names and numbers,
-      and its focus — who is quoted, what is counted, what "which" asks for, the things "the"
-      presupposes, its verbs — up to inflection and derivation ("the mayor" in a story without
-      one, "injured" in a story that counts only the dead → decline); other (background) words
-      may be the story's own ("range in size" for "grow"): one, two of a long question;
-  (b) it holds something of the asked-for kind the question does not already contain (a sum
-      of money, a number, a date, a name, a place; a quote and its speaker for "what did X
-      say");
-  (c) it contains the question's inflected verbs ("killed", "released") and enough of the
-      question's words that the story has (`min_binding`; the title's words count as said in
-      every sentence), i.e. it is about the asked event, not the story at large.
+sentence that is merely on topic. What the hand rules of earlier sessions declined on outright
+are now features (`candidates`), weighed by a small learned model (extractive_model.py):
+  (a) whether the story mentions what the question asks about: its names and numbers, and its
+      focus — who is quoted, what is counted, what "which" asks for, the things "the"
+      presupposes, its verbs — up to inflection and derivation; other (background) words may
+      be the story's own ("range in size" for "grow");
+  (b) whether the sentence holds something of the asked-for kind the question does not already
+      contain (a sum of money, a number, a date, a name, a place; a quote and its speaker for
+      "what did X say");
+  (c) whether it contains the question's inflected verbs ("killed", "released") and how much of
+      the question's words that the story has (the title's words count as said in every
+      sentence; `min_binding` is a floor), and how close it is to the question (embeddings).
 Words are compared as stems of lemmas, so "fell"/"fall", "applicants"/"applied" and
 "refuse to impose"/"refused" match; light verbs ("impose", "make") carry no meaning of their
-own and are not required. Otherwise the service abstains."""
+own and are not required. The best sentence by the `rank` model answers when the `decide`
+model reaches its threshold; otherwise the service abstains."""
 
 from __future__ import annotations
 
@@ -217,15 +218,15 @@ class ExtractiveAnswerer:
         if not candidates:
             return []
         model = load_model()
-        chances = model.probability(np.array([c.features for c in candidates]))
-        ranked = sorted(zip(chances, candidates, strict=True), key=lambda p: -p[0])
-        best = float(ranked[0][0])
-        if best < model.threshold:
+        rows = np.array([c.features for c in candidates])
+        chances = model.rank.probability(rows)
+        order = np.argsort(-chances, kind="stable")
+        if float(model.decide.probability(rows[order[:1]])[0]) < model.threshold:
             return []
         limit = 1 if question_kind(question) != "other" else max_sentences
-        return [
-            c.text for chance, c in ranked[:limit] if chance >= max(model.threshold, 0.5 * best)
-        ]
+        best = float(chances[order[0]])
+        # A second sentence only when it is nearly as likely to hold the answer.
+        return [candidates[i].text for i in order[:limit] if chances[i] >= 0.5 * best]
 
     def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
         """Every retrieved sentence that binds enough of the question, with its FEATURES."""

@@ -1,8 +1,13 @@
 """The learned part of the extractive backend: how likely a passage sentence answers a question.
 
-answers = sigmoid(bias + Σ weight_f · feature_f), features in FEATURES order, computed by
-`generation/extractive.py` from the question, the sentence and its story. The weights and the
-answer threshold live in extractive_weights.json beside this file; `bench/train_extractive.py`
+Two logistic models over the same FEATURES (computed by `generation/extractive.py` from the
+question, the sentence and its story): `rank` — sigmoid(bias + Σ weight_f · feature_f) — how
+likely a sentence holds the answer, which picks the best sentence; `decide` — the same form
+with its own weights, applied to that best sentence — how likely the question is answered by
+the story at all, which must reach `threshold` (else the backend abstains). Ranking is learned
+within questions (gold sentence vs its neighbours), deciding across them (answerable vs not):
+a focus word the story lacks says nothing about which sentence is best, much about whether to
+answer. The weights and the threshold live in extractive_weights.json beside this file; `bench/train_extractive.py`
 fits them on the news QA set's tune, test and (first) holdout splits and the SQuAD 2.0 tuning
 articles, never on holdout2. Hand rules used to decline outright on each of these signals; as
 features they are weighed against each other (a reworded background word costs less than a
@@ -38,20 +43,39 @@ COUNT_CAP = 2.0  # a third missing word is no worse than a second
 
 
 @dataclass(frozen=True)
-class AnswerModel:
+class Logistic:
     bias: float
     weights: np.ndarray  # one per FEATURES
-    threshold: float  # a sentence answers when its probability reaches this
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(sentence answers the question) for rows of features in FEATURES order."""
+        """sigmoid(bias + w·x) for rows of features in FEATURES order."""
         logits = self.bias + cap_counts(features) @ self.weights
         return 1.0 / (1.0 + np.exp(-logits))
 
-    def to_json(self, **provenance: object) -> str:
+    def as_dict(self) -> dict[str, object]:
         weights = {name: round(float(w), 4) for name, w in zip(FEATURES, self.weights, strict=True)}
-        data = {"bias": round(self.bias, 4), "threshold": round(self.threshold, 4)}
-        return json.dumps({**data, "weights": weights, **provenance}, indent=2) + "\n"
+        return {"bias": round(self.bias, 4), "weights": weights}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> Logistic:
+        named = data["weights"]
+        assert isinstance(named, dict) and isinstance(data["bias"], int | float)
+        weights = np.array([float(named[name]) for name in FEATURES], dtype=np.float64)
+        return cls(float(data["bias"]), weights)
+
+
+@dataclass(frozen=True)
+class AnswerModel:
+    rank: Logistic  # P(this sentence holds the answer)
+    decide: Logistic  # P(the question is answered), from its best sentence's features
+    threshold: float  # answer when `decide` reaches this
+
+    def to_json(self, **provenance: object) -> str:
+        data = {"rank": self.rank.as_dict(), "decide": self.decide.as_dict()}
+        return (
+            json.dumps({**data, "threshold": round(self.threshold, 4), **provenance}, indent=2)
+            + "\n"
+        )
 
 
 _COUNTS = [FEATURES.index(n) for n in FEATURES if n.endswith("_missing")]
@@ -66,5 +90,5 @@ def cap_counts(features: np.ndarray) -> np.ndarray:
 @lru_cache(maxsize=1)
 def load_model(path: Path = WEIGHTS_FILE) -> AnswerModel:
     data = json.loads(path.read_text(encoding="utf-8"))
-    weights = np.array([float(data["weights"][name]) for name in FEATURES], dtype=np.float64)
-    return AnswerModel(float(data["bias"]), weights, float(data["threshold"]))
+    rank, decide = Logistic.from_dict(data["rank"]), Logistic.from_dict(data["decide"])
+    return AnswerModel(rank, decide, float(data["threshold"]))
