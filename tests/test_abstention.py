@@ -248,8 +248,9 @@ def test_the_news_qa_set_is_well_formed() -> None:
 
 
 def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None:
-    # Floors a little under what bench/news_abstention.py measures on both splits together
-    # (answered 96 %, declined 97.5 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
+    # Floors under what bench/news_abstention.py measured on both splits together with the
+    # learned model of session 6 (answered 53 / 54, declined 36 / 40; the hand rules before
+    # it: 52 / 54, 39 / 40), so a regression shows. Both splits were tuned on.
     # The holdout splits are left out: they are reported (bench/news_abstention.py), not tested on.
     questions = [q for q in news_qa.load().questions if q.split in ("tune", "test")]
     scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), questions))
