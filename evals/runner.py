@@ -14,7 +14,8 @@ import re
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import metadata
@@ -322,16 +323,44 @@ _SPACE_BEFORE = re.compile(r"\s+([.,;:!?'])")  # FRANK summaries are PTB-tokenis
 
 
 _CASED_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z]\w*)")
+_MID_SENTENCE_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Za-z]\w*)")
+# A word the suite's articles write capitalised mid-sentence at least this often (and at least
+# _CASED_AT_LEAST times) is a name wherever it appears: "bbc", "london", "scotland".
+_CASED_SHARE = 0.9
+_CASED_AT_LEAST = 2
 
 
-def _truecase(summary: str, article: str) -> str:
+def corpus_casing(articles: Iterable[str]) -> dict[str, str]:
+    """A truecasing lexicon learned from cased text: each word (lower case) that these
+    articles nearly always capitalise mid-sentence, in its commonest capitalised form."""
+    capitalised: dict[str, Counter[str]] = defaultdict(Counter)
+    lower: Counter[str] = Counter()
+    for article in articles:
+        for word in _MID_SENTENCE_WORD.findall(article):
+            if word[0].isupper():
+                capitalised[word.lower()][word] += 1
+            else:
+                lower[word] += 1
+    found = {}
+    for key, forms in capitalised.items():
+        count = forms.total()
+        if count >= _CASED_AT_LEAST and count >= _CASED_SHARE * (count + lower[key]):
+            found[key] = forms.most_common(1)[0][0]
+    return found
+
+
+def _truecase(summary: str, article: str, corpus: Mapping[str, str] | None = None) -> str:
     """Undo FRANK's lower-casing: a word takes the capitalised form the article uses for it
-    mid-sentence, when the article never writes it in lower case, and sentences open with a
-    capital. (The checker reads names by their capitals.)"""
+    mid-sentence, when the article never writes it in lower case; a word the article lacks
+    takes its form in `corpus` (see corpus_casing), so an invented name ("the bbc") reads as
+    one; and sentences open with a capital. (The checker reads names by their capitals.)"""
     if summary != summary.lower():
         return summary
     lower = set(re.findall(r"\b[a-z]\w*", article))
     cased = {w.lower(): w for w in _CASED_WORD.findall(article) if w.lower() not in lower}
+    if corpus:
+        in_article = set(re.findall(r"\w+", article.lower()))
+        cased = {k: v for k, v in corpus.items() if k not in in_article} | cased
     words = re.sub(r"\w+", lambda m: cased.get(m.group(), m.group()), summary)
     return re.sub(r"(^|[.!?]\s+)([a-z])", lambda m: m.group(1) + m.group(2).upper(), words)
 
@@ -352,13 +381,14 @@ def _shared_summary_rows(
     say(f"scoring {len(labelled)} labelled summaries with the support checker")
     scorer = SupportScorer(CachingEmbedder(embedder))
     texts = _article_texts(suite)
+    casing = corpus_casing(normalise_text(text) for text in texts.values())
     rows = []
     for item, model_summary, human_factuality in labelled:
         article = normalise_text(texts[item.article_id])
         spans = sentence_spans(article)
         units = [article[s.start : s.end] for s in spans]
         units += [article[a.start : b.end] for a, b in itertools.pairwise(spans)]
-        summary = _truecase(_SPACE_BEFORE.sub(r"\1", model_summary.summary), article)
+        summary = _truecase(_SPACE_BEFORE.sub(r"\1", model_summary.summary), article, casing)
         claims = [summary[s.start : s.end] for s in sentence_spans(summary)] or [summary]
         # The summary cites the whole article, as an answer sentence cites its passage.
         best = scorer.score(claims, units, [article] * len(units)).max(axis=1)

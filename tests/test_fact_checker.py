@@ -20,7 +20,7 @@ from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, Passage
 from newsdesk.embedding import Embedder
-from newsdesk.evals import perturbations
+from newsdesk.evals import perturbations, runner
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.facts import facts
@@ -208,6 +208,30 @@ def test_perturbation_set_is_split_by_article_and_labels_hold() -> None:
     assert all(len(s) == 1 for s in splits.values())
     kinds = {(i.split, i.kind) for i in items}
     assert {(s, k) for s in ("tune", "test") for k in perturbations.KINDS} <= kinds
+
+
+def test_frank_truecasing_restores_names_the_article_lacks() -> None:
+    """FRANK summaries are lower-cased: a word takes the article's capitals, or, when the
+    article lacks it, the capitals the suite's articles nearly always give it — so an invented
+    name reads as a name and the checker can miss it in the article."""
+    articles = [
+        "Police told the BBC on Friday that the Met had arrested him. The BBC said so.",
+        "A report by the BBC found that police in London were short of staff.",
+        "The party met in London, where the Party leader said the police were wrong.",
+    ]
+    casing = runner.corpus_casing(articles)
+    assert casing["bbc"] == "BBC" and casing["london"] == "London"
+    assert "police" not in casing and "party" not in casing  # lower case as often
+    assert "met" not in casing and "friday" not in casing  # capitalised once only
+    article = "Stuart Campbell was arrested in the west of England. Police said he was bailed."
+    summary = "a blogger has been arrested in london, police told the bbc."
+    cased = runner._truecase(summary, article, casing)
+    assert cased == "A blogger has been arrested in London, police told the BBC."
+    found = facts(cased)
+    assert {n.text for n in found.names if n.certain} == {"London", "BBC"}
+    # A word the article writes itself keeps the article's casing, not the corpus's.
+    assert runner._truecase("he met the police.", article, casing) == "He met the police."
+    assert runner._truecase("Already Cased.", article, casing) == "Already Cased."
 
 
 def test_weights_come_from_the_tune_split_and_read_sensibly() -> None:
