@@ -143,7 +143,7 @@ class Settings(BaseSettings):
         default=4, ge=1, le=100, description="Each retriever fetches top_k × this before fusion."
     )
     rerank: bool = Field(
-        default=False,
+        default=True,
         description="Hybrid search: reorder the first `rerank_depth` fused candidates of a "
         "question with the learned reranker (retrieval/rerank.py: query-term coverage per "
         "sentence and around a candidate answer of the asked kind, proximity, bigrams and the "

@@ -200,3 +200,17 @@ def test_the_setting_off_gives_the_fused_order(sample_desk: Newsdesk) -> None:
         plain = _searcher(sample_desk, rerank=False).search(query, top_k=8, mode=mode)
         other = _searcher(sample_desk, rerank=True).search(query, top_k=8, mode=mode)  # type: ignore[arg-type]
         assert [p.chunk_id for p in plain] == [p.chunk_id for p in other]
+
+
+def test_by_default_questions_are_reranked_and_claims_keep_the_fused_order(
+    sample_desk: Newsdesk,
+) -> None:
+    default = sample_desk.searcher  # the desk's settings are the defaults
+    question = default.search("Why did NATO refuse to impose a no-fly zone over Ukraine?")
+    assert all(p.rerank_score is not None for p in question)
+    claim = default.search("NATO refused to impose a no-fly zone over Ukraine.", top_k=20)
+    fused = _searcher(sample_desk, rerank=False).search(
+        "NATO refused to impose a no-fly zone over Ukraine.", top_k=20
+    )
+    assert [p.chunk_id for p in claim] == [p.chunk_id for p in fused]
+    assert all(p.rerank_score is None for p in claim)
