@@ -231,11 +231,13 @@ def load_sentence_cache(
 ) -> dict[str, np.ndarray]:
     """The real embedding of every source sentence, computed once and kept in ``path``."""
     key = model.model_id
+    texts = sorted({s for source in sources for s in source.sentences})
     if path.is_file():
         data = np.load(path, allow_pickle=False)
         if str(data["model"]) == key:
-            return dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
-    texts = sorted({s for source in sources for s in source.sentences})
+            cached = dict(zip(data["texts"].tolist(), data["vectors"], strict=True))
+            if all(text in cached for text in texts):
+                return cached
     log.info("embedding %d source sentences with %s (once)", len(texts), key)
     vectors = model.embed(texts)
     path.parent.mkdir(parents=True, exist_ok=True)
