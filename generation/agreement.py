@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
+
 from newsdesk.answers import CitedText, SourceRelation
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
@@ -23,6 +25,7 @@ SAME_MATTER = 0.7  # cosine above which two sentences report the same thing
 MAX_OTHER_SOURCES = 3  # extra citations per sentence, strongest first
 
 Relation = Literal["agrees", "disagrees"]
+BOTH: frozenset[Relation] = frozenset({"agrees", "disagrees"})
 
 
 @dataclass(frozen=True)
@@ -50,17 +53,23 @@ def relate_sources(
     embedder: Embedder,
     scorer: SupportScorer,
     threshold: float,
+    kinds: frozenset[Relation] = BOTH,
 ) -> tuple[CitedText, list[SourceRelation]]:
     """Cite, beside each sentence's own source, the other articles that agree or disagree;
     `scorer` and `threshold` are the citation checker's, so "agrees" means what "supported"
-    means."""
+    means. `kinds` limits the relations looked for: without "agrees" the support checker is
+    not run (disagreement needs the cosine and the facts only)."""
     articles = list(dict.fromkeys(p.article_id for p in passages))
     if len(articles) < 2 or not cited.sentences:
         return cited, []
     units = _units(passages)
     claims = [s.text for s in cited.sentences]
     cosines = embedder.embed(claims) @ embedder.embed([u.text for u in units]).T
-    support = scorer.score(claims, [u.text for u in units])
+    support = (
+        scorer.score(claims, [u.text for u in units])
+        if "agrees" in kinds
+        else np.zeros(cosines.shape)
+    )
 
     citations = list(cited.citations)
     number_of = {(c.chunk_id, c.char_start, c.char_end): c.number for c in citations}
@@ -79,7 +88,7 @@ def relate_sources(
             relation = _relation(
                 sentence.text, units[best].text, cosines[i, best], support[i, best], threshold
             )
-            if relation:
+            if relation is not None and relation in kinds:
                 related.append((float(cosines[i, best]), relation, best))
         for similarity, relation, j in sorted(related, reverse=True)[:MAX_OTHER_SOURCES]:
             unit = units[j]

@@ -17,11 +17,13 @@ from newsdesk.answers import (
     CitationCheck,
     CitedAnswer,
     CitedText,
+    SourceRelation,
     Timings,
 )
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.generation import local_models
+from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.budgets import (
     GenerationDeadline,
     check_retrieval_time,
@@ -263,7 +265,7 @@ class Answerer:
             return self._abstain(
                 question, "no generated sentence is supported by the passages", clock, cited
             )
-        return self._answer(question, cited, clock, backend=self.backend)
+        return self._answer(question, cited, passages, clock, backend=self.backend)
 
     def _extractive(self, question: str, passages: list[Passage], clock: _Clock) -> CitedAnswer:
         sentences = self.extractive.answer(question, passages)
@@ -274,11 +276,18 @@ class Answerer:
             )
         cited = self.checker.cite(sentences, passages)
         clock.mark("check_ms")
-        return self._answer(question, cited, clock, backend="extractive")
+        return self._answer(question, cited, passages, clock, backend="extractive")
 
     def _answer(
-        self, question: str, cited: CitedText, clock: _Clock, *, backend: BackendName
+        self,
+        question: str,
+        cited: CitedText,
+        passages: list[Passage],
+        clock: _Clock,
+        *,
+        backend: BackendName,
     ) -> CitedAnswer:
+        cited, relations = self._disagreements(cited, passages)
         return CitedAnswer(
             question=question,
             answer=cited.text,
@@ -289,7 +298,25 @@ class Answerer:
             backend=backend,
             model=self._model_name(backend),
             timings=clock.timings(),
+            relations=relations,
         )
+
+    def _disagreements(
+        self, cited: CitedText, passages: list[Passage]
+    ) -> tuple[CitedText, list[SourceRelation]]:
+        """Where another article among the answer's passages reports a sentence's matter with
+        other numbers or dates, cite it too. Agreement is not looked for: corroboration already
+        counts the supporting sources, and extra citations would change every answer."""
+        related, relations = relate_sources(
+            cited,
+            passages,
+            self.embedder,
+            self.checker.scorer,
+            self.checker.threshold,
+            kinds=frozenset({"disagrees"}),
+        )
+        # Without a disagreement the checked answer stays exactly as it was.
+        return (related, relations) if relations else (cited, [])
 
     def _abstain(
         self,

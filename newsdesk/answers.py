@@ -150,6 +150,19 @@ class Timings(BaseModel):
     total_ms: float = 0.0
 
 
+class SourceRelation(BaseModel):
+    """How another article bears on a summary or answer sentence."""
+
+    sentence: int = Field(description="Index into `sentences`.")
+    relation: Literal["agrees", "disagrees"] = Field(
+        description="agrees: another article states the same; disagrees: another article "
+        "reports the same matter with different numbers or dates (both sides are cited)."
+    )
+    article_id: str
+    citation: int = Field(description="The citation number of the other article's quote.")
+    similarity: float
+
+
 class CitedAnswer(BaseModel):
     """The response of /ask: checked, cited prose plus how it was produced."""
 
@@ -171,6 +184,11 @@ class CitedAnswer(BaseModel):
         default=None,
         description="The publication range resolved from the question's time words and "
         "applied; null when the question has none, or the request's filters set the range.",
+    )
+    relations: list[SourceRelation] = Field(
+        default_factory=list,
+        description="Where another retrieved article reports the same matter as an answer "
+        "sentence with different numbers or dates (`disagrees`; both sides are cited).",
     )
 
 
@@ -230,19 +248,6 @@ class SummaryRequest(BaseModel):
         if self.article_id is not None:
             return [self.article_id]
         return list(dict.fromkeys(self.article_ids or []))
-
-
-class SourceRelation(BaseModel):
-    """How another article bears on a summary sentence (multi-article summaries)."""
-
-    sentence: int = Field(description="Index into `sentences`.")
-    relation: Literal["agrees", "disagrees"] = Field(
-        description="agrees: another article states the same; disagrees: another article "
-        "reports the same matter with different numbers or dates (both sides are cited)."
-    )
-    article_id: str
-    citation: int = Field(description="The citation number of the other article's quote.")
-    similarity: float
 
 
 class CitedSummary(BaseModel):

@@ -250,7 +250,20 @@ function corroborationBadge(sentence) {
   return el("span", { class: "corroboration meta", text: label, title: detail, "aria-label": detail });
 }
 
-function sentenceSpan(sentence, byNumber) {
+// Another article reports the sentence's matter with other numbers or dates: both are cited,
+// and the badge names the other side's citation so the reader compares the two quotes.
+function disagreementBadge(relations, byNumber) {
+  const against = relations.filter((r) => r.relation === "disagrees");
+  if (!against.length) return null;
+  const sides = against.map((r) => {
+    const c = byNumber.get(r.citation);
+    return `[${r.citation}] ${c ? citeMeta(c) : r.article_id}`;
+  });
+  const detail = `Sources disagree: ${sides.join("; ")} reports this with different figures`;
+  return el("span", { class: "disagreement meta", text: "sources disagree", title: detail, "aria-label": detail });
+}
+
+function sentenceSpan(sentence, byNumber, relations = []) {
   // The text gets its own span so that the "unsupported" underline stays off the markers.
   const span = el("span", { class: "sentence" }, el("span", { class: "sentence-text", text: sentence.text }));
   for (const number of sentence.citations) {
@@ -264,6 +277,8 @@ function sentenceSpan(sentence, byNumber) {
     const badge = corroborationBadge(sentence);
     if (badge) span.append(" ", badge);
   }
+  const disagreement = disagreementBadge(relations, byNumber);
+  if (disagreement) span.append(" ", disagreement);
   return span;
 }
 
@@ -307,9 +322,11 @@ class Turn {
   showResult(result, { text, askedText } = {}) {
     const byNumber = new Map((result.citations || []).map((c) => [c.number, c]));
     const paragraph = el("p", { class: "cited" });
-    for (const sentence of result.sentences || []) {
-      paragraph.append(sentenceSpan(sentence, byNumber), " ");
-    }
+    const relations = result.relations || [];
+    (result.sentences || []).forEach((sentence, i) => {
+      const own = relations.filter((r) => r.sentence === i);
+      paragraph.append(sentenceSpan(sentence, byNumber, own), " ");
+    });
     if (!paragraph.childNodes.length) paragraph.textContent = text || "";
     this.tail = null;
     this.answer.replaceChildren(paragraph);

@@ -1,0 +1,55 @@
+"""The chat page marks an answer sentence whose sources disagree (another article reports
+the same matter with other figures) and names the other side's citation."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from newsdesk.api.app import create_app
+from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
+from newsdesk.settings import Settings
+from tests.support.live_server import serve
+from tests.support.patience import PATIENCE_S
+from tests.support.samples import load_samples
+from tests.test_answer_relations import QUESTION, second_outlet
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def disagreeing_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("disagree") / "data", backend="extractive", _env_file=None
+    )
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(load_samples())
+        desk.ingestor.ingest([second_outlet(desk, "111")])
+        with serve(create_app(settings, desk=desk)) as url:
+            yield url
+
+
+def test_a_sentence_whose_sources_disagree_is_marked(page: Page, disagreeing_url: str) -> None:
+    page.goto(disagreeing_url)
+    page.fill("#question", QUESTION)
+    page.press("#question", "Enter")
+    expect(page.locator(".turn .assistant").last).to_have_attribute("aria-busy", "false")
+    body = {"model": "newsdesk", "messages": [{"role": "user", "content": QUESTION}]}
+    answer = httpx.post(f"{disagreeing_url}/v1/chat/completions", json=body, timeout=PATIENCE_S)
+    relations = [r for r in answer.json()["newsdesk"]["relations"] if r["relation"] == "disagrees"]
+    assert relations, answer.json()["newsdesk"]
+    marked = {r["sentence"] for r in relations}
+    badges = page.locator(".sentence .disagreement")
+    expect(badges).to_have_count(len(marked))
+    sentences = page.locator(".turn .sentence")
+    for relation in relations:
+        badge = sentences.nth(relation["sentence"]).locator(".disagreement")
+        expect(badge).to_have_text("sources disagree")
+        # The badge names the other side's citation, which the sentence also shows.
+        prefix = f"Sources disagree: [{relation['citation']}] "
+        expect(badge).to_have_attribute("title", re.compile("^" + re.escape(prefix)))
