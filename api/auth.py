@@ -45,6 +45,7 @@ READ_WRITES = frozenset(
         ("POST", "/search"),
         ("POST", "/ask"),
         ("POST", "/summaries"),
+        ("POST", "/timeline"),
         ("POST", "/v1/chat/completions"),
     }
 )
