@@ -1,22 +1,21 @@
 """The extractive backend: answer with the passage sentences that best answer the question.
 
 No LLM is involved, so nothing can be invented; the risk is the opposite one — returning a
-sentence that is merely on topic. What the hand rules of earlier sessions declined on outright
-are now features (`candidates`), weighed by a small learned model (extractive_model.py):
-  (a) whether the story mentions what the question asks about: its names and numbers, and its
-      focus — who is quoted, what is counted, what "which" asks for, the things "the"
-      presupposes, its verbs — up to inflection and derivation; other (background) words may
-      be the story's own ("range in size" for "grow");
-  (b) whether the sentence holds something of the asked-for kind the question does not already
-      contain (a sum of money, a number, a date, a name, a place; a quote and its speaker for
-      "what did X say");
-  (c) whether it contains the question's inflected verbs ("killed", "released") and how much of
-      the question's words that the story has (the title's words count as said in every
-      sentence; `min_binding` is a floor), and how close it is to the question (embeddings).
+sentence that is merely on topic. A sentence answers only if
+  (a) the story it comes from mentions what the question asks about: its names and numbers,
+      and its focus — who is quoted, what is counted, what "which" asks for, the things "the"
+      presupposes, its verbs — up to inflection and derivation ("the mayor" in a story without
+      one, "injured" in a story that counts only the dead → decline); other (background) words
+      may be the story's own ("range in size" for "grow"): one, two of a long question;
+  (b) it holds something of the asked-for kind the question does not already contain (a sum
+      of money, a number, a date, a name, a place; a quote and its speaker for "what did X
+      say");
+  (c) it contains the question's inflected verbs ("killed", "released") and enough of the
+      question's words that the story has (`min_binding`; the title's words count as said in
+      every sentence), i.e. it is about the asked event, not the story at large.
 Words are compared as stems of lemmas, so "fell"/"fall", "applicants"/"applied" and
 "refuse to impose"/"refused" match; light verbs ("impose", "make") carry no meaning of their
-own and are not required. The best sentence by the `rank` model answers when the `decide`
-model reaches its threshold; otherwise the service abstains."""
+own and are not required. Otherwise the service abstains."""
 
 from __future__ import annotations
 
@@ -24,14 +23,12 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-import numpy as np
 import simplemma
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.extractive_model import load_model
 from newsdesk.index.text import sentence_spans
 
 QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
@@ -208,28 +205,12 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
 class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, *, min_binding: float = 0.5) -> None:
         self.embedder = embedder
-        # Share of the question's content words a sentence must contain to be a candidate
-        # at all (a floor under the learned score; the model weighs binding above it).
+        # Share of the question's content words a sentence must contain to count as
+        # answering it rather than just being about the same story.
         self.min_binding = min_binding
 
     def answer(self, question: str, passages: list[Passage], max_sentences: int = 2) -> list[str]:
         """The sentences that answer the question, best first; [] means abstain."""
-        candidates = self.candidates(question, passages)
-        if not candidates:
-            return []
-        model = load_model()
-        rows = np.array([c.features for c in candidates])
-        chances = model.rank.probability(rows)
-        order = np.argsort(-chances, kind="stable")
-        if float(model.decide.probability(rows[order[:1]])[0]) < model.threshold:
-            return []
-        limit = 1 if question_kind(question) != "other" else max_sentences
-        best = float(chances[order[0]])
-        # A second sentence only when it is nearly as likely to hold the answer.
-        return [candidates[i].text for i in order[:limit] if chances[i] >= 0.5 * best]
-
-    def candidates(self, question: str, passages: list[Passage]) -> list[Candidate]:
-        """Every retrieved sentence that binds enough of the question, with its FEATURES."""
         by_sentence = _sentences_with_context(passages)
         if not by_sentence:
             return []
@@ -243,46 +224,38 @@ class ExtractiveAnswerer:
         stories = _story_keys(passages)
         titles = {p.article_id: word_keys(p.title) for p in passages}
         named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
-        kept: list[tuple[str, list[float]]] = []
-        for text, (article_id, retrieved) in by_sentence.items():
-            story = stories[article_id]
-            missing = [k for k in asked if not covered(k, story)]
+        kept: list[tuple[str, float]] = []
+        for text, (article_id, _context) in by_sentence.items():
+            if not specifics <= named[article_id]:
+                continue  # the question names something this story never mentions
+            if story_gaps(asked, required, stories[article_id]):
+                continue  # ... or asks about something it never mentions
             # A story's sentences are all about its title ("Ctenophora", "Mecca crane
             # collapse"): its words count as said in each; words the story lacks (a reworded
-            # background word) cannot be in any sentence and are not counted.
+            # background word, forgiven above) cannot be in any sentence and are not counted.
             own = word_keys(text) | titles[article_id]
-            present = [k for k in asked if covered(k, story)]
+            present = [k for k in asked if covered(k, stories[article_id])]
             binding = sum(covered(k, own) for k in present) / len(present) if present else 0.0
-            if binding < self.min_binding:
+            if binding < self.min_binding or not answers_kind(text, kind, question):
                 continue
             said = word_keys(text)  # the title's words do not say who spoke
-            quoted = bool(_SPEECH.search(text)) and all(covered(k, said) for k in speaker)
-            typed = kind != "other"
-            row = [
-                0.0,  # cosine, filled in below
-                0.0,  # cosine_gap
-                binding,
-                sum(covered(k, own) for k in asked) / len(asked) if asked else 0.0,
-                float(typed),
-                float(typed and answers_kind(text, kind, question)),
-                float(sum(k in required for k in missing)),
-                float(sum(k not in required for k in missing)),
-                float(len(specifics - named[article_id])),
-                float(sum(not covered(k, own) for k in verbs)),
-                float(quote and not quoted),
-                retrieved,
-            ]
-            kept.append((text, row))
+            if quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
+                continue  # a quote answers only in the sentence that says who speaks
+            if not all(covered(k, own) for k in verbs):
+                continue  # the asked event ("drowned", "released") is not this sentence's
+            kept.append((text, binding))
         if not kept:
             return []
         vectors = self.embedder.embed([question, *(text for text, _ in kept)])
-        cosines = [float(v) for v in vectors[1:] @ vectors[0]]
-        top = max(cosines)
-        found = []
-        for (text, row), cosine in zip(kept, cosines, strict=True):
-            row[0], row[1] = cosine, cosine - top
-            found.append(Candidate(text, tuple(row)))
-        return found
+        similarity = vectors[1:] @ vectors[0]
+        candidates = [
+            _Candidate(text, float(cosine) + 0.5 * binding)
+            for (text, binding), cosine in zip(kept, similarity, strict=True)
+        ]
+        candidates.sort(key=lambda c: c.relevance, reverse=True)
+        limit = 1 if kind != "other" else max_sentences
+        best = candidates[0].relevance
+        return [c.text for c in candidates[:limit] if c.relevance >= 0.85 * best]
 
 
 # Verbs that lend their object its meaning rather than adding one ("impose a no-fly zone",
@@ -484,42 +457,42 @@ def asks_for_quote(question: str) -> bool:
 
 
 @dataclass(frozen=True)
-class Candidate:
+class _Candidate:
     text: str
-    features: tuple[float, ...]  # in extractive_model.FEATURES order
+    relevance: float
 
 
-def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, float]]:
-    """Each distinct passage sentence (chunks overlap by one) → its article and the retrieval
-    similarity of the best passage holding it (0 when unknown, as in lexical mode)."""
-    found: dict[str, tuple[str, float]] = {}
-    for passage in passages:  # best first
+def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, str]]:
+    """Each distinct passage sentence (chunks overlap by one) → its article and passage."""
+    found: dict[str, tuple[str, str]] = {}
+    for passage in passages:
         for span in sentence_spans(passage.text):
             found.setdefault(
-                passage.text[span.start : span.end], (passage.article_id, passage.similarity or 0.0)
+                passage.text[span.start : span.end],
+                (passage.article_id, f"{passage.title} {passage.text}"),
             )
     return found
 
 
 def unmentioned(question: str, passages: list[Passage]) -> list[str]:
-    """What the question commits to that no retrieved story mentions ([] if one mentions all):
-    its names and numbers, and the speaker of "what did the mayor say?" — the words of the
-    story that comes closest. A story without them cannot answer, however similar the rest of
-    it is; other missing words (often the story's own wording) are weighed by the answer model
-    instead (ExtractiveAnswerer)."""
+    """What the question asks about that no retrieved story mentions ([] if one mentions all):
+    the words of the story that comes closest. A question about "the mayor" of a story that
+    has no mayor is not answered by that story, however similar the rest of it is."""
     if not passages:
         return []
     asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
-    speaker = question_speaker(question)
+    wanted = question_keys(question)
+    asked = {k: w for k, w in asked.items() if k in wanted}
+    required = question_required(question)
     specifics = question_specifics(question)
     texts = _story_texts(passages)
     stories = _story_keys(passages)
     best: list[str] | None = None
     for article_id, keys in stories.items():
         names = sorted(specifics - _tokens(texts[article_id]))
-        gaps = [k for k in speaker if not covered(k, keys)]
+        gaps = story_gaps(set(asked), required, keys)
         words = [w for k, w in asked.items() if k in gaps and w not in names]
-        missing = names + words
+        missing = names + words if names or gaps else []
         if best is None or len(missing) < len(best):
             best = missing
     return best or []

@@ -3,9 +3,6 @@ backend, real embedding model, the sample articles, and the news QA set shipped 
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 
 from newsdesk.container import Newsdesk
@@ -23,7 +20,6 @@ from newsdesk.generation.extractive import (
     unmentioned,
     word_keys,
 )
-from newsdesk.generation.extractive_model import FEATURES, WEIGHTS_FILE, load_model
 from tests.support.samples import ROOT
 
 from .support.passages import passage
@@ -191,37 +187,12 @@ def test_unmentioned_names_what_the_closest_story_lacks() -> None:
         _passage("b", "The mayor of Taipei lit the lanterns."),
     ]
     assert unmentioned("How many were killed when the crane fell?", passages) == []
-    # A name no story has declines; so does the speaker of a quote no story has.
-    assert unmentioned("Who was injured by the crane in Mecca?", passages) == ["mecca"]
-    assert unmentioned("What did the governor say about the crane?", passages) == ["governor"]
-    # Other missing words are left to the answer model: they may be the story's own wording.
-    assert unmentioned("Why did the crane topple?", passages) == []
-
-
-def test_the_answer_model_weighs_each_missing_thing_against_answering() -> None:
-    # The fitted weights (generation/extractive_weights.json) must say what the hand rules
-    # said: a name, the quoted speaker, the asked-for kind or a focus word missing from the
-    # story lowers the chance that the question is answered.
-    model = load_model()
-    data = json.loads(WEIGHTS_FILE.read_text())
-    assert set(FEATURES) == set(data["rank"]["weights"]) == set(data["decide"]["weights"])
-    base = dict.fromkeys(FEATURES, 0.0) | {"cosine": 0.6, "binding": 0.8, "lexical": 0.8}
-    base |= {"typed": 1.0, "kind_found": 1.0, "retrieval": 0.6}
-
-    def chance(**changes: float) -> float:
-        row = np.array([[(base | changes)[name] for name in FEATURES]])
-        return float(model.decide.probability(row)[0])
-
-    assert chance() >= model.threshold  # a close sentence with the asked-for kind answers
-    for name in ("quote_missing", "focus_missing", "verbs_missing"):
-        assert chance(**{name: 1.0}) < chance(), name
-    assert chance(kind_found=0.0) < chance()
-    # A name the story lacks declines before the model (unmentioned); it must not help.
-    assert chance(specifics_missing=1.0) <= chance()
-    # ... and the best sentence is the one closest to the question.
-    close = np.array([[base[name] for name in FEATURES]])
-    far = np.array([[(base | {"cosine": 0.2, "cosine_gap": -0.4})[name] for name in FEATURES]])
-    assert model.rank.probability(far)[0] < model.rank.probability(close)[0]
+    # Each story lacks one of the two: no story is about both.
+    assert unmentioned("What did the mayor say about the crane?", passages) in (
+        ["mayor"],
+        ["crane"],
+    )
+    assert unmentioned("Who was injured by the crane in Mecca?", passages) == ["mecca", "injured"]
 
 
 def test_the_news_qa_set_is_well_formed() -> None:
@@ -248,9 +219,8 @@ def test_the_news_qa_set_is_well_formed() -> None:
 
 
 def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None:
-    # Floors under what bench/news_abstention.py measured on both splits together with the
-    # learned model of session 6 (answered 53 / 54, declined 36 / 40; the hand rules before
-    # it: 52 / 54, 39 / 40), so a regression shows. Both splits were tuned on.
+    # Floors a little under what bench/news_abstention.py measures on both splits together
+    # (answered 96 %, declined 97.5 %), so a regression shows; before issue 11 §3: 72 %, 72 %.
     # The holdout splits are left out: they are reported (bench/news_abstention.py), not tested on.
     questions = [q for q in news_qa.load().questions if q.split in ("tune", "test")]
     scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), questions))
