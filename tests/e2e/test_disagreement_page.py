@@ -14,10 +14,10 @@ from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
+from tests.support.disagreement import QUESTION, second_outlet
 from tests.support.live_server import serve
 from tests.support.patience import PATIENCE_S
 from tests.support.samples import load_samples
-from tests.test_answer_relations import QUESTION, second_outlet
 
 pytestmark = pytest.mark.browser
 
