@@ -25,13 +25,11 @@ Run from the repository root::
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import math
 import os
 import platform
-import random
 import subprocess
 import sys
 import tempfile
@@ -39,14 +37,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from newsdesk.benchmarks.corpus import SourceArticle, SyntheticCorpus, make_queries
 from newsdesk.container import Newsdesk, build_embedder
-from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder, resolve_model_path
 from newsdesk.index.chunking import chunk_text
 from newsdesk.index.text import normalise_text, sentence_spans
@@ -69,13 +67,6 @@ def note(message: str) -> None:
 
 
 # --- corpus --------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class SourceArticle:
-    dataset: str
-    sentences: tuple[str, ...]
-    summary: str
-
-
 def load_sources(path: Path) -> list[SourceArticle]:
     sources = []
     with path.open(encoding="utf-8") as lines:
@@ -94,71 +85,6 @@ def load_sources(path: Path) -> list[SourceArticle]:
     if not sources:
         raise SystemExit(f"no articles in {path}")
     return sources
-
-
-class SyntheticCorpus:
-    """News-like articles made of paragraphs, each a run of sentences from one source.
-
-    Deterministic for a given seed; every article has its own id and distinct text."""
-
-    def __init__(self, sources: Sequence[SourceArticle], seed: int) -> None:
-        self._sources = sources
-        self._rng = random.Random(seed)
-        self._seen: set[str] = set()
-        self._count = 0
-        self._epoch = datetime(2015, 1, 1, tzinfo=UTC)
-
-    def take(self, count: int) -> list[ArticleInput]:
-        return [self._next() for _ in range(count)]
-
-    def _next(self) -> ArticleInput:
-        while True:
-            first, paragraphs = self._paragraphs()
-            text = "\n\n".join(paragraphs)
-            digest = hashlib.sha256(text.encode()).hexdigest()
-            if digest not in self._seen:
-                self._seen.add(digest)
-                break
-        self._count += 1
-        minutes = self._rng.randrange(2 * 365 * 24 * 60)
-        return ArticleInput(
-            id=f"bench-{self._count:07d}",
-            title=_headline(first.sentences[0] if first else text),
-            text=text,
-            source=f"synthetic-{first.dataset}",
-            published_at=self._epoch + timedelta(minutes=minutes),
-        )
-
-    def _paragraphs(self) -> tuple[SourceArticle, list[str]]:
-        paragraphs = []
-        first = None
-        for _ in range(self._rng.randint(3, 7)):
-            source = self._rng.choice(self._sources)
-            first = first or source
-            run = min(self._rng.randint(2, 5), len(source.sentences))
-            start = self._rng.randrange(len(source.sentences) - run + 1)
-            paragraphs.append(" ".join(source.sentences[start : start + run]))
-        assert first is not None
-        return first, paragraphs
-
-
-def _headline(sentence: str, words: int = 14) -> str:
-    parts = sentence.split()
-    return " ".join(parts[:words]) + ("…" if len(parts) > words else "")
-
-
-def make_queries(sources: Sequence[SourceArticle], count: int, seed: int) -> list[str]:
-    """First sentence of each reference summary (CNN/DM highlights are " ."-separated)."""
-    queries = []
-    for source in sources:
-        summary = " ".join(source.summary.replace(" .", ".").split())
-        spans = sentence_spans(summary)
-        if spans:
-            queries.append(" ".join(summary[spans[0].start : spans[0].end].split()[:40]))
-    random.Random(seed).shuffle(queries)
-    if not queries:
-        raise SystemExit("no reference summaries to use as queries")
-    return [queries[i % len(queries)] for i in range(count)]
 
 
 # --- instrumentation -----------------------------------------------------------------------

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from newsdesk.benchmarks.corpus import NEWS_SUITE
+from newsdesk.benchmarks.corpus import NEWS_SUITE, SourceArticle
 from newsdesk.embedding import Embedder
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import Settings
@@ -44,13 +44,6 @@ DEFAULT_WORK_DIR = Path.home() / ".cache" / "newsdesk-bench"
 CHUNK_WORDS = 150
 ARTICLES_PER_WRITE = 500
 _GLUED = re.compile(r"([a-z0-9%)][.!?][\"']?)([A-Z])")
-
-
-@dataclass(frozen=True, slots=True)
-class SourceArticle:
-    dataset: str
-    sentences: tuple[str, ...]
-    summary: str
 
 
 def load_sources() -> list[SourceArticle]:
@@ -76,20 +69,6 @@ def load_sources() -> list[SourceArticle]:
             dataset = article["id"].split("-")[1] if article["id"].count("-") >= 2 else "news"
             sources.append(SourceArticle(dataset, sentences, summaries.get(article["id"], "")))
     return sources
-
-
-def make_queries(sources: Sequence[SourceArticle], count: int, seed: int) -> list[str]:
-    """First sentence of each reference summary: news questions not verbatim in the corpus."""
-    queries = []
-    for source in sources:
-        summary = " ".join(source.summary.replace(" .", ".").split())
-        spans = sentence_spans(summary)
-        if spans:
-            queries.append(" ".join(summary[spans[0].start : spans[0].end].split()[:40]))
-    random.Random(seed).shuffle(queries)
-    if not queries:
-        raise ValueError("no reference summaries to use as queries")
-    return [queries[i % len(queries)] for i in range(count)]
 
 
 @dataclass(frozen=True, slots=True)

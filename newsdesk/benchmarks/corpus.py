@@ -48,6 +48,20 @@ def load_sources() -> list[SourceArticle]:
     return sources
 
 
+def make_queries(sources: Sequence[SourceArticle], count: int, seed: int) -> list[str]:
+    """First sentence of each reference summary: news questions not verbatim in the corpus."""
+    queries = []
+    for source in sources:
+        summary = " ".join(source.summary.replace(" .", ".").split())
+        spans = sentence_spans(summary)
+        if spans:
+            queries.append(" ".join(summary[spans[0].start : spans[0].end].split()[:40]))
+    random.Random(seed).shuffle(queries)
+    if not queries:
+        raise ValueError("no reference summaries to use as queries")
+    return [queries[i % len(queries)] for i in range(count)]
+
+
 class SyntheticCorpus:
     """News-like articles of 3–7 paragraphs, each a run of 2–5 sentences from one source."""
 

@@ -30,8 +30,8 @@ from newsdesk.benchmarks.collection import (
     ensure_collection,
     load_sentence_cache,
     load_sources,
-    make_queries,
 )
+from newsdesk.benchmarks.corpus import make_queries
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.settings import Settings
 
