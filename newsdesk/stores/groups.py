@@ -215,15 +215,14 @@ def group_outlets(db: sqlite3.Connection, groups: Iterable[int]) -> dict[int, li
     return found
 
 
-def ungrouped(db: sqlite3.Connection, limit: int) -> list[tuple[str, str]]:
-    """(id, text) of articles in no group yet (stored before duplicate detection existed)."""
+def ungrouped_ids(db: sqlite3.Connection) -> list[str]:
+    """Ids of the articles in no group yet (stored before duplicate detection existed),
+    oldest first. Ids only: one scan, however many there are; the texts are read per batch."""
     rows = db.execute(
-        "SELECT a.id, a.text FROM articles a LEFT JOIN article_groups m ON m.article_id = a.id"
+        "SELECT a.id FROM articles a LEFT JOIN article_groups m ON m.article_id = a.id"
         " WHERE m.article_id IS NULL ORDER BY a.published_at IS NULL, a.published_at, a.id"
-        " LIMIT ?",
-        (limit,),
     )
-    return [(r[0], r[1]) for r in rows]
+    return [r[0] for r in rows]
 
 
 # --- helpers -----------------------------------------------------------------------------

@@ -428,10 +428,21 @@ class ArticleStore:
             }
 
     # --- duplicate groups ------------------------------------------------------------------
-    def ungrouped_articles(self, limit: int) -> list[tuple[str, str]]:
-        """(id, text) of up to ``limit`` articles in no near-duplicate group yet."""
+    def ungrouped_article_ids(self) -> list[str]:
+        """Ids of the articles in no near-duplicate group yet, oldest first."""
         with self._snapshot() as db:
-            return groups.ungrouped(db, limit)
+            return groups.ungrouped_ids(db)
+
+    def article_texts(self, article_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """(id, text) of these articles, in the order given; deleted ones are left out."""
+        with self._snapshot():
+            texts = {
+                r["id"]: r["text"]
+                for r in self._select_in(
+                    "SELECT id, text FROM articles WHERE id IN ({marks})", list(article_ids)
+                )
+            }
+        return [(i, texts[i]) for i in article_ids if i in texts]
 
     def place_in_groups(self, fingerprints: Sequence[tuple[str, Fingerprint | None]]) -> None:
         """Group articles stored without grouping (one transaction); skips any that were
