@@ -7,7 +7,8 @@
 Per kind: the share of claims the checker flags (not supported) when each cites the passage
 it came from, and of those the share whose `mismatches` name the changed kind. FRANK: the
 `checker_auc` / `lexical_overlap_auc` per dataset exactly as `newsdesk eval news-summarisation`
-computes them (evals/runner.py). Speed: answers of 4 sentences checked against 5 passages,
+computes them (evals/runner.py), on all of FRANK and on its two halves split by article (see
+frank_half: checker choices are looked at on `fit` only). Speed: answers of 4 sentences checked against 5 passages,
 wall clock per sentence, with the embeddings cached (warm) and not (cold); with --baseline the
 checker of that revision (its whole tree) is timed in alternating child processes.
 """
@@ -15,6 +16,7 @@ checker of that revision (its whole tree) is timed in alternating child processe
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -66,17 +68,27 @@ def per_kind(checker: citations.CitationChecker, items: list[perturbations.Item]
     )
 
 
+def frank_half(article_id: str) -> str:
+    """FRANK split by article into a `fit` half (where checker choices may be looked at) and a
+    `report` half (figures only), by a hash of the article id."""
+    digest = int(hashlib.sha1(f"frank-half:{article_id}".encode()).hexdigest(), 16)
+    return "fit" if digest % 2 == 0 else "report"
+
+
 def frank(embedder: object) -> None:
     suite = load_suite(ROOT / "evals/suites/news-summarisation.json.gz")
     rows = runner._shared_summary_rows(suite, embedder, Settings(), lambda _m: None)  # type: ignore[arg-type]
-    metrics = aggregate_rows(rows)
-    print("| metric | all | CNN/DM | XSum |")
-    print("|---|---:|---:|---:|")
-    for name in ("checker_auc", "checker_mean_auc", "lexical_overlap_auc"):
-        values = [metrics.get(name), metrics.get(f"{name}[cnndm]"), metrics.get(f"{name}[xsum]")]
-        print(
-            f"| {name} | " + " | ".join(f"{v:.3f}" if v is not None else "" for v in values) + " |"
-        )
+    half = {item.id: frank_half(item.article_id) for item in suite.summaries}
+    print("| metric | rows | all | CNN/DM | XSum |")
+    print("|---|---|---:|---:|---:|")
+    for label in ("all", "fit", "report"):
+        subset = [r for r in rows if label == "all" or half[r.id.rsplit("/", 1)[0]] == label]
+        metrics = aggregate_rows(subset)
+        for name in ("checker_auc", "checker_mean_auc", "lexical_overlap_auc"):
+            keys = (name, f"{name}[cnndm]", f"{name}[xsum]")
+            values = [metrics.get(key) for key in keys]
+            cells = " | ".join(f"{v:.3f}" if v is not None else "" for v in values)
+            print(f"| {name} | {label} ({len(subset)}) | {cells} |")
 
 
 Answer = tuple[list[tuple[str, list[int]]], list[Passage]]
