@@ -220,8 +220,14 @@ class DeskCollector:
         yield GaugeMetricFamily("newsdesk_chunks", "Chunks stored.", value=desk.store.chunk_count())
         yield GaugeMetricFamily(
             "newsdesk_index_vectors",
-            "Vectors in the faiss index.",
+            "Vectors in the faiss index (live: those searches can return).",
             value=len(desk.indexes.vectors),
+        )
+        yield GaugeMetricFamily(
+            "newsdesk_index_vectors_deleted",
+            "Vectors of removed chunks the HNSW index still holds, skipped by searches "
+            "until the index is rebuilt without them in the background.",
+            value=desk.indexes.vectors.deleted,
         )
         lexical = desk.indexes.fresh_lexical()
         yield GaugeMetricFamily(

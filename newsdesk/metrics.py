@@ -83,8 +83,9 @@ class RebuildMetrics(ComponentMetrics):
             "newsdesk_index_rebuilds",
             "Rebuilds of the derived indexes from SQLite, by kind: full (both, at start when "
             "the snapshot is missing or stale), vectors (the faiss index: within a full "
-            "rebuild, or after a write an index type cannot apply in place), lexical (the BM25 "
-            "base, in the background after enough writes).",
+            "rebuild, after a write an index type cannot apply in place, or in the background: "
+            "exact to HNSW, HNSW without its deleted vectors), lexical (the BM25 base, in the "
+            "background after enough writes).",
             ["kind"],
             registry=None,
         )
@@ -105,6 +106,14 @@ class RebuildMetrics(ComponentMetrics):
         yield
         self.rebuilds.labels(kind).inc()
         self.seconds.labels(kind).observe(time.perf_counter() - started)
+
+    def count(self, kind: str) -> int:
+        """Rebuilds of this kind so far."""
+        for metric in self.rebuilds.collect():
+            for sample in metric.samples:
+                if sample.name.endswith("_total") and sample.labels.get("kind") == kind:
+                    return int(sample.value)
+        return 0
 
     def _parts(self) -> Iterable[Collectable]:
         return (self.rebuilds, self.seconds)

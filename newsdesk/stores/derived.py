@@ -12,10 +12,14 @@ the base BM25 index from a consistent read of SQLite, outside every lock, then s
 Snapshots are copied while writers wait (readers go on searching: both only read) and
 written to disk after.
 
-The vector index changes kind once when ``vector_index=auto`` and the collection outgrows
-exact search: the HNSW index is built in another background thread from a consistent read
-of SQLite, the writes committed meanwhile are replayed onto it, and it is swapped in under
-the lock; until then searches use the exact index, kept up to date as before."""
+The vector index is rebuilt beside the readers when it asks to be (``wants_rebuild``): once
+when ``vector_index=auto`` and the collection outgrows exact search, and whenever the vectors
+an HNSW index holds as deleted (faiss HNSW cannot delete: removals are tombstones) reach
+``hnsw_max_deleted_share`` of it. The new index is built in another background thread from a
+consistent read of SQLite, the writes committed meanwhile are replayed onto it, and it is
+swapped in under the lock; until then searches use the current index, kept up to date as
+before. No write rebuilds a vector index under the readers' lock unless it is an IVF-PQ index
+not yet trained (a small one)."""
 
 from __future__ import annotations
 
@@ -34,12 +38,15 @@ import numpy as np
 from newsdesk.metrics import RebuildMetrics, timed_rebuild
 from newsdesk.stores.lexical import Bm25Index, LexicalIndex, LexicalView, Segment, tokenize
 from newsdesk.stores.sqlite import ArticleStore, WriteResult
-from newsdesk.stores.vectors import VectorIndex
+from newsdesk.stores.vectors import SerializedVectors, VectorIndex
 
 log = logging.getLogger(__name__)
 
 # 2: the lexical part holds the chunks written since its base was built (pending.json).
-SNAPSHOT_FORMAT = 2
+# 3: the vector index's deleted ids beside it (vectors.deleted.npy). A format-2 snapshot is
+# a format-3 one without deleted ids, so both load; older code rebuilds from a format-3 one.
+SNAPSHOT_FORMAT = 3
+READABLE_FORMATS = (2, 3)
 # A background rebuild of the base BM25 index starts once this many chunks were written or
 # removed since the last one: a quarter of the base (so rebuilds during a long ingest cost a
 # few times one final build), at least 1,000 and at most 25,000 (what a search scores outside
@@ -124,8 +131,9 @@ class DerivedIndexes:
             manifest = json.loads((snapshot / "manifest.json").read_text())
         except (OSError, ValueError) as exc:
             return f"unreadable manifest ({exc})"
+        if manifest.get("format") not in READABLE_FORMATS:
+            return f"snapshot format is {manifest.get('format')!r}, expected {SNAPSHOT_FORMAT!r}"
         expected = {
-            "format": SNAPSHOT_FORMAT,
             "generation": generation,
             "embedding_model": self.embedding_model,
             "dimension": self.vectors.dimension,
@@ -280,6 +288,7 @@ class DerivedIndexes:
         threading.Thread(target=self._switch_vectors, name="vector-rebuild", daemon=True).start()
 
     def _switch_vectors(self) -> None:
+        switches = self.vector_switches
         try:
             self._rebuild_vectors_aside()
         except Exception:
@@ -288,6 +297,10 @@ class DerivedIndexes:
         finally:
             with self.lock:
                 self._vector_log = None
+                # Removals replayed onto the new index may already call for the next
+                # compaction; after a failure, the next write asks again.
+                if self.vector_switches > switches:
+                    self._maybe_switch_vectors()
 
     @timed_rebuild("vectors")
     def _rebuild_vectors_aside(self) -> None:
@@ -354,6 +367,7 @@ class DerivedIndexes:
                         return False
                     generation = self.generation
                     count = len(self.vectors)
+                    deleted = self.vectors.deleted
                     kind = self.vectors.kind
                     lexical = self.lexical_view
                     self._unsaved = False
@@ -364,7 +378,7 @@ class DerivedIndexes:
                         self._unsaved = True
                     raise
             try:
-                self._write_snapshot(generation, vectors, count, kind, lexical)
+                self._write_snapshot(generation, vectors, (count, deleted), kind, lexical)
             except BaseException:
                 with self.lock:
                     self._unsaved = True
@@ -378,13 +392,18 @@ class DerivedIndexes:
         return False
 
     def _write_snapshot(
-        self, generation: int, vectors: np.ndarray, count: int, kind: str, lexical: LexicalView
+        self,
+        generation: int,
+        vectors: SerializedVectors,
+        counts: tuple[int, int],
+        kind: str,
+        lexical: LexicalView,
     ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            vectors.tofile(staging / "vectors.faiss")
+            vectors.write(staging / "vectors.faiss")
             lexical.save(staging / "lexical")
             manifest = {
                 "format": SNAPSHOT_FORMAT,
@@ -392,7 +411,8 @@ class DerivedIndexes:
                 "embedding_model": self.embedding_model,
                 "vector_index": kind,
                 "dimension": self.vectors.dimension,
-                "vectors": count,
+                "vectors": counts[0],  # live
+                "vectors_deleted": counts[1],
                 "written_at": time.time(),
             }
             (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))

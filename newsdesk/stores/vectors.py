@@ -1,8 +1,15 @@
 """faiss vector index keyed by stable 64-bit chunk ids.
 
 ``flat`` is exact inner-product search (cosine, since vectors are unit length). ``hnsw`` and
-``ivfpq`` are approximate, for large archives; they cannot always update in place, and say so
-through ``can_update``, so the owner rebuilds them from SQLite instead.
+``ivfpq`` are approximate, for large archives. ``ivfpq`` cannot update in place until it is
+trained, and says so through ``can_update``, so the owner rebuilds it from SQLite instead.
+
+faiss HNSW cannot delete, so removing from an ``hnsw`` index marks the ids deleted
+(tombstones: a bitmap by chunk id, excluded from every search through a faiss ``IDSelector``,
+and saved beside the index). Chunk ids are never reused (SQLite AUTOINCREMENT), so a replaced
+article's new chunks are plain adds. Once the deleted ids reach ``hnsw_max_deleted_share`` of
+the index, ``wants_rebuild`` asks the owner for a compacted index, built beside the readers as
+the flat-to-HNSW switch is. ``len()`` counts live vectors only.
 
 ``auto`` is flat below ``auto_hnsw_chunks`` chunks and HNSW from there on: exact search costs
 time linear in the collection, HNSW about logarithmic. A growing flat index says so through
@@ -11,6 +18,7 @@ and swaps it in with ``adopt``. ``kind`` is always the kind in use."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -20,13 +28,38 @@ import numpy as np
 from newsdesk.settings import Settings
 
 
+@dataclass(frozen=True, slots=True)
+class SerializedVectors:
+    """A copy of an index as ``save`` writes it: the faiss bytes and the deleted ids."""
+
+    index: np.ndarray  # faiss.serialize_index's bytes
+    deleted: np.ndarray  # int64 chunk ids marked deleted (HNSW tombstones), sorted
+
+    def write(self, path: Path) -> None:
+        self.index.tofile(path)
+        np.save(deleted_path(path), self.deleted)
+
+
+def deleted_path(index_path: Path) -> Path:
+    """Where the deleted ids of the index saved at ``index_path`` are kept."""
+    return index_path.with_name(index_path.stem + ".deleted.npy")
+
+
 class VectorIndex(Protocol):
     @property
     def kind(self) -> str: ...
 
     dimension: int
 
-    def __len__(self) -> int: ...
+    def __len__(self) -> int:
+        """Live vectors: those searches can return."""
+
+    @property
+    def deleted(self) -> int:
+        """Vectors marked deleted but still stored (HNSW tombstones)."""
+
+    def deleted_ids(self) -> np.ndarray:
+        """The chunk ids marked deleted, sorted."""
 
     def can_update(self, *, removing: bool) -> bool:
         """Whether add/remove work in place now; if not, rebuild() from all vectors."""
@@ -35,7 +68,8 @@ class VectorIndex(Protocol):
         """Whether a saved index of this kind serves the configured setting."""
 
     def wants_rebuild(self) -> bool:
-        """Whether a rebuild would now choose another kind (``auto`` outgrowing flat)."""
+        """Whether a rebuild is due: ``auto`` outgrowing flat, or an HNSW index holding too
+        many deleted vectors."""
 
     def rebuilt(self, ids: np.ndarray, vectors: np.ndarray) -> VectorIndex:
         """A new index of the same settings built from these vectors; this one is untouched."""
@@ -56,11 +90,12 @@ class VectorIndex(Protocol):
 
     def save(self, path: Path) -> None: ...
 
-    def serialized(self) -> np.ndarray:
-        """The index as the bytes ``save`` writes, copied: a snapshot to write out later
-        while the index keeps changing."""
+    def serialized(self) -> SerializedVectors:
+        """The index as ``save`` writes it, copied: a snapshot to write out later while the
+        index keeps changing."""
 
-    def load(self, path: Path) -> None: ...
+    def load(self, path: Path) -> None:
+        """Load what ``save`` wrote (no deleted-ids file beside it: none deleted)."""
 
 
 class FaissVectorIndex:
@@ -70,6 +105,10 @@ class FaissVectorIndex:
         self.dimension = dimension
         self._settings = settings
         self._index = self._empty()
+        # Tombstones (HNSW only): bit i of the bitmap set = chunk id i deleted. Replaced, never
+        # changed in place, so a search holding the old one reads a consistent set.
+        self._deleted = _NO_IDS
+        self._deleted_count = 0
 
     def _chosen_kind(self, count: int) -> str:
         """The kind a rebuild of ``count`` vectors makes."""
@@ -82,10 +121,13 @@ class FaissVectorIndex:
 
     def wants_rebuild(self) -> bool:
         # Only upwards: an HNSW index whose collection shrank stays HNSW (no flapping).
-        return (
+        outgrown = (
             self.setting == "auto"
             and self.kind == "flat"
             and self._chosen_kind(len(self)) == "hnsw"
+        )
+        return outgrown or self._deleted_count > self._settings.hnsw_max_deleted_share * max(
+            1, int(self._index.ntotal)
         )
 
     def rebuilt(self, ids: np.ndarray, vectors: np.ndarray) -> FaissVectorIndex:
@@ -96,6 +138,7 @@ class FaissVectorIndex:
     def adopt(self, other: VectorIndex) -> None:
         assert isinstance(other, FaissVectorIndex)
         self._index, self.kind = other._index, other.kind
+        self._deleted, self._deleted_count = other._deleted, other._deleted_count
 
     def _empty(self) -> faiss.Index:
         if self.kind == "hnsw":
@@ -108,7 +151,16 @@ class FaissVectorIndex:
         return faiss.IndexIDMap2(inner)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - self._deleted_count
+
+    @property
+    def deleted(self) -> int:
+        return self._deleted_count
+
+    def deleted_ids(self) -> np.ndarray:
+        """The chunk ids marked deleted, sorted."""
+        bits = np.unpackbits(self._deleted, bitorder="little")
+        return np.flatnonzero(bits).astype(np.int64)
 
     def _is_trained_ivfpq(self) -> bool:
         return isinstance(faiss.downcast_index(self._index.index), faiss.IndexIVFPQ)
@@ -117,16 +169,45 @@ class FaissVectorIndex:
         if self.kind == "flat":
             return True
         if self.kind == "hnsw":
-            return not removing  # faiss HNSW cannot delete
+            return True  # removals become tombstones
         return self._is_trained_ivfpq()
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
+            if self._deleted_count and _members(self._deleted, ids).any():
+                # A deleted id added again would be hidden by its own tombstone.
+                raise ValueError("chunk ids are never reused, but a deleted one was added")
             self._index.add_with_ids(_as_matrix(vectors, self.dimension), ids.astype(np.int64))
 
     def remove(self, ids: np.ndarray) -> None:
-        if len(ids):
-            self._index.remove_ids(np.ascontiguousarray(ids, dtype=np.int64))
+        if not len(ids):
+            return
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        if self.kind == "hnsw":
+            self._mark_deleted(ids)
+        else:
+            self._index.remove_ids(ids)
+
+    def _mark_deleted(self, ids: np.ndarray, *, check: bool = True) -> None:
+        # Only ids the index holds and not yet deleted count: len() stays the live count.
+        # (A saved snapshot's ids were checked when they were marked: loading skips that.)
+        fresh = np.unique(ids[~_members(self._deleted, ids)])
+        if check and len(fresh):
+            fresh = fresh[np.array([self._holds(int(i)) for i in fresh], dtype=bool)]
+        if not len(fresh):
+            return
+        size = max(len(self._deleted), int(fresh.max()) // 8 + 1)
+        bitmap = np.zeros(size, dtype=np.uint8)
+        bitmap[: len(self._deleted)] = self._deleted
+        np.bitwise_or.at(bitmap, fresh // 8, (1 << (fresh % 8)).astype(np.uint8))
+        self._deleted, self._deleted_count = bitmap, self._deleted_count + len(fresh)
+
+    def _holds(self, chunk_id: int) -> bool:
+        try:
+            self._index.reconstruct(chunk_id)  # a hash lookup in IndexIDMap2
+        except RuntimeError:
+            return False
+        return True
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         matrix = _as_matrix(vectors, self.dimension)
@@ -134,7 +215,7 @@ class FaissVectorIndex:
         index = self._trained_ivfpq(matrix) if self.kind == "ivfpq" and len(ids) else self._empty()
         if len(ids):
             index.add_with_ids(matrix, ids.astype(np.int64))
-        self._index = index
+        self._index, self._deleted, self._deleted_count = index, _NO_IDS, 0
 
     def _trained_ivfpq(self, vectors: np.ndarray) -> faiss.Index:
         s = self._settings
@@ -171,6 +252,8 @@ class FaissVectorIndex:
             if allowed_ids is not None
             else None
         )
+        if self._deleted_count:
+            selector = _excluding(self._deleted, selector)
         if self.kind == "hnsw":
             return faiss.SearchParametersHNSW(sel=selector, efSearch=self._settings.hnsw_ef_search)
         if self._is_trained_ivfpq():
@@ -179,15 +262,24 @@ class FaissVectorIndex:
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
+        np.save(deleted_path(path), self.deleted_ids())
 
-    def serialized(self) -> np.ndarray:
-        return np.asarray(faiss.serialize_index(self._index))
+    def serialized(self) -> SerializedVectors:
+        return SerializedVectors(np.asarray(faiss.serialize_index(self._index)), self.deleted_ids())
 
     def load(self, path: Path) -> None:
         index = faiss.read_index(str(path))
         if index.d != self.dimension:
             raise ValueError(f"index at {path} has dimension {index.d}, expected {self.dimension}")
-        self._index = index
+        deleted = (
+            np.load(deleted_path(path), allow_pickle=False)
+            if deleted_path(path).is_file()
+            else np.zeros(0, dtype=np.int64)
+        )
+        self._index, self._deleted, self._deleted_count = index, _NO_IDS, 0
+        self._mark_deleted(deleted.astype(np.int64), check=False)
+        if self._deleted_count > index.ntotal:
+            raise ValueError(f"{deleted_path(path)} names more ids than the index holds")
         # A small ivfpq index is an untrained flat one and still counts as ivfpq.
         self.kind = _kind_of(index) if self.setting == "auto" else self.setting
 
@@ -199,6 +291,31 @@ def _kind_of(index: faiss.Index) -> str:
     if isinstance(inner, faiss.IndexIVFPQ):
         return "ivfpq"
     return "flat"
+
+
+_NO_IDS = np.zeros(0, dtype=np.uint8)
+
+
+def _members(bitmap: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Whether each id's bit is set in ``bitmap`` (faiss's order: bit i%8 of byte i//8)."""
+    ids = np.asarray(ids, dtype=np.int64)
+    inside = (ids >= 0) & (ids // 8 < len(bitmap))
+    found = np.zeros(len(ids), dtype=bool)
+    at = ids[inside]
+    found[inside] = (bitmap[at // 8] >> (at % 8)) & 1 == 1
+    return found
+
+
+def _excluding(bitmap: np.ndarray, allowed: faiss.IDSelector | None) -> faiss.IDSelector:
+    """A selector of the ids not set in ``bitmap`` (and in ``allowed``, if given).
+
+    SWIG selectors do not own the selectors or the memory they point to: the result keeps
+    references to them, so they live as long as it does."""
+    deleted = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
+    live = faiss.IDSelectorNot(deleted)
+    selector = live if allowed is None else faiss.IDSelectorAnd(allowed, live)
+    selector.referenced = (bitmap, deleted, live, allowed)
+    return selector
 
 
 def _as_matrix(vectors: np.ndarray, dimension: int) -> np.ndarray:
