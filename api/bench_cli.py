@@ -112,6 +112,17 @@ def bench_search(
     )
 
 
+def concurrency_levels(text: str) -> list[int]:
+    """``1,8,32`` as levels; anything else is a usage error (exit status 2), not a traceback."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise typer.BadParameter(
+            f"{text!r}: give positive integers separated by commas, e.g. 1,8,32",
+            param_hint="'--concurrency'",
+        )
+    return [int(part) for part in parts]
+
+
 @bench_app.command("http")
 def bench_http(
     chunks: ChunksOption = 10_000,
@@ -128,12 +139,10 @@ def bench_http(
 ) -> None:
     """/search requests/s and p95 per concurrency over real uvicorn on loopback (a separate
     load-generator process), against the in-process rate of the same searches."""
+    levels = concurrency_levels(concurrency)
     from newsdesk.benchmarks import http
     from newsdesk.benchmarks.collection import DEFAULT_WORK_DIR
 
-    levels = [int(level) for level in concurrency.split(",") if level.strip()]
-    if not levels or min(levels) < 1:
-        raise typer.BadParameter("concurrency levels must be positive integers")
     print_figures(
         http.run(
             Settings(),

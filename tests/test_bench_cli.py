@@ -96,3 +96,14 @@ def test_bench_http_reports_rates_per_concurrency_against_in_process(tmp_path: P
             rel_tol=0.02,
         )
     assert figures["requests_per_s"] == {c: v["requests_per_s"] for c, v in levels.items()}
+
+
+@pytest.mark.parametrize("levels", ["abc", "1,x", "0", "4,-2", ","])
+def test_bench_http_refuses_bad_concurrency_levels_with_a_usage_error(
+    tmp_path: Path, levels: str
+) -> None:
+    result = run_newsdesk(tmp_path / "data", "bench", "http", "--concurrency", levels, "--json")
+    assert result.returncode == 2
+    assert "--concurrency" in result.stderr and "positive integers" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert not (tmp_path / "data").exists()  # refused before touching anything
