@@ -92,6 +92,14 @@ def bench_search(
         bool, typer.Option(help="Also time a fresh process opening the collection.")
     ] = True,
     seed: SeedOption = 13,
+    write_probe: Annotated[
+        bool,
+        typer.Option(
+            "--write-probe",
+            help="Then add one article (and delete it again) while 2 threads search: time "
+            "to searchable, search and lock-wait times during the write (key `write`).",
+        ),
+    ] = False,
     as_json: BenchJsonOption = True,
 ) -> None:
     """Retrieval latency p50/p95 (query embedding + dense + BM25 + fusion), recall@10 against
@@ -108,6 +116,7 @@ def bench_search(
             work_dir=work_dir or DEFAULT_WORK_DIR,
             seed=seed,
             startup=startup,
+            write_probe=write_probe,
         )
     )
 

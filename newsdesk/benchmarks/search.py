@@ -5,7 +5,10 @@ Retrieval latency is one `Searcher.search` (query embedding, dense, BM25, fusion
 the top 10 from SQLite; no LLM, no reranking unless configured), one query at a time after a
 few warm-up queries. Each stage is also timed on its own over the same queries. recall@10 is
 the overlap of the index's dense top 10 (from the production-sized candidate search) with
-exact inner-product search over every stored vector, for the same query vectors."""
+exact inner-product search over every stored vector, for the same query vectors.
+
+With ``write_probe``, one article is then added and deleted again under concurrent searches
+(writes.py) and the figures go under ``write``."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from newsdesk.benchmarks import writes
 from newsdesk.benchmarks.collection import (
     DEFAULT_WORK_DIR,
     Collection,
@@ -34,6 +38,7 @@ from newsdesk.benchmarks.collection import (
 from newsdesk.benchmarks.corpus import make_queries
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.settings import Settings
+from newsdesk.stores.derived import restamp_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +172,7 @@ def run(
     work_dir: Path = DEFAULT_WORK_DIR,
     seed: int = 13,
     startup: bool = True,
+    write_probe: bool = False,
 ) -> dict[str, Any]:
     kind = INDEX_NAMES[index]
     collection, encoder, pool = prepare(settings, chunks, work_dir, seed)
@@ -208,8 +214,11 @@ def run(
             file_bytes(collection.directory / f"newsdesk.sqlite3{suffix}")
             for suffix in ("", "-wal")
         )
+        probed = writes.probe(desk, asked[WARMUP:], seed) if write_probe else None
     finally:
-        desk.close()
+        desk.close()  # saves this kind's indexes as of the probe's last write
+    if probed is not None:
+        keep_other_kinds_cached(collection, kind, probed)
     latency = percentiles(totals)
     return {
         "benchmark": "search",
@@ -230,6 +239,7 @@ def run(
         "built_this_run": built,
         "collection_build_seconds": round(collection.build_seconds, 2),
         **startup_figures,
+        **({"write": probed} if probed is not None else {}),
         "settings": {
             "hnsw_m": settings.hnsw_m,
             "hnsw_ef_search": settings.hnsw_ef_search,
@@ -245,6 +255,17 @@ def run(
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "cpus": os.cpu_count(),
     }
+
+
+def keep_other_kinds_cached(collection: Collection, kind: str, probed: dict[str, Any]) -> None:
+    """The probe moved SQLite's generation on but left its chunks as they were: the other
+    index kinds' snapshots, taken at the generation before it, still match."""
+    if not probed["collection_unchanged"]:
+        return
+    before, after = probed["generations"]
+    for directory in collection.directory.glob("indexes-*"):
+        if directory.name != f"indexes-{kind}" and restamp_snapshot(directory, before, after):
+            log.info("%s: still current after the write probe", directory.name)
 
 
 def _current_snapshot(index_dir: Path) -> Path | None:

@@ -435,6 +435,29 @@ class DerivedIndexes:
                 shutil.rmtree(entry, ignore_errors=True)
 
 
+def restamp_snapshot(directory: Path, generation: int, now: int) -> bool:
+    """Mark the snapshot in ``directory`` taken at SQLite ``generation`` as reflecting ``now``.
+
+    Only for a caller that knows SQLite's chunks at ``now`` are exactly those at
+    ``generation`` (the write probe of the search benchmark adds an article and deletes it
+    again): the snapshot then still matches, and the next open loads it instead of
+    rebuilding. The manifest is replaced atomically: a crash leaves the old one (a rebuild).
+    Returns whether it restamped."""
+    name = (directory / "CURRENT").read_text().strip() if (directory / "CURRENT").is_file() else ""
+    path = directory / name / "manifest.json"
+    if not name or not path.is_file():
+        return False
+    manifest = json.loads(path.read_text())
+    if manifest.get("generation") != generation:
+        return False
+    staged = path.with_name("manifest.json.tmp")
+    staged.write_text(json.dumps({**manifest, "generation": now}, indent=2))
+    _fsync_file(staged)
+    os.replace(staged, path)
+    _fsync_dir(path.parent)
+    return True
+
+
 def _fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
