@@ -66,8 +66,17 @@ def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
     stages = exact["stages"]
     assert isinstance(stages, dict) and set(stages) == {"query_embedding", "dense", "lexical"}
 
-    hnsw = _figures(tmp_path, *args, "--index", "hnsw", "--no-startup")
+    hnsw = _figures(tmp_path, *args, "--index", "hnsw", "--no-startup", "--write-probe")
     assert hnsw["index"] == "hnsw" and hnsw["chunks"] == exact["chunks"]
+    write = hnsw["write"]
+    assert isinstance(write, dict) and write["chunks"] >= 1
+    assert write["found_dense_and_lexical"] is True
+    assert 0 < write["write_ms"] <= write["searchable_ms"]
+    assert write["searches_during"] >= 1 and write["search_p50_ms_before"] > 0
+    assert 0 <= write["max_lock_wait_ms"] <= write["search_max_ms_during"]
+    # Deleted again without rebuilding the HNSW index, and never found again.
+    assert write["vector_rebuilds"] == 0 and write["deleted_chunks_found_again"] is False
+    assert write["collection_unchanged"] is True
     assert 0 <= float(hnsw["recall_at_10"]) <= 1  # type: ignore[arg-type]
     assert float(hnsw["bytes_per_chunk"]) > float(exact["bytes_per_chunk"])  # type: ignore[arg-type]
     # The collection was built once; a second run of a kind loads its saved index.
@@ -75,6 +84,10 @@ def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
     assert again["built_this_run"] is False
     assert again["collection_build_seconds"] == exact["collection_build_seconds"]
     assert again["build_seconds"] == hnsw["build_seconds"]
+    assert "write" not in again
+    # The probe's add and delete left the chunks as they were: the exact index is still cached.
+    exact_again = _figures(tmp_path, *args, "--index", "exact", "--no-startup")
+    assert exact_again["built_this_run"] is False and exact_again["chunks"] == exact["chunks"]
 
 
 def test_bench_http_reports_rates_per_concurrency_against_in_process(tmp_path: Path) -> None:

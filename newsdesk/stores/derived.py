@@ -110,6 +110,7 @@ class DerivedIndexes:
                     snapshot = self._current_snapshot()
                     assert snapshot is not None
                     self.vectors.load(snapshot / "vectors.faiss")
+                    self._check_vector_counts(snapshot)
                     self.lexical_view = LexicalView.load(
                         self.lexical_factory(), snapshot / "lexical"
                     )
@@ -144,6 +145,19 @@ class DerivedIndexes:
         if not self.vectors.accepts(str(manifest.get("vector_index"))):
             return f"snapshot vector_index is {manifest.get('vector_index')!r}, not configured"
         return None
+
+    def _check_vector_counts(self, snapshot: Path) -> None:
+        """A format-3 manifest records the live and deleted vectors it saved: a deleted-ids
+        file lost or swapped would otherwise bring removed chunks back."""
+        manifest = json.loads((snapshot / "manifest.json").read_text())
+        if manifest["format"] < 3:
+            return
+        saved = (manifest["vectors"], manifest["vectors_deleted"])
+        if saved != (len(self.vectors), self.vectors.deleted):
+            raise ValueError(
+                f"{saved} live and deleted vectors saved, "
+                f"{(len(self.vectors), self.vectors.deleted)} loaded"
+            )
 
     def _current_snapshot(self) -> Path | None:
         try:
