@@ -29,6 +29,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
+from newsdesk.generation import answer_slots
 from newsdesk.index.text import sentence_spans
 
 QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
@@ -130,7 +131,10 @@ _DATE = re.compile(
 )
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+(?:[A-Z][a-zA-Z’'-]+|de|van|von|al|bin))*")
-_PLACE = re.compile(r"\b(?:in|at|from|near|to|into|across|outside)\s+(?:the\s+)?([A-Z][\w’'-]+)")
+_PLACE = re.compile(
+    r"\b(?:in|at|from|near|to|into|across|outside|on)\s+(?:the\s+|an?\s+)?"
+    rf"(?!(?i:{'|'.join(_MONTHS + _DAYS)})\b)([A-Z][\w’'-]+)"
+)
 
 _STEMMER = Stemmer.Stemmer("english")
 
@@ -139,7 +143,8 @@ _STEMMER = Stemmer.Stemmer("english")
 _MONEY_WORDS = {
     "cost", "costs", "spend", "spent", "pay", "paid", "price", "money", "worth", "fund",
     "funding", "budget", "prize", "owe", "owed", "fine", "fined", "earn", "earned", "raise",
-    "raised",
+    "raised", "profit", "profits", "lose", "lost", "loss", "losses", "revenue", "salary", "wage",
+    "wages",
 }  # fmt: skip
 _MONEY = re.compile(
     r"[$€£¥]\s?\d|\b\d[\d,.]*\s*(?:million|billion|thousand|m|bn)?\s*"
@@ -219,16 +224,18 @@ class ExtractiveAnswerer:
         asked = question_keys(question)
         verbs = question_verbs(question)
         required = question_required(question)
+        soft = reworded_verbs(question)
         specifics = question_specifics(question)
         speaker = question_speaker(question)
         stories = _story_keys(passages)
         titles = {p.article_id: word_keys(p.title) for p in passages}
         named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
+        slot = _Slot(question, kind, asked | specifics_keys(specifics), speaker if quote else set())
         kept: list[tuple[str, float]] = []
         for text, (article_id, _context) in by_sentence.items():
             if not specifics <= named[article_id]:
                 continue  # the question names something this story never mentions
-            if story_gaps(asked, required, stories[article_id]):
+            if story_gaps(asked, required - soft, stories[article_id]):
                 continue  # ... or asks about something it never mentions
             # A story's sentences are all about its title ("Ctenophora", "Mecca crane
             # collapse"): its words count as said in each; words the story lacks (a reworded
@@ -241,8 +248,10 @@ class ExtractiveAnswerer:
             said = word_keys(text)  # the title's words do not say who spoke
             if quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
                 continue  # a quote answers only in the sentence that says who speaks
-            if not all(covered(k, own) for k in verbs):
+            if not all(covered(k, own) for k in verbs if covered(k, stories[article_id])):
                 continue  # the asked event ("drowned", "released") is not this sentence's
+            if not slot.filled(text):
+                continue  # what it holds of the asked kind answers another question
             kept.append((text, binding))
         if not kept:
             return []
@@ -280,6 +289,8 @@ _KIND_WORDS = {
     # "What is X called?", "What type of ...", "In what year ...": the answer's form.
     "name", "named", "call", "called", "known", "type", "kind", "sort", "term", "example",
     "year", "years", "century", "amount", "percentage", "total",
+    # "What proportion of ...": a share (answer_slots), not a word the story must use.
+    "proportion", "fraction",
 }  # fmt: skip
 _SPEECH = re.compile(
     r"[\"“”‘’]|\b(?:sa(?:y|ys|id)|told|tell|stated?|add(?:ed|s)|noted?|explained|described|"
@@ -410,6 +421,24 @@ def _phrase(tokens: list[str], verbs: set[str]) -> list[str]:
     return words
 
 
+def reworded_verbs(question: str) -> set[str]:
+    """The question's verbs a story may put in words of its own ("presided over" for "judge
+    ... heard", "exhibited" for "go on display"): the slot (answer_slots) binds such answers —
+    a share, a counted number, a reason, a place. Not the verb of "who ...?", where the verb
+    is all that ties a name to the question ("Who coaches Nadal?", "Which official lost the
+    document?") or a date to its event ("When will the zoo reopen?"), nor the common news events
+    (_SAME_EVENT), nor a verb that is also the question's focus noun."""
+    kind = question_kind(question)
+    if kind not in ("number", "money", "place") and not answer_slots.asks_reason(question):
+        return set()
+    verbs = question_verbs(question)
+    nouns = question_speaker(question) | _definite_keys(question, verbs)
+    for pattern in (_COUNTED, _ASKED_FOR):
+        if match := pattern.search(question):
+            nouns |= _phrase_keys(_TOKEN.findall(match.group(1)), verbs)
+    return {k for k in verbs if not k.startswith("~") and k not in nouns}
+
+
 def story_gaps(asked: set[str], required: set[str], story: set[str]) -> list[str]:
     """The question keys that keep this story from answering ([] if it may): every required
     one it lacks, or its background ones if more are lacking than a paraphrase explains."""
@@ -436,6 +465,11 @@ def question_verbs(question: str) -> set[str]:
         lemma = _lemma(last[0])
         if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
+    # "Who will command the mission?": after a modal the verb follows the subject "who".
+    if modal := re.match(rf"\s*(?:who|what)\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I):
+        lemma = _lemma(modal.group(1).lower())
+        if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
+            verbs.add(_key(_STEMMER.stemWord(lemma)))
     return verbs
 
 
@@ -456,6 +490,61 @@ def asks_for_quote(question: str) -> bool:
     )
 
 
+class _Slot:
+    """The answer's slot (answer_slots): the shape of an asked number, the role a name must
+    fill, the speaker who must speak, a reason for "why"."""
+
+    def __init__(self, question: str, kind: QuestionKind, asked: set[str], speaker: set[str]):
+        self.question = question
+        self.kind = kind
+        self.asked = asked
+        self.speaker = speaker
+        self.shape = answer_slots.number_shape(question) if kind == "number" else None
+        counted = _COUNTED.search(question)
+        self.counted = _phrase_keys(_TOKEN.findall(counted.group(1)), set()) if counted else set()
+        role = answer_slots.role_asked(question) if kind in ("person", "other") else []
+        self.role = question_keys(role[-1]) if role else set()
+        self.reason = answer_slots.asks_reason(question)
+        money = [w for w in _words(question) if w in _MONEY_WORDS]
+        self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
+
+    def filled(self, sentence: str) -> bool:
+        if answer_slots.says_unknown(sentence):
+            return False
+        if self.kind == "money" and not answer_slots.sum_is_theirs(
+            sentence, _MONEY, lambda w: _is(w, self.money)
+        ):
+            return False
+        if self.shape is not None and not answer_slots.has_shape(
+            sentence,
+            self.shape,
+            self.question,
+            lambda w: _is(w, self.asked),
+            (lambda w: _is(w, self.counted)) if self.counted else None,
+        ):
+            return False
+        if self.role and not answer_slots.named_in_role(
+            sentence, lambda w: _is(w, self.role), lambda w: _is(w, self.asked)
+        ):
+            return False
+        if self.speaker and not answer_slots.speaker_speaks(
+            sentence, lambda w: _is(w, self.speaker)
+        ):
+            return False
+        return not self.reason or answer_slots.gives_reason(
+            sentence, lambda w: _is(w, self.asked)
+        )
+
+
+def _is(word: str, keys: set[str]) -> bool:
+    """Whether a sentence word is one of the keys (up to inflection and derivation)."""
+    return any(covered(k, keys) for k in word_keys(word))
+
+
+def specifics_keys(specifics: set[str]) -> set[str]:
+    return {k for s in specifics for k in word_keys(s)}
+
+
 @dataclass(frozen=True)
 class _Candidate:
     text: str
@@ -467,10 +556,8 @@ def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, str
     found: dict[str, tuple[str, str]] = {}
     for passage in passages:
         for span in sentence_spans(passage.text):
-            found.setdefault(
-                passage.text[span.start : span.end],
-                (passage.article_id, f"{passage.title} {passage.text}"),
-            )
+            for sentence in answer_slots.unglued(passage.text[span.start : span.end]):
+                found.setdefault(sentence, (passage.article_id, f"{passage.title} {passage.text}"))
     return found
 
 
@@ -483,7 +570,7 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}
-    required = question_required(question)
+    required = question_required(question) - reworded_verbs(question)
     specifics = question_specifics(question)
     texts = _story_texts(passages)
     stories = _story_keys(passages)

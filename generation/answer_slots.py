@@ -1,0 +1,296 @@
+"""Whether a sentence holds the answer's *slot*, not just something of the asked-for kind.
+
+A story about the question's people and event is full of numbers, names and dates; most of them
+answer other questions. "How old was Ron Lane?" is not answered by "Stancil's 16-year-old
+brother", "Who is the captain of the Houston Express?" not by "Frank Jordan thanked the captain
+of the Houston Express", "What did the school principal say?" not by "Ledbetter says school
+principals are now required ...". So, beyond the kind of answer (extractive.answers_kind):
+
+- the *shape* of a number: "how old" wants an age, "how long" a duration or length, "how far"
+  a distance, "what proportion" a share, "how many jobs" a number counting jobs;
+- an age belongs to the person asked about, not to someone else named beside it;
+- "who is the ROLE?" wants a name in apposition to the role ("chief executive John Walden",
+  "Leigh Wolmarans, the head teacher");
+- "what did X say?" wants X as the one who speaks (subject of "said", or "said X.");
+- "why" wants a sentence that gives a reason ("because", "over the risk", "would have
+  escalated"), and a sentence that says the thing is not known or not told answers nothing.
+
+Everything is read off the sentence's tokens, linear in its length; no model is asked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Literal
+
+Shape = Literal["age", "duration", "distance", "share", "count"]
+
+_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,%-]*[A-Za-z0-9%]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
+_NUMBER_WORDS = (
+    "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    "sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|"
+    "ninety|hundred|hundreds|thousand|thousands|million|millions|billion|billions|dozen|dozens"
+)
+_NUMERAL = re.compile(rf"^(?:\d[\d,.]*(?:m|bn|k|%)?|{_NUMBER_WORDS})$", re.IGNORECASE)
+_YEAR = re.compile(r"^(?:1[5-9]\d\d|20\d\d)$")
+_TIME_UNIT = r"(?:second|minute|hour|day|night|week|fortnight|month|year|decade|century|centuries)s?"
+_LENGTH_UNIT = (
+    r"(?:km|kilomet(?:re|er)s?|miles?|m|met(?:re|er)s?|ft|feet|foot|yards?|inch(?:es)?|cm|mm)"
+)
+_QUANTITY = rf"(?:\d[\d,.]*|{_NUMBER_WORDS}|a|an|several|few)"
+_DURATION = re.compile(
+    rf"\b{_QUANTITY}[\s-]+(?:(?:and a half|or so|more|full|long)\s+)?{_TIME_UNIT}\b"
+    rf"|\b\d[\d,.]*\s*{_LENGTH_UNIT}\b|\b(?:life|lifetime)\b",
+    re.IGNORECASE,
+)
+_DISTANCE = re.compile(rf"\b\d[\d,.]*\s*-?\s*{_LENGTH_UNIT}\b|\b(?:{_NUMBER_WORDS})\s+{_LENGTH_UNIT}\b", re.IGNORECASE)
+_SHARE = re.compile(
+    r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
+    r"majority|minority)\b",
+    re.IGNORECASE,
+)
+_AGE = re.compile(
+    rf"\b(?:\d{{1,3}}|{_NUMBER_WORDS})[\s-]+(?:year|month|week)s?[\s-]+old\b|\baged?\s+\d{{1,3}}\b"
+    r"|,\s*\d{1,3}\s*,|,\s*\d{1,3}\s*(?:[.;]|$)|\(\d{1,3}\)|\bat the age of \d{1,3}\b",
+    re.IGNORECASE,
+)
+# People an age (or a role) may belong to instead of the one asked about.
+_PERSON_NOUNS = {
+    "man", "woman", "men", "women", "boy", "girl", "child", "children", "son", "daughter",
+    "father", "mother", "brother", "sister", "wife", "husband", "friend", "baby", "toddler",
+    "teenager", "student", "driver", "victim", "suspect", "player", "partner", "grandmother",
+    "grandfather", "uncle", "aunt", "nephew", "niece", "cousin", "girlfriend", "boyfriend",
+}  # fmt: skip
+
+# "How much" that is not money ("how much weight") falls back to any number.
+_SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
+    (re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b"), "age"),
+    (re.compile(r"\bhow long\b|\bfor how long\b"), "duration"),
+    (re.compile(r"\bhow (?:far|tall|high|deep|wide)\b"), "distance"),
+    (
+        re.compile(
+            r"\b(?:what|which) (?:proportion|percentage|fraction|share|per ?cent)\b|\bwhat %"
+        ),
+        "share",
+    ),
+    (re.compile(r"\bhow many\b"), "count"),
+)
+
+
+def number_shape(question: str) -> Shape | None:
+    q = question.lower()
+    for pattern, shape in _SHAPES:
+        if pattern.search(q):
+            return shape
+    return None
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text.replace("’", "'"))
+
+
+def has_shape(
+    sentence: str,
+    shape: Shape,
+    question: str,
+    asked: Callable[[str], bool],
+    counted: Callable[[str], bool] | None,
+) -> bool:
+    """Whether the sentence holds a number of the asked shape that the question lacks.
+    `asked(word)`: the word is one of the question's; `counted(word)`: it names what "how
+    many" counts (None when the question counts people or things in general)."""
+    q = question.lower()
+    if shape == "age":
+        return any(_age_is_theirs(sentence, m, asked) for m in _AGE.finditer(sentence))
+    if shape in ("duration", "distance", "share"):
+        pattern = {"duration": _DURATION, "distance": _DISTANCE, "share": _SHARE}[shape]
+        return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
+    words = tokens(sentence)
+    numbers = [
+        i
+        for i, w in enumerate(words)
+        if _NUMERAL.match(w) and not _YEAR.match(w) and w.lower() not in q.split()
+    ]
+    if counted is None:
+        return bool(numbers)
+    # The number counts the asked thing: "7,000 classrooms", "more than 60,000 security
+    # staff", "the death toll rose to 107" (the counted word shortly before it).
+    return any(
+        any(counted(w) for w in words[i + 1 : i + 5]) or any(counted(w) for w in words[max(0, i - 4) : i])
+        for i in numbers
+    )
+
+
+def sum_is_theirs(sentence: str, amount: re.Pattern[str], said: Callable[[str], bool]) -> bool:
+    """A sum answers "how much profit did Lloyds make?" only near the question's money word
+    when the sentence has one ("returned to profit ... recouping some of the £46billion
+    bailout" does not); a sentence without one may hold the sum alone ("It cost $5")."""
+    words = tokens(sentence)
+    where = [i for i, w in enumerate(words) if said(w)]
+    if not where:
+        return True
+    for match in amount.finditer(sentence):
+        at = len(tokens(sentence[: match.start()]))
+        if any(abs(at - i) <= 6 for i in where):
+            return True
+    return False
+
+
+def _age_is_theirs(sentence: str, match: re.Match[str], asked: Callable[[str], bool]) -> bool:
+    """An age answers "how old was X" unless it sits by someone else: a name or a person noun
+    the question does not use ("Gary Green, 51", "Stancil's 16-year-old brother")."""
+    before = tokens(sentence[: match.start()])[-3:]
+    after = tokens(sentence[match.end() :])[:2]
+    near = [w for w in [*before, *after] if w[:1].isalnum()]
+    if any(asked(w) for w in near):
+        return True
+    others = [
+        w
+        for w in near
+        if (w[0].isupper() and not _is_first(sentence, w)) or w.lower() in _PERSON_NOUNS
+    ]
+    return not others
+
+
+def _is_first(sentence: str, word: str) -> bool:
+    return sentence.lstrip("\"“'‘(").startswith(word)
+
+
+_ROLE_QUESTION = re.compile(
+    r"^who (?:is|was|are|were|will be|has been) (?:the |a |an )?(?P<role>.+?)"
+    r"(?:\s+(?:of|at|for|in|on|behind)\s+.*)?\s*\?*$",
+    re.IGNORECASE,
+)
+
+
+# Which-questions that ask for a person by role ("Which teacher reported ...?").
+_ROLES = {
+    "teacher", "official", "officer", "columnist", "judge", "minister", "spokesman",
+    "spokeswoman", "spokesperson", "player", "coach", "manager", "director", "president",
+    "leader", "mayor", "governor", "lawyer", "attorney", "prosecutor", "editor", "reporter",
+    "journalist", "author", "doctor", "scientist", "researcher", "professor", "driver", "pilot",
+    "captain", "candidate", "politician", "executive", "secretary", "chairman", "founder",
+    "owner", "referee", "striker", "goalkeeper", "singer", "actor", "actress", "senator", "MP",
+}  # fmt: skip
+_WHICH_ROLE = re.compile(r"^(?:which|what) (\w+)\b", re.IGNORECASE)
+
+
+def role_asked(question: str) -> list[str]:
+    """The role of "Who is the chief executive of RBS?" ("chief executive"), "Who is
+    Alshammari's attorney?" ("attorney"), "Which teacher reported ...?" ("teacher"); [] for
+    other questions."""
+    which = _WHICH_ROLE.match(question.strip())
+    if which and which.group(1).lower() in _ROLES:
+        return [which.group(1)]
+    match = _ROLE_QUESTION.match(question.strip())
+    if not match:
+        return []
+    role = match.group("role")
+    role = re.sub(r"^.*?['’]s\s+", "", role)  # "Alshammari's attorney" → "attorney"
+    return [w for w in tokens(role) if w[:1].isalpha()]
+
+
+_NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+(?:[A-Z][a-zA-Z'’.-]*|de|van|von|al|bin))+")
+
+
+def named_in_role(sentence: str, role_head: Callable[[str], bool], asked: Callable[[str], bool]) -> bool:
+    """Whether a name stands in apposition to the role: "ROLE NAME" ("council leader Dave
+    Stewart"), "ROLE, NAME", "NAME, (the) ... ROLE", "NAME is/was the ROLE"."""
+    for match in _NAME.finditer(sentence):
+        name = [w for w in match.group(0).split() if not asked(w)]
+        if len(name) < 2 and not (name and len(match.group(0).split()) >= 2):
+            continue
+        before = tokens(sentence[: match.start()])[-2:]
+        if any(role_head(w) for w in match.group(0).split()[:-1]):
+            return True  # "Chief Magistrate Ray Rinaudo": the title is part of the name
+        if before and (role_head(before[-1]) or (before[-1] == "," and len(before) > 1 and role_head(before[0]))):
+            return True
+        after = tokens(sentence[match.end() :])[:6]
+        if after and after[0] in {",", "is", "was", "("}:
+            for word in after[1:]:
+                if role_head(word):
+                    return True
+                if word in {",", ".", ";", ")"} or word.lower() in {"said", "says", "who", "and"}:
+                    break
+    return False
+
+
+_SAY = r"(?:sa(?:y|ys|id)|told|tells?|stated?|add(?:ed|s)|noted?|explained|wrote|argued|insisted|claimed|warned|announced|commented|described)"
+_SAY_WORD = re.compile(rf"^{_SAY}$", re.IGNORECASE)
+
+
+def speaker_speaks(sentence: str, is_speaker: Callable[[str], bool]) -> bool:
+    """Whether the speaker asked about is the one who speaks here: their word shortly before a
+    speech verb ("Mr Stewart said", "the spokeswoman added: ...") or right after it, closing
+    the clause ("..., said the mayor.")."""
+    words = tokens(sentence)
+    for i, word in enumerate(words):
+        if not _SAY_WORD.match(word):
+            continue
+        before = words[max(0, i - 4) : i]
+        # The speaker ends the noun phrase before the verb: "council leader Dave Stewart said".
+        if any(is_speaker(w) for w in before) and not any(w in {".", ";", "that"} for w in before):
+            return True
+        after = words[i + 1 : i + 6]
+        for j, w in enumerate(after):
+            if is_speaker(w):
+                rest = after[j + 1 : j + 2]
+                if not rest or rest[0] in {".", ",", ";", ":", "'", '"', "”"} or rest[0][0].isupper():
+                    return True
+    return False
+
+
+_REASON = re.compile(
+    r"\b(?:because|due to|owing to|as a result|result(?:ed|ing)? (?:from|in)|since|after|"
+    r"following|over (?:the )?(?:risk|fear|concern|claim|allegation)s?|amid|citing|cited|"
+    r"in order to|so that|so as to|to (?:avoid|prevent|protect|ensure|stop|allow)|for fear|"
+    r"in (?:recognition|response|protest) (?:of|to|at|against)|reason|why|caus(?:e|es|ed|ing)|blamed?|"
+    r"would (?:have |be |require|mean|lead|cause|risk|escalate|put)|could (?:have |lead|cause)|"
+    r"explained|attributed|led to|triggered|sparked|prompted|poor|failed|failure|lack of)\b",
+    re.IGNORECASE,
+)
+_UNKNOWN = re.compile(
+    r"\b(?:declined to (?:comment|say|give|reveal|confirm|discuss)|would not (?:comment|say|"
+    r"reveal|confirm|discuss|give)|could not be (?:reached|contacted)|did not (?:say|give|"
+    r"reveal|disclose|specify|explain)|(?:remains?|is|was|are|were|not) (?:still )?"
+    r"(?:undetermined|unknown|unclear|not known|not clear|a mystery)|no (?:details|"
+    r"explanation|reason) (?:was|were|has been|have been) (?:given|released|offered))\b",
+    re.IGNORECASE,
+)
+
+
+def asks_reason(question: str) -> bool:
+    return bool(re.match(r"\s*why\b", question.lower()))
+
+
+def gives_reason(sentence: str, asked: Callable[[str], bool]) -> bool:
+    """Whether the sentence gives a reason: a reason word followed by something the question
+    does not already say ("after Bob Bradley's sacking" restates "why was Bradley sacked?")."""
+    for match in _REASON.finditer(sentence):
+        following = [w for w in tokens(sentence[match.end() :])[:5] if w[:1].isalnum()]
+        if any(not asked(w) and w.lower() not in _FUNCTION_WORDS for w in following):
+            return True
+    return False
+
+
+_FUNCTION_WORDS = {
+    "the", "a", "an", "of", "to", "in", "on", "for", "by", "with", "his", "her", "its", "their",
+    "he", "she", "it", "they", "was", "were", "is", "are", "be", "been", "that", "this", "and",
+}  # fmt: skip
+
+
+def says_unknown(sentence: str) -> bool:
+    """A sentence that says the thing is not known or not told ("The cause of the fire remains
+    undetermined", "would not comment on the number ... of the bids") answers nothing."""
+    return bool(_UNKNOWN.search(sentence))
+
+
+_GLUED = re.compile(r"(?<=[a-z0-9)%][.!?])(?=[\"“]?[A-Z])|(?<=[a-z0-9)%][.!?][\"”])(?=[A-Z])")
+
+
+def unglued(sentence: str) -> list[str]:
+    """A sentence split where its source lost the space after a full stop ("... the
+    ferry.Since launching ..."): such feeds glue whole paragraphs into one "sentence", which
+    then holds some number, name and date for every question."""
+    parts = [p.strip() for p in _GLUED.split(sentence)]
+    return [p for p in parts if p]
