@@ -323,12 +323,27 @@ _SAME_EVENT = (
 )
 
 
+# The same thing under its common news names ("the vessel that rescued him" / "the ship"):
+# one key per group, but not a news event — these are not required of a story for being
+# named. Roles are not merged: a story with a governor has no mayor.
+_SAME_THING = (
+    ("vessel", "ship", "boat"),
+    ("vehicle", "car"),
+    ("firm", "company"),
+    ("staff", "personnel", "employees", "workers"),
+    ("lawyer", "attorney", "solicitor", "barrister"),
+    ("author", "writer"),
+    ("sentence", "sentenced", "jail", "jailed", "imprisoned", "imprisonment"),
+    ("film", "movie"),
+)
+
+
 def _event_groups() -> dict[str, str]:
     groups = {}
-    for words in _SAME_EVENT:
+    for words, mark in [*((w, "~") for w in _SAME_EVENT), *((w, "=") for w in _SAME_THING)]:
         for word in words:
             for stem in (_STEMMER.stemWord(_lemma(word)), _STEMMER.stemWord(word)):
-                groups[stem] = f"~{words[0]}"
+                groups[stem] = f"{mark}{words[0]}"
     return groups
 
 
@@ -466,7 +481,7 @@ def question_verbs(question: str) -> set[str]:
         if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
     # "Who will command the mission?": after a modal the verb follows the subject "who".
-    if modal := re.match(rf"\s*(?:who|what)\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I):
+    if modal := re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I):
         lemma = _lemma(modal.group(1).lower())
         if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
