@@ -23,6 +23,8 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
+from bm25s.stopwords import STOPWORDS_EN
+
 Shape = Literal["age", "duration", "distance", "share", "count"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,%-]*[A-Za-z0-9%]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
@@ -33,7 +35,9 @@ _NUMBER_WORDS = (
 )
 _NUMERAL = re.compile(rf"^(?:\d[\d,.]*(?:m|bn|k|%)?|{_NUMBER_WORDS})$", re.IGNORECASE)
 _YEAR = re.compile(r"^(?:1[5-9]\d\d|20\d\d)$")
-_TIME_UNIT = r"(?:second|minute|hour|day|night|week|fortnight|month|year|decade|century|centuries)s?"
+_TIME_UNIT = (
+    r"(?:second|minute|hour|day|night|week|fortnight|month|year|decade|century|centuries)s?"
+)
 _LENGTH_UNIT = (
     r"(?:km|kilomet(?:re|er)s?|miles?|m|met(?:re|er)s?|ft|feet|foot|yards?|inch(?:es)?|cm|mm)"
 )
@@ -43,7 +47,9 @@ _DURATION = re.compile(
     rf"|\b\d[\d,.]*\s*{_LENGTH_UNIT}\b|\b(?:life|lifetime)\b",
     re.IGNORECASE,
 )
-_DISTANCE = re.compile(rf"\b\d[\d,.]*\s*-?\s*{_LENGTH_UNIT}\b|\b(?:{_NUMBER_WORDS})\s+{_LENGTH_UNIT}\b", re.IGNORECASE)
+_DISTANCE = re.compile(
+    rf"\b\d[\d,.]*\s*-?\s*{_LENGTH_UNIT}\b|\b(?:{_NUMBER_WORDS})\s+{_LENGTH_UNIT}\b", re.IGNORECASE
+)
 _SHARE = re.compile(
     r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
     r"majority|minority)\b",
@@ -61,6 +67,8 @@ _PERSON_NOUNS = {
     "teenager", "student", "driver", "victim", "suspect", "player", "partner", "grandmother",
     "grandfather", "uncle", "aunt", "nephew", "niece", "cousin", "girlfriend", "boyfriend",
 }  # fmt: skip
+
+_POSSESSIVE = {"her", "his", "their", "its", "my", "our", "your"}
 
 # "How much" that is not money ("how much weight") falls back to any number.
 _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
@@ -101,7 +109,8 @@ def has_shape(
     many" counts (None when the question counts people or things in general)."""
     q = question.lower()
     if shape == "age":
-        return any(_age_is_theirs(sentence, m, asked) for m in _AGE.finditer(sentence))
+        names = bool(re.search(r"\s[A-Z]", question))
+        return any(_age_is_theirs(sentence, m, asked, names) for m in _AGE.finditer(sentence))
     if shape in ("duration", "distance", "share"):
         pattern = {"duration": _DURATION, "distance": _DISTANCE, "share": _SHARE}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
@@ -116,7 +125,8 @@ def has_shape(
     # The number counts the asked thing: "7,000 classrooms", "more than 60,000 security
     # staff", "the death toll rose to 107" (the counted word shortly before it).
     return any(
-        any(counted(w) for w in words[i + 1 : i + 5]) or any(counted(w) for w in words[max(0, i - 4) : i])
+        any(counted(w) for w in words[i + 1 : i + 5])
+        or any(counted(w) for w in words[max(0, i - 4) : i])
         for i in numbers
     )
 
@@ -136,18 +146,25 @@ def sum_is_theirs(sentence: str, amount: re.Pattern[str], said: Callable[[str], 
     return False
 
 
-def _age_is_theirs(sentence: str, match: re.Match[str], asked: Callable[[str], bool]) -> bool:
+def _age_is_theirs(
+    sentence: str, match: re.Match[str], asked: Callable[[str], bool], names: bool
+) -> bool:
     """An age answers "how old was X" unless it sits by someone else: a name or a person noun
     the question does not use ("Gary Green, 51", "Stancil's 16-year-old brother")."""
     before = tokens(sentence[: match.start()])[-3:]
-    after = tokens(sentence[match.end() :])[:2]
-    near = [w for w in [*before, *after] if w[:1].isalnum()]
+    after = tokens(sentence[match.end() :])[:3]
+    if any(asked(w) for w in after):
+        return True  # "their nine-month-old child, Gloria"
+    if before and (before[-1].lower() in _POSSESSIVE or before[-1].lower().endswith("'s")):
+        return False  # "her 12-year-old son", "Stancil's 16-year-old brother": a relative's
+    near = [w for w in [*before, *after[:2]] if w[:1].isalnum()]
     if any(asked(w) for w in near):
         return True
+    # A name beside the age is someone else's only if the question names its person.
     others = [
         w
         for w in near
-        if (w[0].isupper() and not _is_first(sentence, w)) or w.lower() in _PERSON_NOUNS
+        if (names and w[0].isupper() and not _is_first(sentence, w)) or w.lower() in _PERSON_NOUNS
     ]
     return not others
 
@@ -193,25 +210,32 @@ def role_asked(question: str) -> list[str]:
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+(?:[A-Z][a-zA-Z'’.-]*|de|van|von|al|bin))+")
 
 
-def named_in_role(sentence: str, role_head: Callable[[str], bool], asked: Callable[[str], bool]) -> bool:
-    """Whether a name stands in apposition to the role: "ROLE NAME" ("council leader Dave
-    Stewart"), "ROLE, NAME", "NAME, (the) ... ROLE", "NAME is/was the ROLE"."""
+def named_in_role(
+    sentence: str, role: list[Callable[[str], bool]], asked: Callable[[str], bool]
+) -> bool:
+    """Whether a name stands in apposition to the role — every word of it ("foreign minister"
+    is not "Prime Minister") —: "ROLE NAME" ("council leader Dave Stewart"), "ROLE, NAME",
+    "NAME, (the) ... ROLE", "NAME is/was the ROLE". `role`: one test per role word."""
     for match in _NAME.finditer(sentence):
-        name = [w for w in match.group(0).split() if not asked(w)]
-        if len(name) < 2 and not (name and len(match.group(0).split()) >= 2):
-            continue
-        before = tokens(sentence[: match.start()])[-2:]
-        if any(role_head(w) for w in match.group(0).split()[:-1]):
-            return True  # "Chief Magistrate Ray Rinaudo": the title is part of the name
-        if before and (role_head(before[-1]) or (before[-1] == "," and len(before) > 1 and role_head(before[0]))):
+        words = match.group(0).split()
+        if len([w for w in words if not asked(w)]) < 2:
+            continue  # the question's own name, or one capitalised word
+        before = tokens(sentence[: match.start()])[-4:]
+        if before[-1:] == [","]:
+            before = before[:-1]  # "the Crown prosecutor, Mark Tedeschi"
+        # "Chief Magistrate Ray Rinaudo": the title may be part of the capitalised run.
+        window = [*before, *words[:-1]]
+        if all(any(is_role(w) for w in window) for is_role in role):
             return True
-        after = tokens(sentence[match.end() :])[:6]
+        after = tokens(sentence[match.end() :])[:7]
         if after and after[0] in {",", "is", "was", "("}:
+            clause = []
             for word in after[1:]:
-                if role_head(word):
-                    return True
-                if word in {",", ".", ";", ")"} or word.lower() in {"said", "says", "who", "and"}:
+                if word in {",", ".", ";", ")"} or word.lower() in {"said", "says", "who"}:
                     break
+                clause.append(word)
+            if all(any(is_role(w) for w in clause) for is_role in role):
+                return True
     return False
 
 
@@ -235,7 +259,11 @@ def speaker_speaks(sentence: str, is_speaker: Callable[[str], bool]) -> bool:
         for j, w in enumerate(after):
             if is_speaker(w):
                 rest = after[j + 1 : j + 2]
-                if not rest or rest[0] in {".", ",", ";", ":", "'", '"', "”"} or rest[0][0].isupper():
+                if (
+                    not rest
+                    or rest[0] in {".", ",", ";", ":", "'", '"', "”"}
+                    or rest[0][0].isupper()
+                ):
                     return True
     return False
 
@@ -273,10 +301,7 @@ def gives_reason(sentence: str, asked: Callable[[str], bool]) -> bool:
     return False
 
 
-_FUNCTION_WORDS = {
-    "the", "a", "an", "of", "to", "in", "on", "for", "by", "with", "his", "her", "its", "their",
-    "he", "she", "it", "they", "was", "were", "is", "are", "be", "been", "that", "this", "and",
-}  # fmt: skip
+_FUNCTION_WORDS = set(STOPWORDS_EN) | {"off", "up", "out", "down", "away", "over", "back"}
 
 
 def says_unknown(sentence: str) -> bool:
@@ -285,7 +310,9 @@ def says_unknown(sentence: str) -> bool:
     return bool(_UNKNOWN.search(sentence))
 
 
-_GLUED = re.compile(r"(?<=[a-z0-9)%][.!?])(?=[\"“]?[A-Z])|(?<=[a-z0-9)%][.!?][\"”])(?=[A-Z])")
+# A straight quote after the stop may open the next sentence or close this one: split before
+# it; a closing curly quote stays with its sentence.
+_GLUED = re.compile(r"(?<=[a-z0-9)%][.!?])(?=[\"“]?[A-Z])|(?<=[a-z0-9)%][.!?]”)(?=[A-Z])")
 
 
 def unglued(sentence: str) -> list[str]:

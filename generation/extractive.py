@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal
 
 import simplemma
@@ -518,7 +519,7 @@ class _Slot:
         counted = _COUNTED.search(question)
         self.counted = _phrase_keys(_TOKEN.findall(counted.group(1)), set()) if counted else set()
         role = answer_slots.role_asked(question) if kind in ("person", "other") else []
-        self.role = question_keys(role[-1]) if role else set()
+        self.role = [question_keys(w) for w in role if question_keys(w)]
         self.reason = answer_slots.asks_reason(question)
         money = [w for w in _words(question) if w in _MONEY_WORDS]
         self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
@@ -539,16 +540,14 @@ class _Slot:
         ):
             return False
         if self.role and not answer_slots.named_in_role(
-            sentence, lambda w: _is(w, self.role), lambda w: _is(w, self.asked)
+            sentence, [partial(_is, keys=keys) for keys in self.role], lambda w: _is(w, self.asked)
         ):
             return False
         if self.speaker and not answer_slots.speaker_speaks(
             sentence, lambda w: _is(w, self.speaker)
         ):
             return False
-        return not self.reason or answer_slots.gives_reason(
-            sentence, lambda w: _is(w, self.asked)
-        )
+        return not self.reason or answer_slots.gives_reason(sentence, lambda w: _is(w, self.asked))
 
 
 def _is(word: str, keys: set[str]) -> bool:
