@@ -4,6 +4,8 @@ then the sample articles through the whole pipeline (real embedding model, faiss
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from newsdesk.container import Newsdesk
@@ -11,7 +13,7 @@ from newsdesk.generation import answer_slots
 from newsdesk.generation.extractive import question_keys, word_keys
 
 
-def _asked(question: str):  # type: ignore[no-untyped-def]
+def _asked(question: str) -> Callable[[str], bool]:
     keys = question_keys(question)
     return lambda word: bool(word_keys(word) & keys)
 
@@ -131,9 +133,8 @@ def test_a_bound_answer_is_given(sample_desk: Newsdesk, question: str, expected:
     [
         # The story gives the parents' ages and the barrister's name, not his age.
         "How old is Tom Molomby?",
-        # Kerry "contacted Thailand's foreign minister"; the minister is neither named nor quoted.
+        # Kerry "contacted Thailand's foreign minister"; the minister is not named.
         "Who is Thailand's foreign minister?",
-        "What did Thailand's foreign minister say about the Rohingya?",
     ],
 )
 def test_an_unbound_kind_is_declined(sample_desk: Newsdesk, question: str) -> None:
