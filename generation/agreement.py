@@ -2,9 +2,10 @@
 
 For each summary sentence and each other article, the closest sentence of that article is
 found. It *agrees* when it supports the summary sentence (the support checker's score passes
-the threshold); it *disagrees* when it reports the same matter (high cosine) with different
-numbers or dates on both sides — "107 killed" against "111 killed". Either way it is cited
-beside the sentence's own source, so a disagreement cites both sides."""
+the threshold); it *disagrees* when it reports the same matter (high cosine) with a different
+fact in the same place — a number ("107 killed" against "111 killed"), a date, a name, a
+speaker or an outcome (conflicts.py says which, and the words of both sides). Either way it is
+cited beside the sentence's own source, so a disagreement cites both sides."""
 
 from __future__ import annotations
 
@@ -18,10 +19,15 @@ from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation.citations import quote_citation
 from newsdesk.generation.cited_text import renumbered
-from newsdesk.generation.support import SupportScorer, facts_in
+from newsdesk.generation.conflicts import Conflict, conflict, same_wording
+from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import sentence_spans
 
 SAME_MATTER = 0.7  # cosine above which two sentences report the same thing
+# Below it, down to RELATED, the same thing worded alike: a changed name lowers the cosine of
+# the embedding more than the matter changed ("Police arrested John Miller …" / "… Robert Hayes").
+RELATED = 0.5
+SAME_WORDING = 0.6  # share of the content aligned word by word (conflicts.same_wording)
 MAX_OTHER_SOURCES = 3  # extra citations per sentence, strongest first
 
 Relation = Literal["agrees", "disagrees"]
@@ -74,23 +80,24 @@ def relate_sources(
     citations = list(cited.citations)
     number_of = {(c.chunk_id, c.char_start, c.char_end): c.number for c in citations}
     sentences = [s.model_copy(deep=True) for s in cited.sentences]
-    found: list[tuple[int, Relation, tuple[int, int, int], float]] = []
+    found: list[tuple[int, Relation, tuple[int, int, int], float, Conflict | None]] = []
     for i, sentence in enumerate(sentences):
         own = {c.article_id for c in citations if c.number in sentence.citations}
         if not own:
             continue
-        related: list[tuple[float, Relation, int]] = []
+        related: list[tuple[float, Relation, int, Conflict | None]] = []
         for article in articles:
             if article in own:
                 continue
             rows = [j for j, u in enumerate(units) if u.passage.article_id == article]
             best = max(rows, key=lambda j: cosines[i, j])
-            relation = _relation(
+            relation, conflicting = relation_between(
                 sentence.text, units[best].text, cosines[i, best], support[i, best], threshold
             )
             if relation is not None and relation in kinds:
-                related.append((float(cosines[i, best]), relation, best))
-        for similarity, relation, j in sorted(related, reverse=True)[:MAX_OTHER_SOURCES]:
+                related.append((float(cosines[i, best]), relation, best, conflicting))
+        strongest = sorted(related, key=lambda r: (r[0], r[1], r[2]), reverse=True)
+        for similarity, relation, j, conflicting in strongest[:MAX_OTHER_SOURCES]:
             unit = units[j]
             if unit.key not in number_of:
                 number_of[unit.key] = len(citations) + 1
@@ -98,7 +105,7 @@ def relate_sources(
                     quote_citation(number_of[unit.key], unit.passage, unit.start, unit.end)
                 )
             sentence.citations.append(number_of[unit.key])
-            found.append((i, relation, unit.key, round(similarity, 4)))
+            found.append((i, relation, unit.key, round(similarity, 4), conflicting))
     result = renumbered(cited, sentences, citations)
     final_number = {(c.chunk_id, c.char_start, c.char_end): c for c in result.citations}
     relations = [
@@ -108,22 +115,30 @@ def relate_sources(
             article_id=final_number[key].article_id,
             citation=final_number[key].number,
             similarity=similarity,
+            kind=conflicting.kind if conflicting else None,
+            claim=conflicting.claim if conflicting else None,
+            evidence=conflicting.evidence if conflicting else None,
         )
-        for i, relation, key, similarity in found
+        for i, relation, key, similarity, conflicting in found
     ]
     return result, relations
 
 
-def _relation(
+def relation_between(
     claim: str, other: str, cosine: float, support: float, threshold: float
-) -> Relation | None:
-    claim_facts, other_facts = facts_in(claim), facts_in(other)
-    conflicting = bool(claim_facts - other_facts) and bool(other_facts - claim_facts)
-    if cosine >= SAME_MATTER and conflicting:
-        return "disagrees"
-    if support >= threshold and not conflicting:
-        return "agrees"
-    return None
+) -> tuple[Relation | None, Conflict | None]:
+    """How `other` bears on `claim`: "disagrees" (with the conflict) when it reports the same
+    matter with a conflicting fact, "agrees" when it supports it without one, else None.
+    Only pairs that may be either are compared fact by fact (cosine and support are cheap)."""
+    if cosine < RELATED and support < threshold:
+        return None, None
+    conflicting = conflict(claim, other)
+    if conflicting is not None:
+        same_matter = cosine >= SAME_MATTER or (
+            cosine >= RELATED and same_wording(claim, other) >= SAME_WORDING
+        )
+        return ("disagrees", conflicting) if same_matter else (None, None)
+    return ("agrees", None) if support >= threshold else (None, None)
 
 
 def _units(passages: list[Passage]) -> list[_Unit]:

@@ -150,17 +150,33 @@ class Timings(BaseModel):
     total_ms: float = 0.0
 
 
+ConflictKind = Literal["number", "date", "name", "attribution", "outcome"]
+
+
 class SourceRelation(BaseModel):
     """How another article bears on a summary or answer sentence."""
 
     sentence: int = Field(description="Index into `sentences`.")
     relation: Literal["agrees", "disagrees"] = Field(
         description="agrees: another article states the same; disagrees: another article "
-        "reports the same matter with different numbers or dates (both sides are cited)."
+        "reports the same matter with a different fact in the same place — a number, date, "
+        "name, speaker or outcome (both sides are cited)."
     )
     article_id: str
     citation: int = Field(description="The citation number of the other article's quote.")
     similarity: float
+    kind: ConflictKind | None = Field(
+        default=None,
+        description="disagrees: which fact conflicts — number, date, name (another person, "
+        "organisation or place in the same role), attribution (another speaker of the same "
+        "statement) or outcome (opposite outcome or polarity). Null for agrees.",
+    )
+    claim: str | None = Field(
+        default=None, description="disagrees: the conflicting words of the sentence's own source."
+    )
+    evidence: str | None = Field(
+        default=None, description="disagrees: the conflicting words of the other article's quote."
+    )
 
 
 class CitedAnswer(BaseModel):
@@ -188,7 +204,8 @@ class CitedAnswer(BaseModel):
     relations: list[SourceRelation] = Field(
         default_factory=list,
         description="Where another retrieved article reports the same matter as an answer "
-        "sentence with different numbers or dates (`disagrees`; both sides are cited).",
+        "sentence with a different number, date, name, speaker or outcome (`disagrees`, with "
+        "its `kind`; both sides are cited).",
     )
 
 
