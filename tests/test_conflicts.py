@@ -1,0 +1,140 @@
+"""Disagreement beyond numbers: two reports of one story that conflict on a number, a date, a
+name in the same role, the speaker of a statement or an outcome are reported by /ask and
+/summaries as `disagrees` with that `kind`, the conflicting words of each side, and both
+sides cited; reports that agree in other words are not. Real embedder, real pipeline,
+extractive backend; the labelled pairs are tests/data/disagreement/dev.jsonl (the split the
+rules were designed on; bench/disagreement.py measures the held-out one)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
+from newsdesk.generation.agreement import relation_between
+from newsdesk.generation.conflicts import conflict
+from newsdesk.generation.support import SupportScorer
+
+from .support.disagreement import CONFLICTS, ConflictingReports
+
+PAIRS = Path(__file__).parent / "data" / "disagreement" / "dev.jsonl"
+KINDED = [r for r in CONFLICTS if r.kind is not None]
+AGREEING = [r for r in CONFLICTS if r.kind is None]
+
+
+def _disagreements(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r for r in result["relations"] if r["relation"] == "disagrees"]
+
+
+def _assert_conflict_reported(desk: Newsdesk, result: dict[str, Any], reports: Any) -> None:
+    by_number = {c["number"]: c for c in result["citations"]}
+    for citation in result["citations"]:
+        text = desk.store.get_article(citation["article_id"]).text
+        assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
+    disagreements = _disagreements(result)
+    assert disagreements, result["relations"]
+    both = {reports.first.id, reports.second.id}
+    for relation in disagreements:
+        assert relation["kind"] == reports.kind, relation
+        sentence = result["sentences"][relation["sentence"]]
+        assert {by_number[n]["article_id"] for n in sentence["citations"]} == both
+        other = by_number[relation["citation"]]
+        assert other["article_id"] == relation["article_id"]
+        own = [by_number[n]["quote"] for n in sentence["citations"] if n != relation["citation"]]
+        # The conflicting words are each side's own, and they differ.
+        assert relation["evidence"] and relation["evidence"] in other["quote"]
+        assert relation["claim"] and any(relation["claim"] in quote for quote in own)
+        assert relation["claim"] != relation["evidence"]
+
+
+@pytest.mark.parametrize("reports", KINDED, ids=[r.kind for r in KINDED])
+def test_an_answer_reports_each_kind_of_conflict_citing_both_sides(
+    desk: Newsdesk, client: TestClient, reports: ConflictingReports
+) -> None:
+    desk.ingestor.ingest([reports.first, reports.second])
+    answer = client.post("/ask", json={"question": reports.question}).json()
+    assert not answer["abstained"], answer["abstain_reason"]
+    _assert_conflict_reported(desk, answer, reports)
+
+
+@pytest.mark.parametrize("reports", KINDED, ids=[r.kind for r in KINDED])
+def test_a_summary_reports_each_kind_of_conflict_citing_both_sides(
+    desk: Newsdesk, client: TestClient, reports: ConflictingReports
+) -> None:
+    desk.ingestor.ingest([reports.first, reports.second])
+    ids = [reports.first.id, reports.second.id]
+    summary = client.post("/summaries", json={"article_ids": ids}).json()
+    _assert_conflict_reported(desk, summary, reports)
+
+
+@pytest.mark.parametrize("reports", AGREEING)
+def test_reports_that_agree_in_other_words_are_no_disagreement(
+    desk: Newsdesk, client: TestClient, reports: ConflictingReports
+) -> None:
+    desk.ingestor.ingest([reports.first, reports.second])
+    answer = client.post("/ask", json={"question": reports.question}).json()
+    assert not answer["abstained"], answer["abstain_reason"]
+    assert _disagreements(answer) == [], answer["relations"]
+    ids = [reports.first.id, reports.second.id]
+    summary = client.post("/summaries", json={"article_ids": ids}).json()
+    assert _disagreements(summary) == [], summary["relations"]
+
+
+def test_the_conflicting_words_of_each_side_are_named() -> None:
+    named = conflict(
+        "The driver, Ahmed Ali, was taken to hospital.",
+        "The driver, Mohammed Saleh, was taken to hospital.",
+    )
+    assert named is not None
+    assert (named.kind, named.claim, named.evidence) == ("name", "Ahmed Ali", "Mohammed Saleh")
+    said = conflict(
+        '"We will defend every inch," said Stoltenberg.', '"We will defend every inch," said Biden.'
+    )
+    assert said is not None and (said.kind, said.claim, said.evidence) == (
+        "attribution",
+        "Stoltenberg",
+        "Biden",
+    )
+    # One side names someone more: extra detail, not another person in the same role.
+    assert (
+        conflict(
+            "Police arrested Ahmed Ali on Monday.",
+            "Police arrested Ahmed Ali and his brother Omar on Monday in Jeddah.",
+        )
+        is None
+    )
+    # An alias and a longer form of the same name are the same fact.
+    assert (
+        conflict(
+            "Stoltenberg said the US would send more troops.",
+            "NATO Secretary General Jens Stoltenberg said the United States would send more troops.",
+        )
+        is None
+    )
+
+
+def test_the_labelled_pairs(embedder: Embedder) -> None:
+    """The dev split: no agreeing pair is flagged, and at least 90 % of the conflicting
+    pairs are found with their kind (the held-out split is bench/disagreement.py's)."""
+    pairs = [json.loads(line) for line in PAIRS.read_text(encoding="utf-8").splitlines()]
+    scorer = SupportScorer(embedder)
+    first = embedder.embed([p["a"] for p in pairs])
+    second = embedder.embed([p["b"] for p in pairs])
+    found = []
+    for i, pair in enumerate(pairs):
+        support = float(scorer.score([pair["a"]], [pair["b"]])[0, 0])
+        relation, conflicting = relation_between(
+            pair["a"], pair["b"], float(first[i] @ second[i]), support, 0.5
+        )
+        found.append(conflicting.kind if relation == "disagrees" and conflicting else "agrees")
+    flagged = [p for p, kind in zip(pairs, found, strict=True) if p["kind"] == "agrees" != kind]
+    assert flagged == []
+    conflicting = [(p["kind"], kind) for p, kind in zip(pairs, found, strict=True)]
+    right = sum(1 for label, kind in conflicting if label == kind != "agrees")
+    total = sum(1 for label, _ in conflicting if label != "agrees")
+    assert total >= 75 and right >= 0.9 * total, conflicting
