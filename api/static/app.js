@@ -250,17 +250,35 @@ function corroborationBadge(sentence) {
   return el("span", { class: "corroboration meta", text: label, title: detail, "aria-label": detail });
 }
 
-// Another article reports the sentence's matter with other numbers or dates: both are cited,
-// and the badge names the other side's citation so the reader compares the two quotes.
+// Another article reports the sentence's matter with a conflicting fact (relation.kind: a
+// number, date, name, speaker or outcome): both are cited, and the badge names the other
+// side's citation and the conflicting words of each side, so the reader compares the quotes.
+const CONFLICT_WORDS = {
+  number: "a different figure",
+  date: "a different date",
+  name: "a different name",
+  attribution: "a different speaker",
+  outcome: "the opposite outcome",
+};
+
 function disagreementBadge(relations, byNumber) {
   const against = relations.filter((r) => r.relation === "disagrees");
   if (!against.length) return null;
   const sides = against.map((r) => {
     const c = byNumber.get(r.citation);
-    return `[${r.citation}] ${c ? citeMeta(c) : r.article_id}`;
+    const what = CONFLICT_WORDS[r.kind] || "different figures";
+    const words = r.claim && r.evidence ? ` ("${r.evidence}" against "${r.claim}")` : "";
+    return `[${r.citation}] ${c ? citeMeta(c) : r.article_id} reports ${what}${words}`;
   });
-  const detail = `Sources disagree: ${sides.join("; ")} reports this with different figures`;
-  return el("span", { class: "disagreement meta", text: "sources disagree", title: detail, "aria-label": detail });
+  const kinds = [...new Set(against.map((r) => r.kind).filter(Boolean))].join(" ");
+  const detail = `Sources disagree: ${sides.join("; ")}`;
+  return el("span", {
+    class: "disagreement meta",
+    text: "sources disagree",
+    title: detail,
+    "aria-label": detail,
+    "data-kind": kinds,
+  });
 }
 
 function sentenceSpan(sentence, byNumber, relations = []) {

@@ -221,11 +221,15 @@ class ArticleStore:
                 )
                 # Grouping commits with the article: a changed text is regrouped from scratch
                 # (the old group may split); changed fields may change the group's original.
+                # The summaries citing the old group and the new one go with it (stale
+                # `carried_by` and corroboration otherwise).
+                _forget_group_summaries(db, article.id)
                 if article.chunks is None and article.fingerprint is None:
                     groups.refresh(db, article.id, self.group_rules)
                 else:
                     groups.detach(db, article.id, self.group_rules)
                     groups.place(db, article.id, article.fingerprint, self.group_rules)
+                _forget_group_summaries(db, article.id)
                 if article.chunks is None:
                     continue
                 _forget_summaries(db, article.id)
@@ -262,6 +266,7 @@ class ArticleStore:
             if db.execute("SELECT 1 FROM articles WHERE id = ?", (article_id,)).fetchone() is None:
                 return None
             removed = _delete_chunks(db, article_id)
+            _forget_group_summaries(db, article_id)
             groups.detach(db, article_id, self.group_rules)
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             _forget_summaries(db, article_id)
@@ -456,6 +461,7 @@ class ArticleStore:
                 ).fetchone()
                 if exists:
                     groups.place(db, article_id, fingerprint, self.group_rules)
+                    _forget_group_summaries(db, article_id)
 
     def clear_groups(self) -> None:
         """Forget all groups (their parameters changed); ungrouped_articles() lists all."""
@@ -524,6 +530,18 @@ def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
         "DELETE FROM summary_cache WHERE key IN"
         " (SELECT key FROM summary_cache_articles WHERE article_id = ?)",
         (article_id,),
+    )
+
+
+def _forget_group_summaries(db: sqlite3.Connection, article_id: str) -> None:
+    """Forget the summaries citing an article or any member of its near-duplicate group: a
+    cached summary's citations list the outlets that carried each story (`carried_by`) and
+    its sentences count independent sources, both as the group was when it was cached."""
+    db.execute(
+        "DELETE FROM summary_cache WHERE key IN (SELECT c.key FROM summary_cache_articles c"
+        " WHERE c.article_id = ? OR c.article_id IN (SELECT m.article_id FROM article_groups m"
+        " WHERE m.group_id = (SELECT group_id FROM article_groups WHERE article_id = ?)))",
+        (article_id, article_id),
     )
 
 

@@ -1,5 +1,6 @@
 """The chat page marks an answer sentence whose sources disagree (another article reports
-the same matter with other figures) and names the other side's citation."""
+the same matter with other figures) and names the other side's citation, the kind of fact
+that conflicts and the conflicting words of each side."""
 
 from __future__ import annotations
 
@@ -53,3 +54,9 @@ def test_a_sentence_whose_sources_disagree_is_marked(page: Page, disagreeing_url
         # The badge names the other side's citation, which the sentence also shows.
         prefix = f"Sources disagree: [{relation['citation']}] "
         expect(badge).to_have_attribute("title", re.compile("^" + re.escape(prefix)))
+        assert relation["kind"] == "number"
+        words = (
+            f'reports a different figure ("{relation["evidence"]}" against "{relation["claim"]}")'
+        )
+        expect(badge).to_have_attribute("title", re.compile(re.escape(words)))
+        expect(badge).to_have_attribute("data-kind", "number")
