@@ -32,7 +32,7 @@ from newsdesk.stores.keys import KeyStore, StoredKey
 # models) inside their bodies, so that `--help`, `keys` and argument errors answer in a
 # fraction of a second instead of paying seconds of imports (tests/test_cli.py checks it).
 if TYPE_CHECKING:
-    from newsdesk.answers import AnswerSentence, Citation, TimeRange
+    from newsdesk.answers import AnswerSentence, Citation, SourceRelation, TimeRange
     from newsdesk.container import Newsdesk
 
 app = typer.Typer(
@@ -218,6 +218,7 @@ def ask(
         return
     stdout.print(answer.answer, highlight=False)
     _print_sources(answer.sentences, answer.citations)
+    _print_relations(answer.relations)
     notes = [f"backend {answer.backend}", f"model {answer.model}"]
     if answer.time_range is not None:
         notes.append(_time_range_note(answer.time_range))
@@ -270,13 +271,7 @@ def summarize(
         return
     stdout.print(summary.summary or "(nothing to summarise)", highlight=False)
     _print_sources(summary.sentences, summary.citations)
-    for relation in summary.relations:
-        stdout.print(
-            f"sentence {relation.sentence + 1}: {relation.article_id} {relation.relation} "
-            f"[{relation.citation}]",
-            highlight=False,
-            markup=False,
-        )
+    _print_relations(summary.relations)
     notes = [
         f"backend {summary.backend}",
         f"model {summary.model}",
@@ -365,6 +360,20 @@ def _print_sources(sentences: list[AnswerSentence], citations: list[Citation]) -
         stdout.print(
             f"[{citation.number}] {citation.title} ({citation.source or citation.article_id}, "
             f"{date}) {citation.url or ''}\n    “{citation.quote}”",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _print_relations(relations: list[SourceRelation]) -> None:
+    """One line per relation; a disagreement names the fact and the words of both sides."""
+    for relation in relations:
+        conflict = ""
+        if relation.kind is not None:
+            conflict = f" ({relation.kind}: “{relation.evidence}” against “{relation.claim}”)"
+        stdout.print(
+            f"sentence {relation.sentence + 1}: {relation.article_id} {relation.relation} "
+            f"[{relation.citation}]{conflict}",
             highlight=False,
             markup=False,
         )

@@ -305,7 +305,7 @@ class Answerer:
         self, cited: CitedText, passages: list[Passage]
     ) -> tuple[CitedText, list[SourceRelation]]:
         """Where another article among the answer's passages reports a sentence's matter with
-        other numbers or dates, cite it too. Agreement is not looked for: corroboration already
+        a conflicting number, date, name, speaker or outcome, cite it too. Agreement is not looked for: corroboration already
         counts the supporting sources, and extra citations would change every answer."""
         related, relations = relate_sources(
             cited,

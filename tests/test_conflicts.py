@@ -20,6 +20,7 @@ from newsdesk.generation.agreement import relation_between
 from newsdesk.generation.conflicts import conflict
 from newsdesk.generation.support import SupportScorer
 
+from .support.cli import run_newsdesk
 from .support.disagreement import CONFLICTS, ConflictingReports
 
 PAIRS = Path(__file__).parent / "data" / "disagreement" / "dev.jsonl"
@@ -70,6 +71,22 @@ def test_a_summary_reports_each_kind_of_conflict_citing_both_sides(
     ids = [reports.first.id, reports.second.id]
     summary = client.post("/summaries", json={"article_ids": ids}).json()
     _assert_conflict_reported(desk, summary, reports)
+
+
+def test_newsdesk_ask_prints_the_conflict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSDESK_BACKEND", "extractive")
+    (reports,) = [r for r in KINDED if r.kind == "name"]
+    articles = tmp_path / "reports.jsonl"
+    articles.write_text(
+        "".join(a.model_dump_json() + "\n" for a in (reports.first, reports.second)),
+        encoding="utf-8",
+    )
+    data = tmp_path / "data"
+    assert run_newsdesk(data, "ingest", str(articles)).returncode == 0
+    result = run_newsdesk(data, "ask", reports.question)
+    assert result.returncode == 0, result.stderr
+    line = next(x for x in result.stdout.splitlines() if " disagrees [" in x)
+    assert "(name: “" in line and "Tomas Eriksen" in line and "Henrik Dahl" in line, line
 
 
 @pytest.mark.parametrize("reports", AGREEING)
