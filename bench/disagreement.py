@@ -12,6 +12,12 @@ Splits (tests/data/disagreement/):
   - ``heldout``: 8 pairs per kind and 20 agreeing, written and committed *before* the rules
     (commit "held-out labelled pairs"), never looked at while tuning. Report this one.
 
+Then ``copies``: the hand-labelled near-duplicate fixture (tests/data/duplicates: syndicated
+copies with edited leads, excerpts, revisions of the sample articles). For each sentence of a
+copy not word for word in its original, the original's closest sentence is judged the same
+way; every pair flagged is printed, to be read (a revision's changed toll is a true conflict,
+a reworded lead is not).
+
     .venv/bin/python bench/disagreement.py [--split heldout|dev|both] [--show-errors]
 """
 
@@ -22,10 +28,15 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from newsdesk.container import build_embedder
+from newsdesk.embedding import Embedder
 from newsdesk.generation.agreement import relation_between
 from newsdesk.generation.citations import CitationChecker
+from newsdesk.index.text import sentence_spans
 from newsdesk.settings import Settings
+from tests.support.duplicates import labelled_articles
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "disagreement"
 KINDS = ("number", "date", "name", "attribution", "outcome")
@@ -78,6 +89,33 @@ def report(split: str, pairs: list[dict[str, str]], found: list[str], show: bool
                 print(f"  [{pair['kind']} → {got}] {pair['a']}  ||  {pair['b']}")
 
 
+def copies(embedder: Embedder) -> None:
+    """Flagged conflicts between syndicated copies (or revisions) and their originals."""
+    stories: dict[str, list[str]] = {}
+    for article, story in labelled_articles():
+        stories.setdefault(story, []).append(article.text)
+    pairs = flagged = 0
+    for original, *others in (texts for texts in stories.values() if len(texts) > 1):
+        theirs = [original[s.start : s.end] for s in sentence_spans(original)]
+        their_vectors = embedder.embed(theirs)
+        for other in others:
+            mine = [other[s.start : s.end] for s in sentence_spans(other)]
+            cosines = embedder.embed(mine) @ their_vectors.T
+            for i, sentence in enumerate(mine):
+                j = int(np.argmax(cosines[i]))
+                if sentence == theirs[j]:
+                    continue
+                pairs += 1
+                relation, conflict = relation_between(
+                    sentence, theirs[j], float(cosines[i, j]), 0.0, 1.0
+                )
+                if relation == "disagrees" and conflict is not None:
+                    flagged += 1
+                    print(f"  {conflict.kind}: {conflict.claim!r} / {conflict.evidence!r}")
+                    print(f"    copy:     {sentence}\n    original: {theirs[j]}")
+    print(f"copies: {pairs} edited sentence pairs, {flagged} flagged as conflicting (above)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=("heldout", "dev", "both"), default="heldout")
@@ -87,6 +125,8 @@ def main() -> None:
     for split in ("dev", "heldout") if args.split == "both" else (args.split,):
         pairs = load(split)
         report(split, pairs, judge(pairs, settings), args.show_errors)
+    print()
+    copies(build_embedder(settings))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,17 @@ _FUNCTION_WORDS = frozenset(
     it its that this which who will would""")
 )
 
+# Verbs that say "no" without a negation cue: "NATO turned down the request" and "NATO refused
+# the request" (a cue) agree in polarity.
+_NEGATIVE_VERBS = re.compile(
+    r"\b(?:turn(?:s|ed|ing)?|vot(?:e|es|ed|ing)|rul(?:e|es|ed|ing)|call(?:s|ed|ing)?)"
+    r"\s+(?:down|out|off)\b"
+    r"|\b(?:veto(?:es|ed)?|dismiss(?:es|ed)?|block(?:s|ed)?|halt(?:s|ed)?|scrap(?:s|ped)?"
+    r"|cancel(?:s|led|ed)?|abandon(?:s|ed)?|barr(?:ed)?|prevent(?:s|ed)?|stopp(?:ed)?"
+    r"|oppos(?:e|es|ed)|spurn(?:s|ed)?|rebuff(?:s|ed)?)\b",
+    re.IGNORECASE,
+)
+
 # Outcomes that exclude each other, as written; compared by stem.
 _OPPOSITES = (
     ("acquitted", "convicted"),
@@ -327,6 +338,20 @@ def _same(a: Name, b: Name) -> bool:
     return name_found(a, facts(b.text)) or name_found(b, facts(a.text))
 
 
+def _both_negative(a: Facts, b: Facts) -> bool:
+    """Each side says "no", one with a cue ("refused to close"), the other with a verb that
+    means no ("turned down the request to close"): the same polarity, worded apart. Not when
+    the cue negates that very verb ("did not block" / "blocked")."""
+    for cued, worded in ((a, b), (b, a)):
+        if not cued.negations:
+            continue
+        for verb in _NEGATIVE_VERBS.finditer(worded.text):
+            head = stem(verb.group().split()[0])
+            if not any(head[:5] == s[:5] for n in cued.negations for s in n.scope):
+                return True
+    return False
+
+
 def _speaker_stems(speakers: list[Name]) -> frozenset[str]:
     return frozenset(stem(word) for s in speakers for word in _TOKEN.findall(s.text))
 
@@ -348,6 +373,6 @@ def _outcome(a: Facts, b: Facts) -> Conflict | None:
                 if y.key in opposite.get(x.key, ()):
                     return Conflict("outcome", x.text, y.text)
     negations = compare(a, b).negations
-    if negations and not _different_speakers(a, b):
+    if negations and not _different_speakers(a, b) and not _both_negative(a, b):
         return Conflict("outcome", negations[0].claim, negations[0].evidence or "")
     return None
