@@ -19,7 +19,7 @@ from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation.citations import quote_citation
 from newsdesk.generation.cited_text import renumbered
-from newsdesk.generation.conflicts import Conflict, conflict, same_wording
+from newsdesk.generation.conflicts import SAME_WORDING, Conflict, conflict, same_wording
 from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import sentence_spans
 
@@ -27,7 +27,6 @@ SAME_MATTER = 0.7  # cosine above which two sentences report the same thing
 # Below it, down to RELATED, the same thing worded alike: a changed name lowers the cosine of
 # the embedding more than the matter changed ("Police arrested John Miller …" / "… Robert Hayes").
 RELATED = 0.5
-SAME_WORDING = 0.6  # share of the content aligned word by word (conflicts.same_wording)
 MAX_OTHER_SOURCES = 3  # extra citations per sentence, strongest first
 
 Relation = Literal["agrees", "disagrees"]

@@ -34,6 +34,7 @@ def _words(text: str) -> list[str]:
 
 
 MAX_SLOT = 4  # items on either side of a replaced stretch: more is rewording, not one fact
+SAME_WORDING = 0.6  # share of the content aligned for sentences worded alike (same_wording)
 MIN_SAME_STATEMENT = 0.6  # share of the shorter side's content stems both statements carry
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,-]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
@@ -129,10 +130,11 @@ def same_wording(claim: str, other: str) -> float:
     other's, in order: the same report of one matter with one fact changed scores high even
     where the embedding, sensitive to names, puts the two sentences apart."""
     a, b = facts(claim), facts(other)
-    left, right = _items(a, b), _items(b, a)
-    matcher = difflib.SequenceMatcher(
-        None, [i.key for i in left], [i.key for i in right], autojunk=False
-    )
+    return _aligned_share(_items(a, b), _items(b, a))
+
+
+def _aligned_share(left: list[_Item], right: list[_Item]) -> float:
+    matcher = _matcher(left, right)
     aligned = sum(
         1
         for block in matcher.get_matching_blocks()
@@ -141,6 +143,12 @@ def same_wording(claim: str, other: str) -> float:
     )
     content = min(sum(1 for i in items if i.kind != "stop") for items in (left, right))
     return aligned / content if content else 0.0
+
+
+def _matcher(left: list[_Item], right: list[_Item]) -> difflib.SequenceMatcher[str]:
+    return difflib.SequenceMatcher(
+        None, [i.key for i in left], [i.key for i in right], autojunk=False
+    )
 
 
 def conflict(claim: str, other: str) -> Conflict | None:
@@ -155,10 +163,7 @@ def conflict(claim: str, other: str) -> Conflict | None:
 
 def _slot_conflict(a: Facts, b: Facts) -> Conflict | None:
     left, right = _items(a, b), _items(b, a)
-    matcher = difflib.SequenceMatcher(
-        None, [i.key for i in left], [i.key for i in right], autojunk=False
-    )
-    codes = matcher.get_opcodes()
+    codes = _matcher(left, right).get_opcodes()
     for k, (op, i1, i2, j1, j2) in enumerate(codes):
         if op != "replace" or max(i2 - i1, j2 - j1) > MAX_SLOT or not _anchored(codes, k):
             continue
@@ -264,7 +269,7 @@ def _items(own: Facts, other: Facts) -> list[_Item]:
     for kind, found in (("number", own.numbers), ("date", own.dates)):
         for q in found:
             end = q.start + len(q.text)
-            spans.append((q.start, end, _Item(f"{kind}:{q.value:g}", q.text, kind, q)))
+            spans.append((q.start, end, _Item(f"{kind}:{q.value:g}", q.text.rstrip(","), kind, q)))
     for clock in _CLOCK.finditer(own.text):
         key = f"time:{int(clock.group(1))}:{clock.group(2)}"
         spans.append((clock.start(), clock.end(), _Item(key, clock.group(), "time")))
@@ -361,9 +366,7 @@ def _speaker_stems(speakers: list[Name]) -> frozenset[str]:
 
 def _outcome(a: Facts, b: Facts) -> Conflict | None:
     left, right = _items(a, b), _items(b, a)
-    matcher = difflib.SequenceMatcher(
-        None, [i.key for i in left], [i.key for i in right], autojunk=False
-    )
+    matcher = _matcher(left, right)
     opposite = _opposite_stems()
     for op, i1, i2, j1, j2 in matcher.get_opcodes():
         if op != "replace" or max(i2 - i1, j2 - j1) > MAX_SLOT:
@@ -372,6 +375,10 @@ def _outcome(a: Facts, b: Facts) -> Conflict | None:
             for y in right[j1:j2]:
                 if y.key in opposite.get(x.key, ()):
                     return Conflict("outcome", x.text, y.text)
+    # Polarity only between sentences worded alike: in reworded ones a negation cue's few
+    # words ("refused Kyiv's plea for a no-fly zone") meet the other's on other terms.
+    if _aligned_share(left, right) < SAME_WORDING:
+        return None
     negations = compare(a, b).negations
     if negations and not _different_speakers(a, b) and not _both_negative(a, b):
         return Conflict("outcome", negations[0].claim, negations[0].evidence or "")

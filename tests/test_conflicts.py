@@ -22,6 +22,7 @@ from newsdesk.generation.support import SupportScorer
 
 from .support.cli import run_newsdesk
 from .support.disagreement import CONFLICTS, ConflictingReports
+from .support.duplicates import labelled_articles
 
 PAIRS = Path(__file__).parent / "data" / "disagreement" / "dev.jsonl"
 KINDED = [r for r in CONFLICTS if r.kind is not None]
@@ -99,6 +100,22 @@ def test_reports_that_agree_in_other_words_are_no_disagreement(
     assert _disagreements(answer) == [], answer["relations"]
     ids = [reports.first.id, reports.second.id]
     summary = client.post("/summaries", json={"article_ids": ids}).json()
+    assert _disagreements(summary) == [], summary["relations"]
+
+
+def test_syndicated_copies_with_edited_leads_are_no_disagreement(
+    desk: Newsdesk, client: TestClient
+) -> None:
+    """The hand-labelled copies of the NATO story (tests/data/duplicates): each reworded lead
+    ("NATO turned down Ukraine's request…" / "NATO refused to close…") says what the original
+    says. Summarised together, no sentence is marked as disagreeing."""
+    story = "nato-no-fly-zone-stoltenberg"
+    reports = [a for a, label in labelled_articles() if label == story]
+    assert len(reports) >= 3
+    desk.ingestor.ingest(reports)
+    ids = [a.id for a in reports]
+    summary = client.post("/summaries", json={"article_ids": ids, "length": "long"}).json()
+    assert len({c["article_id"] for c in summary["citations"]}) >= 2, summary["citations"]
     assert _disagreements(summary) == [], summary["relations"]
 
 
