@@ -292,8 +292,10 @@ class Summarizer:
             "prompts": _prompt_version(),
             "threshold": self.checker.threshold,
             "judge": self.judge is not None,
-            # Summaries cached before sentences carried corroboration are not served.
+            # Summaries cached before sentences carried corroboration, or before relations
+            # named the kind of conflict (names, speakers, outcomes too), are not served.
             "corroboration": 1,
+            "conflicts": 1,
         }
         return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
