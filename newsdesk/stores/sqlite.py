@@ -536,7 +536,10 @@ def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
 def _forget_group_summaries(db: sqlite3.Connection, article_id: str) -> None:
     """Forget the summaries citing an article or any member of its near-duplicate group: a
     cached summary's citations list the outlets that carried each story (`carried_by`) and
-    its sentences count independent sources, both as the group was when it was cached."""
+    its sentences count independent sources, both as the group was when it was cached. With
+    no summary cached (a bulk ingest, mostly) this is one step, not a walk of the group."""
+    if db.execute("SELECT 1 FROM summary_cache LIMIT 1").fetchone() is None:
+        return
     db.execute(
         "DELETE FROM summary_cache WHERE key IN (SELECT c.key FROM summary_cache_articles c"
         " WHERE c.article_id = ? OR c.article_id IN (SELECT m.article_id FROM article_groups m"
