@@ -8,6 +8,7 @@ import json
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pytest
 
@@ -268,3 +269,38 @@ def test_past_the_share_the_index_is_compacted_beside_the_readers_with_the_same_
         assert desk.indexes.vectors.deleted <= 0.05 * (len(desk.indexes.vectors) + 1)
         assert len(desk.indexes.vectors) == desk.store.chunk_count()
         _assert_never_found(desk, removed, [a.title for a in samples] + QUERIES)
+
+
+def test_a_loaded_hnsw_index_gets_room_to_grow_beside_the_readers(
+    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    """faiss loads an index at exactly its size, so its first add would copy all of it under
+    the readers' lock; after a load a copy with spare capacity is swapped in instead, with the
+    same contents and tombstones, and adds within the room never grow the arrays again."""
+    settings = _hnsw(tmp_path)
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples[:-1])
+        removed = _chunk_ids(desk, samples[0].id)
+        desk.ingestor.delete(samples[0].id)
+        before = _ranked(desk)
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.index_status == "loaded"
+        vectors = _faiss(desk)
+        deadline = time.monotonic() + PATIENCE_S
+        while vectors.needs_room(1):
+            assert time.monotonic() < deadline, "no room was made after the load"
+            time.sleep(0.05)
+        assert vectors._room is not None and vectors._room >= 1024
+        assert _ranked(desk) == before
+        assert vectors.deleted == len(removed)
+        _assert_never_found(desk, removed, [samples[0].title, *QUERIES])
+        address = _vectors_address(vectors)
+        desk.ingestor.ingest([samples[-1]])  # a write within the room: no reallocation
+        assert _vectors_address(vectors) == address
+        assert _chunk_ids(desk, samples[-1].id) <= _every_hit(desk, [samples[-1].title])
+
+
+def _vectors_address(vectors: FaissVectorIndex) -> int:
+    """Where the HNSW index's vector array lives (it moves when faiss reallocates it)."""
+    inner = faiss.downcast_index(faiss.downcast_index(vectors._index).index)
+    return int(faiss.downcast_index(inner.storage).codes.data())

@@ -117,6 +117,7 @@ class DerivedIndexes:
                     self.generation = generation
                     self._maybe_request_rebuild()
                     self._maybe_switch_vectors()
+                    self._maybe_make_room()
                     return "loaded"
                 except Exception as exc:  # a damaged snapshot is only a cache: rebuild
                     reason = f"snapshot unreadable ({exc})"
@@ -292,6 +293,26 @@ class DerivedIndexes:
             len(ids),
             time.perf_counter() - started,
         )
+
+    # --- spare capacity for adds, made beside the readers ---------------------------------
+    def _maybe_make_room(self) -> None:
+        """A loaded HNSW index has no spare capacity: its first add would copy all of it
+        under the readers' lock (about a second at a million chunks). Copy it once in the
+        background instead, with room to grow, and swap the copy in."""
+        if self.vectors.needs_room(1):
+            threading.Thread(target=self._make_room_aside, name="vector-room", daemon=True).start()
+
+    def _make_room_aside(self) -> None:
+        # Writers wait for the copy (a write must not land only in the index being replaced);
+        # readers go on searching the current one, which the copy only reads.
+        with self._writer:
+            if self._closing or not self.vectors.needs_room(1):
+                return
+            started = time.perf_counter()
+            roomy = self.vectors.with_room()
+            with self.lock:
+                self.vectors.adopt(roomy)
+        log.info("vector index copied with room to grow in %.1f s", time.perf_counter() - started)
 
     # --- switching the vector index beside the readers ------------------------------------
     def _maybe_switch_vectors(self) -> None:

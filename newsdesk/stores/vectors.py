@@ -97,6 +97,14 @@ class VectorIndex(Protocol):
     def load(self, path: Path) -> None:
         """Load what ``save`` wrote (no deleted-ids file beside it: none deleted)."""
 
+    def needs_room(self, adding: int) -> bool:
+        """Whether adding this many vectors would reallocate the whole index (copying it,
+        under the readers' lock) rather than fill spare capacity."""
+
+    def with_room(self) -> VectorIndex:
+        """A copy with spare capacity for adds; this one is untouched (build it beside the
+        readers, then ``adopt`` it)."""
+
 
 class FaissVectorIndex:
     def __init__(self, dimension: int, settings: Settings) -> None:
@@ -109,6 +117,11 @@ class FaissVectorIndex:
         # changed in place, so a search holding the old one reads a consistent set.
         self._deleted = _NO_IDS
         self._deleted_count = 0
+        # Adds the index can take before its arrays must grow (a copy of all of them), when
+        # known: faiss loads an index at exactly its size, so the first add after a load
+        # copies everything (about a second at a million chunks). None: grown by adds, so
+        # amortised doubling already left room.
+        self._room: int | None = None
 
     def _chosen_kind(self, count: int) -> str:
         """The kind a rebuild of ``count`` vectors makes."""
@@ -139,6 +152,21 @@ class FaissVectorIndex:
         assert isinstance(other, FaissVectorIndex)
         self._index, self.kind = other._index, other.kind
         self._deleted, self._deleted_count = other._deleted, other._deleted_count
+        self._room = other._room
+
+    def needs_room(self, adding: int) -> bool:
+        return self.kind == "hnsw" and self._room is not None and adding > self._room
+
+    def with_room(self) -> FaissVectorIndex:
+        roomy = FaissVectorIndex(self.dimension, self._settings)
+        roomy.kind, roomy._deleted, roomy._deleted_count = (
+            self.kind,
+            self._deleted,
+            self._deleted_count,
+        )
+        roomy._index = faiss.clone_index(self._index)
+        roomy._room = _grow_capacity(roomy._index, HEADROOM_SHARE)
+        return roomy
 
     def _empty(self) -> faiss.Index:
         if self.kind == "hnsw":
@@ -173,6 +201,9 @@ class FaissVectorIndex:
         return self._is_trained_ivfpq()
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if self._room is not None:
+            # Past the room the arrays double as they grow: room enough from then on.
+            self._room = self._room - len(ids) if len(ids) <= self._room else None
         if len(ids):
             if self._deleted_count and _members(self._deleted, ids).any():
                 # A deleted id added again would be hidden by its own tombstone.
@@ -216,6 +247,7 @@ class FaissVectorIndex:
         if len(ids):
             index.add_with_ids(matrix, ids.astype(np.int64))
         self._index, self._deleted, self._deleted_count = index, _NO_IDS, 0
+        self._room = None
 
     def _trained_ivfpq(self, vectors: np.ndarray) -> faiss.Index:
         s = self._settings
@@ -282,6 +314,37 @@ class FaissVectorIndex:
             raise ValueError(f"{deleted_path(path)} names more ids than the index holds")
         # A small ivfpq index is an untrained flat one and still counts as ivfpq.
         self.kind = _kind_of(index) if self.setting == "auto" else self.setting
+        self._room = 0 if self.kind == "hnsw" else None
+
+
+# Spare capacity made beside the readers after an HNSW index is loaded: a tenth of its size
+# (at a million chunks 100k chunks of adds, 180 MB) before the arrays grow again by doubling.
+HEADROOM_SHARE = 0.1
+
+
+def _grow_capacity(index: faiss.Index, share: float) -> int:
+    """Give an HNSW index's arrays spare capacity for ``share`` of its size in adds, without
+    changing its contents; returns that many. faiss exposes no reserve(): growing a
+    std::vector and shrinking it back keeps the capacity."""
+    id_map = faiss.downcast_index(index)
+    inner = faiss.downcast_index(id_map.index)
+    storage = faiss.downcast_index(inner.storage)
+    extra = max(1024, int(inner.ntotal * share))
+    hnsw = inner.hnsw
+    # Most nodes live on level 0 only; a tenth more covers the few on upper levels.
+    neighbours = extra * hnsw.nb_neighbors(0) * 11 // 10
+    arrays = [
+        (storage.codes, extra * storage.code_size),
+        (hnsw.levels, extra),
+        (hnsw.offsets, extra),
+        (hnsw.neighbors, neighbours),
+        (id_map.id_map, extra),
+    ]
+    for array, more in arrays:
+        size = array.size()
+        array.resize(size + more)
+        array.resize(size)
+    return extra
 
 
 def _kind_of(index: faiss.Index) -> str:
