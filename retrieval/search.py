@@ -18,11 +18,12 @@ from newsdesk.retrieval.recency import Recency, prefer_recent
 from newsdesk.retrieval.rerank import packaged_model, rerank
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
+from newsdesk.stores.lexical import LexicalView
 from newsdesk.stores.sqlite import ArticleStore
 
-# Lexical scoring beside the query embedding (Searcher.run). More threads than cores, so that
-# concurrent searches do not queue behind one another's lexical step.
-_LEXICAL_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="lexical")
+# Query embeddings beside the lexical scoring (Searcher.run). More threads than cores, so that
+# concurrent searches do not queue behind one another's embedding.
+_EMBEDDING_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="query-embedding")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,22 +83,29 @@ class Searcher:
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         # The lexical view is immutable: scoring it needs no lock, so writers and the
-        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode it is
-        # scored on another thread while the query is embedded (both leave the GIL for most
-        # of their time): on a large collection they are the two slowest steps.
-        early: Future[tuple[np.ndarray, np.ndarray]] | None = None
+        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode the query
+        # is embedded on another thread meanwhile (on a large collection these are the two
+        # slowest steps). That thread spends its time in the model's native code, without the
+        # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
+        embedding: Future[np.ndarray] | None = None
+        early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
         if request.mode == "hybrid":
-            early_view = self.indexes.fresh_lexical()
-            early = _LEXICAL_POOL.submit(early_view.search, request.query, candidates, allowed)
-        query_vector = self.embedder.embed([request.query]) if request.mode != "lexical" else None
+            embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
+            view = self.indexes.fresh_lexical()
+            early = (view, view.search(request.query, candidates, allowed))
+            query_vector: np.ndarray | None = embedding.result()
+        elif request.mode == "dense":
+            query_vector = self.embedder.embed([request.query])
+        else:
+            query_vector = None
         with self.indexes.lock:
             if query_vector is not None:
                 scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
                 dense = _as_dict(ids, scores)
             lexical_view = self.indexes.fresh_lexical()
         if request.mode != "dense":
-            if early is not None and lexical_view is early_view:
-                scores, ids = early.result()
+            if early is not None and lexical_view is early[0]:
+                scores, ids = early[1]
             else:  # lexical only, or a write landed meanwhile: score what the dense side saw
                 scores, ids = lexical_view.search(request.query, candidates, allowed)
             lexical = _as_dict(ids, scores)
