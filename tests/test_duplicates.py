@@ -4,6 +4,7 @@ API shows the group, search collapses copies, and bad input stays linear."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,9 @@ from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.index.duplicates import Fingerprinter
 from newsdesk.settings import Settings
+from newsdesk.stores import groups as groups_module
 from newsdesk.stores.groups import GroupRules
+from newsdesk.stores.migrations import migrate
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite
 from tests.support.duplicates import labelled_articles, pair_scores
 from tests.support.samples import load_samples
@@ -262,3 +265,86 @@ def test_many_copies_of_one_text_cost_linear_time(store: ArticleStore) -> None:
     assert work[0] > 0
     # Once a write's candidates reach the bound, every further block costs the same.
     assert work[2] <= 1.05 * work[1] < 1.5 * work[0], work
+
+
+def _stored_and_live_outlets(
+    store: ArticleStore,
+) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+    db = store._connection()
+    stored = {
+        group: json.loads(outlets)
+        for group, outlets in db.execute("SELECT id, outlets FROM duplicate_groups")
+    }
+    live = {group: [list(o) for o in groups_module._outlets(db, group)] for group in stored}
+    return stored, live
+
+
+def test_each_group_keeps_its_outlet_list_in_step_with_its_members(store: ArticleStore) -> None:
+    """Search hits read a group's outlets from one row (a story copied thousands of times
+    would otherwise cost a read of every copy per hit): every write that changes a group's
+    members, or a member's outlet or date, keeps that row equal to what the members say."""
+    fingerprinter = Fingerprinter(0.4)
+    crane = next(a for a in load_samples() if a.id == CRANE)
+    outlets = ["Wire", "Daily", "Herald", "Gazette"]
+    for i, outlet in enumerate(outlets):
+        _write(store, fingerprinter, crane.model_copy(update={"id": f"copy-{i}", "source": outlet}))
+    stored, live = _stored_and_live_outlets(store)
+    assert stored == live
+    group = _group(store, "copy-0")[0]
+    crane_date = live[group][0][1]
+    assert {name for name, _ in stored[group]} == set(outlets)
+    # A member's outlet changes without its text (refresh), another copy goes, one joins.
+    renamed = crane.model_copy(update={"id": "copy-1", "source": "Evening Post"})
+    store.write(
+        [
+            ArticleWrite(
+                id=renamed.id,
+                title=renamed.title,
+                text=renamed.text,
+                url=None,
+                source=renamed.source,
+                author=None,
+                published_at=renamed.published_at,
+                metadata={},
+                content_hash=renamed.text,
+                record_hash="renamed outlet",
+                chunks=None,
+            )
+        ]
+    )
+    stored, live = _stored_and_live_outlets(store)
+    assert stored == live and ["Evening Post", crane_date] in stored[group]
+    store.delete("copy-2")
+    _write(store, fingerprinter, crane.model_copy(update={"id": "copy-9", "source": "Courier"}))
+    stored, live = _stored_and_live_outlets(store)
+    assert stored == live
+    names = [name for name, _ in stored[group]]
+    assert "Evening Post" in names and "Herald" not in names and "Courier" in names
+
+
+def test_groups_from_before_the_outlet_list_read_their_members(store: ArticleStore) -> None:
+    fingerprinter = Fingerprinter(0.4)
+    crane = next(a for a in load_samples() if a.id == CRANE)
+    for i, outlet in enumerate(["Wire", "Daily"]):
+        _write(store, fingerprinter, crane.model_copy(update={"id": f"old-{i}", "source": outlet}))
+    db = store._connection()
+    db.execute("UPDATE duplicate_groups SET outlets = NULL")  # as migration 5 leaves them
+    group = _group(store, "old-0")[0]
+    assert set(groups_module.group_outlets(db, [group])[group]) == {"Wire", "Daily"}
+
+
+def test_the_migration_fills_the_outlet_lists_of_existing_groups(store: ArticleStore) -> None:
+    fingerprinter = Fingerprinter(0.4)
+    for article in load_samples()[:6]:
+        _write(store, fingerprinter, article)
+    crane = next(a for a in load_samples() if a.id == CRANE)
+    for i, outlet in enumerate(["Wire", "Daily", "Wire"]):
+        _write(store, fingerprinter, crane.model_copy(update={"id": f"m-{i}", "source": outlet}))
+    expected, _ = _stored_and_live_outlets(store)
+    db = store._connection()
+    db.execute("ALTER TABLE duplicate_groups DROP COLUMN outlets")  # a database of version 4
+    db.execute("PRAGMA user_version = 4")
+    migrate(db)
+    stored, live = _stored_and_live_outlets(store)
+    assert stored == live == expected
+    assert any(len(outlets) > 1 for outlets in stored.values())

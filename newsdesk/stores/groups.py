@@ -20,6 +20,7 @@ a member, or on a metadata change of a member (the group's size then bounds the 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,6 +90,7 @@ def place(
             (article_id, member.chars),
         ).fetchone()[0]
         _join(db, article_id, group, signature)
+        _store_outlets(db, int(group))
         return int(group)
     # The largest group keeps its id; the others are relabelled into it (union by size, so an
     # article is relabelled O(log n) times at most).
@@ -113,6 +115,10 @@ def place(
         _set_original(db, target, min(contenders, key=_Member.order).id)
     else:
         recompute_original(db, target, rules)
+    if len(groups) == 1:
+        _add_outlet(db, target, article_id)  # a copy joins: one row, whatever the group's size
+    else:
+        _store_outlets(db, target)  # groups merged: read their members once
     return target
 
 
@@ -147,8 +153,10 @@ def detach(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
             [(split, member) for member in component],
         )
         recompute_original(db, int(split), rules)
+        _store_outlets(db, int(split))
     _set_size(db, group, len(components[0]))
     recompute_original(db, group, rules)
+    _store_outlets(db, group)
 
 
 def refresh(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
@@ -161,6 +169,7 @@ def refresh(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
         place(db, article_id, None, rules)
     else:
         recompute_original(db, int(row[0]), rules)
+        _store_outlets(db, int(row[0]))  # its outlet or date may have changed
 
 
 def recompute_original(db: sqlite3.Connection, group: int, rules: GroupRules) -> None:
@@ -202,17 +211,74 @@ def describe(db: sqlite3.Connection, article_id: str) -> ArticleGroup | None:
 
 def group_outlets(db: sqlite3.Connection, groups: Iterable[int]) -> dict[int, list[str]]:
     """The distinct outlets of each group's members (at most MAX_LISTED_OUTLETS each), in
-    order of first publication."""
+    order of first publication: one row per group, as the writes keep it."""
+    wanted = sorted(set(groups))
     found: dict[int, list[str]] = {}
-    for group in set(groups):
-        rows = db.execute(
-            "SELECT a.source FROM article_groups m JOIN articles a ON a.id = m.article_id"
-            " WHERE m.group_id = ? AND a.source IS NOT NULL GROUP BY a.source"
-            " ORDER BY min(a.published_at IS NULL), min(a.published_at), a.source LIMIT ?",
-            (group, MAX_LISTED_OUTLETS),
-        )
-        found[group] = [r[0] for r in rows]
+    for start in range(0, len(wanted), 500):
+        batch = wanted[start : start + 500]
+        marks = ",".join("?" * len(batch))
+        rows = db.execute(f"SELECT id, outlets FROM duplicate_groups WHERE id IN ({marks})", batch)
+        for group, outlets in rows:
+            # Null: made before the list was kept, and untouched since: read the members.
+            entries = json.loads(outlets) if outlets is not None else _outlets(db, group)
+            found[group] = [source for source, _ in entries]
     return found
+
+
+# An outlet as the group keeps it: its name and its members' earliest publication (None when
+# none of its members is dated).
+_Outlet = tuple[str, str | None]
+
+
+def _outlets(db: sqlite3.Connection, group: int) -> list[_Outlet]:
+    """The group's outlets read from its members (cost: the group's size)."""
+    rows = db.execute(
+        "SELECT a.source, min(a.published_at) FROM article_groups m"
+        " JOIN articles a ON a.id = m.article_id"
+        " WHERE m.group_id = ? AND a.source IS NOT NULL GROUP BY a.source"
+        " ORDER BY min(a.published_at IS NULL), min(a.published_at), a.source LIMIT ?",
+        (group, MAX_LISTED_OUTLETS),
+    )
+    return [(r[0], r[1]) for r in rows]
+
+
+def outlet_order(outlet: tuple[str, str | None]) -> tuple[bool, str, str]:
+    """Earliest first publication first, undated outlets last, then by name."""
+    return (outlet[1] is None, outlet[1] or "", outlet[0])
+
+
+def _store_outlets(db: sqlite3.Connection, group: int) -> None:
+    """Keep the group's outlet list (read by every search hit) in step with its members."""
+    db.execute(
+        "UPDATE duplicate_groups SET outlets = ? WHERE id = ?",
+        (json.dumps(_outlets(db, group)), group),
+    )
+
+
+def _add_outlet(db: sqlite3.Connection, group: int, article_id: str) -> None:
+    """A member joined: fold its outlet into the kept list without reading the other members.
+    Exact: an outlet left out of a full list first published no earlier than the last one
+    listed, so the newcomer's outlet enters only by beating that one."""
+    row = db.execute(
+        "SELECT a.source, a.published_at, g.outlets FROM articles a, duplicate_groups g"
+        " WHERE a.id = ? AND g.id = ?",
+        (article_id, group),
+    ).fetchone()
+    if row is None or row[0] is None:
+        return
+    source, published, kept = row
+    if kept is None:
+        _store_outlets(db, group)
+        return
+    outlets: dict[str, str | None] = {name: first for name, first in json.loads(kept)}
+    first = outlets.get(source, published)
+    if source in outlets and first is not None and published is not None:
+        first = min(first, published)
+    elif published is not None:
+        first = published
+    outlets[source] = first
+    ordered = sorted(outlets.items(), key=outlet_order)[:MAX_LISTED_OUTLETS]
+    db.execute("UPDATE duplicate_groups SET outlets = ? WHERE id = ?", (json.dumps(ordered), group))
 
 
 def ungrouped_ids(db: sqlite3.Connection) -> list[str]:

@@ -3,9 +3,11 @@ have run. Append new functions, never edit old ones."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 
+from newsdesk.stores.groups import MAX_LISTED_OUTLETS, outlet_order
 from newsdesk.stores.transactions import immediate_transaction
 
 Migration = Callable[[sqlite3.Connection], None]
@@ -132,7 +134,41 @@ def _duplicate_groups(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [_initial_schema, _summary_cache, _api_keys, _duplicate_groups]
+def _group_outlets(db: sqlite3.Connection) -> None:
+    _run_statements(
+        db,
+        """
+        -- Each group's outlets in order of first publication (a JSON list of [outlet, first
+        -- publication], kept by the writes that change the group), so that a search hit
+        -- reads one row instead of every member of a story copied thousands of times.
+        ALTER TABLE duplicate_groups ADD COLUMN outlets TEXT;
+        UPDATE duplicate_groups SET outlets = '[]';
+        """,
+    )
+    # The existing groups' lists, from one pass over the members.
+    outlets: dict[int, list[tuple[str, str | None]]] = {}
+    for group, source, first in db.execute(
+        "SELECT m.group_id, a.source, min(a.published_at) FROM article_groups m"
+        " JOIN articles a ON a.id = m.article_id WHERE a.source IS NOT NULL"
+        " GROUP BY m.group_id, a.source"
+    ):
+        outlets.setdefault(group, []).append((source, first))
+    db.executemany(
+        "UPDATE duplicate_groups SET outlets = ? WHERE id = ?",
+        [
+            (json.dumps(sorted(found, key=outlet_order)[:MAX_LISTED_OUTLETS]), group)
+            for group, found in outlets.items()
+        ],
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    _initial_schema,
+    _summary_cache,
+    _api_keys,
+    _duplicate_groups,
+    _group_outlets,
+]
 
 
 def migrate(db: sqlite3.Connection) -> None:
