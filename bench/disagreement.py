@@ -18,7 +18,7 @@ copy not word for word in its original, the original's closest sentence is judge
 way; every pair flagged is printed, to be read (a revision's changed toll is a true conflict,
 a reworded lead is not).
 
-    .venv/bin/python bench/disagreement.py [--split heldout|dev|both] [--show-errors]
+    PYTHONPATH=$PWD .venv/bin/python bench/disagreement.py [--split heldout|dev|both] [--show-errors]
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@
    Embedding (what an ingest mostly costs) is left out: articles are written with no chunks;
    for scale, a real ingest of 64 news articles (chunking, embedding) is timed in the same run.
 
-    .venv/bin/python bench/duplicates.py [--articles 100000] [--json out.json]
+    PYTHONPATH=$PWD .venv/bin/python bench/duplicates.py [--articles 100000] [--json out.json]
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 tests/support/kill_rounds.py). Prints rounds, articles acknowledged, articles lost (must be 0)
 and half-visible batches (must be 0).
 
-    .venv/bin/python bench/kill_rounds.py --rounds 50 --seed 1
+    PYTHONPATH=$PWD .venv/bin/python bench/kill_rounds.py --rounds 50 --seed 1
 """
 
 from __future__ import annotations
