@@ -204,7 +204,16 @@ def role_asked(question: str) -> list[str]:
         return []
     role = match.group("role")
     role = re.sub(r"^.*?['’]s\s+", "", role)  # "Alshammari's attorney" → "attorney"
-    return [w for w in tokens(role) if w[:1].isalpha()]
+    words = [w for w in tokens(role) if w[:1].isalpha()]
+    articled = re.match(r"^who \w+(?: be| been)? (?:the|a|an) ", question.strip(), re.IGNORECASE)
+    possessive = "'" in match.group("role") or "’" in match.group("role")
+    # "Who was rescued ...?" is a passive, not a role: without an article (or a possessive)
+    # only a known role noun makes one ("Who is president of ...?").
+    if not (articled or possessive) and (
+        not words or words[0].lower() not in {r.lower() for r in _ROLES}
+    ):
+        return []
+    return words
 
 
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+(?:[A-Z][a-zA-Z'’.-]*|de|van|von|al|bin))+")
@@ -222,7 +231,13 @@ def named_in_role(
             continue  # the question's own name, or one capitalised word
         before = tokens(sentence[: match.start()])[-4:]
         if before[-1:] == [","]:
-            before = before[:-1]  # "the Crown prosecutor, Mark Tedeschi"
+            # "the Crown prosecutor, Mark Tedeschi"; and a role with its own clause before the
+            # name: "The captain of the trawler that sank in the North Sea, Tomas Eriksen, ..."
+            subject = tokens(sentence[: match.start()])[:-1]
+            if "," not in subject and ";" not in subject and len(subject) <= 15:
+                before = subject
+            else:
+                before = before[:-1]
         # "Chief Magistrate Ray Rinaudo": the title may be part of the capitalised run.
         window = [*before, *words[:-1]]
         if all(any(is_role(w) for w in window) for is_role in role):

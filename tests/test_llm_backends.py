@@ -261,10 +261,13 @@ def test_local_completion_respects_max_tokens(local_model: OpenAIChatModel) -> N
 @pytest.mark.llm
 def test_local_stop_sequence_cuts_output(local_model: OpenAIChatModel) -> None:
     unstopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0)
-    assert "\n" in unstopped.text  # the base model runs on into the next line…
-    stopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0, stop=["\n"])
-    assert "\n" not in stopped.text  # …unless told to stop there
-    assert stopped.text.strip()
+    words = unstopped.text.split()
+    assert len(words) >= 3, unstopped.text
+    stop = " " + words[2]  # a word the model writes, wherever an instruct model ends
+    stopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0, stop=[stop])
+    assert stop not in stopped.text and stopped.text.strip()
+    # Greedy decoding: the same text up to the stop string, and nothing after it.
+    assert stopped.text == unstopped.text[: unstopped.text.index(stop)]
     assert stopped.finish_reason == "stop"
 
 
