@@ -600,24 +600,21 @@ class Comparison:
         return [*self.attributions, *self.names, *self.numbers, *self.dates, *self.negations]
 
 
-def compare(
-    claim: Facts, evidence: Facts, passage: Facts | None = None, *, nearest: bool = True
-) -> Comparison:
+def compare(claim: Facts, evidence: Facts, passage: Facts | None = None) -> Comparison:
     """The claim's facts against one evidence unit. Names count as found anywhere in `passage`
     (the cited text the unit belongs to: a story names a person once, then says "he" or the
     surname); numbers, dates, negation and attribution are judged on the unit itself (a
     figure from another sentence of the passage is the commonest fusion error), and the
-    nearest words come from it. `nearest=False` leaves a missing name's and negation's
-    evidence None: the scorer needs only the counts, and finding the most similar name is
-    most of a comparison's cost."""
+    nearest words come from it."""
     scope = passage or evidence
     names, uncertain = [], 0
     for name in claim.names:
         if name_found(name, scope):
             continue
         if name.certain:
-            near = _nearest_name(name, evidence) if nearest else None
-            names.append(Mismatch(kind="name", claim=name.text, evidence=near))
+            names.append(
+                Mismatch(kind="name", claim=name.text, evidence=_nearest_name(name, evidence))
+            )
         else:
             uncertain += 1
     values = {q.value for q in evidence.numbers}
@@ -637,7 +634,7 @@ def compare(
         uncertain,
         numbers,
         dates,
-        _negation(claim, evidence, nearest),
+        _negation(claim, evidence),
         _attribution(claim, evidence, scope),
     )
 
@@ -650,7 +647,7 @@ def _overlaps(a: frozenset[str], b: frozenset[str]) -> bool:
     return bool(a & b) or any(len(x) >= 5 and x[:5] == y[:5] for x in a for y in b)
 
 
-def _negation(claim: Facts, evidence: Facts, nearest: bool = True) -> list[Mismatch]:
+def _negation(claim: Facts, evidence: Facts) -> list[Mismatch]:
     """Polarity: what the claim negates must be negated in the evidence, and the reverse, for
     the words both share (negated words the evidence lacks are "missing", not negation)."""
     found: list[Mismatch] = []
@@ -658,8 +655,9 @@ def _negation(claim: Facts, evidence: Facts, nearest: bool = True) -> list[Misma
         if not cue.scope or any(_overlaps(cue.scope, e.scope) for e in evidence.negations):
             continue
         if _overlaps(cue.scope, evidence.stems):
-            near = _words_near(cue, evidence) if nearest else None
-            found.append(Mismatch(kind="negation", claim=cue.text, evidence=near))
+            found.append(
+                Mismatch(kind="negation", claim=cue.text, evidence=_words_near(cue, evidence))
+            )
     for cue in evidence.negations:
         shared = cue.scope & claim.stems
         if len(shared) < min(2, len(cue.scope)) or not cue.scope:

@@ -108,7 +108,7 @@ class SupportScorer:
 
 
 def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
-    found = compare(claim, proof, passage, nearest=False)
+    found = compare(claim, proof, passage)
     return [
         len(found.names),
         found.uncertain_names,

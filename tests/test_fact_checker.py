@@ -202,7 +202,7 @@ def test_words_the_passage_never_uses_lower_support(checker: CitationChecker) ->
     claims = [
         "NATO's alliance refused to close Ukraine’s airspace in 2022.",  # "alliance" is there
         "NATO's treaty refused to close Ukraine’s airspace in 2022.",  # "treaty" is not
-        "NATO's hasty treaty refused to close Ukraine’s airspace in 2022.",
+        "NATO's secret treaty refused to close Ukraine’s airspace in 2022.",
     ]
     novel = FEATURES.index("novel")
     found = checker.scorer.features(claims, [NATO_FIRST], [NATO])
