@@ -19,7 +19,6 @@ from newsdesk.generation.facts import Facts, compare, missing_words
 
 NOVEL = FEATURES.index("novel")
 _PREFIX = 5  # stems sharing their first 5 letters match: "rescu"/"rescuer", "invas"/"invad" not
-_COMPOUND_END = 4  # a passage stem this long ending a claim's stem makes it not novel ("quak")
 
 
 class SupportScorer:
@@ -73,7 +72,7 @@ class SupportScorer:
         out[:, :, 1] = np.where(sizes[:, None] > 0, shares, out[:, :, 0])
         scopes = list(dict.fromkeys(passages)) if passages else list(dict.fromkeys(evidence))
         scope_facts = [fact_module.facts(text) for text in scopes]
-        in_scope, _ = _stems_found(claim_facts, scope_facts, compounds=True)
+        in_scope, _ = _stems_found(claim_facts, scope_facts)
         column = {text: k for k, text in enumerate(scopes)}
         out[:, :, NOVEL] = sizes[:, None] - in_scope[:, [column[t] for t in passages or evidence]]
         for i in range(len(claims)):
@@ -119,22 +118,16 @@ def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
     ]
 
 
-def _stems_found(
-    claims: list[Facts], proofs: list[Facts], compounds: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
+def _stems_found(claims: list[Facts], proofs: list[Facts]) -> tuple[np.ndarray, np.ndarray]:
     """How many of each claim's content stems each proof holds (exactly, or by their first 5
-    letters; with `compounds`, also as the end of a compound: "earthquak" by "quak"), as one
-    matrix product; and how many content stems each claim has."""
+    letters), as one matrix product; and how many content stems each claim has."""
     terms = sorted({t for c in claims for t in c.stems})
     column = {t: k for k, t in enumerate(terms)}
     by_prefix: dict[str, list[int]] = {}
-    by_end: dict[str, list[int]] = {}  # compound ends ("quak" of "earthquak") → their terms
     for t in terms:
         if len(t) >= _PREFIX:
             by_prefix.setdefault(t[:_PREFIX], []).append(column[t])
-        for i in range(1, len(t) - _COMPOUND_END + 1) if compounds else ():
-            by_end.setdefault(t[i:], []).append(column[t])
-    vocabulary, prefixes, ends = frozenset(terms), frozenset(by_prefix), frozenset(by_end)
+    vocabulary, prefixes = frozenset(terms), frozenset(by_prefix)
     wanted = np.zeros((len(claims), len(terms)))
     for i, claim in enumerate(claims):
         wanted[i, [column[t] for t in claim.stems]] = 1.0
@@ -142,7 +135,6 @@ def _stems_found(
     for j, proof in enumerate(proofs):
         hits = [column[t] for t in proof.stems & vocabulary]
         hits += [k for p in proof.prefixes & prefixes for k in by_prefix[p]]
-        hits += [k for p in proof.stems & ends for k in by_end[p]]
         found[j, hits] = 1.0
     return wanted @ found.T, wanted.sum(axis=1)
 

@@ -12,7 +12,6 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
-import numpy as np
 import openai
 import pytest
 
@@ -190,44 +189,6 @@ def test_supported_sentences_report_no_mismatch_in_cited_text(checker: CitationC
     assert invented.model_dump()["mismatches"][0].keys() == {"kind", "claim", "evidence"}
 
 
-# --- what a claim adds to its passage ---------------------------------------------------------
-
-NATO_FIRST = NATO.split(". ")[0] + "."
-
-
-def test_words_the_passage_never_uses_lower_support(checker: CitationChecker) -> None:
-    """A word the cited passage holds elsewhere costs less than one it never uses: the
-    `novel` feature counts what a claim adds to its source (an abstractive summary's invented
-    role, place or motive), each added word once more."""
-    claims = [
-        "NATO's alliance refused to close Ukraine’s airspace in 2022.",  # "alliance" is there
-        "NATO's treaty refused to close Ukraine’s airspace in 2022.",  # "treaty" is not
-        "NATO's secret treaty refused to close Ukraine’s airspace in 2022.",
-    ]
-    novel = FEATURES.index("novel")
-    found = checker.scorer.features(claims, [NATO_FIRST], [NATO])
-    assert list(found[:, 0, novel]) == [0, 1, 2]
-    support = checker.scorer.score(claims, [NATO_FIRST], [NATO])[:, 0]
-    assert support[0] > support[1] > support[2]
-    # Without a passage the evidence text itself is the source: "alliance" is new to it.
-    assert checker.scorer.features(claims[:1], [NATO_FIRST])[0, 0, novel] == 1
-
-
-def test_every_pair_has_its_facts_compared(checker: CitationChecker) -> None:
-    """Even a claim about something else has its missing facts counted, so the weakest
-    supports still rank claims by what they get wrong (a shortcut that skipped such pairs
-    left them above pairs whose facts were counted)."""
-    claims = ["At least 107 people were killed in Paris on Monday.", "Some people were killed."]
-    units = [NATO_FIRST, NATO.split(". ")[1] + "."]
-    found = checker.scorer.features(claims, units, [NATO, NATO])
-    names, numbers, dates = (FEATURES.index(k) for k in ("names", "numbers", "dates"))
-    assert (found[0, :, names] >= 1).all() and (found[0, :, numbers] == 1).all()
-    assert (found[0, :, dates] == 1).all()
-    support = checker.scorer.score(claims, units, [NATO, NATO])
-    assert np.allclose(support, checker.scorer.model.support(found))
-    assert support[0].max() < support[1].max()
-
-
 # --- the shipped perturbation set and weights -----------------------------------------------
 
 SET = ROOT / "evals/suites/perturbations.jsonl.gz"
@@ -279,7 +240,7 @@ def test_weights_come_from_the_tune_split_and_read_sensibly() -> None:
     weights = data["weights"]
     assert set(weights) == set(FEATURES)
     assert weights["cosine"] > 0 and weights["lexical"] > 0
-    for fact in ("names", "numbers", "dates", "negations", "attributions", "novel"):
+    for fact in ("names", "numbers", "dates", "negations", "attributions"):
         assert weights[fact] < 0, fact  # a missing fact never adds support
 
 
