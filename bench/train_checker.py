@@ -11,7 +11,6 @@ choice follows the model). The test split is never read.
 from __future__ import annotations
 
 import argparse
-import json
 from collections import defaultdict
 from pathlib import Path
 
@@ -21,12 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from newsdesk.container import build_embedder
 from newsdesk.evals import perturbations
-from newsdesk.generation.checker_model import (
-    FEATURES,
-    WEIGHTS_FILE,
-    CheckerModel,
-    capped,
-)
+from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE, CheckerModel, load_model
 from newsdesk.generation.citations import _evidence_units
 from newsdesk.generation.support import SupportScorer
 from newsdesk.settings import Settings
@@ -53,13 +47,6 @@ def feature_rows(
     return rows, np.array([i.supported for i in items])
 
 
-def starting_model() -> CheckerModel:
-    """The shipped weights, for the first round's unit choice; a feature they lack starts at 0."""
-    data = json.loads(WEIGHTS_FILE.read_text(encoding="utf-8"))
-    weights = [float(data["weights"].get(name, 0.0)) for name in FEATURES]
-    return CheckerModel(bias=float(data["bias"]), weights=np.array(weights))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation strength")
@@ -76,12 +63,15 @@ def main() -> None:
     for start in range(0, len(ordered), 512):
         cache.embed(ordered[start : start + 512])
     cache.save()
-    model = starting_model()
-    per_unit, labels = feature_rows(SupportScorer(cache, model), items)
+    scorer = SupportScorer(cache)
+    per_unit, labels = feature_rows(scorer, items)
+    model = load_model()
     for _ in range(2):
         chosen = np.stack([rows[int(np.argmax(model.support(rows)))] for rows in per_unit])
+        capped = chosen.copy()
+        capped[:, 2:] = np.minimum(capped[:, 2:], 2.0)
         fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=1000)
-        fit.fit(capped(chosen), labels)
+        fit.fit(capped, labels)
         model = CheckerModel(bias=float(fit.intercept_[0]), weights=fit.coef_[0].astype(float))
     support = model.support(chosen)
     flagged_true = float((support[labels] < 0.5).mean())

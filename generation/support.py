@@ -1,9 +1,9 @@
 """How well an evidence text supports a claim, and why not.
 
 SupportScorer scores every (claim, evidence) pair with the learned combiner of
-checker_model.py over the features of facts.py — embedding cosine, content-word recall, the
-claim's names, numbers, dates, negations and attribution missing from the evidence, and its
-content words found nowhere in the cited passage (what it adds to the source) — and explains a verdict as a list of Mismatch. The citation checker and the source relations of
+checker_model.py over the features of facts.py — embedding cosine, content-word recall, and
+the claim's names, numbers, dates, negations and attribution missing from the evidence — and
+explains a verdict as a list of Mismatch. The citation checker and the source relations of
 summaries score with the same SupportScorer.
 """
 
@@ -17,7 +17,8 @@ from newsdesk.generation import facts as fact_module
 from newsdesk.generation.checker_model import FEATURES, CheckerModel, load_model
 from newsdesk.generation.facts import Facts, compare, missing_words
 
-NOVEL = FEATURES.index("novel")
+# Pairs below this support before their facts are compared are left below it (see features).
+FACT_FLOOR = 0.05
 _PREFIX = 5  # stems sharing their first 5 letters match: "rescu"/"rescuer", "invas"/"invad" not
 
 
@@ -51,34 +52,33 @@ class SupportScorer:
         if not claims or not evidence:
             empty = np.zeros((len(claims), len(evidence)), dtype=np.float32)
             return empty, empty
-        features = self.features(claims, evidence, passages)
+        features = self.features(claims, evidence, passages, floor=FACT_FLOOR)
         return self.model.support(features), features[:, :, 0] + features[:, :, 1]
 
     def features(
-        self, claims: list[str], evidence: list[str], passages: list[str] | None = None
+        self,
+        claims: list[str],
+        evidence: list[str],
+        passages: list[str] | None = None,
+        floor: float | None = None,
     ) -> np.ndarray:
-        """Features of every pair: shape (claims, evidence, len(FEATURES)). Every pair's facts
-        are compared, so that the weakest supports still rank claims by what they get wrong
-        (an earlier shortcut that skipped pairs of low support left them unpenalised, above
-        pairs whose missing facts were counted)."""
+        """Features of every pair: shape (claims, evidence, len(FEATURES)). With `floor`, the
+        facts are compared only for pairs whose support without them reaches it: missing facts
+        only lower support, so the others stay below `floor` either way (most pairs of an
+        answer are a sentence against a passage about something else)."""
         out = np.zeros((len(claims), len(evidence), len(FEATURES)), dtype=np.float64)
         if not claims or not evidence:
             return out
         out[:, :, 0] = self._cosines(claims, evidence)
         claim_facts = [fact_module.facts(c) for c in claims]
         evidence_facts = [fact_module.facts(e) for e in evidence]
-        found, sizes = _stems_found(claim_facts, evidence_facts)
-        shares = found / np.maximum(sizes, 1.0)[:, None]
-        out[:, :, 1] = np.where(sizes[:, None] > 0, shares, out[:, :, 0])
-        scopes = list(dict.fromkeys(passages)) if passages else list(dict.fromkeys(evidence))
-        scope_facts = [fact_module.facts(text) for text in scopes]
-        in_scope, _ = _stems_found(claim_facts, scope_facts)
-        column = {text: k for k, text in enumerate(scopes)}
-        out[:, :, NOVEL] = sizes[:, None] - in_scope[:, [column[t] for t in passages or evidence]]
-        for i in range(len(claims)):
-            for j in range(len(evidence)):
-                scope = scope_facts[column[passages[j]]] if passages else evidence_facts[j]
-                out[i, j, 2:NOVEL] = _fact_counts(claim_facts[i], evidence_facts[j], scope)
+        out[:, :, 1] = _lexical(claim_facts, evidence_facts, out[:, :, 0])
+        todo = np.ones(out.shape[:2], dtype=bool)
+        if floor is not None:
+            todo = self.model.support(out) >= floor
+        for i, j in zip(*np.nonzero(todo), strict=True):
+            scope = fact_module.facts(passages[j]) if passages else evidence_facts[j]
+            out[i, j, 2:] = _fact_counts(claim_facts[i], evidence_facts[j], scope)
         return out
 
     def explain(
@@ -118,9 +118,9 @@ def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
     ]
 
 
-def _stems_found(claims: list[Facts], proofs: list[Facts]) -> tuple[np.ndarray, np.ndarray]:
-    """How many of each claim's content stems each proof holds (exactly, or by their first 5
-    letters), as one matrix product; and how many content stems each claim has."""
+def _lexical(claims: list[Facts], proofs: list[Facts], cosines: np.ndarray) -> np.ndarray:
+    """Share of each claim's content stems found in each evidence text (exactly, or by their
+    first 5 letters), as one matrix product; a claim with no content stems takes its cosine."""
     terms = sorted({t for c in claims for t in c.stems})
     column = {t: k for k, t in enumerate(terms)}
     by_prefix: dict[str, list[int]] = {}
@@ -136,7 +136,9 @@ def _stems_found(claims: list[Facts], proofs: list[Facts]) -> tuple[np.ndarray, 
         hits = [column[t] for t in proof.stems & vocabulary]
         hits += [k for p in proof.prefixes & prefixes for k in by_prefix[p]]
         found[j, hits] = 1.0
-    return wanted @ found.T, wanted.sum(axis=1)
+    sizes = wanted.sum(axis=1, keepdims=True)
+    shares = (wanted @ found.T) / np.maximum(sizes, 1.0)
+    return np.where(sizes > 0, shares, cosines)
 
 
 def _missing(claim: Facts, proof: Facts | None) -> Mismatch:
