@@ -271,12 +271,8 @@ def _add_outlet(db: sqlite3.Connection, group: int, article_id: str) -> None:
         _store_outlets(db, group)
         return
     outlets: dict[str, str | None] = {name: first for name, first in json.loads(kept)}
-    first = outlets.get(source, published)
-    if source in outlets and first is not None and published is not None:
-        first = min(first, published)
-    elif published is not None:
-        first = published
-    outlets[source] = first
+    dates = [d for d in (outlets.get(source), published) if d is not None]
+    outlets[source] = min(dates) if dates else None
     ordered = sorted(outlets.items(), key=outlet_order)[:MAX_LISTED_OUTLETS]
     db.execute("UPDATE duplicate_groups SET outlets = ? WHERE id = ?", (json.dumps(ordered), group))
 

@@ -441,12 +441,7 @@ class ArticleStore:
     def article_texts(self, article_ids: Sequence[str]) -> list[tuple[str, str]]:
         """(id, text) of these articles, in the order given; deleted ones are left out."""
         with self._snapshot():
-            texts = {
-                r["id"]: r["text"]
-                for r in self._select_in(
-                    "SELECT id, text FROM articles WHERE id IN ({marks})", list(article_ids)
-                )
-            }
+            texts = self._article_texts(set(article_ids))
         return [(i, texts[i]) for i in article_ids if i in texts]
 
     def place_in_groups(self, fingerprints: Sequence[tuple[str, Fingerprint | None]]) -> None:
