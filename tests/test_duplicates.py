@@ -134,6 +134,27 @@ def _write(store: ArticleStore, fingerprinter: Fingerprinter, article: ArticleIn
     )
 
 
+def _write_fields(store: ArticleStore, article: ArticleInput, record_hash: str) -> None:
+    """Store changed fields of an article whose text did not change (no chunks, no fingerprint)."""
+    store.write(
+        [
+            ArticleWrite(
+                id=article.id,
+                title=article.title,
+                text=article.text,
+                url=None,
+                source=article.source,
+                author=None,
+                published_at=article.published_at,
+                metadata={},
+                content_hash=article.text,
+                record_hash=record_hash,
+                chunks=None,
+            )
+        ]
+    )
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ArticleStore]:
     opened = ArticleStore(tmp_path / "db.sqlite")
@@ -188,23 +209,8 @@ def test_the_original_follows_a_changed_date(store: ArticleStore) -> None:
     earlier = crane.published_at.replace(year=2014)  # type: ignore[union-attr]
     _write(store, fingerprinter, crane.model_copy(update={"id": "wire"}))
     assert _group(store, CRANE)[1] == CRANE  # same date: the first ingested
-    store.write(
-        [
-            ArticleWrite(
-                id="wire",
-                title=crane.title,
-                text=crane.text,
-                url=None,
-                source=None,
-                author=None,
-                published_at=earlier,
-                metadata={},
-                content_hash=crane.text,
-                record_hash="changed date",
-                chunks=None,  # the text did not change: no fingerprint either
-            )
-        ]
-    )
+    wire = crane.model_copy(update={"id": "wire", "source": None, "published_at": earlier})
+    _write_fields(store, wire, "changed date")
     assert _group(store, CRANE)[1] == "wire"
 
 
@@ -295,23 +301,7 @@ def test_each_group_keeps_its_outlet_list_in_step_with_its_members(store: Articl
     assert {name for name, _ in stored[group]} == set(outlets)
     # A member's outlet changes without its text (refresh), another copy goes, one joins.
     renamed = crane.model_copy(update={"id": "copy-1", "source": "Evening Post"})
-    store.write(
-        [
-            ArticleWrite(
-                id=renamed.id,
-                title=renamed.title,
-                text=renamed.text,
-                url=None,
-                source=renamed.source,
-                author=None,
-                published_at=renamed.published_at,
-                metadata={},
-                content_hash=renamed.text,
-                record_hash="renamed outlet",
-                chunks=None,
-            )
-        ]
-    )
+    _write_fields(store, renamed, "renamed outlet")
     stored, live = _stored_and_live_outlets(store)
     assert stored == live and ["Evening Post", crane_date] in stored[group]
     store.delete("copy-2")

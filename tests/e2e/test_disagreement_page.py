@@ -13,26 +13,19 @@ from playwright.sync_api import Page, expect
 
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
-from newsdesk.embedding import Embedder
-from newsdesk.settings import Settings
 from tests.support.disagreement import QUESTION, second_outlet
 from tests.support.live_server import serve
 from tests.support.patience import PATIENCE_S
-from tests.support.samples import load_samples
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def disagreeing_url(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[str]:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("disagree") / "data", backend="extractive", _env_file=None
-    )
-    with Newsdesk.open(settings, embedder=embedder) as desk:
-        desk.ingestor.ingest(load_samples())
-        desk.ingestor.ingest([second_outlet(desk, "111")])
-        with serve(create_app(settings, desk=desk)) as url:
-            yield url
+def disagreeing_url(sample_desk: Newsdesk) -> Iterator[str]:
+    """The samples (this module's own desk) and a second outlet's report of other figures."""
+    sample_desk.ingestor.ingest([second_outlet(sample_desk, "111")])
+    with serve(create_app(sample_desk.settings, desk=sample_desk)) as url:
+        yield url
 
 
 def test_a_sentence_whose_sources_disagree_is_marked(page: Page, disagreeing_url: str) -> None:
