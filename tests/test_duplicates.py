@@ -275,7 +275,7 @@ def test_many_copies_of_one_text_cost_linear_time(store: ArticleStore) -> None:
 
 def _stored_and_live_outlets(
     store: ArticleStore,
-) -> tuple[dict[int, list[str]], dict[int, list[str]]]:
+) -> tuple[dict[int, list[list[str | None]]], dict[int, list[list[str | None]]]]:
     db = store._connection()
     stored = {
         group: json.loads(outlets)
