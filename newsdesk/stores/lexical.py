@@ -14,7 +14,7 @@ import logging
 import math
 import threading
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,9 +29,12 @@ logging.getLogger("bm25s").setLevel(logging.WARNING)
 # bm25s defaults (method "lucene": Lucene's idf, Robertson's term-frequency part).
 K1 = 1.5
 B = 0.75
-# A query's frequent terms whose lists hold up to this share of its postings are scored only
-# on the documents the rarer terms leave in the race (exactly: see _above_bound).
-TAIL_SHARE = 0.8
+# The score floor (Bm25Index._score_floor) is the k-th best full score of this many of the
+# strongest term's best documents (or of 2k, if more): cheap to score, and usually close to
+# the true k-th best.
+FLOOR_SEEDS = 64
+# Relative slack on the floor: float32 sums in another order differ in the last bits.
+FLOOR_SLACK = 1e-5
 
 _EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
 # PyStemmer objects are not safe to share between threads; searches now run concurrently.
@@ -83,7 +86,7 @@ class Bm25Index:
         self._ids = np.zeros(0, dtype=np.int64)
         self._token_count = 0
         # Per term (column), its highest BM25 score in any document: the bound that lets a
-        # search skip the long posting lists of frequent terms (see _search_pruned).
+        # search skip the long posting lists of frequent terms (MaxScore, see search).
         self._column_max = np.zeros(0, dtype=np.float32)
 
     def __len__(self) -> int:
@@ -150,23 +153,24 @@ class Bm25Index:
             else None
         )
         allowed = self._positions(allowed_ids) if allowed_ids is not None else None
-        # Rare terms first: they carry the high scores, frequent ones the long lists.
-        columns = sorted(columns, key=self._posting_length)
-        rare, frequent = _split_by_bound(columns, self._column_max, self._posting_length)
+        # Slightly lowered so that summing the same scores in another order (float32) can
+        # never drop a document whose score is exactly the floor.
+        floor = self._score_floor(columns, k, excluded, allowed) * (1 - FLOOR_SLACK)
+        # MaxScore: with the query's terms in order of their best score, lowest first, the
+        # longest prefix whose best scores add up to less than the floor cannot lift a
+        # document into the top k on its own. Only documents in the other (essential) lists
+        # are candidates, and the prefix's lists are looked up for those alone: common terms'
+        # long lists are never walked when a rarer term decides the race.
+        columns = sorted(columns, key=lambda c: float(self._column_max[c]))
+        bounds = np.cumsum([float(self._column_max[c]) for c in columns])
+        split = int(np.searchsorted(bounds, floor, side="left"))
+        optional, essential = columns[:split], columns[split:]
         scores = np.zeros(len(self._ids), dtype=np.float32)
-        self._add_columns(scores, rare)
+        self._add_columns(scores, essential)
         candidates = _candidates(scores, excluded, allowed)
-        if frequent:
-            bound = float(sum(self._column_max[c] for c in frequent))
-            kept = _above_bound(scores, candidates, k, bound)
-            if kept is not None:
-                # No document the rare terms missed can reach the k-th best score: the
-                # frequent terms only need scoring on the few documents still in the race.
-                candidates = kept
-                scores = self._add_columns_at(scores, frequent, candidates)
-            else:
-                self._add_columns(scores, frequent)
-                candidates = _candidates(scores, excluded, allowed)
+        if optional:
+            candidates = candidates[scores[candidates] + bounds[split - 1] >= floor]
+            scores[candidates] += self._scores_at(optional, candidates)
         if len(candidates) > k:
             candidates = candidates[np.argpartition(-scores[candidates], k - 1)[:k]]
         # Best first; equal scores in chunk-id order, so results never depend on the
@@ -174,9 +178,37 @@ class Bm25Index:
         best = candidates[np.lexsort((candidates, -scores[candidates]))]
         return scores[best].astype(np.float32), self._ids[best]
 
-    def _posting_length(self, column: int) -> int:
-        indptr = self._bm25.scores["indptr"]  # type: ignore[union-attr]
-        return int(indptr[column + 1] - indptr[column])
+    def _score_floor(
+        self,
+        columns: Sequence[int],
+        k: int,
+        excluded: np.ndarray | None,
+        allowed: np.ndarray | None,
+    ) -> float:
+        """A score the k-th best document is sure to reach (0 when unknown): the k-th best
+        *full* score among likely winners, the documents the query's strongest term scores
+        highest. Any k eligible documents' full scores bound the true k-th best from below."""
+        if len(columns) < 2:
+            return 0.0  # one term: its list is walked whatever the floor
+        matrix = self._bm25.scores  # type: ignore[union-attr]
+        indices, indptr = matrix["indices"], matrix["indptr"]
+        strongest = max(columns, key=lambda c: float(self._column_max[c]))
+        start, end = int(indptr[strongest]), int(indptr[strongest + 1])
+        rows = np.asarray(indices[start:end], dtype=np.int64)
+        own = np.asarray(matrix["data"][start:end])
+        eligible = np.ones(len(rows), dtype=bool)
+        if excluded is not None:
+            eligible &= ~_contains(excluded, rows)
+        if allowed is not None:
+            eligible &= _contains(allowed, rows)
+        rows, own = rows[eligible], own[eligible]
+        if len(rows) < k:
+            return 0.0
+        seeds = min(len(rows), max(2 * k, FLOOR_SEEDS))
+        if seeds < len(rows):
+            rows = rows[np.argpartition(-own, seeds - 1)[:seeds]]
+        full = self._scores_at(columns, rows)
+        return float(np.partition(full, len(full) - k)[len(full) - k])
 
     def _add_columns(self, scores: np.ndarray, columns: Sequence[int]) -> None:
         """Add these terms' BM25 scores to every document's. A document occurs at most once
@@ -188,22 +220,21 @@ class Bm25Index:
             start, end = int(indptr[column]), int(indptr[column + 1])
             scores[indices[start:end]] += data[start:end]
 
-    def _add_columns_at(
-        self, scores: np.ndarray, columns: Sequence[int], rows: np.ndarray
-    ) -> np.ndarray:
-        """Add these terms' scores to the given documents only: a binary search per document
-        in each column (rows within a column are sorted: bm25s builds the matrix in
-        (column, row) order)."""
+    def _scores_at(self, columns: Sequence[int], rows: np.ndarray) -> np.ndarray:
+        """These terms' summed scores for the given documents only: a binary search per
+        document in each column (rows within a column are sorted: bm25s builds the matrix
+        in (column, row) order)."""
         matrix = self._bm25.scores  # type: ignore[union-attr]
         data, indices, indptr = matrix["data"], matrix["indices"], matrix["indptr"]
+        total = np.zeros(len(rows), dtype=np.float32)
         for column in columns:
             start, end = int(indptr[column]), int(indptr[column + 1])
             column_rows = indices[start:end]
             at = np.searchsorted(column_rows, rows)
             found = at < len(column_rows)
             found[found] = column_rows[at[found]] == rows[found]
-            scores[rows[found]] += data[start + at[found]]
-        return scores
+            total[found] += data[start + at[found]]
+        return total
 
     def _positions(self, chunk_ids: np.ndarray) -> np.ndarray:
         """Rows of these chunk ids (ids not in the index are left out); ``_ids`` is sorted,
@@ -256,30 +287,6 @@ def _column_maxima(matrix: dict[str, np.ndarray]) -> np.ndarray:
     return maxima
 
 
-def _split_by_bound(
-    columns: list[int], column_max: np.ndarray, length: Callable[[int], int]
-) -> tuple[list[int], list[int]]:
-    """Split a query's terms (rarest first) into those scored over their whole posting list
-    and the frequent tail scored only where it can still matter: the tail is the longest
-    lists holding most of the postings, as long as their combined bound stays below the
-    best score a single rare term can give (otherwise nothing could be skipped anyway)."""
-    if len(columns) < 2:
-        return columns, []
-    lengths = [length(c) for c in columns]
-    total = sum(lengths)
-    split = len(columns)
-    skipped = 0
-    bound = 0.0
-    best_rare = float(max(column_max[c] for c in columns))
-    while split > 1 and skipped < total * TAIL_SHARE:
-        bound += float(column_max[columns[split - 1]])
-        if bound >= best_rare:
-            break
-        skipped += lengths[split - 1]
-        split -= 1
-    return columns[:split], columns[split:]
-
-
 def _candidates(
     scores: np.ndarray, excluded: np.ndarray | None, allowed: np.ndarray | None
 ) -> np.ndarray:
@@ -291,16 +298,12 @@ def _candidates(
     return np.flatnonzero(scores)
 
 
-def _above_bound(scores: np.ndarray, rows: np.ndarray, k: int, bound: float) -> np.ndarray | None:
-    """The rows that can still reach the top k when every other term adds at most
-    ``bound``, or None when documents outside ``rows`` might (then score everything)."""
-    if len(rows) < k:
-        return None
-    partial = scores[rows]
-    kth = float(np.partition(partial, len(partial) - k)[len(partial) - k])
-    if bound >= kth:
-        return None
-    return rows[partial + bound >= kth]
+def _contains(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, whether it is in ``sorted_rows`` (sorted, unique)."""
+    if not len(sorted_rows):
+        return np.zeros(len(rows), dtype=bool)
+    at = np.minimum(np.searchsorted(sorted_rows, rows), len(sorted_rows) - 1)
+    return np.asarray(sorted_rows[at] == rows)
 
 
 def _stemmer() -> Stemmer.Stemmer:
