@@ -26,6 +26,20 @@ from newsdesk.stores.sqlite import ArticleStore
 _EMBEDDING_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="query-embedding")
 
 
+# Widening the candidate lists when collapsing copies left fewer than top_k: by this factor,
+# up to this many per list.
+WIDENING = 4
+MAX_CANDIDATES = 2_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Retrieved:
+    dense: dict[int, float]  # chunk id → similarity, best first
+    lexical: dict[int, float]  # chunk id → BM25 score, best first
+    lexical_view: LexicalView
+    query_vector: np.ndarray | None
+
+
 @dataclass(frozen=True, slots=True)
 class SearchRequest:
     query: str
@@ -80,44 +94,23 @@ class Searcher:
             if not len(allowed):
                 return []
         candidates = request.top_k * self.settings.candidate_multiplier
-        dense: dict[int, float] = {}
-        lexical: dict[int, float] = {}
-        # The lexical view is immutable: scoring it needs no lock, so writers and the
-        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode the query
-        # is embedded on another thread meanwhile (on a large collection these are the two
-        # slowest steps). That thread spends its time in the model's native code, without the
-        # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
-        embedding: Future[np.ndarray] | None = None
-        early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
-        if request.mode == "hybrid":
-            embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
-            view = self.indexes.fresh_lexical()
-            early = (view, view.search(request.query, candidates, allowed))
-            query_vector: np.ndarray | None = embedding.result()
-        elif request.mode == "dense":
-            query_vector = self.embedder.embed([request.query])
-        else:
-            query_vector = None
-        with self.indexes.lock:
-            if query_vector is not None:
-                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
-                dense = _as_dict(ids, scores)
-            lexical_view = self.indexes.fresh_lexical()
-        if request.mode != "dense":
-            if early is not None and lexical_view is early[0]:
-                scores, ids = early[1]
-            else:  # lexical only, or a write landed meanwhile: score what the dense side saw
-                scores, ids = lexical_view.search(request.query, candidates, allowed)
-            lexical = _as_dict(ids, scores)
+        found = self._retrieve(request, candidates, allowed, None)
+        fused = self._ranked(request, found)
+        # Copies of one story collapse into one place: when a widely syndicated story filled
+        # the candidate lists, fewer than top_k remain, so look deeper (the lists were full,
+        # so there is more to find), a bounded number of times.
+        while (
+            len(fused) < request.top_k
+            and candidates < MAX_CANDIDATES
+            and max(len(found.dense), len(found.lexical)) >= candidates
+        ):
+            candidates = min(MAX_CANDIDATES, candidates * WIDENING)
+            found = self._retrieve(request, candidates, allowed, found.query_vector)
+            fused = self._ranked(request, found)
+        dense, lexical, query_vector = found.dense, found.lexical, found.query_vector
+        lexical_view = found.lexical_view
 
         reranking = request.mode == "hybrid" and self.settings.rerank
-        if request.mode == "hybrid":
-            fused = self._fuse(request.query, dense, lexical)
-        else:
-            fused = list((dense or lexical).items())
-        if self.settings.collapse_duplicates:
-            fused = collapse_copies(fused, self.store.chunk_groups([c for c, _ in fused]))
-
         # Reranking reads the texts of the fused head: hydrate those along with the top_k.
         wanted = max(request.top_k, self.settings.rerank_depth) if reranking else request.top_k
         if request.recency is not None:
@@ -157,6 +150,55 @@ class Searcher:
             for chunk_id, score in top
             if (row := rows.get(chunk_id)) is not None
         ]
+
+    def _retrieve(
+        self,
+        request: SearchRequest,
+        candidates: int,
+        allowed: np.ndarray | None,
+        query_vector: np.ndarray | None,
+    ) -> _Retrieved:
+        """Each retriever's best ``candidates`` chunks (``query_vector``: embedded already)."""
+        dense: dict[int, float] = {}
+        lexical: dict[int, float] = {}
+        # The lexical view is immutable: scoring it needs no lock, so writers and the
+        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode the query
+        # is embedded on another thread meanwhile (on a large collection these are the two
+        # slowest steps). That thread spends its time in the model's native code, without the
+        # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
+        early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
+        if request.mode == "hybrid":
+            embedding: Future[np.ndarray] | None = None
+            if query_vector is None:
+                embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
+            view = self.indexes.fresh_lexical()
+            early = (view, view.search(request.query, candidates, allowed))
+            if embedding is not None:
+                query_vector = embedding.result()
+        elif request.mode == "dense" and query_vector is None:
+            query_vector = self.embedder.embed([request.query])
+        with self.indexes.lock:
+            if query_vector is not None:
+                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
+                dense = _as_dict(ids, scores)
+            lexical_view = self.indexes.fresh_lexical()
+        if request.mode != "dense":
+            if early is not None and lexical_view is early[0]:
+                scores, ids = early[1]
+            else:  # lexical only, or a write landed meanwhile: score what the dense side saw
+                scores, ids = lexical_view.search(request.query, candidates, allowed)
+            lexical = _as_dict(ids, scores)
+        return _Retrieved(dense, lexical, lexical_view, query_vector)
+
+    def _ranked(self, request: SearchRequest, found: _Retrieved) -> list[tuple[int, float]]:
+        """The candidates fused into one ranking, copies of one story collapsed."""
+        if request.mode == "hybrid":
+            fused = self._fuse(request.query, found.dense, found.lexical)
+        else:
+            fused = list((found.dense or found.lexical).items())
+        if self.settings.collapse_duplicates:
+            fused = collapse_copies(fused, self.store.chunk_groups([c for c, _ in fused]))
+        return fused
 
     def _fuse(
         self, query: str, dense: dict[int, float], lexical: dict[int, float]

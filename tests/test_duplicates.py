@@ -110,6 +110,24 @@ def test_search_collapses_copies_of_one_story(labelled_desk: Newsdesk) -> None:
     assert len(copies) >= 2
 
 
+@pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
+def test_collapsed_copies_leave_no_hole_in_the_top_k(labelled_desk: Newsdesk, mode: str) -> None:
+    """Candidate lists barely longer than top_k fill up with copies of one story; collapsing
+    them must not return fewer than top_k passages while the collection holds more."""
+    narrow = labelled_desk.settings.model_copy(update={"candidate_multiplier": 1})
+    searcher = type(labelled_desk.searcher)(
+        labelled_desk.store, labelled_desk.indexes, labelled_desk.embedder, narrow
+    )
+    query = "crane fell on the Grand Mosque in Mecca killing pilgrims"
+    found = searcher.search(query, top_k=6, mode=mode)  # type: ignore[arg-type]
+    assert len(found) == 6
+    groups = [p.group_id for p in found]
+    articles_per_group: dict[int | None, set[str]] = {}
+    for passage in found:
+        articles_per_group.setdefault(passage.group_id, set()).add(passage.article_id)
+    assert all(len(articles) == 1 for articles in articles_per_group.values()), groups
+
+
 # --- the store on its own (no embedding needed: grouping reads the text only) -------------
 
 
