@@ -354,7 +354,8 @@ def _contains(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def _cheapest(columns: Sequence[int], length: Callable[[int], int], budget: float) -> list[int]:
     """The first of ``columns`` (shortest lists first) whose lists add up to at most
     ``budget`` postings, and always at least one."""
-    chosen, total = [], 0
+    chosen: list[int] = []
+    total = 0
     for column in columns:
         total += length(column)
         if chosen and total > budget:
