@@ -114,3 +114,18 @@ def test_column_maxima_survive_save_and_load(index: Bm25Index, tmp_path: Path) -
     assert np.allclose(older._column_max, index._column_max)
     for query in QUERIES:
         assert np.allclose(older.search(query, 10)[0], index.search(query, 10)[0])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_queries_match_full_scoring(index: Bm25Index, seed: int) -> None:
+    """Queries of many terms (where the floor and the optional terms' pruning do the most)
+    with repeated words, filters and removals, against bm25s's own scoring."""
+    rng = np.random.default_rng(seed)
+    for _ in range(20):
+        words = list(rng.choice(COMMON + RARE, size=int(rng.integers(2, 16))))
+        query = " ".join(words)
+        k = int(rng.choice([1, 5, 40, 200]))
+        excluded = rng.choice(index._ids, size=int(rng.integers(0, 500)), replace=False)
+        full = _full_scores(index, query)
+        wanted = {i: s for i, s in full.items() if i not in set(excluded.tolist())}
+        _check(index.search(query, k, None, excluded), wanted, k)
