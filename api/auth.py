@@ -108,7 +108,7 @@ class Keys:
 
     def __init__(self, settings: Settings) -> None:
         self.ring = KeyRing.from_settings(settings)
-        self._database = settings.database_path
+        self._database = settings.database
         self._store: KeyStore | None = None
 
     @property

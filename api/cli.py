@@ -464,7 +464,7 @@ def _key_store() -> Iterator[KeyStore]:
     work beside a running server (SQLite's WAL lets both in)."""
     settings = _settings()
     try:
-        with KeyStore(settings.database_path) as store:
+        with KeyStore(settings.database) as store:
             yield store
     except NewsdeskError as exc:
         stderr.print(f"[red]error:[/red] {exc.detail}", highlight=False)

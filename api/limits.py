@@ -6,7 +6,8 @@
   here) and cut off once it passes the limit: the 413 is sent at once and the app is told the
   client went away, so it stops reading. `Connection: close` ends the connection after it.
 - Request rate (429): a token bucket per caller (the API key's name, set by the auth
-  middleware on ``scope["state"]["principal"]``; without keys, the client address).
+  middleware on ``scope["state"]["principal"]``; without keys, the client address), in this
+  process or, with ``NEWSDESK_REDIS_URL``, in Redis, shared by replicas (shared_limits.py).
 - Answer slots (503): how many answers and summaries are composed at once; a request that
   does not get a slot within `llm_queue_seconds` is refused with `Retry-After`.
 
@@ -20,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 from starlette.datastructures import Headers
@@ -145,6 +146,10 @@ class TokenBuckets:
         self._buckets[caller] = (tokens, now)
         return (1 - tokens) / self.rate
 
+    async def reserve(self, caller: str) -> float:
+        """``take`` as the middleware calls it (Redis-backed buckets are awaited)."""
+        return self.take(caller)
+
     def _forget_idle(self, now: float) -> None:
         """Drop callers whose bucket has refilled: forgetting them changes nothing."""
         self._buckets = {
@@ -168,14 +173,21 @@ def rate_limited(path: str) -> bool:
     return not (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES))
 
 
+class Buckets(Protocol):
+    rate: float
+    burst: float
+
+    async def reserve(self, caller: str) -> float: ...
+
+
 class RateLimit:
-    def __init__(self, app: ASGIApp, per_minute: float, burst: int) -> None:
+    def __init__(self, app: ASGIApp, buckets: Buckets) -> None:
         self.app = app
-        self.buckets = TokenBuckets(per_minute, burst)
+        self.buckets = buckets
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and rate_limited(scope["path"]):
-            wait = self.buckets.take(caller_of(scope))
+            wait = await self.buckets.reserve(caller_of(scope))
             if wait > 0:
                 retry = max(1, math.ceil(wait))
                 response = refusal_response(
@@ -283,6 +295,10 @@ def install_limits(app: FastAPI, settings: Settings) -> None:
     )
     app.add_middleware(BodySizeLimit, settings=settings)
     if settings.rate_limit_per_minute > 0:
-        app.add_middleware(
-            RateLimit, per_minute=settings.rate_limit_per_minute, burst=settings.rate_limit_burst
-        )
+        per_minute, burst = settings.rate_limit_per_minute, settings.rate_limit_burst
+        buckets: Buckets = TokenBuckets(per_minute, burst)
+        if settings.redis_url:
+            from newsdesk.api.shared_limits import RedisTokenBuckets  # the `redis` extra
+
+            buckets = RedisTokenBuckets(settings.redis_url, per_minute, burst)
+        app.add_middleware(RateLimit, buckets=buckets)

@@ -30,6 +30,7 @@ from newsdesk.index.ingest import Ingestor
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
+from newsdesk.stores.follower import ChangeFollower
 from newsdesk.stores.lexical import Bm25Index
 from newsdesk.stores.lock import DataDirectoryLock
 from newsdesk.stores.sqlite import ArticleStore
@@ -87,6 +88,8 @@ class Newsdesk:
     checker: CitationChecker
     # One process per data directory: held from open to close (the OS drops it on death).
     data_lock: DataDirectoryLock
+    # With a shared (PostgreSQL) store: applies other processes' writes to the indexes.
+    follower: ChangeFollower | None = None
     _chat: ChatModel | None = field(default=None, init=False)
     _chat_starting: bool = field(default=False, init=False)
     _chat_started: bool = field(default=False, init=False)
@@ -118,7 +121,7 @@ class Newsdesk:
         cls, settings: Settings, embedder: Embedder | None, data_lock: DataDirectoryLock
     ) -> Newsdesk:
         embedder = embedder or build_embedder(settings)
-        store = ArticleStore(settings.database_path)
+        store = ArticleStore(settings.database)
         indexes = DerivedIndexes(
             store,
             FaissVectorIndex(embedder.dimension, settings),
@@ -131,6 +134,10 @@ class Newsdesk:
         ingestor.reconcile_duplicates()
         status = indexes.open()
         log.info("indexes %s (%d chunks)", status, len(indexes.vectors))
+        follower = None
+        if store.shared:
+            follower = ChangeFollower(indexes, settings.database, settings.follow_seconds)
+            follower.start()
         caching_embedder = CachingEmbedder(embedder)
         return cls(
             settings=settings,
@@ -147,6 +154,7 @@ class Newsdesk:
                 drop_unsupported=settings.unsupported_sentences == "drop",
             ),
             data_lock=data_lock,
+            follower=follower,
         )
 
     def chat_model(self) -> ChatModel | None:
@@ -265,6 +273,8 @@ class Newsdesk:
         try:
             if self._local_server is not None:
                 self._local_server.stop()
+            if self.follower is not None:
+                self.follower.stop()
             self.indexes.close()  # stops the background BM25 rebuild, then flushes
             self.store.close()
         finally:

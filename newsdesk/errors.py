@@ -63,3 +63,11 @@ class DataDirectoryInUse(NewsdeskError):
     status = 409
     title = "Data directory in use"
     slug = "data-directory-in-use"
+
+
+class DatabaseUnavailable(NewsdeskError):
+    """The configured database (NEWSDESK_DATABASE_URL) cannot be reached or used."""
+
+    status = 503
+    title = "Database unavailable"
+    slug = "database-unavailable"

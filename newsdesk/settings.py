@@ -37,6 +37,26 @@ class Settings(BaseSettings):
         description="Directory holding everything the service stores: the SQLite database, "
         "the derived vector and BM25 indexes, assembled model files.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="Where articles, chunks, groups, summaries and API keys are kept. Unset: "
+        "SQLite in `data_dir`. `postgresql://user@host:port/db`: PostgreSQL (the `postgres` "
+        "extra, psycopg 3), which several `newsdesk serve` replicas can share, each with its "
+        "own `data_dir` for its derived indexes (docs/scaling.md).",
+    )
+    follow_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=3600,
+        description="With `database_url` on PostgreSQL: how often at the latest a replica "
+        "applies the writes other replicas committed to its derived indexes (a write's "
+        "notification wakes it sooner).",
+    )
+    redis_url: str | None = Field(
+        default=None,
+        description="`redis://host:port/db`: rate-limit buckets kept in Redis, so that API "
+        "replicas share them (the `redis` extra). Unset: each process counts on its own.",
+    )
 
     # --- embeddings ----------------------------------------------------------------------
     embedding_model: str = Field(
@@ -574,6 +594,18 @@ class Settings(BaseSettings):
     @property
     def database_path(self) -> Path:
         return self.data_dir / "newsdesk.sqlite3"
+
+    @property
+    def database(self) -> Path | str:
+        """The article database: the PostgreSQL URL if set, else the SQLite file."""
+        return self.database_url or self.database_path
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("database_url must start with postgresql:// (unset: SQLite)")
+        return value or None
 
     @property
     def index_dir(self) -> Path:

@@ -37,7 +37,7 @@ import numpy as np
 
 from newsdesk.metrics import RebuildMetrics, timed_rebuild
 from newsdesk.stores.lexical import Bm25Index, LexicalIndex, LexicalView, Segment, tokenize
-from newsdesk.stores.sqlite import ArticleStore, WriteResult
+from newsdesk.stores.sqlite import ArticleStore, Changes, WriteResult
 from newsdesk.stores.vectors import SerializedVectors, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -114,10 +114,13 @@ class DerivedIndexes:
                     self.lexical_view = LexicalView.load(
                         self.lexical_factory(), snapshot / "lexical"
                     )
-                    self.generation = generation
+                    self.generation = self._snapshot_generation(snapshot)
                     self._maybe_request_rebuild()
                     self._maybe_switch_vectors()
                     self._maybe_make_room()
+                    if self.generation < generation:
+                        caught_up = self._catch_up_locked()
+                        return f"loaded, then {caught_up} writes of other processes applied"
                     return "loaded"
                 except Exception as exc:  # a damaged snapshot is only a cache: rebuild
                     reason = f"snapshot unreadable ({exc})"
@@ -140,6 +143,10 @@ class DerivedIndexes:
             "embedding_model": self.embedding_model,
             "dimension": self.vectors.dimension,
         }
+        saved = manifest.get("generation")
+        if self.store.shared and isinstance(saved, int) and saved <= generation:
+            # A shared store's change log holds every write since: the snapshot catches up.
+            expected["generation"] = saved
         for key, value in expected.items():
             if manifest.get(key) != value:
                 return f"snapshot {key} is {manifest.get(key)!r}, expected {value!r}"
@@ -160,6 +167,10 @@ class DerivedIndexes:
                 f"{(len(self.vectors), self.vectors.deleted)} loaded"
             )
 
+    @staticmethod
+    def _snapshot_generation(snapshot: Path) -> int:
+        return int(json.loads((snapshot / "manifest.json").read_text())["generation"])
+
     def _current_snapshot(self) -> Path | None:
         try:
             name = (self.directory / "CURRENT").read_text().strip()
@@ -172,9 +183,11 @@ class DerivedIndexes:
     @timed_rebuild("full")
     def rebuild(self) -> None:
         """Rebuild both indexes from SQLite now, holding off writers and readers."""
-        with self._writer, self.lock:
-            self._rebuild_vectors()
+        # One read transaction: the generation and the chunks agree even while other
+        # processes write (a shared store).
+        with self._writer, self.lock, self.store.read_transaction():
             generation = self.store.generation()
+            self._rebuild_vectors()
             base = self.lexical_factory()
             base.rebuild(*self._read_texts())
             self.lexical_view = LexicalView(base, generation)
@@ -206,7 +219,11 @@ class DerivedIndexes:
         returns, searches find what it wrote."""
         with self._writer:
             result = commit()
-            if result is not None:
+            if result is not None and result.generation > self.generation + 1 and self.store.shared:
+                # Other processes wrote since (a shared store): theirs first, in order.
+                self._catch_up_locked(until=result.generation - 1)
+            # (A rebuild while catching up may already hold this write.)
+            if result is not None and result.generation > self.generation:
                 # Tokenizing is the slow part of the lexical update: before taking the lock.
                 segment = Segment.of(
                     result.generation, result.added_chunk_ids, tokenize(result.added_texts)
@@ -229,6 +246,39 @@ class DerivedIndexes:
         if self._vector_log is not None:
             self._vector_log.append(result)
         self._maybe_switch_vectors()
+
+    # --- following other processes' writes (a shared store) ---------------------------------
+    def catch_up(self) -> int:
+        """Apply the writes other processes committed since the generation these indexes
+        reflect (the change log of a shared store). Returns how many were applied."""
+        if not self.store.shared:
+            return 0
+        with self._writer:
+            return self._catch_up_locked()
+
+    def _catch_up_locked(self, until: int | None = None) -> int:
+        applied = 0
+        while until is None or self.generation < until:
+            changes: Changes = self.store.changes_after(self.generation)
+            if until is not None and changes.generation > until:
+                changes = _up_to(changes, until)
+            if changes.rebuild:
+                log.info("another process re-embedded the collection: rebuilding the indexes")
+                self.rebuild()
+                return applied + 1
+            for result in changes.writes:
+                segment = Segment.of(
+                    result.generation, result.added_chunk_ids, tokenize(result.added_texts)
+                )
+                with self.lock:
+                    self._apply(result, segment)
+                applied += 1
+            if changes.generation <= self.generation:
+                break
+            with self.lock:
+                self.generation = changes.generation
+                self._unsaved = True
+        return applied
 
     def fresh_lexical(self) -> LexicalView:
         """The lexical view including every write that has returned; immutable, so search it
@@ -284,6 +334,10 @@ class DerivedIndexes:
         base.rebuild(ids, texts)  # the slow part: no lock held
         with self.lock:
             if self._closing or generation <= self.lexical_view.base_generation:
+                return
+            if generation > self.generation:
+                # Read a write not applied here yet (committed, its index update still to
+                # come, or another process's): that update would add its chunks twice.
                 return
             self.lexical_view = self.lexical_view.rebased(base, generation)
             self.lexical_rebuilds += 1
@@ -358,6 +412,9 @@ class DerivedIndexes:
         # holds it, and must not see the index change under it.
         with self._writer, self.lock:
             if self._closing or self._vector_log is None:
+                return
+            if generation > self.generation:
+                log.info("the vector index rebuild read writes not applied yet; it will start over")
                 return
             later = [r for r in self._vector_log if r.generation > generation]
             if any(len(r.removed_chunk_ids) for r in later) and not fresh.can_update(removing=True):
@@ -468,6 +525,15 @@ class DerivedIndexes:
         for entry in self.directory.iterdir():
             if entry.is_dir() and entry.name != keep:
                 shutil.rmtree(entry, ignore_errors=True)
+
+
+def _up_to(changes: Changes, until: int) -> Changes:
+    """The part of ``changes`` up to generation ``until``."""
+    return Changes(
+        [w for w in changes.writes if w.generation <= until],
+        until,
+        rebuild=changes.rebuild,
+    )
 
 
 def restamp_snapshot(directory: Path, generation: int, now: int) -> bool:

@@ -1,4 +1,4 @@
-"""Near-duplicate groups in SQLite: syndicated copies and revisions of one story.
+"""Near-duplicate groups in the article database: syndicated copies and revisions of one story.
 
 An article's MinHash signature and its LSH band keys are computed before the write
 (index/duplicates.py); here, inside the article's own write transaction, the band keys find
@@ -21,7 +21,6 @@ a member, or on a metadata change of a member (the group's size then bounds the 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +28,7 @@ from datetime import datetime
 import numpy as np
 
 from newsdesk.domain import ArticleGroup, GroupMember
+from newsdesk.stores.connections import Connection
 
 # Members listed per group in passages and citations (`carried_by`); the group endpoint lists
 # all of them.
@@ -65,7 +65,7 @@ class _Member:
 
 
 def place(
-    db: sqlite3.Connection, article_id: str, fingerprint: Fingerprint | None, rules: GroupRules
+    db: Connection, article_id: str, fingerprint: Fingerprint | None, rules: GroupRules
 ) -> int:
     """Put a stored article (not in any group yet) into the group of its near-duplicates, or a
     new group of one; returns the group id."""
@@ -73,11 +73,13 @@ def place(
     if fingerprint is not None:
         matches = _confirmed(db, article_id, fingerprint, rules)
         db.executemany(
-            "INSERT OR IGNORE INTO minhash_bands (band, key, article_id) VALUES (?, ?, ?)",
+            "INSERT INTO minhash_bands (band, key, article_id) VALUES (?, ?, ?)"
+            " ON CONFLICT DO NOTHING",
             [(band, key, article_id) for band, key in enumerate(fingerprint.band_keys)],
         )
         db.executemany(
-            "INSERT OR REPLACE INTO near_duplicates (a, b, similarity) VALUES (?, ?, ?)",
+            "INSERT INTO near_duplicates (a, b, similarity) VALUES (?, ?, ?)"
+            " ON CONFLICT (a, b) DO UPDATE SET similarity = excluded.similarity",
             [(article_id, other, round(sim, 4)) for other, sim in matches],
         )
     signature = None if fingerprint is None else fingerprint.signature.astype("<u4").tobytes()
@@ -122,7 +124,7 @@ def place(
     return target
 
 
-def detach(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
+def detach(db: Connection, article_id: str, rules: GroupRules) -> None:
     """Take an article out of its group (before it is deleted or its text replaced); the
     remaining members are regrouped by the edges left, so a group can split."""
     row = db.execute(
@@ -159,7 +161,7 @@ def detach(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
     _store_outlets(db, group)
 
 
-def refresh(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
+def refresh(db: Connection, article_id: str, rules: GroupRules) -> None:
     """After a change of an article's fields but not its text (its date may decide the
     original): recompute its group's original; a group of one if it had none."""
     row = db.execute(
@@ -172,7 +174,7 @@ def refresh(db: sqlite3.Connection, article_id: str, rules: GroupRules) -> None:
         _store_outlets(db, int(row[0]))  # its outlet or date may have changed
 
 
-def recompute_original(db: sqlite3.Connection, group: int, rules: GroupRules) -> None:
+def recompute_original(db: Connection, group: int, rules: GroupRules) -> None:
     members = _members(db, group)
     max_chars = max(m.chars for m in members)
     full = [m for m in members if _is_full(m, max_chars, rules)]
@@ -180,7 +182,7 @@ def recompute_original(db: sqlite3.Connection, group: int, rules: GroupRules) ->
     _set_original(db, group, min(full, key=_Member.order).id)
 
 
-def clear(db: sqlite3.Connection) -> None:
+def clear(db: Connection) -> None:
     """Forget every group (duplicate detection's parameters changed): they are rebuilt."""
     for table in ("near_duplicates", "minhash_bands", "article_groups", "duplicate_groups"):
         db.execute(f"DELETE FROM {table}")
@@ -189,7 +191,7 @@ def clear(db: sqlite3.Connection) -> None:
 # --- reads -------------------------------------------------------------------------------
 
 
-def describe(db: sqlite3.Connection, article_id: str) -> ArticleGroup | None:
+def describe(db: Connection, article_id: str) -> ArticleGroup | None:
     row = db.execute(
         "SELECT g.id, g.original_id FROM article_groups m JOIN duplicate_groups g"
         " ON g.id = m.group_id WHERE m.article_id = ?",
@@ -209,7 +211,7 @@ def describe(db: sqlite3.Connection, article_id: str) -> ArticleGroup | None:
     return ArticleGroup(id=row[0], original_id=row[1], members=members)
 
 
-def group_outlets(db: sqlite3.Connection, groups: Iterable[int]) -> dict[int, list[str]]:
+def group_outlets(db: Connection, groups: Iterable[int]) -> dict[int, list[str]]:
     """The distinct outlets of each group's members (at most MAX_LISTED_OUTLETS each), in
     order of first publication: one row per group, as the writes keep it."""
     wanted = sorted(set(groups))
@@ -230,13 +232,13 @@ def group_outlets(db: sqlite3.Connection, groups: Iterable[int]) -> dict[int, li
 _Outlet = tuple[str, str | None]
 
 
-def _outlets(db: sqlite3.Connection, group: int) -> list[_Outlet]:
+def _outlets(db: Connection, group: int) -> list[_Outlet]:
     """The group's outlets read from its members (cost: the group's size)."""
     rows = db.execute(
         "SELECT a.source, min(a.published_at) FROM article_groups m"
         " JOIN articles a ON a.id = m.article_id"
         " WHERE m.group_id = ? AND a.source IS NOT NULL GROUP BY a.source"
-        " ORDER BY min(a.published_at IS NULL), min(a.published_at), a.source LIMIT ?",
+        " ORDER BY min(a.published_at) IS NULL, min(a.published_at), a.source LIMIT ?",
         (group, MAX_LISTED_OUTLETS),
     )
     return [(r[0], r[1]) for r in rows]
@@ -247,7 +249,7 @@ def outlet_order(outlet: tuple[str, str | None]) -> tuple[bool, str, str]:
     return (outlet[1] is None, outlet[1] or "", outlet[0])
 
 
-def _store_outlets(db: sqlite3.Connection, group: int) -> None:
+def _store_outlets(db: Connection, group: int) -> None:
     """Keep the group's outlet list (read by every search hit) in step with its members."""
     db.execute(
         "UPDATE duplicate_groups SET outlets = ? WHERE id = ?",
@@ -255,7 +257,7 @@ def _store_outlets(db: sqlite3.Connection, group: int) -> None:
     )
 
 
-def _add_outlet(db: sqlite3.Connection, group: int, article_id: str) -> None:
+def _add_outlet(db: Connection, group: int, article_id: str) -> None:
     """A member joined: fold its outlet into the kept list without reading the other members.
     Exact: an outlet left out of a full list first published no earlier than the last one
     listed, so the newcomer's outlet enters only by beating that one."""
@@ -277,7 +279,7 @@ def _add_outlet(db: sqlite3.Connection, group: int, article_id: str) -> None:
     db.execute("UPDATE duplicate_groups SET outlets = ? WHERE id = ?", (json.dumps(ordered), group))
 
 
-def ungrouped_ids(db: sqlite3.Connection) -> list[str]:
+def ungrouped_ids(db: Connection) -> list[str]:
     """Ids of the articles in no group yet (stored before duplicate detection existed),
     oldest first. Ids only: one scan, however many there are; the texts are read per batch."""
     rows = db.execute(
@@ -291,7 +293,7 @@ def ungrouped_ids(db: sqlite3.Connection) -> list[str]:
 
 
 def _confirmed(
-    db: sqlite3.Connection, article_id: str, fingerprint: Fingerprint, rules: GroupRules
+    db: Connection, article_id: str, fingerprint: Fingerprint, rules: GroupRules
 ) -> list[tuple[str, float]]:
     """Stored articles sharing a band (most shared bands first, at most max_candidates) whose
     signatures agree on at least `threshold` of their values."""
@@ -323,42 +325,42 @@ def _confirmed(
     return confirmed
 
 
-def _join(db: sqlite3.Connection, article_id: str, group: int, signature: bytes | None) -> None:
+def _join(db: Connection, article_id: str, group: int, signature: bytes | None) -> None:
     db.execute(
         "INSERT INTO article_groups (article_id, group_id, signature) VALUES (?, ?, ?)",
         (article_id, group, signature),
     )
 
 
-def _group_of(db: sqlite3.Connection, article_id: str) -> int:
+def _group_of(db: Connection, article_id: str) -> int:
     row = db.execute(
         "SELECT group_id FROM article_groups WHERE article_id = ?", (article_id,)
     ).fetchone()
     return int(row[0])
 
 
-def _group_sizes(db: sqlite3.Connection, groups: set[int]) -> dict[int, int]:
+def _group_sizes(db: Connection, groups: set[int]) -> dict[int, int]:
     return {
         g: int(db.execute("SELECT size FROM duplicate_groups WHERE id = ?", (g,)).fetchone()[0])
         for g in groups
     }
 
 
-def _set_size(db: sqlite3.Connection, group: int, size: int) -> None:
+def _set_size(db: Connection, group: int, size: int) -> None:
     db.execute("UPDATE duplicate_groups SET size = ? WHERE id = ?", (size, group))
 
 
-def _max_chars(db: sqlite3.Connection, group: int) -> int:
+def _max_chars(db: Connection, group: int) -> int:
     row = db.execute("SELECT max_chars FROM duplicate_groups WHERE id = ?", (group,)).fetchone()
     return int(row[0]) if row else 0
 
 
-def _original(db: sqlite3.Connection, group: int) -> _Member:
+def _original(db: Connection, group: int) -> _Member:
     row = db.execute("SELECT original_id FROM duplicate_groups WHERE id = ?", (group,)).fetchone()
     return _member(db, row[0])
 
 
-def _set_original(db: sqlite3.Connection, group: int, article_id: str) -> None:
+def _set_original(db: Connection, group: int, article_id: str) -> None:
     db.execute("UPDATE duplicate_groups SET original_id = ? WHERE id = ?", (article_id, group))
 
 
@@ -369,14 +371,14 @@ def _is_full(member: _Member, max_chars: int, rules: GroupRules) -> bool:
 _MEMBER_COLUMNS = "a.id, length(a.text), a.published_at, a.ingested_at"
 
 
-def _member(db: sqlite3.Connection, article_id: str) -> _Member:
+def _member(db: Connection, article_id: str) -> _Member:
     row = db.execute(
         f"SELECT {_MEMBER_COLUMNS} FROM articles a WHERE a.id = ?", (article_id,)
     ).fetchone()
     return _Member(row[0], int(row[1]), row[2], row[3])
 
 
-def _members(db: sqlite3.Connection, group: int) -> list[_Member]:
+def _members(db: Connection, group: int) -> list[_Member]:
     rows = db.execute(
         f"SELECT {_MEMBER_COLUMNS} FROM article_groups m JOIN articles a ON a.id = m.article_id"
         " WHERE m.group_id = ?",
@@ -385,7 +387,7 @@ def _members(db: sqlite3.Connection, group: int) -> list[_Member]:
     return [_Member(r[0], int(r[1]), r[2], r[3]) for r in rows]
 
 
-def _components(db: sqlite3.Connection, members: Sequence[str]) -> list[list[str]]:
+def _components(db: Connection, members: Sequence[str]) -> list[list[str]]:
     """Connected components of the members over the stored near-duplicate edges."""
     remaining = set(members)
     components: list[list[str]] = []

@@ -1,4 +1,4 @@
-"""API keys kept in the data directory's SQLite database: name, role, SHA-256 of the key,
+"""API keys kept in the article database (SQLite in the data directory, or PostgreSQL): name, role, SHA-256 of the key,
 when it was created and revoked. Never the key itself: it is shown once, when created.
 
 A ``KeyStore`` opens only the database (its own connection, WAL), not the collection: the
@@ -13,16 +13,15 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Literal, get_args
 
 from newsdesk.errors import InvalidInput, NewsdeskError, NotFound
+from newsdesk.stores.connections import Connection, DatabaseTarget, connect
 from newsdesk.stores.migrations import migrate
 from newsdesk.stores.transactions import immediate_transaction
 
@@ -77,23 +76,14 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
-def _connect(database_path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(database_path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA journal_mode = WAL")
-    db.execute("PRAGMA synchronous = FULL")
-    db.execute("PRAGMA busy_timeout = 10000")
-    return db
-
-
 class KeyStore:
     """The key table. Lookups share one long-lived connection (a lock serialises them: the
     server makes them from its event loop); each write opens a connection of its own, so a
     write waiting for SQLite's write lock (an ingest in progress) never holds up a lookup."""
 
-    def __init__(self, database_path: Path) -> None:
-        database_path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = database_path
-        self._db = _connect(database_path)
+    def __init__(self, database: DatabaseTarget) -> None:
+        self._database = database
+        self._db = connect(database)
         self._lock = threading.Lock()
         # Creates the whole schema on a new data directory; the server's own ArticleStore
         # finds it done.
@@ -106,8 +96,8 @@ class KeyStore:
             self._db.close()
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        db = _connect(self._path)
+    def _write(self) -> Iterator[Connection]:
+        db = connect(self._database)
         try:
             with immediate_transaction(db):
                 yield db
@@ -193,8 +183,9 @@ class KeyStore:
         return self._record(row)
 
     @staticmethod
-    def _record(row: tuple[str, str, str, str | None]) -> StoredKey:
+    def _record(row: Sequence[str | None]) -> StoredKey:
         name, role, created_at, revoked_at = row
+        assert name is not None and role is not None and created_at is not None
         return StoredKey(
             name=name,
             role=role,  # type: ignore[arg-type]  # the table's CHECK holds it to ROLES

@@ -437,6 +437,8 @@ class LexicalView:
         return sum(len(s.ids) for s in self.segments) + len(self.removed)
 
     def added(self, segment: Segment, removed_ids: np.ndarray) -> LexicalView:
+        if segment.generation <= self.base_generation:
+            return self  # the base was built from a state that already holds this write
         removals = tuple((int(i), segment.generation) for i in removed_ids)
         segments = (*self.segments, segment) if len(segment.ids) else self.segments
         return LexicalView(self.base, self.base_generation, segments, self.removed + removals)

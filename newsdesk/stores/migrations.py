@@ -1,5 +1,7 @@
-"""SQLite schema as an ordered list of migrations; ``PRAGMA user_version`` records how many
-have run. Append new functions, never edit old ones."""
+"""The schema as an ordered list of migrations; ``PRAGMA user_version`` (on PostgreSQL the
+``newsdesk_schema`` table) records how many have run. Append new functions, never edit old
+ones. The statements are SQLite's; on PostgreSQL the column types are mapped
+(stores/postgres.py ``schema_statement``), so both stores have one schema history."""
 
 from __future__ import annotations
 
@@ -7,13 +9,14 @@ import json
 import sqlite3
 from collections.abc import Callable
 
+from newsdesk.stores.connections import Connection
 from newsdesk.stores.groups import MAX_LISTED_OUTLETS, outlet_order
 from newsdesk.stores.transactions import immediate_transaction
 
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Connection], None]
 
 
-def _initial_schema(db: sqlite3.Connection) -> None:
+def _initial_schema(db: Connection) -> None:
     _run_statements(
         db,
         """
@@ -56,7 +59,7 @@ def _initial_schema(db: sqlite3.Connection) -> None:
     )
 
 
-def _summary_cache(db: sqlite3.Connection) -> None:
+def _summary_cache(db: Connection) -> None:
     _run_statements(
         db,
         """
@@ -78,7 +81,7 @@ def _summary_cache(db: sqlite3.Connection) -> None:
     )
 
 
-def _api_keys(db: sqlite3.Connection) -> None:
+def _api_keys(db: Connection) -> None:
     _run_statements(
         db,
         """
@@ -96,7 +99,7 @@ def _api_keys(db: sqlite3.Connection) -> None:
     )
 
 
-def _duplicate_groups(db: sqlite3.Connection) -> None:
+def _duplicate_groups(db: Connection) -> None:
     _run_statements(
         db,
         """
@@ -134,7 +137,7 @@ def _duplicate_groups(db: sqlite3.Connection) -> None:
     )
 
 
-def _group_outlets(db: sqlite3.Connection) -> None:
+def _group_outlets(db: Connection) -> None:
     _run_statements(
         db,
         """
@@ -171,9 +174,9 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
-def migrate(db: sqlite3.Connection) -> None:
+def migrate(db: Connection) -> None:
     """Run the pending migrations, each in its own transaction with its version bump."""
-    (version,) = db.execute("PRAGMA user_version").fetchone()
+    version = _schema_version(db)
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"database schema version {version} is newer than this newsdesk knows "
@@ -183,16 +186,54 @@ def migrate(db: sqlite3.Connection) -> None:
         with immediate_transaction(db):
             # Read again under the write lock: another process (`newsdesk keys` beside a
             # starting server) may have run this migration since the first read.
-            (current,) = db.execute("PRAGMA user_version").fetchone()
-            if current >= number:
+            if _schema_version(db) >= number:
                 continue
             migration(db)
-            db.execute(f"PRAGMA user_version = {number}")
+            _set_schema_version(db, number)
+    if db.dialect.keeps_change_log:
+        with immediate_transaction(db):
+            _run_statements(db, CHANGE_LOG_SCHEMA)
 
 
-def _run_statements(db: sqlite3.Connection, script: str) -> None:
+# Kept where several processes share the database (PostgreSQL), outside the numbered history
+# (SQLite files stay as they were): every write's chunk changes, by the generation it bumped
+# to, written in the write's own transaction. Each process applies the entries after the
+# generation its derived indexes reflect (stores/follower.py).
+CHANGE_LOG_SCHEMA = """
+CREATE TABLE IF NOT EXISTS change_log (
+    generation  INTEGER NOT NULL,
+    chunk_id    INTEGER,              -- null for 'rebuild'
+    op          TEXT NOT NULL CHECK (op IN ('add', 'remove', 'rebuild'))
+);
+CREATE INDEX IF NOT EXISTS change_log_generation ON change_log(generation);
+"""
+
+
+def _schema_version(db: Connection) -> int:
+    if db.dialect.name == "sqlite":
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+    if db.execute("SELECT to_regclass('newsdesk_schema')").fetchone()[0] is None:
+        return 0
+    row = db.execute("SELECT version FROM newsdesk_schema").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _set_schema_version(db: Connection, number: int) -> None:
+    if db.dialect.name == "sqlite":
+        db.execute(f"PRAGMA user_version = {number}")
+        return
+    db.execute("CREATE TABLE IF NOT EXISTS newsdesk_schema (version INTEGER NOT NULL)")
+    db.execute("DELETE FROM newsdesk_schema")
+    db.execute("INSERT INTO newsdesk_schema (version) VALUES (?)", (number,))
+
+
+def _run_statements(db: Connection, script: str) -> None:
     # executescript() would commit the surrounding transaction; run statement by statement.
     for statement in sqlite3_statements(script):
+        if db.dialect.name == "postgresql":
+            from newsdesk.stores.postgres import schema_statement  # psycopg: an optional extra
+
+            statement = schema_statement(statement)
         db.execute(statement)
 
 

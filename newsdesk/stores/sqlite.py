@@ -1,12 +1,16 @@
-"""SQLite: the source of truth for articles, chunks and their vectors.
+"""The article store: the source of truth for articles, chunks and their vectors.
 
-One writer at a time (a lock), readers on per-thread connections; WAL journal with
-``synchronous=FULL`` so that a write acknowledged to a caller survives a crash or ``kill -9``."""
+SQLite in the data directory by default; PostgreSQL when ``NEWSDESK_DATABASE_URL`` names one
+(newsdesk/stores/connections.py: one implementation, the dialect's differences kept there).
+One writer at a time (a lock in the process; SQLite's write lock or a PostgreSQL advisory lock
+between processes), readers on per-thread connections. SQLite keeps a WAL journal with
+``synchronous=FULL`` so that a write acknowledged to a caller survives a crash or ``kill -9``;
+PostgreSQL's commits are durable by default. On PostgreSQL each write also records its chunk
+changes in ``change_log``, so that other processes sharing the database can follow them."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -19,6 +23,13 @@ import numpy as np
 
 from newsdesk.domain import Article, ArticleSummary, ChunkInfo, SearchFilters
 from newsdesk.stores import groups
+from newsdesk.stores.connections import (
+    CHANGES_CHANNEL,
+    Connection,
+    DatabaseTarget,
+    connect,
+    is_postgres,
+)
 from newsdesk.stores.groups import Fingerprint, GroupRules
 from newsdesk.stores.migrations import migrate
 from newsdesk.stores.transactions import immediate_transaction
@@ -103,28 +114,41 @@ def _moment(text: str | None) -> datetime | None:
     return datetime.fromisoformat(text) if text else None
 
 
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What other processes wrote after a generation, from the change log: their writes in
+    commit order, and the generation they bring the indexes to."""
+
+    writes: list[WriteResult]
+    generation: int
+    # A write changed every chunk's vector (a new embedding model): rebuild, don't replay.
+    rebuild: bool = False
+
+
 class ArticleStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, database: DatabaseTarget) -> None:
+        # A file (SQLite) or a postgresql:// URL.
+        self.database = database
+        self.path = Path(database) if not is_postgres(database) else None
         self._write_lock = threading.Lock()
         self._local = threading.local()
-        self._all_connections: list[sqlite3.Connection] = []
+        self._all_connections: list[Connection] = []
         self._connections_lock = threading.Lock()
         # How near-duplicates are grouped (set from the settings by the ingestor).
         self.group_rules = GroupRules()
         migrate(self._connection())
 
     # --- connections ---------------------------------------------------------------------
-    def _connection(self) -> sqlite3.Connection:
-        db = getattr(self._local, "db", None)
+    @property
+    def shared(self) -> bool:
+        """Whether other processes may write this database (their writes are in the change
+        log, for the derived indexes to follow)."""
+        return self._connection().dialect.keeps_change_log
+
+    def _connection(self) -> Connection:
+        db: Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            db.row_factory = sqlite3.Row  # columns by name: row["title"]
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            db.execute("PRAGMA foreign_keys = ON")
-            db.execute("PRAGMA busy_timeout = 10000")
+            db = connect(self.database)
             self._local.db = db
             with self._connections_lock:
                 self._all_connections.append(db)
@@ -138,25 +162,25 @@ class ArticleStore:
         self._local = threading.local()
 
     @contextmanager
-    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+    def _snapshot(self) -> Iterator[Connection]:
         """A read transaction: the statements in the block see one state of the database."""
         db = self._connection()
         if db.in_transaction:
             yield db
             return
-        db.execute("BEGIN")
+        db.execute(db.dialect.begin_read)
         try:
             yield db
         finally:
             db.execute("COMMIT")
 
-    def read_transaction(self) -> AbstractContextManager[sqlite3.Connection]:
+    def read_transaction(self) -> AbstractContextManager[Connection]:
         """Reads on this thread inside the block see one state of the database, however
         many writes commit meanwhile (WAL): what a rebuild beside the writers reads from."""
         return self._snapshot()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> Iterator[Connection]:
         """One write transaction under the writer lock. A block that finds nothing to do
         returns before its first write, so its commit changes nothing."""
         with self._write_lock, immediate_transaction(self._connection()) as db:
@@ -252,6 +276,7 @@ class ArticleStore:
                     vectors.append(vector)
                     texts.append(article.text[chunk.char_start : chunk.char_end])
             generation = self._bump_generation(db)
+            _log_changes(db, generation, removed, added)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -271,6 +296,7 @@ class ArticleStore:
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             _forget_summaries(db, article_id)
             generation = self._bump_generation(db)
+            _log_changes(db, generation, removed, [])
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -289,15 +315,85 @@ class ArticleStore:
                 ],
             )
             generation = self._bump_generation(db)
+            if db.dialect.keeps_change_log:
+                db.execute(
+                    "INSERT INTO change_log (generation, op) VALUES (?, 'rebuild')", (generation,)
+                )
         return generation
 
     @staticmethod
-    def _bump_generation(db: sqlite3.Connection) -> int:
+    def _bump_generation(db: Connection) -> int:
         row = db.execute(
             "UPDATE state SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
             " RETURNING value"
         ).fetchone()
         return int(row["value"])
+
+    # --- following other processes' writes (PostgreSQL) -----------------------------------
+    def changes_after(self, generation: int, max_rows: int = 20_000) -> Changes:
+        """The writes committed after ``generation``, as one state of the database: each as
+        the writer's own ``WriteResult`` (the added chunks' vectors and texts read now; a
+        chunk deleted since is left out, and its later removal finds nothing to remove).
+        At most about ``max_rows`` log rows at a time: call again until ``generation`` is
+        the store's."""
+        with self._snapshot() as db:
+            current = self.generation()
+            rows = db.execute(
+                "SELECT generation, chunk_id, op FROM change_log"
+                " WHERE generation > ? AND generation <= ? ORDER BY generation LIMIT ?",
+                (generation, current, max_rows + 1),
+            ).fetchall()
+            if len(rows) > max_rows:
+                # Stop before the last generation read: its rows may go on past the limit.
+                # Every row of the generations before it was read (rows come in order).
+                last = rows[-1]["generation"]
+                rows = [r for r in rows if r["generation"] < last]
+                current = last - 1
+                if not rows:  # one write larger than the limit: read it whole
+                    current = last
+                    rows = db.execute(
+                        "SELECT generation, chunk_id, op FROM change_log WHERE generation = ?",
+                        (last,),
+                    ).fetchall()
+            if any(r["op"] == "rebuild" for r in rows):
+                return Changes([], current, rebuild=True)
+            added = [int(r["chunk_id"]) for r in rows if r["op"] == "add"]
+            found = self._chunk_contents(added)
+        writes: list[WriteResult] = []
+        for number in sorted({int(r["generation"]) for r in rows}):
+            mine = [r for r in rows if r["generation"] == number]
+            ids = [int(r["chunk_id"]) for r in mine if r["op"] == "add"]
+            ids = [i for i in ids if i in found]
+            writes.append(
+                WriteResult(
+                    generation=number,
+                    removed_chunk_ids=np.array(
+                        [r["chunk_id"] for r in mine if r["op"] == "remove"], dtype=np.int64
+                    ),
+                    added_chunk_ids=np.array(ids, dtype=np.int64),
+                    added_vectors=np.vstack([found[i][0] for i in ids])
+                    if ids
+                    else np.zeros((0, 0), dtype=np.float32),
+                    added_texts=tuple(found[i][1] for i in ids),
+                )
+            )
+        return Changes(writes, current)
+
+    def _chunk_contents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
+        """(vector, text) of each of these chunks that still exists."""
+        query = (
+            "SELECT id, article_id, char_start, char_end, embedding FROM chunks"
+            " WHERE id IN ({marks})"
+        )
+        rows = list(self._select_in(query, list(chunk_ids)))
+        texts = self._article_texts({r["article_id"] for r in rows})
+        return {
+            r["id"]: (
+                np.frombuffer(r["embedding"], dtype=np.float32),
+                texts[r["article_id"]][r["char_start"] : r["char_end"]],
+            )
+            for r in rows
+        }
 
     # --- summary cache ---------------------------------------------------------------------
     def cached_summary(self, key: str) -> str | None:
@@ -320,11 +416,14 @@ class ArticleStore:
             if present != set(article_ids):
                 return
             db.execute(
-                "INSERT OR REPLACE INTO summary_cache (key, value, created_at) VALUES (?, ?, ?)",
+                "INSERT INTO summary_cache (key, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+                " created_at = excluded.created_at",
                 (key, value, _iso(datetime.now(UTC))),
             )
             db.executemany(
-                "INSERT OR IGNORE INTO summary_cache_articles (key, article_id) VALUES (?, ?)",
+                "INSERT INTO summary_cache_articles (key, article_id) VALUES (?, ?)"
+                " ON CONFLICT DO NOTHING",
                 [(key, article_id) for article_id in article_ids],
             )
 
@@ -473,7 +572,7 @@ class ArticleStore:
         query = "SELECT id, text FROM articles WHERE id IN ({marks})"
         return {row["id"]: row["text"] for row in self._select_in(query, sorted(article_ids))}
 
-    def _select_in(self, query: str, values: Sequence[Any]) -> Iterator[sqlite3.Row]:
+    def _select_in(self, query: str, values: Sequence[Any]) -> Iterator[Any]:
         """Run ``query`` (with a ``{marks}`` placeholder for an IN list) over ``values`` in
         batches, staying under SQLite's limit on bound parameters."""
         db = self._connection()
@@ -520,7 +619,19 @@ class ArticleStore:
             yield ids, convert([r["value"] for r in rows])
 
 
-def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
+def _log_changes(db: Connection, generation: int, removed: list[int], added: list[int]) -> None:
+    """Record a write's chunk changes for the other processes sharing the database (and wake
+    their followers at commit); nothing where no other process can write (SQLite)."""
+    if not db.dialect.keeps_change_log:
+        return
+    db.executemany(
+        "INSERT INTO change_log (generation, chunk_id, op) VALUES (?, ?, ?)",
+        [(generation, i, "remove") for i in removed] + [(generation, i, "add") for i in added],
+    )
+    db.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, str(generation)))
+
+
+def _forget_summaries(db: Connection, article_id: str) -> None:
     db.execute(
         "DELETE FROM summary_cache WHERE key IN"
         " (SELECT key FROM summary_cache_articles WHERE article_id = ?)",
@@ -528,7 +639,7 @@ def _forget_summaries(db: sqlite3.Connection, article_id: str) -> None:
     )
 
 
-def _forget_group_summaries(db: sqlite3.Connection, article_id: str) -> None:
+def _forget_group_summaries(db: Connection, article_id: str) -> None:
     """Forget the summaries citing an article or any member of its near-duplicate group: a
     cached summary's citations list the outlets that carried each story (`carried_by`) and
     its sentences count independent sources, both as the group was when it was cached. With
@@ -543,7 +654,7 @@ def _forget_group_summaries(db: sqlite3.Connection, article_id: str) -> None:
     )
 
 
-def _delete_chunks(db: sqlite3.Connection, article_id: str) -> list[int]:
+def _delete_chunks(db: Connection, article_id: str) -> list[int]:
     """Delete an article's chunks; their ids (for the derived indexes to forget)."""
     deleted = db.execute("DELETE FROM chunks WHERE article_id = ? RETURNING id", (article_id,))
     return [row["id"] for row in deleted]
@@ -553,7 +664,7 @@ def _vectors(blobs: list[bytes]) -> np.ndarray:
     return np.vstack([np.frombuffer(b, dtype=np.float32) for b in blobs])
 
 
-def _summary_fields(row: sqlite3.Row) -> dict[str, Any]:
+def _summary_fields(row: Any) -> dict[str, Any]:
     """The ArticleSummary fields of a row selected with ``_ARTICLE_COLUMNS``."""
     return {
         "id": row["id"],
