@@ -1,7 +1,11 @@
 """Shared fixtures: one real embedding model for the whole session, a fresh data directory
 for every test (so tests never see each other's articles), and the sample articles behind a
 live server. Helpers that tests import live in tests/support/, not here: nothing imports a
-conftest."""
+conftest.
+
+The article store is SQLite unless a module is marked ``both_stores``: then each of its tests
+that uses the store (through ``settings``, ``desk``, ``sample_desk`` or ``database_url``) runs
+on SQLite and on PostgreSQL, each PostgreSQL run in a fresh database of its own."""
 
 from __future__ import annotations
 
@@ -18,7 +22,10 @@ from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
 from tests.support.live_server import serve
+from tests.support.postgres import store_database
 from tests.support.samples import load_samples
+
+STORES = ("sqlite", "postgresql")
 
 # Starlette's TestClient sends `Host: testserver`, which the service refuses like any host it
 # is not told about (DNS rebinding); live servers in tests are reached as 127.0.0.1 anyway.
@@ -30,9 +37,38 @@ def embedder() -> Embedder:
     return build_embedder(Settings())
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_stores"
+    ):
+        metafunc.parametrize("store_kind", STORES, indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which article store the module's tests run on (SQLite unless marked both_stores)."""
+    return str(getattr(request, "param", "sqlite"))
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", backend="extractive", _env_file=None)
+def database_url(store_kind: str) -> Iterator[str | None]:
+    """NEWSDESK_DATABASE_URL for a test: None (SQLite) or a fresh PostgreSQL database."""
+    with store_database(store_kind) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_database_url(store_kind: str) -> Iterator[str | None]:
+    """The same for a module-scoped collection."""
+    with store_database(store_kind) as url:
+        yield url
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str | None) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data", backend="extractive", database_url=database_url, _env_file=None
+    )
 
 
 @pytest.fixture
@@ -59,14 +95,20 @@ def loaded_desk(desk: Newsdesk, samples: list[ArticleInput]) -> Newsdesk:
 
 
 @pytest.fixture(scope="module")
-def sample_desk(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[Newsdesk]:
+def sample_desk(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, store_kind: str
+) -> Iterator[Newsdesk]:
     """The sample articles, extractive backend (fast and deterministic), one per module."""
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("samples") / "data", backend="extractive", _env_file=None
-    )
-    with Newsdesk.open(settings, embedder=embedder) as opened:
-        opened.ingestor.ingest(load_samples())
-        yield opened
+    with store_database(store_kind) as url:
+        settings = Settings(
+            data_dir=tmp_path_factory.mktemp("samples") / "data",
+            backend="extractive",
+            database_url=url,
+            _env_file=None,
+        )
+        with Newsdesk.open(settings, embedder=embedder) as opened:
+            opened.ingestor.ingest(load_samples())
+            yield opened
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from fastapi.testclient import TestClient
 
 from newsdesk.container import Newsdesk
+
+# Every test runs on the article store on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_stores
 
 PROBLEM = "application/problem+json"
 

@@ -10,6 +10,10 @@ from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput, NotFound
 from newsdesk.settings import Settings
+from tests.support.postgres import store_database
+
+# Every test that uses the article store runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_stores
 
 QUESTIONS = [
     ("Why did NATO refuse to impose a no-fly zone over Ukraine?", "nato-no-fly-zone-stoltenberg"),
@@ -148,7 +152,7 @@ def test_restart_reloads_the_same_results(
 
 
 def test_indexes_behind_sqlite_are_rebuilt_at_start(
-    settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+    settings: Settings, embedder: Embedder, samples: list[ArticleInput], store_kind: str
 ) -> None:
     # Simulate a crash after the SQLite commit but before the index snapshot was written.
     desk = Newsdesk.open(settings, embedder=embedder)
@@ -158,7 +162,9 @@ def test_indexes_behind_sqlite_are_rebuilt_at_start(
     desk.store.close()  # no flush: the saved snapshot is now older than SQLite
     desk.data_lock.release()  # as the OS does when the crashed process is gone
     with Newsdesk.open(settings, embedder=embedder) as reopened:
-        assert reopened.index_status.startswith("rebuilt: snapshot generation")
+        # SQLite: rebuilt. PostgreSQL: the change log brings the snapshot up to date.
+        expected = "rebuilt: snapshot generation" if store_kind == "sqlite" else "loaded, then"
+        assert reopened.index_status.startswith(expected), reopened.index_status
         hits = reopened.searcher.search(samples[-1].title, top_k=3)
         assert hits[0].article_id == samples[-1].id
         assert len(reopened.indexes.vectors) == reopened.store.chunk_count()
@@ -188,21 +194,30 @@ def test_bad_input_is_rejected_and_leaves_the_index_untouched(loaded_desk: Newsd
 
 
 def test_approximate_index_kinds_search_and_delete(
-    tmp_path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path, embedder: Embedder, samples: list[ArticleInput], store_kind: str
 ) -> None:
     for kind in ("hnsw", "ivfpq"):
-        settings = Settings(data_dir=tmp_path / kind, vector_index=kind, _env_file=None)
-        with Newsdesk.open(settings, embedder=embedder) as desk:
-            desk.ingestor.ingest(samples)
-            question, expected = QUESTIONS[1]
-            assert desk.searcher.search(question, mode="dense")[0].article_id == expected
-            desk.ingestor.delete(expected)
-            assert expected not in {
-                r.article_id for r in desk.searcher.search(question, top_k=20, mode="dense")
-            }
-        with Newsdesk.open(settings, embedder=embedder) as desk:
-            assert desk.index_status == "loaded"
-            assert len(desk.indexes.vectors) == desk.store.chunk_count()
+        with store_database(store_kind) as url:
+            _search_and_delete(tmp_path, kind, url, embedder, samples)
+
+
+def _search_and_delete(
+    tmp_path, kind: str, url: str | None, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / kind, vector_index=kind, database_url=url, _env_file=None
+    )
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples)
+        question, expected = QUESTIONS[1]
+        assert desk.searcher.search(question, mode="dense")[0].article_id == expected
+        desk.ingestor.delete(expected)
+        assert expected not in {
+            r.article_id for r in desk.searcher.search(question, top_k=20, mode="dense")
+        }
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.index_status == "loaded"
+        assert len(desk.indexes.vectors) == desk.store.chunk_count()
 
 
 def test_vectors_from_another_model_are_re_embedded_at_start(

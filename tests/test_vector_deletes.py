@@ -20,6 +20,9 @@ from newsdesk.stores.vectors import FaissVectorIndex
 
 from .support.patience import PATIENCE_S
 
+# Every test that uses the article store runs on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_stores
+
 DIMENSION = 16
 QUERIES = [
     "Why did NATO refuse to impose a no-fly zone over Ukraine?",
@@ -30,9 +33,10 @@ QUERIES = [
 ]
 
 
-def _hnsw(tmp_path: Path, share: float = 0.9) -> Settings:
+def _hnsw(tmp_path: Path, database_url: str | None, share: float = 0.9) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
+        database_url=database_url,
         vector_index="hnsw",
         hnsw_max_deleted_share=share,
         backend="extractive",
@@ -111,9 +115,12 @@ def test_hnsw_removals_are_tombstones_searches_skip_and_len_does_not_count(
 
 
 def test_delete_and_replace_on_hnsw_never_rebuild_the_index(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
-    with Newsdesk.open(_hnsw(tmp_path), embedder=embedder) as desk:
+    with Newsdesk.open(_hnsw(tmp_path, database_url), embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         assert desk.indexes.vectors.kind == "hnsw"
         rebuilds = _vector_rebuilds(desk)
@@ -140,9 +147,12 @@ def test_delete_and_replace_on_hnsw_never_rebuild_the_index(
 
 
 def test_filters_work_with_tombstones(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
-    with Newsdesk.open(_hnsw(tmp_path), embedder=embedder) as desk:
+    with Newsdesk.open(_hnsw(tmp_path, database_url), embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         kept, gone = samples[4].id, samples[5].id
         removed = _chunk_ids(desk, gone)
@@ -163,9 +173,12 @@ def test_filters_work_with_tombstones(
 
 
 def test_tombstones_survive_a_restart_and_a_damaged_file_costs_a_rebuild(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
-    settings = _hnsw(tmp_path)
+    settings = _hnsw(tmp_path, database_url)
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         removed = _chunk_ids(desk, samples[0].id) | _chunk_ids(desk, samples[3].id)
@@ -196,9 +209,12 @@ def test_tombstones_survive_a_restart_and_a_damaged_file_costs_a_rebuild(
 
 
 def test_a_snapshot_of_the_previous_format_loads_without_tombstones(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
-    settings = _hnsw(tmp_path)
+    settings = _hnsw(tmp_path, database_url)
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples[:4])
     snapshot = settings.index_dir / (settings.index_dir / "CURRENT").read_text()
@@ -230,10 +246,13 @@ def _ranked(desk: Newsdesk) -> list[list[tuple[int, float]]]:
 
 
 def test_past_the_share_the_index_is_compacted_beside_the_readers_with_the_same_results(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
     # Tombstones kept while the share is high...
-    with Newsdesk.open(_hnsw(tmp_path, share=0.9), embedder=embedder) as desk:
+    with Newsdesk.open(_hnsw(tmp_path, database_url, share=0.9), embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         removed: set[int] = set()
         for article in samples[12:16]:
@@ -243,7 +262,7 @@ def test_past_the_share_the_index_is_compacted_beside_the_readers_with_the_same_
         assert share > 0.05 and desk.indexes.vector_switches == 0
         before = _ranked(desk)
     # ... and compacted in the background when a lower share applies (here: at start).
-    with Newsdesk.open(_hnsw(tmp_path, share=0.05), embedder=embedder) as desk:
+    with Newsdesk.open(_hnsw(tmp_path, database_url, share=0.05), embedder=embedder) as desk:
         assert desk.index_status == "loaded"
         rebuilds = _vector_rebuilds(desk)
         _wait_for_switches(desk, 1)
@@ -272,12 +291,15 @@ def test_past_the_share_the_index_is_compacted_beside_the_readers_with_the_same_
 
 
 def test_a_loaded_hnsw_index_gets_room_to_grow_beside_the_readers(
-    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path: Path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    database_url: str | None,
 ) -> None:
     """faiss loads an index at exactly its size, so its first add would copy all of it under
     the readers' lock; after a load a copy with spare capacity is swapped in instead, with the
     same contents and tombstones, and adds within the room never grow the arrays again."""
-    settings = _hnsw(tmp_path)
+    settings = _hnsw(tmp_path, database_url)
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples[:-1])
         removed = _chunk_ids(desk, samples[0].id)
