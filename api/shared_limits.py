@@ -65,5 +65,11 @@ class RedisTokenBuckets:
             self._failing = False
         return wait if math.isfinite(wait) else 0.0
 
+    async def reachable(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except (redis.RedisError, OSError):
+            return False
+
     async def close(self) -> None:
         await self._redis.aclose()
