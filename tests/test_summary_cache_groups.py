@@ -7,10 +7,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
+
+# Both tests run on the article store on SQLite and on PostgreSQL.
+pytestmark = pytest.mark.both_stores
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 REQUEST = {"article_id": MECCA, "length": "short"}

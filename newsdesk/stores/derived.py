@@ -251,7 +251,7 @@ class DerivedIndexes:
     def catch_up(self) -> int:
         """Apply the writes other processes committed since the generation these indexes
         reflect (the change log of a shared store). Returns how many were applied."""
-        if not self.store.shared:
+        if not self.store.shared or self.store.generation() <= self.generation:
             return 0
         with self._writer:
             return self._catch_up_locked()
@@ -334,10 +334,6 @@ class DerivedIndexes:
         base.rebuild(ids, texts)  # the slow part: no lock held
         with self.lock:
             if self._closing or generation <= self.lexical_view.base_generation:
-                return
-            if generation > self.generation:
-                # Read a write not applied here yet (committed, its index update still to
-                # come, or another process's): that update would add its chunks twice.
                 return
             self.lexical_view = self.lexical_view.rebased(base, generation)
             self.lexical_rebuilds += 1

@@ -438,7 +438,9 @@ class LexicalView:
 
     def added(self, segment: Segment, removed_ids: np.ndarray) -> LexicalView:
         if segment.generation <= self.base_generation:
-            return self  # the base was built from a state that already holds this write
+            # The base was read from a state that already holds this write (a rebuild read
+            # it between its commit and this update, or it came from another process).
+            return self
         removals = tuple((int(i), segment.generation) for i in removed_ids)
         segments = (*self.segments, segment) if len(segment.ids) else self.segments
         return LexicalView(self.base, self.base_generation, segments, self.removed + removals)

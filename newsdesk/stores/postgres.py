@@ -83,6 +83,11 @@ class PostgresConnection:
         self._db = psycopg.connect(url, autocommit=True, row_factory=_row_factory)
 
     @property
+    def broken(self) -> bool:
+        """Whether the connection was lost (the server restarted, say)."""
+        return self._db.broken or self._db.closed
+
+    @property
     def in_transaction(self) -> bool:
         return self._db.info.transaction_status != TransactionStatus.IDLE
 

@@ -147,6 +147,9 @@ class ArticleStore:
 
     def _connection(self) -> Connection:
         db: Connection | None = getattr(self._local, "db", None)
+        if db is not None and getattr(db, "broken", False):
+            # A PostgreSQL connection lost (a server restart): this thread opens another.
+            db = None
         if db is None:
             db = connect(self.database)
             self._local.db = db
