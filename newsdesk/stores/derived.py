@@ -145,6 +145,8 @@ class DerivedIndexes:
         }
         saved = manifest.get("generation")
         if self.store.shared and isinstance(saved, int) and saved <= generation:
+            if self.store.rebuilt_after(saved):
+                return f"collection re-embedded after the snapshot's generation {saved}"
             # A shared store's change log holds every write since: the snapshot catches up.
             expected["generation"] = saved
         for key, value in expected.items():

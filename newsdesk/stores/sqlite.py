@@ -382,6 +382,18 @@ class ArticleStore:
             )
         return Changes(writes, current)
 
+    def rebuilt_after(self, generation: int) -> bool:
+        """Whether a write after ``generation`` replaced every vector (a re-embedding)."""
+        row = (
+            self._connection()
+            .execute(
+                "SELECT 1 FROM change_log WHERE generation > ? AND op = 'rebuild' LIMIT 1",
+                (generation,),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     def _chunk_contents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
         """(vector, text) of each of these chunks that still exists."""
         query = (
