@@ -159,6 +159,8 @@ def test_indexes_behind_sqlite_are_rebuilt_at_start(
     desk.ingestor.ingest(samples[:5])
     desk.indexes.flush()
     desk.ingestor.ingest(samples[5:])
+    if desk.follower is not None:
+        desk.follower.stop()  # the crashed process's threads are gone with it
     desk.store.close()  # no flush: the saved snapshot is now older than SQLite
     desk.data_lock.release()  # as the OS does when the crashed process is gone
     with Newsdesk.open(settings, embedder=embedder) as reopened:

@@ -30,6 +30,7 @@ class ChangeFollower:
         self.seconds = seconds
         self.applied = 0  # writes of other processes applied (read by tests and logs)
         self._stop = threading.Event()
+        self._listen_failing = False
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
@@ -43,11 +44,17 @@ class ChangeFollower:
 
     def _run(self) -> None:
         listener: PostgresConnection | None = None
+        failing = False
         while not self._stop.is_set():
             try:
                 self.applied += self.indexes.catch_up()
+                if failing:
+                    log.info("applying other processes' writes works again")
+                failing = False
             except Exception:
-                log.exception("applying other processes' writes failed; will retry")
+                if not failing:  # once per outage, not once per poll
+                    log.exception("applying other processes' writes failed; will retry")
+                failing = True
             listener = self._wait(listener)
         if listener is not None:
             listener.close()
@@ -58,11 +65,16 @@ class ChangeFollower:
         try:
             if listener is None:
                 listener = self._listen()
+            self._listen_failing = False
             for _ in listener.notifications(self.seconds):
                 break
             return listener
         except Exception as exc:
-            log.warning("listening for writes failed (%s); polling every %g s", exc, self.seconds)
+            if not self._listen_failing:
+                log.warning(
+                    "listening for writes failed (%s); polling every %g s", exc, self.seconds
+                )
+            self._listen_failing = True
             if listener is not None:
                 listener.close()
             self._stop.wait(self.seconds)
