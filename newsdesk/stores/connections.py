@@ -22,6 +22,8 @@ from newsdesk.errors import DatabaseUnavailable
 DatabaseTarget = Path | str
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+# Upper bound of SQLite's memory map of the database file (see connect_sqlite).
+SQLITE_MMAP_BYTES = 8 << 30
 # PostgreSQL NOTIFY channel on which every write announces its generation (at commit).
 CHANGES_CHANNEL = "newsdesk_changes"
 
@@ -97,6 +99,10 @@ def connect_sqlite(path: Path) -> SqliteConnection:
     db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     db.execute("PRAGMA busy_timeout = 10000")
+    # Reads through a memory map instead of a read() per page: hydrating a search's passages
+    # on a million chunks took ~6 ms in page reads, ~2 ms mapped. (SQLite caps the map at its
+    # compile-time maximum, 2 GiB in the usual builds; pages past it are read as before.)
+    db.execute(f"PRAGMA mmap_size = {SQLITE_MMAP_BYTES}")
     return db
 
 
