@@ -24,13 +24,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
 from newsdesk.container import Newsdesk, build_embedder  # noqa: E402
-from newsdesk.domain import ArticleInput  # noqa: E402
+from newsdesk.domain import ArticleInput, SearchFilters  # noqa: E402
 from newsdesk.embedding import Embedder  # noqa: E402
 from newsdesk.settings import Settings  # noqa: E402
+from newsdesk.stores.sqlite import ArticleWrite, ChunkWrite  # noqa: E402
 from tests.support.postgres import fresh_database  # noqa: E402
 from tests.support.samples import load_samples  # noqa: E402
 
@@ -87,6 +90,7 @@ def measure(kind: str, embedder: Embedder, small: int, rounds: int) -> dict[str,
                         took.append((time.perf_counter() - started) * 1000)
                 figures[f"search_{mode}_p50_ms"] = statistics.median(took)
                 figures[f"search_{mode}_p95_ms"] = _percentile(took, 0.95)
+            figures.update(_store_only(desk, rounds))
             articles = _small_articles(small)
             desk.ingestor.ingest(articles[:1])  # warm
             started = time.perf_counter()
@@ -98,6 +102,44 @@ def measure(kind: str, embedder: Embedder, small: int, rounds: int) -> dict[str,
             if url is not None:
                 figures["follow_ms"] = _follow(desk, settings, url, embedder, Path(tmp))
     return figures
+
+
+def _store_only(desk: Newsdesk, rounds: int) -> dict[str, float]:
+    """The store alone, no model: hydrating 10 passages (what every search does), and
+    writing one article of one chunk with a ready vector (one transaction, grouping included)."""
+    ids = [int(i) for i in desk.store.chunk_ids_matching(SearchFilters())]
+    reads: list[float] = []
+    for round_ in range(rounds * 20):
+        batch = ids[(round_ * 10) % max(1, len(ids) - 10) :][:10]
+        started = time.perf_counter()
+        desk.store.passages(batch)
+        reads.append((time.perf_counter() - started) * 1000)
+    writes: list[float] = []
+    vector = np.ones(desk.embedder.dimension, dtype=np.float32)
+    for i in range(rounds * 20):
+        text = f"Store-only write {i}. It has a second sentence."
+        article = ArticleWrite(
+            id=f"store-only-{i}",
+            title=f"Store only {i}",
+            text=text,
+            url=None,
+            source="Bench",
+            author=None,
+            published_at=None,
+            metadata={},
+            content_hash=str(i),
+            record_hash=str(i),
+            chunks=[ChunkWrite(0, 0, len(text), 10, vector)],
+        )
+        started = time.perf_counter()
+        desk.store.write([article])
+        writes.append((time.perf_counter() - started) * 1000)
+    return {
+        "store_passages10_p50_ms": statistics.median(reads),
+        "store_passages10_p95_ms": _percentile(reads, 0.95),
+        "store_write1_p50_ms": statistics.median(writes),
+        "store_write1_p95_ms": _percentile(writes, 0.95),
+    }
 
 
 def _follow(desk: Newsdesk, settings: Settings, url: str, embedder: Embedder, tmp: Path) -> float:
