@@ -118,19 +118,9 @@ def _store_only(desk: Newsdesk, rounds: int) -> dict[str, float]:
     vector = np.ones(desk.embedder.dimension, dtype=np.float32)
     for i in range(rounds * 20):
         text = f"Store-only write {i}. It has a second sentence."
-        article = ArticleWrite(
-            id=f"store-only-{i}",
-            title=f"Store only {i}",
-            text=text,
-            url=None,
-            source="Bench",
-            author=None,
-            published_at=None,
-            metadata={},
-            content_hash=str(i),
-            record_hash=str(i),
-            chunks=[ChunkWrite(0, 0, len(text), 10, vector)],
-        )
+        chunk = ChunkWrite(0, 0, len(text), 10, vector)
+        fields = (None, "Bench", None, None, {}, str(i), str(i), [chunk])
+        article = ArticleWrite(f"store-only-{i}", f"Store only {i}", text, *fields)
         started = time.perf_counter()
         desk.store.write([article])
         writes.append((time.perf_counter() - started) * 1000)

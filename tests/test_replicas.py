@@ -120,26 +120,11 @@ def test_a_write_through_one_process_is_found_by_the_other_and_a_restart_catches
 
 
 def _write(store: ArticleStore, article_id: str) -> int:
+    """One article of one chunk with a ready vector, straight to the store."""
     text = f"Report {article_id}. It has two sentences."
-    vector = np.ones(4, dtype=np.float32)
-    result = store.write(
-        [
-            ArticleWrite(
-                id=article_id,
-                title=article_id,
-                text=text,
-                url=None,
-                source=None,
-                author=None,
-                published_at=None,
-                metadata={},
-                content_hash=article_id,
-                record_hash=article_id,
-                chunks=[ChunkWrite(0, 0, len(text), 8, vector)],
-            )
-        ]
-    )
-    return result.generation
+    chunk = ChunkWrite(0, 0, len(text), 8, np.ones(4, dtype=np.float32))
+    fields = (None, None, None, None, {}, article_id, article_id, [chunk])
+    return store.write([ArticleWrite(article_id, article_id, text, *fields)]).generation
 
 
 def test_writers_in_two_processes_take_turns_and_the_log_holds_every_write(
