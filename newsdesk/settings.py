@@ -603,7 +603,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+        if value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("database_url must start with postgresql:// (unset: SQLite)")
         return value or None
 
