@@ -63,3 +63,12 @@ class DataDirectoryInUse(NewsdeskError):
     status = 409
     title = "Data directory in use"
     slug = "data-directory-in-use"
+
+
+class VectorStoreUnavailable(NewsdeskError):
+    """The configured vector store cannot be used: its client is not installed, or the
+    store cannot be reached or set up (``vector_store=milvus``)."""
+
+    status = 503
+    title = "Vector store unavailable"
+    slug = "vector-store-unavailable"

@@ -74,8 +74,12 @@ class Searcher:
         return self.run(self.request(query, top_k, filters, mode))
 
     def run(self, request: SearchRequest) -> list[Passage]:
+        filtered = not request.filters.is_empty()
+        # A vector store that applies the filters in its own search (Milvus) needs no list
+        # of allowed chunks from SQLite; BM25, in process, still does.
+        pushed_down = filtered and self.indexes.vectors.pushes_down_filters
         allowed = None
-        if not request.filters.is_empty():
+        if filtered and not (pushed_down and request.mode == "dense"):
             allowed = self.store.chunk_ids_matching(request.filters)
             if not len(allowed):
                 return []
@@ -100,7 +104,12 @@ class Searcher:
             query_vector = None
         with self.indexes.lock:
             if query_vector is not None:
-                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
+                if pushed_down:
+                    scores, ids = self.indexes.vectors.search(
+                        query_vector, candidates, filters=request.filters
+                    )
+                else:
+                    scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
                 dense = _as_dict(ids, scores)
             lexical_view = self.indexes.fresh_lexical()
         if request.mode != "dense":
