@@ -19,6 +19,7 @@ from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
+from newsdesk.errors import VectorStoreUnavailable
 from newsdesk.settings import Settings
 from newsdesk.stores.milvus import MilvusVectorIndex, filter_expression
 
@@ -201,6 +202,25 @@ def test_a_crash_before_the_snapshot_is_caught_up_at_start(
         assert len(reopened.indexes.vectors) == reopened.store.chunk_count()
         hits = reopened.searcher.search(samples[-1].title, top_k=3, mode="dense")
         assert hits[0].article_id == samples[-1].id
+
+
+def test_a_failed_milvus_write_keeps_the_article_and_is_caught_up_at_start(
+    milvus_settings: Settings, embedder: Embedder, samples: list[ArticleInput]
+) -> None:
+    with Newsdesk.open(milvus_settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples[:2])
+        milvus = _milvus(desk)
+        milvus._client.release_collection(milvus.collection)  # Milvus refuses writes now
+        with pytest.raises(VectorStoreUnavailable, match="the article is stored"):
+            desk.ingestor.ingest(samples[2:3])
+        assert desk.store.get_article(samples[2].id) is not None
+        milvus._client.load_collection(milvus.collection)
+        desk.ingestor.ingest(samples[3:4])  # later writes go through again
+    with Newsdesk.open(milvus_settings, embedder=embedder) as desk:
+        assert desk.index_status.startswith("rebuilt"), desk.index_status
+        assert len(desk.indexes.vectors) == desk.store.chunk_count()
+        hits = desk.searcher.search(samples[2].title, top_k=1, mode="dense")
+        assert hits[0].article_id == samples[2].id
 
 
 def test_a_collection_new_to_milvus_is_filled_from_sqlite(

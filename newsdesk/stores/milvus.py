@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,9 @@ class MilvusVectorIndex:
         self._attributes = attributes
         self._client = _connect(self.uri)
         self._count = 0
+        # A write that failed after SQLite committed: Milvus may lack rows or fields, so the
+        # next snapshot's marker says so and the next start reconciles the collection.
+        self._diverged = False
 
     # --- what the owner asks ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -146,11 +150,13 @@ class MilvusVectorIndex:
     # --- writes ------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         if len(ids):
-            self._count += self._write(ids, vectors, upsert=False)
+            with self._writing("insert"):
+                self._count += self._write(ids, vectors, upsert=False)
 
     def remove(self, ids: np.ndarray) -> None:
         if len(ids):
-            self._client.delete(self.collection, ids=[int(i) for i in ids])
+            with self._writing("delete"):
+                self._client.delete(self.collection, ids=[int(i) for i in ids])
             self._count = max(0, self._count - len(ids))
 
     def relabel(self, ids: np.ndarray) -> None:
@@ -158,14 +164,29 @@ class MilvusVectorIndex:
         (with their stored vectors: a partial update is not in every Milvus release)."""
         if not len(ids):
             return
-        rows = self._client.query(
-            self.collection,
-            filter=f"id in [{', '.join(str(int(i)) for i in ids)}]",
-            output_fields=["id", "vector"],
-        )
-        if rows:
-            stored_ids = np.array([int(r["id"]) for r in rows], dtype=np.int64)
-            self._write(stored_ids, np.array([r["vector"] for r in rows], np.float32), upsert=True)
+        with self._writing("update"):
+            rows = self._client.query(
+                self.collection,
+                filter=f"id in [{', '.join(str(int(i)) for i in ids)}]",
+                output_fields=["id", "vector"],
+            )
+            if rows:
+                stored = np.array([int(r["id"]) for r in rows], dtype=np.int64)
+                self._write(stored, np.array([r["vector"] for r in rows], np.float32), upsert=True)
+
+    @contextmanager
+    def _writing(self, action: str) -> Iterator[None]:
+        """A Milvus write after SQLite's commit: if it fails the article stays written (SQLite
+        is the truth), the caller is told Milvus is unavailable, and the collection is marked
+        for reconciliation at the next start."""
+        try:
+            yield
+        except Exception as exc:
+            self._diverged = True
+            raise VectorStoreUnavailable(
+                f"Milvus {action} failed at {self.uri} (the article is stored; the vector "
+                f"index catches up at the next start): {exc}"
+            ) from exc
 
     def _write(self, ids: np.ndarray, vectors: np.ndarray, *, upsert: bool) -> int:
         """Insert (or upsert) rows with their articles' filter fields; chunks SQLite no longer
@@ -214,6 +235,7 @@ class MilvusVectorIndex:
                 self._write(wanted[stale], np.asarray(vectors)[stale], upsert=True)
         self._client.flush(self.collection)
         self._count = self._stored_count()
+        self._diverged = False
         self._drop_other_models()
 
     def _described(self) -> tuple[int, str] | None:
@@ -319,15 +341,18 @@ class MilvusVectorIndex:
                 return _EMPTY
             clauses.append(f"id in [{', '.join(str(int(i)) for i in allowed_ids)}]")
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(-1, self.dimension)[0]
-        hits = self._client.search(
-            self.collection,
-            data=[vector.tolist()],
-            limit=limit,
-            filter=" and ".join(f"({c})" for c in clauses if c),
-            search_params={"metric_type": "IP", "params": self._search_params(limit)},
-            output_fields=["id"],  # milvus-lite returns every field (vectors too) otherwise
-            consistency_level="Strong",  # a search sees every write that has returned
-        )[0]
+        try:
+            hits = self._client.search(
+                self.collection,
+                data=[vector.tolist()],
+                limit=limit,
+                filter=" and ".join(f"({c})" for c in clauses if c),
+                search_params={"metric_type": "IP", "params": self._search_params(limit)},
+                output_fields=["id"],  # milvus-lite returns every field (vectors too) otherwise
+                consistency_level="Strong",  # a search sees every write that has returned
+            )[0]
+        except Exception as exc:
+            raise VectorStoreUnavailable(f"Milvus search failed at {self.uri}: {exc}") from exc
         scores = np.array([hit["distance"] for hit in hits], dtype=np.float32)
         ids = np.array([hit["id"] for hit in hits], dtype=np.int64)
         return scores, ids
@@ -344,7 +369,8 @@ class MilvusVectorIndex:
         """A marker, not the vectors: Milvus flushed (its rows on disk), then its count."""
         self._client.flush(self.collection)
         marker = {"uri": self.uri, "collection": self.collection, "kind": self.kind}
-        data = json.dumps({**marker, "rows": self._count}).encode()
+        rows = None if self._diverged else self._count  # None matches no count: reconcile
+        data = json.dumps({**marker, "rows": rows}).encode()
         return SerializedVectors(np.frombuffer(data, dtype=np.uint8), self.deleted_ids())
 
     def save(self, path: Path) -> None:
