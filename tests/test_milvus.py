@@ -210,12 +210,10 @@ def test_a_failed_milvus_write_keeps_the_article_and_is_caught_up_at_start(
     with Newsdesk.open(milvus_settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples[:2])
         milvus = _milvus(desk)
-        milvus._client.release_collection(milvus.collection)  # Milvus refuses writes now
+        milvus._client.drop_collection(milvus.collection)  # Milvus refuses writes now
         with pytest.raises(VectorStoreUnavailable, match="the article is stored"):
             desk.ingestor.ingest(samples[2:3])
         assert desk.store.get_article(samples[2].id) is not None
-        milvus._client.load_collection(milvus.collection)
-        desk.ingestor.ingest(samples[3:4])  # later writes go through again
     with Newsdesk.open(milvus_settings, embedder=embedder) as desk:
         assert desk.index_status.startswith("rebuilt"), desk.index_status
         assert len(desk.indexes.vectors) == desk.store.chunk_count()

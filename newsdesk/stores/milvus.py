@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -44,6 +45,8 @@ WINDOW = 10_000
 SOURCE_CHARS = 500  # ArticleInput.source's max_length
 ARTICLE_ID_CHARS = 200  # ARTICLE_ID_PATTERN's length
 FILTER_FIELDS = ("article_id", "source", "published_at")
+
+log = logging.getLogger(__name__)
 
 Attributes = Callable[[Sequence[int]], dict[int, ChunkAttributes]]
 _EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
@@ -367,7 +370,11 @@ class MilvusVectorIndex:
     # --- snapshots -----------------------------------------------------------------------
     def serialized(self) -> SerializedVectors:
         """A marker, not the vectors: Milvus flushed (its rows on disk), then its count."""
-        self._client.flush(self.collection)
+        try:
+            self._client.flush(self.collection)
+        except Exception as exc:  # a marker that makes the next start reconcile, not a crash
+            log.warning("Milvus flush failed at %s: %s", self.uri, exc)
+            self._diverged = True
         marker = {"uri": self.uri, "collection": self.collection, "kind": self.kind}
         rows = None if self._diverged else self._count  # None matches no count: reconcile
         data = json.dumps({**marker, "rows": rows}).encode()
