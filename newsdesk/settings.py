@@ -606,6 +606,16 @@ class Settings(BaseSettings):
     def _defaults_fit(self) -> Settings:
         if self.default_top_k > self.max_top_k:
             raise ValueError("default_top_k must not exceed max_top_k")
+        if (
+            self.vector_store == "milvus"
+            and self.vector_index == "ivfpq"
+            and self.milvus_target.endswith(".db")
+        ):
+            # milvus-lite accepts an IVF_PQ index, then fails to build it in the background.
+            raise ValueError(
+                "vector_index=ivfpq with vector_store=milvus needs a Milvus server "
+                "(milvus_uri=http://…): milvus-lite has no product quantisation"
+            )
         return self
 
     @property

@@ -243,6 +243,14 @@ def test_a_milvus_uri_that_is_neither_a_db_path_nor_a_server_is_refused(uri: str
         Settings(vector_store="milvus", milvus_uri=uri, _env_file=None)
 
 
+def test_ivfpq_on_milvus_lite_is_refused_up_front(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="needs a Milvus server"):
+        Settings(data_dir=tmp_path, vector_store="milvus", vector_index="ivfpq", _env_file=None)
+    server = "http://milvus.internal:19530"
+    settings = Settings(vector_store="milvus", vector_index="ivfpq", milvus_uri=server)
+    assert settings.milvus_target == server
+
+
 def test_milvus_uri_forms(tmp_path: Path) -> None:
     assert Settings(data_dir=tmp_path, _env_file=None).milvus_target == str(tmp_path / "milvus.db")
     for uri in ("http://milvus.internal:19530", "https://x.example:443", "/srv/vectors.db"):

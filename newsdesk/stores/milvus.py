@@ -281,8 +281,11 @@ class MilvusVectorIndex:
             index.add_index(field_name=name, index_name=name, index_type="INVERTED")
         try:
             self._client.create_collection(
-                self.collection, schema=schema, index_params=index, consistency_level="Strong"
+                self.collection, schema=schema, consistency_level="Strong"
             )
+            # Not waited for: pymilvus waits through a timestamp RPC milvus-lite lacks (a
+            # second of retries), and a server indexes in the background anyway.
+            self._client.create_index(self.collection, index, sync=False)
         except Exception as exc:
             raise VectorStoreUnavailable(
                 f"cannot create the Milvus collection {self.collection} "
