@@ -72,6 +72,13 @@ IndexOption = Annotated[
         "for the collection's size).",
     ),
 ]
+
+
+class VectorStoreChoice(StrEnum):
+    faiss = "faiss"
+    milvus = "milvus"
+
+
 WorkDirOption = Annotated[
     Path | None,
     typer.Option(
@@ -100,6 +107,14 @@ def bench_search(
             "to searchable, search and lock-wait times during the write (key `write`).",
         ),
     ] = False,
+    vector_store: Annotated[
+        VectorStoreChoice,
+        typer.Option(
+            "--vector-store",
+            help="Where the vectors are searched: faiss (in process) or milvus (milvus-lite "
+            "beside the collection, with --index's Milvus index type).",
+        ),
+    ] = VectorStoreChoice.faiss,
     as_json: BenchJsonOption = True,
 ) -> None:
     """Retrieval latency p50/p95 (query embedding + dense + BM25 + fusion), recall@10 against
@@ -117,6 +132,7 @@ def bench_search(
             seed=seed,
             startup=startup,
             write_probe=write_probe,
+            vector_store=vector_store.value,
         )
     )
 

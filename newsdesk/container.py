@@ -33,8 +33,9 @@ from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.follower import ChangeFollower
 from newsdesk.stores.lexical import Bm25Index
 from newsdesk.stores.lock import DataDirectoryLock
+from newsdesk.stores.milvus import MilvusVectorIndex
 from newsdesk.stores.sqlite import ArticleStore
-from newsdesk.stores.vectors import FaissVectorIndex
+from newsdesk.stores.vectors import FaissVectorIndex, VectorIndex
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,15 @@ def build_embedder(settings: Settings) -> Embedder:
         batch_size=settings.embedding_batch_size,
         offline=settings.offline,
     )
+
+
+def build_vector_index(
+    settings: Settings, dimension: int, model_id: str, store: ArticleStore
+) -> VectorIndex:
+    """faiss in process, or a Milvus collection (``vector_store``)."""
+    if settings.vector_store == "milvus":
+        return MilvusVectorIndex(dimension, settings, model_id, store.chunk_attributes)
+    return FaissVectorIndex(dimension, settings)
 
 
 class UnavailableChatModel:
@@ -124,7 +134,7 @@ class Newsdesk:
         store = ArticleStore(settings.database)
         indexes = DerivedIndexes(
             store,
-            FaissVectorIndex(embedder.dimension, settings),
+            build_vector_index(settings, embedder.dimension, embedder.model_id, store),
             Bm25Index(),
             settings.index_dir,
             embedder.model_id,

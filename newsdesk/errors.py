@@ -71,3 +71,12 @@ class DatabaseUnavailable(NewsdeskError):
     status = 503
     title = "Database unavailable"
     slug = "database-unavailable"
+
+
+class VectorStoreUnavailable(NewsdeskError):
+    """The configured vector store cannot be used: its client is not installed, or the
+    store cannot be reached or set up (``vector_store=milvus``)."""
+
+    status = 503
+    title = "Vector store unavailable"
+    slug = "vector-store-unavailable"

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from newsdesk.stores.keys import MIN_KEY_CHARS
 
 VectorIndexKind = Literal["auto", "flat", "hnsw", "ivfpq"]
+VectorStore = Literal["faiss", "milvus"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["convex", "rrf"]
 Backend = Literal["local", "openai", "extractive"]
@@ -136,6 +137,26 @@ class Settings(BaseSettings):
     ivf_nlist: int = Field(default=1024, ge=1, description="IVF-PQ coarse cells.")
     ivf_nprobe: int = Field(default=32, ge=1, description="IVF-PQ cells probed per query.")
     pq_m: int = Field(default=48, ge=1, description="IVF-PQ sub-quantizers (must divide the dim).")
+    vector_store: VectorStore = Field(
+        default="faiss",
+        description="Where chunk vectors are searched: `faiss` (in process, saved with the "
+        "index snapshots) or `milvus` (a Milvus collection at `milvus_uri`, source and date "
+        "filters pushed down into its search expression; `pip install 'newsdesk[milvus]'`). "
+        "`vector_index` picks the Milvus index too: `flat` → FLAT, `hnsw` → HNSW, `auto` → "
+        "AUTOINDEX, `ivfpq` → IVF_PQ (a Milvus server only). docs/scaling.md#milvus.",
+    )
+    milvus_uri: str | None = Field(
+        default=None,
+        description="With `vector_store=milvus`: a path ending in `.db` (milvus-lite, embedded "
+        "in this process) or `http(s)://host:port` (a Milvus server). Unset: "
+        "`milvus.db` in the data directory.",
+    )
+    milvus_collection: str = Field(
+        default="newsdesk_chunks",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
+        description="Name prefix of the Milvus collection; the embedding model's hash is "
+        "appended, so a model change starts a new collection beside the old one.",
+    )
     index_flush_seconds: float = Field(
         default=30.0,
         ge=0,
@@ -585,10 +606,36 @@ class Settings(BaseSettings):
             return [item.strip() for item in items if item.strip()]
         return value
 
+    @field_validator("milvus_uri")
+    @classmethod
+    def _milvus_address(cls, value: str | None) -> str | None:
+        # pymilvus treats only a path ending in .db as milvus-lite; anything else would fail
+        # later, at the first connection, with a less helpful message.
+        if value is None or value.strip() == "":
+            return None
+        value = value.strip()
+        if value.split("://", 1)[0].lower() in ("http", "https", "tcp") and "://" in value:
+            return value
+        if value.endswith(".db"):
+            return value
+        raise ValueError(
+            "must be a milvus-lite path ending in .db or a Milvus server's http(s)://host:port"
+        )
+
     @model_validator(mode="after")
     def _defaults_fit(self) -> Settings:
         if self.default_top_k > self.max_top_k:
             raise ValueError("default_top_k must not exceed max_top_k")
+        if (
+            self.vector_store == "milvus"
+            and self.vector_index == "ivfpq"
+            and self.milvus_target.endswith(".db")
+        ):
+            # milvus-lite accepts an IVF_PQ index, then fails to build it in the background.
+            raise ValueError(
+                "vector_index=ivfpq with vector_store=milvus needs a Milvus server "
+                "(milvus_uri=http://…): milvus-lite has no product quantisation"
+            )
         return self
 
     @property
@@ -610,3 +657,8 @@ class Settings(BaseSettings):
     @property
     def index_dir(self) -> Path:
         return self.data_dir / "indexes"
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI in use: ``milvus_uri``, or milvus-lite in the data directory."""
+        return self.milvus_uri or str(self.data_dir / "milvus.db")

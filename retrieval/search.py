@@ -89,7 +89,11 @@ class Searcher:
 
     def run(self, request: SearchRequest) -> list[Passage]:
         allowed = None
-        if not request.filters.is_empty():
+        # A vector store that applies the filters in its own search (Milvus) needs no list
+        # of allowed chunks from SQLite; BM25, in process, still does.
+        if not request.filters.is_empty() and not (
+            self._pushes_down(request) and request.mode == "dense"
+        ):
             allowed = self.store.chunk_ids_matching(request.filters)
             if not len(allowed):
                 return []
@@ -179,7 +183,12 @@ class Searcher:
             query_vector = self.embedder.embed([request.query])
         with self.indexes.lock:
             if query_vector is not None:
-                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
+                if self._pushes_down(request):
+                    scores, ids = self.indexes.vectors.search(
+                        query_vector, candidates, filters=request.filters
+                    )
+                else:
+                    scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
                 dense = _as_dict(ids, scores)
             lexical_view = self.indexes.fresh_lexical()
         if request.mode != "dense":
@@ -189,6 +198,10 @@ class Searcher:
                 scores, ids = lexical_view.search(request.query, candidates, allowed)
             lexical = _as_dict(ids, scores)
         return _Retrieved(dense, lexical, lexical_view, query_vector)
+
+    def _pushes_down(self, request: SearchRequest) -> bool:
+        """Whether the vector store applies this request's filters itself."""
+        return not request.filters.is_empty() and self.indexes.vectors.pushes_down_filters
 
     def _ranked(self, request: SearchRequest, found: _Retrieved) -> list[tuple[int, float]]:
         """The candidates fused into one ranking, copies of one story collapsed."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.cli import run_newsdesk
+from tests.support.vector_stores import needs_milvus
 
 pytestmark = pytest.mark.slow  # each command loads the model (twice: ours and the baseline)
 
@@ -88,6 +89,22 @@ def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
     # The probe's add and delete left the chunks as they were: the exact index is still cached.
     exact_again = _figures(tmp_path, *args, "--index", "exact", "--no-startup")
     assert exact_again["built_this_run"] is False and exact_again["chunks"] == exact["chunks"]
+
+
+@needs_milvus
+def test_bench_search_on_milvus_lite_reports_the_same_figures(tmp_path: Path) -> None:
+    work = str(tmp_path / "work")
+    args = ("search", "--chunks", "300", "--queries", "5", "--work-dir", work)
+    milvus = _figures(tmp_path, *args, "--index", "exact", "--vector-store", "milvus")
+    assert milvus["vector_store"] == "milvus" and milvus["index"] == "milvus-flat"
+    assert int(milvus["chunks"]) >= 300  # type: ignore[call-overload]
+    assert float(milvus["recall_at_10"]) >= 0.95  # type: ignore[arg-type]
+    assert float(milvus["bytes_per_chunk"]) > 384 * 4  # type: ignore[arg-type]
+    assert milvus["built_this_run"] is True and milvus["startup_index_status"] == "loaded"
+    again = _figures(
+        tmp_path, *args, "--index", "exact", "--vector-store", "milvus", "--no-startup"
+    )
+    assert again["built_this_run"] is False and again["chunks"] == milvus["chunks"]
 
 
 def test_bench_http_reports_rates_per_concurrency_against_in_process(tmp_path: Path) -> None:

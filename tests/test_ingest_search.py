@@ -1,6 +1,9 @@
-"""Ingest → search → delete → restart, on the real model, real faiss and real BM25."""
+"""Ingest → search → delete → restart, on the real model, real BM25 and each vector store
+(faiss, and Milvus through milvus-lite: the `settings` fixture below)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,8 +14,10 @@ from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput, NotFound
 from newsdesk.settings import Settings
 from tests.support.postgres import store_database
+from tests.support.vector_stores import VECTOR_STORES, store_settings
 
-# Every test that uses the article store runs on SQLite and on PostgreSQL.
+# Every test that uses the article store runs on SQLite and on PostgreSQL, and (through the
+# `settings` fixture below) on each vector store: every combination.
 pytestmark = pytest.mark.both_stores
 
 QUESTIONS = [
@@ -30,6 +35,12 @@ QUESTIONS = [
         "wikinews-2023-uk-asylum-questionnaire",
     ),
 ]
+
+
+@pytest.fixture(params=VECTOR_STORES)
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str | None) -> Settings:
+    """Every test here that opens the default collection runs on each vector store."""
+    return store_settings(tmp_path / "data", request.param, database_url=database_url)
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -177,8 +188,9 @@ def test_a_damaged_snapshot_is_rebuilt(
 ) -> None:
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples[:3])
+        snapshot_file = desk.indexes.vectors.snapshot_file
     current = (settings.index_dir / "CURRENT").read_text()
-    (settings.index_dir / current / "vectors.faiss").write_bytes(b"garbage")
+    (settings.index_dir / current / snapshot_file).write_bytes(b"garbage")
     with Newsdesk.open(settings, embedder=embedder) as desk:
         assert desk.index_status.startswith("rebuilt: snapshot unreadable")
         assert desk.searcher.search(samples[0].title)[0].article_id == samples[0].id

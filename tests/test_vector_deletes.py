@@ -19,6 +19,7 @@ from newsdesk.settings import Settings
 from newsdesk.stores.vectors import FaissVectorIndex
 
 from .support.patience import PATIENCE_S
+from .support.vector_stores import VECTOR_STORES, store_settings
 
 # Every test that uses the article store runs on SQLite and on PostgreSQL.
 pytestmark = pytest.mark.both_stores
@@ -144,6 +145,37 @@ def test_delete_and_replace_on_hnsw_never_rebuild_the_index(
         _assert_never_found(desk, deleted | replaced, titles)
         hit = desk.searcher.search("asylum seekers rescued off Sumatra", top_k=1, mode="dense")
         assert hit[0].article_id == samples[2].id
+
+
+@pytest.mark.parametrize("vector_store", VECTOR_STORES)
+def test_deleted_and_replaced_chunks_are_never_found_on_any_store(
+    tmp_path: Path, embedder: Embedder, samples: list[ArticleInput], vector_store: str
+) -> None:
+    """What every vector store owes: after deletes and replacements, no search (filtered or
+    not, dense or hybrid, asked for everything) returns a removed chunk, and the index counts
+    exactly SQLite's chunks, before and after a restart."""
+    settings = store_settings(tmp_path / "data", vector_store, vector_index="hnsw")
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(samples[:8])
+        removed = _chunk_ids(desk, samples[1].id) | _chunk_ids(desk, samples[2].id)
+        desk.ingestor.delete(samples[1].id)
+        revised = samples[2].model_copy(
+            update={"text": samples[2].text.replace("Indonesia", "Sumatra") + " Revised."}
+        )
+        assert desk.ingestor.ingest([revised]).updated == [samples[2].id]
+        assert len(desk.indexes.vectors) == desk.store.chunk_count()
+        titles = [samples[1].title, samples[2].title, *QUERIES]
+        assert _every_hit(desk, titles).isdisjoint(removed)
+        both = SearchFilters(article_ids=[samples[1].id, samples[2].id])
+        found = _every_hit(desk, titles, filters=both)
+        assert found and found <= _chunk_ids(desk, samples[2].id)
+        everything = desk.indexes.vectors.search(desk.embedder.embed([titles[0]]), 10_000)[1]
+        assert len(everything) == desk.store.chunk_count()
+        assert removed.isdisjoint(everything.tolist())
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        assert desk.index_status == "loaded"
+        assert len(desk.indexes.vectors) == desk.store.chunk_count()
+        assert _every_hit(desk, titles).isdisjoint(removed)
 
 
 def test_filters_work_with_tombstones(

@@ -234,13 +234,13 @@ class Collection:
     seed: int
     build_seconds: float
 
-    def settings(self, base: Settings, vector_index: str) -> Settings:
+    def settings(self, base: Settings, vector_index: str, vector_store: str = "faiss") -> Settings:
         """``base`` (the caller's settings: index parameters…) on this collection."""
-        return base.model_copy(update={"data_dir": self.directory, "vector_index": vector_index})
+        return on_collection(base, self.directory, vector_index, vector_store)
 
-    def use_index(self, kind: str) -> Path:
+    def use_index(self, kind: str, vector_store: str = "faiss") -> Path:
         """Point ``indexes`` at this kind's own directory (built on first open)."""
-        target = self.directory / f"indexes-{kind}"
+        target = self.directory / f"indexes-{index_label(kind, vector_store)}"
         target.mkdir(exist_ok=True)
         link = self.directory / "indexes"
         if link.is_symlink() or link.exists():
@@ -249,6 +249,27 @@ class Collection:
             link.unlink()
         link.symlink_to(target.name)
         return target
+
+
+def index_label(kind: str, vector_store: str) -> str:
+    """What names a kind's snapshots (and Milvus files) in a benchmark collection."""
+    return kind if vector_store == "faiss" else f"{vector_store}-{kind}"
+
+
+def on_collection(
+    base: Settings, directory: Path, vector_index: str, vector_store: str
+) -> Settings:
+    """``base`` on the collection in ``directory`` with this index; with Milvus, each index
+    kind has its own milvus-lite directory beside the collection, as each faiss kind has its
+    own snapshots."""
+    update: dict[str, object] = {
+        "data_dir": directory,
+        "vector_index": vector_index,
+        "vector_store": vector_store,
+    }
+    if vector_store == "milvus":
+        update["milvus_uri"] = str(directory / f"{index_label(vector_index, vector_store)}.db")
+    return base.model_copy(update=update)
 
 
 def ensure_collection(

@@ -32,10 +32,12 @@ from newsdesk.benchmarks.collection import (
     SentenceMeanEncoder,
     directory_bytes,
     ensure_collection,
+    index_label,
     load_sentence_cache,
     load_sources,
 )
 from newsdesk.benchmarks.corpus import make_queries
+from newsdesk.benchmarks.startup import resident_mb
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import restamp_snapshot
@@ -82,11 +84,15 @@ def prepare(
 
 
 def open_desk(
-    settings: Settings, collection: Collection, kind: str, encoder: SentenceMeanEncoder
+    settings: Settings,
+    collection: Collection,
+    kind: str,
+    encoder: SentenceMeanEncoder,
+    vector_store: str = "faiss",
 ) -> tuple[Newsdesk, float, str]:
     """Open the collection with this index kind: built (and snapshot) on first use."""
-    collection.use_index(kind)
-    on_collection = collection.settings(settings, kind)
+    collection.use_index(kind, vector_store)
+    on_collection = collection.settings(settings, kind, vector_store)
     seconds, desk = timed(lambda: Newsdesk.open(on_collection, embedder=encoder))
     if desk.index_status.startswith("rebuilt"):
         desk.indexes.flush()
@@ -103,7 +109,7 @@ def _settle(desk: Newsdesk, patience_s: float = 120.0) -> None:
         time.sleep(0.05)
 
 
-def measure_startup(collection: Collection, kind: str) -> dict[str, Any]:
+def measure_startup(collection: Collection, kind: str, vector_store: str) -> dict[str, Any]:
     """A fresh process opening the collection and answering one search (loads the model)."""
     spawned = time.time()
     completed = subprocess.run(
@@ -114,6 +120,7 @@ def measure_startup(collection: Collection, kind: str) -> dict[str, Any]:
             str(collection.directory),
             kind,
             str(spawned),
+            vector_store,
         ],
         capture_output=True,
         text=True,
@@ -183,12 +190,13 @@ def run(
     seed: int = 13,
     startup: bool = True,
     write_probe: bool = False,
+    vector_store: str = "faiss",
 ) -> dict[str, Any]:
     kind = INDEX_NAMES[index]
     collection, encoder, pool = prepare(settings, chunks, work_dir, seed)
-    desk, open_seconds, status = open_desk(settings, collection, kind, encoder)
+    desk, open_seconds, status = open_desk(settings, collection, kind, encoder, vector_store)
     built = status.startswith("rebuilt")
-    index_dir = collection.directory / f"indexes-{kind}"
+    index_dir = collection.directory / f"indexes-{index_label(kind, vector_store)}"
     meta_path = index_dir / "build.json"
     if built:
         meta_path.write_text(json.dumps({"build_seconds": round(open_seconds, 2)}))
@@ -199,8 +207,8 @@ def run(
     startup_figures: dict[str, Any] = {}
     if startup:
         desk.close()
-        startup_figures = measure_startup(collection, kind)
-        desk, _, _ = open_desk(settings, collection, kind, encoder)
+        startup_figures = measure_startup(collection, kind, vector_store)
+        desk, _, _ = open_desk(settings, collection, kind, encoder, vector_store)
 
     try:
         settings = desk.settings
@@ -217,13 +225,17 @@ def run(
         query_vectors = desk.embedder.embed(asked[WARMUP:])
         recall = recall_at_10(desk, query_vectors, candidates)
         snapshot = _current_snapshot(index_dir)
-        vector_bytes = file_bytes(snapshot / "vectors.faiss") if snapshot else 0
+        if vector_store == "milvus":  # the vectors are in milvus-lite's files, not the snapshot
+            vector_bytes = directory_bytes(Path(desk.settings.milvus_target))
+        else:
+            vector_bytes = file_bytes(snapshot / "vectors.faiss") if snapshot else 0
         lexical_bytes = directory_bytes(snapshot / "lexical") if snapshot else 0
         stored = len(desk.indexes.vectors)
         sqlite_bytes = sum(
             file_bytes(collection.directory / f"newsdesk.sqlite3{suffix}")
             for suffix in ("", "-wal")
         )
+        resident = resident_mb()
         probed = writes.probe(desk, asked[WARMUP:], seed) if write_probe else None
     finally:
         desk.close()  # saves this kind's indexes as of the probe's last write
@@ -232,6 +244,7 @@ def run(
     latency = percentiles(totals)
     return {
         "benchmark": "search",
+        "vector_store": vector_store,
         "index": effective,
         "index_setting": kind,
         "chunks": stored,
@@ -244,6 +257,8 @@ def run(
         "bytes_per_chunk": round(vector_bytes / max(1, stored), 1),
         "lexical_bytes_per_chunk": round(lexical_bytes / max(1, stored), 1),
         "sqlite_bytes_per_chunk": round(sqlite_bytes / max(1, stored), 1),
+        # This process after the timed searches: model, indexes, milvus-lite's engine.
+        "resident_mb_after_searches": resident,
         "stages": stages,
         "build_seconds": build_seconds,
         "built_this_run": built,

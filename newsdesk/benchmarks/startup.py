@@ -1,8 +1,9 @@
 """Run as a fresh process by `newsdesk bench search`: open a benchmark collection and answer
 one search, printing how long each step took as one JSON line.
 
-``python -m newsdesk.benchmarks.startup DATA_DIR INDEX SPAWNED_AT`` (the parent's wall clock
-when it started this process, so the figure includes the interpreter and imports)."""
+``python -m newsdesk.benchmarks.startup DATA_DIR INDEX SPAWNED_AT [VECTOR_STORE]`` (the
+parent's wall clock when it started this process, so the figure includes the interpreter and
+imports; the vector store is faiss unless given)."""
 
 from __future__ import annotations
 
@@ -17,12 +18,13 @@ from pathlib import Path  # noqa: E402
 
 def main() -> None:
     directory, kind, spawned = Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])
-    from newsdesk.benchmarks.collection import SentenceMeanEncoder
+    vector_store = sys.argv[4] if len(sys.argv) > 4 else "faiss"
+    from newsdesk.benchmarks.collection import SentenceMeanEncoder, on_collection
     from newsdesk.container import Newsdesk, build_embedder
     from newsdesk.settings import Settings
 
     imported = time.time()
-    settings = Settings(data_dir=directory, vector_index=kind)
+    settings = on_collection(Settings(), directory, kind, vector_store)
     encoder = SentenceMeanEncoder(build_embedder(settings))
     loaded_model = time.time()
     desk = Newsdesk.open(settings, embedder=encoder)
@@ -30,7 +32,7 @@ def main() -> None:
     desk.searcher.search("What did the minister say about the economy?", top_k=10)
     answered = time.time()
     status = desk.index_status
-    resident = _resident_mb()
+    resident = resident_mb()
     desk.close()
     print(
         json.dumps(
@@ -52,7 +54,7 @@ def main() -> None:
     )
 
 
-def _resident_mb() -> float | None:
+def resident_mb() -> float | None:
     """Resident set size now (Linux /proc), in MB; None where there is no /proc."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

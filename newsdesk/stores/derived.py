@@ -109,7 +109,7 @@ class DerivedIndexes:
                 try:
                     snapshot = self._current_snapshot()
                     assert snapshot is not None
-                    self.vectors.load(snapshot / "vectors.faiss")
+                    self.vectors.load(snapshot / self.vectors.snapshot_file)
                     self._check_vector_counts(snapshot)
                     self.lexical_view = LexicalView.load(
                         self.lexical_factory(), snapshot / "lexical"
@@ -239,6 +239,7 @@ class DerivedIndexes:
         if self.vectors.can_update(removing=removing):
             self.vectors.remove(result.removed_chunk_ids)
             self.vectors.add(result.added_chunk_ids, result.added_vectors)
+            self.vectors.relabel(result.relabelled_chunk_ids)
         else:
             self._rebuild_vectors()
         self.lexical_view = self.lexical_view.added(segment, result.removed_chunk_ids)
@@ -436,7 +437,10 @@ class DerivedIndexes:
         with self._reading, self._rebuild_wanted:
             self._closing = True
             self._rebuild_wanted.notify_all()
-        self.flush()
+        try:
+            self.flush()
+        finally:
+            self.vectors.close()
 
     # --- persistence ---------------------------------------------------------------------
     @property
@@ -493,7 +497,7 @@ class DerivedIndexes:
         staging = self.directory / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
-            vectors.write(staging / "vectors.faiss")
+            vectors.write(staging / self.vectors.snapshot_file)
             lexical.save(staging / "lexical")
             manifest = {
                 "format": SNAPSHOT_FORMAT,

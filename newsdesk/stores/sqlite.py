@@ -87,6 +87,18 @@ class WriteResult:
     added_vectors: np.ndarray
     # The added chunks' texts, in the same order: what the lexical index appends at once.
     added_texts: tuple[str, ...] = ()
+    # Chunks kept as they were whose article's fields (outlet, date…) changed: what a vector
+    # store holding those fields for its filters must update.
+    relabelled_chunk_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkAttributes:
+    """What search filters look at, per chunk: its article's id, outlet and date."""
+
+    article_id: str
+    source: str | None
+    published_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +232,7 @@ class ArticleStore:
         added: list[int] = []
         vectors: list[np.ndarray] = []
         texts: list[str] = []
+        relabelled: list[int] = []
         with self._transaction() as db:
             for article in articles:
                 db.execute(
@@ -258,6 +271,7 @@ class ArticleStore:
                     groups.place(db, article.id, article.fingerprint, self.group_rules)
                 _forget_group_summaries(db, article.id)
                 if article.chunks is None:
+                    relabelled += _chunk_ids(db, article.id)
                     continue
                 _forget_summaries(db, article.id)
                 removed += _delete_chunks(db, article.id)
@@ -286,6 +300,7 @@ class ArticleStore:
             added_chunk_ids=np.array(added, dtype=np.int64),
             added_vectors=np.vstack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32),
             added_texts=tuple(texts),
+            relabelled_chunk_ids=np.array(relabelled, dtype=np.int64),
         )
 
     def delete(self, article_id: str) -> WriteResult | None:
@@ -534,6 +549,18 @@ class ArticleStore:
             )
         return found
 
+    def chunk_attributes(self, chunk_ids: Sequence[int]) -> dict[int, ChunkAttributes]:
+        """The filtered-on fields of each chunk's article (chunks not stored are left out)."""
+        query = (
+            "SELECT c.id, a.id AS article_id, a.source, a.published_at FROM chunks c"
+            " JOIN articles a ON a.id = c.article_id WHERE c.id IN ({marks})"
+        )
+        with self._snapshot():
+            return {
+                r["id"]: ChunkAttributes(r["article_id"], r["source"], _moment(r["published_at"]))
+                for r in self._select_in(query, [int(i) for i in chunk_ids])
+            }
+
     def chunk_groups(self, chunk_ids: Sequence[int]) -> dict[int, tuple[str, int | None]]:
         """(article id, group id) of each chunk: what collapsing copies in search reads."""
         query = (
@@ -667,6 +694,12 @@ def _forget_group_summaries(db: Connection, article_id: str) -> None:
         " WHERE m.group_id = (SELECT group_id FROM article_groups WHERE article_id = ?)))",
         (article_id, article_id),
     )
+
+
+def _chunk_ids(db: Connection, article_id: str) -> list[int]:
+    return [
+        row["id"] for row in db.execute("SELECT id FROM chunks WHERE article_id = ?", (article_id,))
+    ]
 
 
 def _delete_chunks(db: Connection, article_id: str) -> list[int]:

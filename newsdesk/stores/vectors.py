@@ -25,6 +25,7 @@ from typing import Protocol
 import faiss
 import numpy as np
 
+from newsdesk.domain import SearchFilters
 from newsdesk.settings import Settings
 
 
@@ -50,6 +51,11 @@ class VectorIndex(Protocol):
     def kind(self) -> str: ...
 
     dimension: int
+    # The file in a snapshot directory that ``save`` writes and ``load`` reads.
+    snapshot_file: str
+    # Whether ``search`` applies a request's filters itself (given as ``filters``), so that
+    # no list of allowed chunk ids need be read first.
+    pushes_down_filters: bool
 
     def __len__(self) -> int:
         """Live vectors: those searches can return."""
@@ -83,10 +89,20 @@ class VectorIndex(Protocol):
 
     def rebuild(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 
+    def relabel(self, ids: np.ndarray) -> None:
+        """These chunks' articles changed fields but not text: an index that stores the
+        fields filters look at updates them."""
+
     def search(
-        self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        filters: SearchFilters | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Scores and ids of the k best rows (fewer if the index holds fewer)."""
+        """Scores and ids of the k best rows (fewer if the index holds fewer), among
+        ``allowed_ids`` and matching ``filters`` when given (``filters`` only where
+        ``pushes_down_filters``)."""
 
     def save(self, path: Path) -> None: ...
 
@@ -105,8 +121,14 @@ class VectorIndex(Protocol):
         """A copy with spare capacity for adds; this one is untouched (build it beside the
         readers, then ``adopt`` it)."""
 
+    def close(self) -> None:
+        """Release what the index holds outside this process's memory (connections)."""
+
 
 class FaissVectorIndex:
+    snapshot_file = "vectors.faiss"
+    pushes_down_filters = False
+
     def __init__(self, dimension: int, settings: Settings) -> None:
         self.setting = settings.vector_index
         self.kind: str = "flat" if self.setting == "auto" else self.setting
@@ -261,8 +283,18 @@ class FaissVectorIndex:
         inner.train(vectors)
         return faiss.IndexIDMap2(inner)
 
+    def relabel(self, ids: np.ndarray) -> None:
+        pass  # faiss holds vectors only: filters are applied through allowed ids
+
+    def close(self) -> None:
+        pass
+
     def search(
-        self, query: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        query: np.ndarray,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        filters: SearchFilters | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         if len(self) == 0 or k <= 0:
             return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
