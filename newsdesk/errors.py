@@ -63,3 +63,12 @@ class DataDirectoryInUse(NewsdeskError):
     status = 409
     title = "Data directory in use"
     slug = "data-directory-in-use"
+
+
+class Unavailable(NewsdeskError):
+    """Something the request needs outside the service (a cluster, an optional package) is
+    missing or cannot be reached."""
+
+    status = 503
+    title = "Unavailable"
+    slug = "unavailable"

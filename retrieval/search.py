@@ -89,6 +89,7 @@ class Searcher:
         # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
         embedding: Future[np.ndarray] | None = None
         early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
+        model = self.embedder.model_id  # read before embedding: see the check under the lock
         if request.mode == "hybrid":
             embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
             view = self.indexes.fresh_lexical()
@@ -99,6 +100,10 @@ class Searcher:
         else:
             query_vector = None
         with self.indexes.lock:
+            if query_vector is not None and model != self.indexes.embedding_model:
+                # A reindex switched models since the query was embedded (rare): embed it
+                # again with the model the index now holds (the switch needs this lock).
+                query_vector = self.embedder.embed([request.query])
             if query_vector is not None:
                 scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
                 dense = _as_dict(ids, scores)
@@ -139,7 +144,9 @@ class Searcher:
         if request.recency is not None:
             published = {chunk_id: row.published_at for chunk_id, row in rows.items()}
             if query_vector is not None:
-                relevance = {c: float(row.embedding @ query_vector[0]) for c, row in rows.items()}
+                relevance = {
+                    c: _similarity(row.embedding, query_vector) or 0.0 for c, row in rows.items()
+                }
             else:  # lexical: BM25 over the best score, on the same scale within the query
                 best = max(lexical.values(), default=0.0) or 1.0
                 relevance = {c: lexical.get(c, 0.0) / best for c in rows}
@@ -151,7 +158,7 @@ class Searcher:
                 score=score,
                 dense_score=dense.get(chunk_id),
                 lexical_score=lexical.get(chunk_id),
-                similarity=None if query_vector is None else float(row.embedding @ query_vector[0]),
+                similarity=_similarity(row.embedding, query_vector),
                 rerank_score=rerank_scores.get(chunk_id),
             )
             for chunk_id, score in top
@@ -180,3 +187,11 @@ class Searcher:
 def _as_dict(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
     # dicts keep insertion order, so this is also the ranking, best first.
     return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
+
+def _similarity(passage: np.ndarray, query_vector: np.ndarray | None) -> float | None:
+    """Cosine of a passage's stored vector and the query's; None without a query vector, or
+    when a reindex to a model of another dimension landed between the search and the read."""
+    if query_vector is None or passage.shape[0] != query_vector.shape[1]:
+        return None
+    return float(passage @ query_vector[0])
