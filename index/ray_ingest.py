@@ -130,8 +130,10 @@ def _connect(ray: Any, options: RayOptions) -> bool:
         else:
             # One CPU an embedding actor, and one for the read tasks beside them.
             ray.init(num_cpus=options.workers + 1, **common)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        raise RayUnavailable(f"cannot start or reach Ray at {options.address}: {exc}") from None
+    except Exception as exc:  # Ray raises bare Exceptions for a node that did not start
+        ray.shutdown()
+        where = options.address or "a local instance"
+        raise RayUnavailable(f"cannot start or reach Ray ({where}): {exc}") from None
     return True
 
 
