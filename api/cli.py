@@ -123,7 +123,7 @@ def ingest(
     ] = None,
     workers: Annotated[
         int | None,
-        typer.Option("--workers", min=1, help="Embedding actors of a Ray ingest [default: 2]."),
+        typer.Option("--workers", min=1, help="Embedding actors of a Ray ingest (2 if not given)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -188,15 +188,17 @@ def reindex(
         EmbeddingBackend | None,
         typer.Option(
             "--backend",
-            help="What runs it: torch, openvino or openvino-bf16 [default: "
-            "NEWSDESK_EMBEDDING_BACKEND].",
+            help="What runs it: torch, openvino or openvino-bf16 (if not given: "
+            "NEWSDESK_EMBEDDING_BACKEND's).",
         ),
     ] = None,
-    as_json: JsonOption = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Re-embed the whole collection with another model, beside the live vectors, then switch
-    to it in one step. Run again after an interruption: it resumes. Refused while a server
-    holds the data directory (one process per data directory)."""
+    """Re-embed the collection with another model, then switch to it in one step.
+
+    The new vectors are built beside the live ones (searches go on with the old model) and
+    switched to in one transaction. Run it again after an interruption: it resumes. Refused
+    while a server holds the data directory (one process per data directory)."""
     from newsdesk.api import operations
 
     with _desk(as_json) as desk:

@@ -161,9 +161,9 @@ def test_a_killed_embedding_worker_loses_and_duplicates_nothing(
         deadline = time.monotonic() + PATIENCE_S * 3
         while done[0] < 64 and ingest.is_alive() and time.monotonic() < deadline:
             time.sleep(0.05)
-        victims = _actor_pids()
+        victims = _actor_pids()  # the pool's actors (the second may still be starting)
         assert ingest.is_alive(), "the ingest ended before a worker could be killed"
-        assert len(victims) == WORKERS, victims
+        assert 1 <= len(victims) <= WORKERS, victims
         os.kill(victims[0], signal.SIGKILL)
         killed_at = done[0]
         ingest.join(timeout=PATIENCE_S * 6)
