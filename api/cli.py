@@ -158,12 +158,12 @@ _RAY_ADDRESS = re.compile(r"(auto|local|ray://[^\s/]+:\d+|[\w.\-]+:\d+|\[[0-9a-f
 
 def _ray_address(option: str | None, settings: Settings) -> str | None:
     """None: a plain ingest; "": a local Ray instance; else the cluster's address."""
-    if option is None:  # no --ray: Ray only when the settings name a cluster
-        return settings.ray_address or None
+    if option is None and not settings.ray_address:  # Ray only when asked or configured
+        return None
     address = option or settings.ray_address or ""
     if address and not _RAY_ADDRESS.fullmatch(address):
         _fail(
-            f"--ray {address!r} is not a Ray address (auto, HOST:PORT or ray://HOST:PORT); "
+            f"{address!r} is not a Ray address (auto, local, HOST:PORT or ray://HOST:PORT); "
             "if it is a path, put --ray after the paths or write --ray=ADDRESS"
         )
     return "" if address == "local" else address

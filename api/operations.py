@@ -23,6 +23,7 @@ from newsdesk.api.schemas import (
 )
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import Article, IngestReport, ReindexReport, SearchFilters
+from newsdesk.embedding import PACKAGED_MODEL_NAMES, is_local_model
 from newsdesk.errors import InvalidInput, NotFound
 from newsdesk.generation.answer import StreamEvent
 from newsdesk.generation.conversation import QuestionRewriter
@@ -67,6 +68,12 @@ def reindex(
         "embedding_model": model,
         "embedding_backend": backend or desk.settings.embedding_backend,
     }
+    if desk.settings.offline and not is_local_model(model):
+        raise InvalidInput(
+            f"{model!r} is neither the packaged model ({', '.join(sorted(PACKAGED_MODEL_NAMES))})"
+            " nor a folder holding a sentence-transformers model (NEWSDESK_OFFLINE: nothing is"
+            " downloaded)"
+        )
     try:
         new = build_embedder(desk.settings.model_copy(update=choice))
     except (OSError, ValueError, ImportError) as exc:

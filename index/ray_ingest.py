@@ -147,6 +147,9 @@ def _pipeline(
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True  # the driver writes in input order
     context.enable_progress_bars = False
+    # Blocks of 1 MiB rather than 128: a read task streams its packs out as it makes them,
+    # instead of holding a large file's until the end.
+    context.target_max_block_size = 1024 * 1024
     rows = [
         {"source": i, "path": str(s.path), "location": s.location or "", "exists": s.exists}
         for i, s in enumerate(sources)
@@ -164,6 +167,9 @@ def _pipeline(
         },
         num_cpus=0.5,  # two read tasks on the CPU the actors leave
     )
+    # One pack a block: the packs of one read task (one file, maybe) go to every actor, not
+    # all to the one that receives their block.
+    dataset = dataset.repartition(target_num_rows_per_block=1)
     dataset = dataset.map_batches(
         EmbedPacks,
         fn_constructor_kwargs={"settings": ingestor.settings, "factory": embedder_factory},

@@ -49,6 +49,15 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def is_local_model(name: str) -> bool:
+    """The packaged model, or a folder holding a sentence-transformers (or transformers)
+    model: what loads without a model hub."""
+    if name in PACKAGED_MODEL_NAMES:
+        return True
+    folder = Path(name)
+    return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+
+
 def forbid_hub_access() -> None:
     """Make any accidental hub lookup fail fast instead of hanging on a closed network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

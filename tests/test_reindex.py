@@ -18,10 +18,12 @@ import threading
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
 from newsdesk.api import operations
+from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder, SentenceTransformerEmbedder
@@ -30,6 +32,7 @@ from newsdesk.settings import RetrievalMode, Settings
 
 from .support.cli import NEWSDESK, run_newsdesk
 from .support.corpus_files import generated_feed
+from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
@@ -127,6 +130,44 @@ def test_reindex_switches_models_while_searches_keep_answering(
     # Once the settings name it too, the recorded choice is dropped.
     with Newsdesk.open(settings.model_copy(update={"embedding_backend": NEW_BACKEND})) as desk:
         assert desk.store.get_state("embedding_choice") == ""
+
+
+def test_a_running_server_reindexes_itself_while_serving_searches(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = _settings(tmp_path / "data")
+    with Newsdesk.open(settings, embedder=embedder) as desk:
+        desk.ingestor.ingest(load_samples())
+        with serve(create_app(settings, desk=desk)) as url:
+            failures: list[str] = []
+            answered = [0]
+            stop = threading.Event()
+
+            def search_forever() -> None:
+                with httpx.Client(base_url=url, timeout=PATIENCE_S) as http:
+                    while not stop.is_set():
+                        for query in QUERIES:
+                            response = http.post("/search", json={"query": query, "top_k": 3})
+                            if response.status_code != 200 or not response.json()["results"]:
+                                failures.append(f"{response.status_code} {response.text[:200]}")
+                            answered[0] += 1
+
+            searcher = threading.Thread(target=search_forever)
+            searcher.start()
+            try:
+                with httpx.Client(base_url=url, timeout=PATIENCE_S * 6) as http:
+                    response = http.post("/reindex", json={"model": NEW_MODEL, "backend": "torch"})
+                    health = http.get("/health").json()
+                    unknown = http.post("/reindex", json={"model": "no-such-model"})
+                    same = http.post("/reindex", json={"model": NEW_MODEL, "backend": "torch"})
+            finally:
+                stop.set()
+                searcher.join()
+    assert failures == [] and answered[0] > 0
+    assert response.status_code == 200, response.text
+    assert response.json()["model"] == NEW_MODEL == health["embedding_model"]
+    assert unknown.status_code == 422 and "packaged model" in unknown.json()["detail"]
+    assert same.status_code == 422 and "already embedded" in same.json()["detail"]
 
 
 def _staged(database: Path) -> int:
