@@ -60,7 +60,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the HTTP endpoin
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    app(args=ray_value_optional(sys.argv[1:]))
+
+
+def ray_value_optional(args: list[str]) -> list[str]:
+    """`ingest --ray [ADDRESS]`: typer has no options whose value may be left out, so a
+    `--ray` not followed by a Ray address (the end, another option, or a path) is given an
+    empty one here, and the next word stays what it is."""
+    done: list[str] = []
+    for position, arg in enumerate(args):
+        following = args[position + 1] if position + 1 < len(args) else None
+        if arg == "--ray" and (following is None or not _RAY_ADDRESS.fullmatch(following)):
+            done.append("--ray=")
+        else:
+            done.append(arg)
+    return done
 
 
 @contextmanager
@@ -114,11 +128,9 @@ def ingest(
         typer.Option(
             "--ray",
             metavar="[ADDRESS]",
-            flag_value="",
             help="Read, chunk and embed on Ray (the `ray` extra): the cluster at ADDRESS "
             "(`auto`, `HOST:PORT`, `ray://HOST:PORT`), else NEWSDESK_RAY_ADDRESS's, else a "
-            "local Ray instance. Same report as without. Put it after the paths, or write "
-            "--ray=ADDRESS.",
+            "local Ray instance (also `local`). Same report as without.",
         ),
     ] = None,
     workers: Annotated[
@@ -162,10 +174,7 @@ def _ray_address(option: str | None, settings: Settings) -> str | None:
         return None
     address = option or settings.ray_address or ""
     if address and not _RAY_ADDRESS.fullmatch(address):
-        _fail(
-            f"{address!r} is not a Ray address (auto, local, HOST:PORT or ray://HOST:PORT); "
-            "if it is a path, put --ray after the paths or write --ray=ADDRESS"
-        )
+        _fail(f"{address!r} is not a Ray address (auto, local, HOST:PORT or ray://HOST:PORT)")
     return "" if address == "local" else address
 
 

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from newsdesk.api import operations
+from newsdesk.api.cli import ray_value_optional
 from newsdesk.container import Newsdesk
 from newsdesk.embedding import Embedder
 from newsdesk.index.ingest import chunk_article, prepare_article
@@ -197,10 +198,33 @@ def test_the_command_prints_a_plain_ingests_report(tmp_path: Path) -> None:
     assert json.loads(distributed.stdout) == json.loads(plain.stdout)
 
 
-def test_a_path_taken_for_the_address_is_refused_with_a_hint(tmp_path: Path) -> None:
+def test_ray_takes_an_address_only_when_one_follows() -> None:
+    assert ray_value_optional(["ingest", "--ray", "news/", "--json"]) == [
+        "ingest",
+        "--ray=",
+        "news/",
+        "--json",
+    ]
+    assert ray_value_optional(["ingest", "news/", "--ray", "--workers", "3"]) == [
+        "ingest",
+        "news/",
+        "--ray=",
+        "--workers",
+        "3",
+    ]
+    assert ray_value_optional(["ingest", "news/", "--ray"]) == ["ingest", "news/", "--ray="]
+    for address in ("auto", "local", "head:6379", "ray://head.example:10001"):
+        assert ray_value_optional(["ingest", "--ray", address, "news/"]) == [
+            "ingest",
+            "--ray",
+            address,
+            "news/",
+        ]
+
+
+def test_a_bad_address_is_refused_before_anything_is_opened(tmp_path: Path) -> None:
     corpus = mixed_folder(tmp_path / "corpus")
-    # `--ray` takes the next word as its address: here the folder meant as a second path.
-    result = run_newsdesk(tmp_path / "data", "ingest", str(corpus), "--ray", str(corpus))
+    result = run_newsdesk(tmp_path / "data", "ingest", str(corpus), "--ray=news desk")
     assert result.returncode == 1
-    assert "put --ray after the paths" in result.stderr
-    assert not (tmp_path / "data").exists()  # refused before anything was opened
+    assert "'news desk' is not a Ray address" in result.stderr
+    assert not (tmp_path / "data").exists()
