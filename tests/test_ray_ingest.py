@@ -117,15 +117,27 @@ def test_a_ray_ingest_stores_what_a_plain_ingest_stores(
 
 
 def _actor_pids() -> list[int]:
-    pids = []
+    """The embedding actors of this process's Ray instance (its raylet is our child, the
+    actors its children): another Ray on the machine may run actors of the same name."""
+    parents: dict[int, int] = {}
+    titles: dict[int, bytes] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if (entry / "cmdline").read_bytes().startswith(ACTOR_TITLE):
-                    pids.append(int(entry.name))
-            except OSError:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+                titles[int(entry.name)] = (entry / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
                 continue
-    return pids
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, title in titles.items() if title.startswith(ACTOR_TITLE) and ours(pid)]
 
 
 def test_a_killed_embedding_worker_loses_and_duplicates_nothing(
