@@ -62,7 +62,7 @@ $(VENV)/.installed: pyproject.toml $(LLAMA_WHEEL)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet $(TORCH_PIN)
 	$(BIN)/python -m pip install --quiet --find-links $(WHEELHOUSE) --only-binary llama-cpp-python '$(LLAMA_PIN)'
-	$(BIN)/python -m pip install --quiet -e '.[test,postgres,redis,milvus]'
+	$(BIN)/python -m pip install --quiet -e '.[test,postgres,redis,milvus,ray]'
 	touch $@
 
 wheelhouse: $(LLAMA_WHEEL)

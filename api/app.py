@@ -17,7 +17,16 @@ from newsdesk.api.limits import install_limits
 from newsdesk.api.observability import install_observability, install_open_metrics
 from newsdesk.api.openai_errors import install_openai_error_handlers
 from newsdesk.api.problems import install_problem_handlers
-from newsdesk.api.routers import articles, ask, health, keys, search, summaries, timeline
+from newsdesk.api.routers import (
+    articles,
+    ask,
+    health,
+    keys,
+    reindex,
+    search,
+    summaries,
+    timeline,
+)
 from newsdesk.api.routers.chat import router as chat_router
 from newsdesk.api.routers.metrics import router as metrics_router
 from newsdesk.api.routers.page import install_page
@@ -79,6 +88,7 @@ def create_app(
     app.include_router(chat_router)
     app.include_router(metrics_router)
     app.include_router(keys.router)
+    app.include_router(reindex.router)
     install_page(app)
     install_limits(app, settings)  # innermost: body size and rate limits, after auth
     install_auth(app, settings)  # inside web security, outside size and rate limits

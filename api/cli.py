@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TypeVar
 
 import typer
 from pydantic import BaseModel, ValidationError
@@ -25,7 +26,7 @@ from newsdesk.api.schemas import MAX_PAGE, SearchBody
 from newsdesk.domain import SearchFilters
 from newsdesk.errors import InvalidInput, NewsdeskError
 from newsdesk.index.readers import describe_validation_error, read_paths
-from newsdesk.settings import RetrievalMode, Settings
+from newsdesk.settings import EmbeddingBackend, RetrievalMode, Settings
 from newsdesk.stores.keys import KeyStore, StoredKey
 
 # The collection's commands import the service (`newsdesk.api.operations`: torch, faiss, the
@@ -59,7 +60,21 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print the HTTP endpoin
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app()
+    app(args=ray_value_optional(sys.argv[1:]))
+
+
+def ray_value_optional(args: list[str]) -> list[str]:
+    """`ingest --ray [ADDRESS]`: typer has no options whose value may be left out, so a
+    `--ray` not followed by a Ray address (the end, another option, or a path) is given an
+    empty one here, and the next word stays what it is."""
+    done: list[str] = []
+    for position, arg in enumerate(args):
+        following = args[position + 1] if position + 1 < len(args) else None
+        if arg == "--ray" and (following is None or not _RAY_ADDRESS.fullmatch(following)):
+            done.append("--ray=")
+        else:
+            done.append(arg)
+    return done
 
 
 @contextmanager
@@ -90,10 +105,12 @@ def _print_json(model: BaseModel | dict[str, Any]) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _with_spinner(label: str, work: Callable[[Callable[[int], None]], T]) -> T:
+def _with_spinner(
+    label: str, work: Callable[[Callable[[int], None]], T], unit: str = "articles"
+) -> T:
     with Progress(
         SpinnerColumn(),
-        TextColumn("{task.description}: {task.completed} articles"),
+        TextColumn(f"{{task.description}}: {{task.completed}} {unit}"),
         TimeElapsedColumn(),
         console=stderr,
         transient=True,
@@ -106,15 +123,37 @@ def _with_spinner(label: str, work: Callable[[Callable[[int], None]], T]) -> T:
 @app.command()
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders of articles.")],
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray",
+            metavar="[ADDRESS]",
+            help="Read, chunk and embed on Ray (the `ray` extra): the cluster at ADDRESS "
+            "(`auto`, `HOST:PORT`, `ray://HOST:PORT`), else NEWSDESK_RAY_ADDRESS's, else a "
+            "local Ray instance (also `local`). Same report as without.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Embedding actors of a Ray ingest (2 if not given)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest .txt, .md, .html, .json and .jsonl articles (folders are walked)."""
     from newsdesk.api import operations
+    from newsdesk.index.ray_ingest import RayOptions
 
-    with _desk(as_json) as desk:
-        report = _with_spinner(
-            "ingesting", lambda advance: operations.ingest(desk, read_paths(paths), advance)
-        )
+    settings = _settings()
+    address = _ray_address(ray, settings)
+    if address is None and workers is not None:
+        _fail("--workers sets the embedding actors of a Ray ingest: give --ray too")
+    with _desk(as_json, settings) as desk:
+        if address is None:
+            work = lambda advance: operations.ingest(desk, read_paths(paths), advance)  # noqa: E731
+        else:
+            options = RayOptions(address or None, workers or 2)
+            work = lambda advance: operations.ingest_on_ray(desk, paths, options, advance)  # noqa: E731
+        report = _with_spinner("ingesting", work)
     if as_json:
         _print_json(report)
     else:
@@ -124,6 +163,73 @@ def ingest(
         stderr.print(report.summary_line(), highlight=False)
     if report.rejected:
         raise typer.Exit(1)
+
+
+_RAY_ADDRESS = re.compile(r"(auto|local|ray://[^\s/]+:\d+|[\w.\-]+:\d+|\[[0-9a-fA-F:]+\]:\d+)")
+
+
+def _ray_address(option: str | None, settings: Settings) -> str | None:
+    """None: a plain ingest; "": a local Ray instance; else the cluster's address."""
+    if option is None and not settings.ray_address:  # Ray only when asked or configured
+        return None
+    address = option or settings.ray_address or ""
+    if address and not _RAY_ADDRESS.fullmatch(address):
+        _fail(f"{address!r} is not a Ray address (auto, local, HOST:PORT or ray://HOST:PORT)")
+    return "" if address == "local" else address
+
+
+def _fail(message: str) -> NoReturn:
+    stderr.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def reindex(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="The new embedding model: a sentence-transformers name or local path "
+            "(all-MiniLM-L6-v2 is packaged; nothing is downloaded).",
+        ),
+    ],
+    backend: Annotated[
+        EmbeddingBackend | None,
+        typer.Option(
+            "--backend",
+            help="What runs it: torch, openvino or openvino-bf16 (if not given: "
+            "NEWSDESK_EMBEDDING_BACKEND's).",
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Re-embed the collection with another model, then switch to it in one step.
+
+    The new vectors are built beside the live ones (searches go on with the old model) and
+    switched to in one transaction. Run it again after an interruption: it resumes. Refused
+    while a server holds the data directory (one process per data directory)."""
+    from newsdesk.api import operations
+
+    with _desk(as_json) as desk:
+        report = _with_spinner(
+            "re-embedding chunks",
+            lambda advance: operations.reindex(desk, model, backend, advance),
+            unit="chunks",
+        )
+    if as_json:
+        _print_json(report)
+        return
+    stderr.print(
+        f"{report.chunks} chunks now embedded with {report.model} (was {report.previous_model}; "
+        f"{report.embedded} embedded, {report.resumed} resumed) in {report.seconds:.1f} s",
+        highlight=False,
+    )
+    stderr.print(
+        f"set NEWSDESK_EMBEDDING_MODEL={model}"
+        + (f" NEWSDESK_EMBEDDING_BACKEND={backend}" if backend else "")
+        + " in the configuration; until then the collection's choice overrides it",
+        highlight=False,
+    )
 
 
 def _filters(

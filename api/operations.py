@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import get_args
 
 from newsdesk import __version__
@@ -20,17 +21,21 @@ from newsdesk.api.schemas import (
     SearchBody,
     SearchResponse,
 )
-from newsdesk.container import Newsdesk
-from newsdesk.domain import Article, IngestReport, SearchFilters
-from newsdesk.errors import NotFound
+from newsdesk.container import Newsdesk, build_embedder
+from newsdesk.domain import Article, IngestReport, ReindexReport, SearchFilters
+from newsdesk.embedding import PACKAGED_MODEL_NAMES, is_local_model
+from newsdesk.errors import InvalidInput, NotFound
 from newsdesk.generation.answer import StreamEvent
 from newsdesk.generation.conversation import QuestionRewriter
 from newsdesk.generation.llm import GenerationOptions
 from newsdesk.generation.summarize import SummaryStreamEvent
 from newsdesk.generation.timeline import Timeliner
+from newsdesk.index import ray_ingest
 from newsdesk.index.ingest import Progress
+from newsdesk.index.ray_ingest import RayOptions
 from newsdesk.index.readers import ReadResult
 from newsdesk.retrieval.time_scope import time_scope
+from newsdesk.settings import EmbeddingBackend
 
 MAX_OFFSET = 2**63 - 1  # SQLite's largest integer
 
@@ -39,6 +44,41 @@ def ingest(
     desk: Newsdesk, items: Iterable[ReadResult], progress: Progress | None = None
 ) -> IngestReport:
     return desk.ingestor.ingest_or_raise(items, progress)
+
+
+def ingest_on_ray(
+    desk: Newsdesk,
+    paths: Iterable[Path],
+    options: RayOptions,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """`newsdesk ingest --ray`: the same report as ingest(), the work spread over Ray."""
+    return ray_ingest.ingest_on_ray(desk.ingestor, paths, options, build_embedder, progress)
+
+
+def reindex(
+    desk: Newsdesk,
+    model: str,
+    backend: EmbeddingBackend | None = None,
+    progress: Progress | None = None,
+) -> ReindexReport:
+    """Re-embed the collection with ``model`` (run by ``backend``, default: the current
+    one) beside the live vectors, then switch to it; searches go on meanwhile."""
+    choice = {
+        "embedding_model": model,
+        "embedding_backend": backend or desk.settings.embedding_backend,
+    }
+    if desk.settings.offline and not is_local_model(model):
+        raise InvalidInput(
+            f"{model!r} is neither the packaged model ({', '.join(sorted(PACKAGED_MODEL_NAMES))})"
+            " nor a folder holding a sentence-transformers model (NEWSDESK_OFFLINE: nothing is"
+            " downloaded)"
+        )
+    try:
+        new = build_embedder(desk.settings.model_copy(update=choice))
+    except (OSError, ValueError, ImportError) as exc:
+        raise InvalidInput(f"cannot load the embedding model {model!r}: {exc}") from None
+    return desk.reindexer.reindex(new, choice, progress)
 
 
 def search(desk: Newsdesk, body: SearchBody) -> SearchResponse:

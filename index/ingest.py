@@ -15,7 +15,7 @@ from itertools import chain, islice
 from newsdesk.domain import ArticleInput, IngestReport, RejectedArticle
 from newsdesk.embedding import Embedder
 from newsdesk.errors import ArticlesRejected, InvalidInput, NotFound
-from newsdesk.index.chunking import TextChunk, chunk_text
+from newsdesk.index.chunking import TextChunk, Tokenizer, chunk_text
 from newsdesk.index.duplicates import Fingerprinter
 from newsdesk.index.readers import ReadResult
 from newsdesk.index.text import normalise_text, sentence_spans
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 ARTICLES_PER_BATCH = 64
 Progress = Callable[[int], None]
+# What ingest() takes: read articles (or rejections), or writes prepared elsewhere.
+IngestItem = ReadResult | ArticleWrite
 
 
 class Ingestor:
@@ -43,16 +45,24 @@ class Ingestor:
         self.indexes = indexes
         self.embedder = embedder
         self.settings = settings
-        # Never ask for more tokens than the model embeds without truncating.
-        self.chunk_tokens = min(settings.chunk_tokens, embedder.max_tokens)
         self.metrics = IngestMetrics()  # read by /metrics
         self.fingerprinter = Fingerprinter(settings.duplicate_threshold)
         store.group_rules = GroupRules(threshold=settings.duplicate_threshold)
 
-    def ingest(self, items: Iterable[ReadResult], progress: Progress | None = None) -> IngestReport:
+    @property
+    def chunk_tokens(self) -> int:
+        """Never ask for more tokens than the model embeds without truncating (read per use:
+        a reindex may switch the model)."""
+        return min(self.settings.chunk_tokens, self.embedder.max_tokens)
+
+    def ingest(self, items: Iterable[IngestItem], progress: Progress | None = None) -> IngestReport:
         """Ingest ``items``. An input of at most ``max_batch_articles`` articles (every
         POST /articles) is committed as one transaction, so after a crash it is all there or
-        not at all; a longer one (a CLI file) is committed every 64 articles as it goes."""
+        not at all; a longer one (a CLI file) is committed every 64 articles as it goes.
+
+        An item may arrive prepared (an ``ArticleWrite`` from ``prepare_article``), its chunks
+        and fingerprint possibly computed elsewhere (index/ray_ingest.py): they are used when
+        the text needs them and dropped when it does not."""
         report = IngestReport()
         seen: set[str] = set()
         iterator = iter(items)
@@ -82,7 +92,7 @@ class Ingestor:
             self.indexes.write(lambda: self.store.write(writes))
 
     def ingest_or_raise(
-        self, items: Iterable[ReadResult], progress: Progress | None = None
+        self, items: Iterable[IngestItem], progress: Progress | None = None
     ) -> IngestReport:
         """Like ingest(), but a request in which every article was rejected is an error."""
         report = self.ingest(items, progress)
@@ -98,7 +108,7 @@ class Ingestor:
 
     # --- one batch -----------------------------------------------------------------------
     def _ingest_batch(
-        self, batch: list[ReadResult], seen: set[str]
+        self, batch: list[IngestItem], seen: set[str]
     ) -> tuple[IngestReport, list[ArticleWrite]]:
         """Validate, chunk and embed a batch: its report and the writes to commit."""
         report = IngestReport()
@@ -115,7 +125,7 @@ class Ingestor:
                 )
                 continue
             seen.add(item.id)
-            outcome = self._prepare(item)
+            outcome = item if isinstance(item, ArticleWrite) else self._prepare(item)
             if isinstance(outcome, RejectedArticle):
                 report.rejected.append(outcome)
             else:
@@ -133,79 +143,27 @@ class Ingestor:
             if previous is None or previous.content_hash != write.content_hash:
                 needs_chunks.append(write)
                 # Computed before the transaction, which then only looks up and writes.
-                write.fingerprint = self.fingerprinter.fingerprint(write.text)
+                if write.fingerprint is None:
+                    write.fingerprint = self.fingerprinter.fingerprint(write.text)
+            else:  # only the fields changed: chunks computed elsewhere are not needed
+                write.chunks, write.fingerprint = None, None
             writes.append(write)
 
         report.chunks = self._chunk_and_embed(needs_chunks)
         return report, writes
 
     def _prepare(self, article: ArticleInput) -> ArticleWrite | RejectedArticle:
-        if len(article.text) > self.settings.max_article_chars:
-            return RejectedArticle(
-                id=article.id,
-                reason=f"text is {len(article.text):,} characters; the limit is "
-                f"{self.settings.max_article_chars:,} (NEWSDESK_MAX_ARTICLE_CHARS)",
-            )
-        metadata_bytes = len(
-            json.dumps(
-                article.metadata, ensure_ascii=False, separators=(",", ":"), default=str
-            ).encode("utf-8")
-        )
-        if metadata_bytes > self.settings.max_metadata_bytes:
-            return RejectedArticle(
-                id=article.id,
-                reason=f"metadata is {metadata_bytes:,} bytes as JSON; the limit is "
-                f"{self.settings.max_metadata_bytes:,} (NEWSDESK_MAX_METADATA_BYTES)",
-            )
-        text = normalise_text(article.text)
-        if not text:
-            return RejectedArticle(id=article.id, reason="text is empty")
-        title = " ".join(article.title.split()) or _title_from(text)
-        content_hash = _sha256(text)
-        record = {
-            "title": title,
-            "text_sha256": content_hash,
-            "url": article.url,
-            "source": article.source,
-            "author": article.author,
-            "published_at": article.published_at.isoformat() if article.published_at else None,
-            "metadata": article.metadata,
-        }
-        return ArticleWrite(
-            id=article.id,
-            title=title,
-            text=text,
-            url=article.url,
-            source=article.source,
-            author=article.author,
-            published_at=article.published_at,
-            metadata=article.metadata,
-            content_hash=content_hash,
-            record_hash=_sha256(json.dumps(record, sort_keys=True, default=str)),
-            chunks=None,
-        )
+        return prepare_article(article, self.settings)
 
     def _chunk_and_embed(self, items: list[ArticleWrite]) -> int:
-        pending: list[tuple[ArticleWrite, list[TextChunk]]] = []
-        texts: list[str] = []
-        for item in items:
-            chunks = chunk_text(
-                item.text,
-                self.embedder,
-                max_tokens=self.chunk_tokens,
-                overlap_sentences=self.settings.chunk_overlap_sentences,
-            )
-            pending.append((item, chunks))
-            texts += [c.text for c in chunks]
-        vectors = self.embedder.embed(texts)
-        row = 0
-        for item, chunks in pending:
-            item.chunks = [
-                ChunkWrite(c.seq, c.char_start, c.char_end, c.token_count, vectors[row + i])
-                for i, c in enumerate(chunks)
-            ]
-            row += len(chunks)
-        return len(texts)
+        """Chunk and embed the items that have no chunks yet; all their chunks, counted."""
+        pending = [
+            (item, chunk_article(item.text, self.embedder, self.chunk_tokens, self.settings))
+            for item in items
+            if item.chunks is None
+        ]
+        attach_embeddings(pending, self.embedder)
+        return sum(len(item.chunks or ()) for item in items)
 
     # --- duplicate groups ----------------------------------------------------------------
     def reconcile_duplicates(self, batch_size: int = 256) -> int:
@@ -245,6 +203,80 @@ class Ingestor:
                 self.store.replace_embeddings(ids, self.embedder.embed(texts))
         self.store.set_state("embedding_model", self.embedder.model_id)
         return stored is not None
+
+
+def prepare_article(article: ArticleInput, settings: Settings) -> ArticleWrite | RejectedArticle:
+    """Validate and normalise an article into the write that stores it (chunks to come)."""
+    if len(article.text) > settings.max_article_chars:
+        return RejectedArticle(
+            id=article.id,
+            reason=f"text is {len(article.text):,} characters; the limit is "
+            f"{settings.max_article_chars:,} (NEWSDESK_MAX_ARTICLE_CHARS)",
+        )
+    metadata_bytes = len(
+        json.dumps(article.metadata, ensure_ascii=False, separators=(",", ":"), default=str).encode(
+            "utf-8"
+        )
+    )
+    if metadata_bytes > settings.max_metadata_bytes:
+        return RejectedArticle(
+            id=article.id,
+            reason=f"metadata is {metadata_bytes:,} bytes as JSON; the limit is "
+            f"{settings.max_metadata_bytes:,} (NEWSDESK_MAX_METADATA_BYTES)",
+        )
+    text = normalise_text(article.text)
+    if not text:
+        return RejectedArticle(id=article.id, reason="text is empty")
+    title = " ".join(article.title.split()) or _title_from(text)
+    content_hash = _sha256(text)
+    record = {
+        "title": title,
+        "text_sha256": content_hash,
+        "url": article.url,
+        "source": article.source,
+        "author": article.author,
+        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "metadata": article.metadata,
+    }
+    return ArticleWrite(
+        id=article.id,
+        title=title,
+        text=text,
+        url=article.url,
+        source=article.source,
+        author=article.author,
+        published_at=article.published_at,
+        metadata=article.metadata,
+        content_hash=content_hash,
+        record_hash=_sha256(json.dumps(record, sort_keys=True, default=str)),
+        chunks=None,
+    )
+
+
+def chunk_article(
+    text: str, tokenizer: Tokenizer, chunk_tokens: int, settings: Settings
+) -> list[TextChunk]:
+    """An article's chunks; ``chunk_tokens`` is the budget already capped at the model's limit."""
+    return chunk_text(
+        text,
+        tokenizer,
+        max_tokens=chunk_tokens,
+        overlap_sentences=settings.chunk_overlap_sentences,
+    )
+
+
+def attach_embeddings(
+    pending: list[tuple[ArticleWrite, list[TextChunk]]], embedder: Embedder
+) -> None:
+    """Embed the chunks of each write in one call and give each write its ``ChunkWrite``s."""
+    vectors = embedder.embed([c.text for _, chunks in pending for c in chunks])
+    row = 0
+    for item, chunks in pending:
+        item.chunks = [
+            ChunkWrite(c.seq, c.char_start, c.char_end, c.token_count, vectors[row + i])
+            for i, c in enumerate(chunks)
+        ]
+        row += len(chunks)
 
 
 def _sha256(text: str) -> str:

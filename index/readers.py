@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -29,29 +30,63 @@ from newsdesk.domain import (
 from newsdesk.index.file_ids import FileIds
 
 SUPPORTED_SUFFIXES = {".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl"}
+JSON_SUFFIXES = {".json", ".jsonl"}
 
 ReadResult = ArticleInput | RejectedArticle
+
+
+@dataclass(frozen=True, slots=True)
+class FileSource:
+    """One file to read, in ingest order: ``location`` is its path relative to the ingested
+    folder (None for a file named on its own); ``exists`` is False for a path that is
+    neither a file nor a folder."""
+
+    path: Path
+    location: str | None = None
+    exists: bool = True
+
+    @property
+    def claims_file_id(self) -> bool:
+        """Whether reading it claims a file-name id (see index/file_ids.py): every readable
+        file type but JSON, whose articles carry their own ids."""
+        suffix = self.path.suffix.lower()
+        return self.exists and suffix in SUPPORTED_SUFFIXES and suffix not in JSON_SUFFIXES
+
+
+def list_sources(paths: Iterable[Path]) -> Iterator[FileSource]:
+    """The files to read, in the order read_paths reads them (folders walked in sorted
+    order, hidden entries and unsupported types skipped)."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if _is_article_file(child, path):
+                    yield FileSource(child, child.relative_to(path).as_posix())
+        elif path.is_file():
+            yield FileSource(path)
+        else:
+            yield FileSource(path, exists=False)
+
+
+def read_source(source: FileSource, ids: FileIds) -> Iterator[ReadResult]:
+    """The articles of one listed file (a rejection for one that does not exist)."""
+    if not source.exists:
+        yield RejectedArticle(id=None, origin=str(source.path), reason="no such file or directory")
+        return
+    yield from read_file(
+        source.path.name,
+        source.path.read_bytes(),
+        origin=str(source.path),
+        ids=ids,
+        location=source.location,
+    )
 
 
 def read_paths(paths: Iterable[Path]) -> Iterator[ReadResult]:
     """Articles from files and folders (folders are walked in sorted order, hidden entries
     skipped); file-name ids are unique across all of them."""
     ids = FileIds()
-    for path in paths:
-        if path.is_dir():
-            for child in sorted(path.rglob("*")):
-                if _is_article_file(child, path):
-                    yield from read_file(
-                        child.name,
-                        child.read_bytes(),
-                        origin=str(child),
-                        ids=ids,
-                        location=child.relative_to(path).as_posix(),
-                    )
-        elif path.is_file():
-            yield from read_file(path.name, path.read_bytes(), origin=str(path), ids=ids)
-        else:
-            yield RejectedArticle(id=None, origin=str(path), reason="no such file or directory")
+    for source in list_sources(paths):
+        yield from read_source(source, ids)
 
 
 def _is_article_file(path: Path, root: Path) -> bool:
@@ -88,7 +123,7 @@ def read_file(
             f"expected one of {', '.join(sorted(SUPPORTED_SUFFIXES))}",
         )
         return
-    json_file = suffix in {".json", ".jsonl"}
+    json_file = suffix in JSON_SUFFIXES
     # Claimed before reading, so that a file that cannot be read still holds its id and the
     # ids of the other files do not depend on its content.
     article_id = None if json_file else ids.claim(name, location)

@@ -5,14 +5,14 @@ and the evals build one per run. Nothing loads a model at import time."""
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
 
-from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
+from newsdesk.embedding import CachingEmbedder, Embedder, SwitchableEmbedder, build_embedder
 from newsdesk.generation.answer import Answerer
 from newsdesk.generation.circuit import BreakerChatModel, CircuitBreaker
 from newsdesk.generation.citations import CitationChecker
@@ -27,6 +27,7 @@ from newsdesk.generation.llm import (
 from newsdesk.generation.local_server import LocalLlamaServer
 from newsdesk.generation.summarize import Summarizer
 from newsdesk.index.ingest import Ingestor
+from newsdesk.index.reindex import CHOICE_STATE, Reindexer
 from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
@@ -40,23 +41,25 @@ from newsdesk.stores.vectors import FaissVectorIndex, VectorIndex
 log = logging.getLogger(__name__)
 
 
-def build_embedder(settings: Settings) -> Embedder:
-    if settings.embedding_backend in ("openvino", "openvino-bf16"):
-        from newsdesk.openvino_embedding import OpenVinoEmbedder
-
-        return OpenVinoEmbedder(
-            settings.embedding_model,
-            cache_dir=settings.embedding_cache_dir or Path.home() / ".cache/newsdesk/models",
-            precision="bf16" if settings.embedding_backend == "openvino-bf16" else "f32",
-            batch_size=settings.embedding_batch_size,
-            offline=settings.offline,
-        )
-    return SentenceTransformerEmbedder(
-        settings.embedding_model,
-        device=settings.embedding_device,
-        batch_size=settings.embedding_batch_size,
-        offline=settings.offline,
+def _reindexed_settings(settings: Settings, store: ArticleStore) -> Settings:
+    """The settings with the embedding model `newsdesk reindex` switched the collection to,
+    when they name another: a restart must not re-embed everything back to the configured
+    model. Once the settings name it too, the record is dropped, so that a later change of
+    the settings re-embeds at start as before."""
+    recorded = store.get_state(CHOICE_STATE)
+    if not recorded:
+        return settings
+    choice = json.loads(recorded)
+    if all(getattr(settings, key) == value for key, value in choice.items()):
+        store.set_state(CHOICE_STATE, "")
+        return settings
+    log.warning(
+        "`newsdesk reindex` switched this collection to %s; using it instead of the configured "
+        "%s (set the NEWSDESK_EMBEDDING_* settings to match)",
+        choice,
+        {key: getattr(settings, key) for key in choice},
     )
+    return settings.model_copy(update=choice)
 
 
 def build_vector_index(
@@ -87,7 +90,8 @@ class UnavailableChatModel:
 class Newsdesk:
     settings: Settings
     store: ArticleStore
-    embedder: Embedder
+    # Switched in place by a reindex: every component holds this one object.
+    embedder: SwitchableEmbedder
     indexes: DerivedIndexes
     ingestor: Ingestor
     searcher: Searcher
@@ -98,6 +102,7 @@ class Newsdesk:
     checker: CitationChecker
     # One process per data directory: held from open to close (the OS drops it on death).
     data_lock: DataDirectoryLock
+    reindexer: Reindexer
     # With a shared (PostgreSQL) store: applies other processes' writes to the indexes.
     follower: ChangeFollower | None = None
     _chat: ChatModel | None = field(default=None, init=False)
@@ -130,8 +135,11 @@ class Newsdesk:
     def _open_locked(
         cls, settings: Settings, embedder: Embedder | None, data_lock: DataDirectoryLock
     ) -> Newsdesk:
-        embedder = embedder or build_embedder(settings)
         store = ArticleStore(settings.database)
+        chosen = _reindexed_settings(settings, store)
+        if chosen is not settings:
+            settings, embedder = chosen, None  # a given embedder is the settings' model
+        embedder = SwitchableEmbedder(embedder or build_embedder(settings))
         indexes = DerivedIndexes(
             store,
             build_vector_index(settings, embedder.dimension, embedder.model_id, store),
@@ -164,6 +172,14 @@ class Newsdesk:
                 drop_unsupported=settings.unsupported_sentences == "drop",
             ),
             data_lock=data_lock,
+            reindexer=Reindexer(
+                store,
+                indexes,
+                embedder,
+                lambda dimension, model_id: build_vector_index(
+                    settings, dimension, model_id, store
+                ),
+            ),
             follower=follower,
         )
 

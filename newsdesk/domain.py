@@ -302,3 +302,18 @@ class IngestReport(BaseModel):
             f"{len(self.unchanged)} unchanged, {len(self.rejected)} rejected; "
             f"{self.chunks} chunks written"
         )
+
+
+class ReindexReport(BaseModel):
+    """What `newsdesk reindex` did: the collection's vectors now come from `model`."""
+
+    model: str = Field(description="The embedding model id the collection now uses.")
+    previous_model: str = Field(description="The model id it used before.")
+    chunks: int = Field(description="Chunks embedded with the new model, all of them.")
+    embedded: int = Field(
+        description="Chunks this run embedded (the rest were staged by an interrupted earlier run)."
+    )
+    resumed: int = Field(
+        description="Chunks whose new vectors an interrupted earlier run had staged."
+    )
+    seconds: float = Field(description="Time the reindex took.")

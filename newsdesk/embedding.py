@@ -9,9 +9,12 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
+
+from newsdesk.settings import Settings
 
 PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -46,10 +49,40 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def is_local_model(name: str) -> bool:
+    """The packaged model, or a folder holding a sentence-transformers (or transformers)
+    model: what loads without a model hub."""
+    if name in PACKAGED_MODEL_NAMES:
+        return True
+    folder = Path(name)
+    return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+
+
 def forbid_hub_access() -> None:
     """Make any accidental hub lookup fail fast instead of hanging on a closed network."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+def build_embedder(settings: Settings) -> Embedder:
+    """The embedder the settings describe (here rather than in the container so that a Ray
+    worker building one imports only this module)."""
+    if settings.embedding_backend in ("openvino", "openvino-bf16"):
+        from newsdesk.openvino_embedding import OpenVinoEmbedder
+
+        return OpenVinoEmbedder(
+            settings.embedding_model,
+            cache_dir=settings.embedding_cache_dir or Path.home() / ".cache/newsdesk/models",
+            precision="bf16" if settings.embedding_backend == "openvino-bf16" else "f32",
+            batch_size=settings.embedding_batch_size,
+            offline=settings.offline,
+        )
+    return SentenceTransformerEmbedder(
+        settings.embedding_model,
+        device=settings.embedding_device,
+        batch_size=settings.embedding_batch_size,
+        offline=settings.offline,
+    )
 
 
 class SentenceTransformerEmbedder:
@@ -102,17 +135,88 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return _token_spans(self._tokenizer, texts)
+
+
+class ModelTokenizer:
+    """A model's tokenizer without its weights: what chunking needs, loaded in a fraction of
+    a second (the distributed ingest's read tasks chunk with it; index/ray_ingest.py). Its
+    spans are the embedders' own: the model's tokenizer.json read as OpenVinoEmbedder reads
+    it (the fast tokenizer sentence-transformers wraps is built from the same file), or,
+    for a model without one, the transformers tokenizer SentenceTransformerEmbedder uses."""
+
+    def __init__(self, model: str, *, offline: bool = True) -> None:
+        if offline:
+            forbid_hub_access()
+        path = Path(resolve_model_path(model))
+        self._fast: Any = None
+        self._tokenizer: Any = None
+        if (path / "tokenizer.json").is_file():
+            from tokenizers import Tokenizer
+
+            self._fast = Tokenizer.from_file(str(path / "tokenizer.json"))
+            self._fast.no_padding()
+            self._fast.no_truncation()
+        else:
+            from transformers import AutoTokenizer
+
+            self._tokenizer = AutoTokenizer.from_pretrained(str(path))
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        if self._fast is None:
+            return _token_spans(self._tokenizer, texts)
         if not texts:
             return []
-        encoded = self._tokenizer(
-            list(texts),
-            add_special_tokens=False,
-            return_offsets_mapping=True,
-            return_attention_mask=False,
-            truncation=False,
-            verbose=False,
-        )
-        return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]
+        encodings = self._fast.encode_batch(list(texts), add_special_tokens=False)
+        return [[(int(a), int(b)) for a, b in e.offsets] for e in encodings]
+
+
+def _token_spans(tokenizer: Any, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    if not texts:
+        return []
+    encoded = tokenizer(
+        list(texts),
+        add_special_tokens=False,
+        return_offsets_mapping=True,
+        return_attention_mask=False,
+        truncation=False,
+        verbose=False,
+    )
+    return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]
+
+
+class SwitchableEmbedder:
+    """The collection's embedder, behind one object every component holds, so that a
+    reindex (index/reindex.py) can switch the whole service to a new model in one step.
+    Each call reads the current model once: a call never mixes two models."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self._inner = inner
+
+    @property
+    def current(self) -> Embedder:
+        return self._inner
+
+    def switch(self, new: Embedder) -> None:
+        self._inner = new
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        return self._inner.embed(texts)
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return self._inner.token_spans(texts)
 
 
 class CachingEmbedder:
@@ -126,6 +230,7 @@ class CachingEmbedder:
         self._inner = inner
         self._max_items = max_items
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._model_id = inner.model_id  # whose vectors the cache holds
         self._lock = threading.Lock()
 
     @property
@@ -150,18 +255,26 @@ class CachingEmbedder:
         return text in self._vectors
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        fresh = self._inner.embed(missing) if missing else None
-        with self._lock:
-            if fresh is not None:
-                self._vectors.update(zip(missing, fresh, strict=True))
-            rows = []
-            for text in texts:
-                self._vectors.move_to_end(text)
-                rows.append(self._vectors[text])
-            while len(self._vectors) > self._max_items:
-                self._vectors.popitem(last=False)
+        while True:
+            model = self._inner.model_id
+            with self._lock:
+                if model != self._model_id:  # the model was switched (a reindex): start over
+                    self._vectors.clear()
+                    self._model_id = model
+                missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+            fresh = self._inner.embed(missing) if missing else None
+            with self._lock:
+                if self._model_id != model:
+                    continue  # switched meanwhile: these vectors are the old model's
+                if fresh is not None:
+                    self._vectors.update(zip(missing, fresh, strict=True))
+                rows = []
+                for text in texts:
+                    self._vectors.move_to_end(text)
+                    rows.append(self._vectors[text])
+                while len(self._vectors) > self._max_items:
+                    self._vectors.popitem(last=False)
+            break
         if not rows:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.vstack(rows)

@@ -80,3 +80,12 @@ class VectorStoreUnavailable(NewsdeskError):
     status = 503
     title = "Vector store unavailable"
     slug = "vector-store-unavailable"
+
+
+class Unavailable(NewsdeskError):
+    """Something the request needs outside the service (a cluster, an optional package) is
+    missing or cannot be reached."""
+
+    status = 503
+    title = "Unavailable"
+    slug = "unavailable"

@@ -92,6 +92,20 @@ class Settings(BaseSettings):
         description="Forbid model hub access (sets HF_HUB_OFFLINE); models must be local.",
     )
 
+    # --- distributed ingestion (Ray) ------------------------------------------------------
+    ray_address: str | None = Field(
+        default=None,
+        description="Ray cluster that `newsdesk ingest --ray` runs on (`auto`, `HOST:PORT` or "
+        "`ray://HOST:PORT`); when set, `newsdesk ingest` uses Ray without `--ray`. Unset: "
+        "`--ray` starts a local Ray instance for the ingest. Needs the `ray` extra.",
+    )
+    ray_batch_tokens: int = Field(
+        default=8192,
+        ge=256,
+        description="Chunk tokens an embedding actor embeds per call in a Ray ingest (whole "
+        "articles: a longer article is embedded alone).",
+    )
+
     # --- chunking ------------------------------------------------------------------------
     chunk_tokens: int = Field(
         default=200,

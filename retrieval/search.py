@@ -38,6 +38,7 @@ class _Retrieved:
     lexical: dict[int, float]  # chunk id → BM25 score, best first
     lexical_view: LexicalView
     query_vector: np.ndarray | None
+    query_model: str  # the model that embedded the query (a reindex may switch it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +110,7 @@ class Searcher:
             and max(len(found.dense), len(found.lexical)) >= candidates
         ):
             candidates = min(MAX_CANDIDATES, candidates * WIDENING)
-            found = self._retrieve(request, candidates, allowed, found.query_vector)
+            found = self._retrieve(request, candidates, allowed, found)
             fused = self._ranked(request, found)
         dense, lexical, query_vector = found.dense, found.lexical, found.query_vector
         lexical_view = found.lexical_view
@@ -136,7 +137,9 @@ class Searcher:
         if request.recency is not None:
             published = {chunk_id: row.published_at for chunk_id, row in rows.items()}
             if query_vector is not None:
-                relevance = {c: float(row.embedding @ query_vector[0]) for c, row in rows.items()}
+                relevance = {
+                    c: _similarity(row.embedding, query_vector) or 0.0 for c, row in rows.items()
+                }
             else:  # lexical: BM25 over the best score, on the same scale within the query
                 best = max(lexical.values(), default=0.0) or 1.0
                 relevance = {c: lexical.get(c, 0.0) / best for c in rows}
@@ -148,7 +151,7 @@ class Searcher:
                 score=score,
                 dense_score=dense.get(chunk_id),
                 lexical_score=lexical.get(chunk_id),
-                similarity=None if query_vector is None else float(row.embedding @ query_vector[0]),
+                similarity=_similarity(row.embedding, query_vector),
                 rerank_score=rerank_scores.get(chunk_id),
             )
             for chunk_id, score in top
@@ -160,9 +163,10 @@ class Searcher:
         request: SearchRequest,
         candidates: int,
         allowed: np.ndarray | None,
-        query_vector: np.ndarray | None,
+        earlier: _Retrieved | None,
     ) -> _Retrieved:
-        """Each retriever's best ``candidates`` chunks (``query_vector``: embedded already)."""
+        """Each retriever's best ``candidates`` chunks (``earlier``: a narrower round's, whose
+        query vector is reused)."""
         dense: dict[int, float] = {}
         lexical: dict[int, float] = {}
         # The lexical view is immutable: scoring it needs no lock, so writers and the
@@ -171,6 +175,10 @@ class Searcher:
         # slowest steps). That thread spends its time in the model's native code, without the
         # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
         early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
+        # The query's vector from an earlier round, or embedded here; its model is read
+        # before embedding: see the check under the lock.
+        query_vector = earlier.query_vector if earlier is not None else None
+        model = earlier.query_model if earlier is not None else self.embedder.model_id
         if request.mode == "hybrid":
             embedding: Future[np.ndarray] | None = None
             if query_vector is None:
@@ -182,6 +190,11 @@ class Searcher:
         elif request.mode == "dense" and query_vector is None:
             query_vector = self.embedder.embed([request.query])
         with self.indexes.lock:
+            if query_vector is not None and model != self.indexes.embedding_model:
+                # A reindex switched models since the query was embedded (rare): embed it
+                # again with the model the index now holds (the switch needs this lock).
+                model = self.indexes.embedding_model
+                query_vector = self.embedder.embed([request.query])
             if query_vector is not None:
                 if self._pushes_down(request):
                     scores, ids = self.indexes.vectors.search(
@@ -197,7 +210,7 @@ class Searcher:
             else:  # lexical only, or a write landed meanwhile: score what the dense side saw
                 scores, ids = lexical_view.search(request.query, candidates, allowed)
             lexical = _as_dict(ids, scores)
-        return _Retrieved(dense, lexical, lexical_view, query_vector)
+        return _Retrieved(dense, lexical, lexical_view, query_vector, model)
 
     def _pushes_down(self, request: SearchRequest) -> bool:
         """Whether the vector store applies this request's filters itself."""
@@ -235,3 +248,11 @@ class Searcher:
 def _as_dict(ids: np.ndarray, scores: np.ndarray) -> dict[int, float]:
     # dicts keep insertion order, so this is also the ranking, best first.
     return {int(i): float(s) for i, s in zip(ids, scores, strict=True)}
+
+
+def _similarity(passage: np.ndarray, query_vector: np.ndarray | None) -> float | None:
+    """Cosine of a passage's stored vector and the query's; None without a query vector, or
+    when a reindex to a model of another dimension landed between the search and the read."""
+    if query_vector is None or passage.shape[0] != query_vector.shape[1]:
+        return None
+    return float(passage @ query_vector[0])

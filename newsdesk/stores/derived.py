@@ -283,6 +283,27 @@ class DerivedIndexes:
                 self._unsaved = True
         return applied
 
+    def switch_model(
+        self,
+        commit: Callable[[], int],
+        vectors: VectorIndex,
+        embedding_model: str,
+        on_switch: Callable[[], None],
+    ) -> None:
+        """Switch to another embedding model's vectors (index/reindex.py): ``commit`` makes
+        them SQLite's (returning the new generation) while writers wait; then ``vectors``,
+        built for them, replaces the vector index and ``on_switch`` the query embedder, in
+        one step for readers. The BM25 index does not depend on the model."""
+        with self._writer:
+            generation = commit()
+            with self.lock:
+                self.vectors = vectors
+                self.embedding_model = embedding_model
+                self.generation = generation
+                self._vector_log = None  # an aside rebuild of the old model's index is void
+                self._unsaved = True
+                on_switch()
+
     def fresh_lexical(self) -> LexicalView:
         """The lexical view including every write that has returned; immutable, so search it
         without holding the lock."""
@@ -392,6 +413,7 @@ class DerivedIndexes:
 
     @timed_rebuild("vectors")
     def _rebuild_vectors_aside(self) -> None:
+        model = self.embedding_model
         with self._reading:
             if self._closing:
                 return
@@ -410,8 +432,8 @@ class DerivedIndexes:
         # The writers' lock first (the order writers take them in): a flush copying the index
         # holds it, and must not see the index change under it.
         with self._writer, self.lock:
-            if self._closing or self._vector_log is None:
-                return
+            if self._closing or self._vector_log is None or self.embedding_model != model:
+                return  # closing, or a reindex switched models meanwhile
             if generation > self.generation:
                 log.info("the vector index rebuild read writes not applied yet; it will start over")
                 return

@@ -165,12 +165,30 @@ def _group_outlets(db: Connection) -> None:
     )
 
 
+def _staged_embeddings(db: Connection) -> None:
+    _run_statements(
+        db,
+        """
+        -- `newsdesk reindex`: the vectors of another model, built beside the live ones
+        -- (chunks.embedding) and switched to in one transaction when every chunk has one.
+        -- Chunk id first: a deleted chunk's staged vectors go with it (cascade) by the key.
+        CREATE TABLE staged_embeddings (
+            chunk_id   INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+            model_id   TEXT NOT NULL,
+            embedding  BLOB NOT NULL,
+            PRIMARY KEY (chunk_id, model_id)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _initial_schema,
     _summary_cache,
     _api_keys,
     _duplicate_groups,
     _group_outlets,
+    _staged_embeddings,
 ]
 
 

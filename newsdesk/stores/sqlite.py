@@ -339,6 +339,104 @@ class ArticleStore:
                 )
         return generation
 
+    # --- re-embedding beside the live vectors (index/reindex.py) ----------------------------
+    def unstaged_chunks(
+        self, model_id: str, after_id: int, limit: int
+    ) -> tuple[np.ndarray, list[str]]:
+        """(ids, texts) of up to ``limit`` chunks after ``after_id`` (in id order) that have
+        no vector staged for ``model_id``."""
+        with self._snapshot() as db:
+            rows = db.execute(
+                "SELECT c.id, c.article_id, c.char_start, c.char_end FROM chunks c"
+                " WHERE c.id > ? AND NOT EXISTS (SELECT 1 FROM staged_embeddings s"
+                " WHERE s.chunk_id = c.id AND s.model_id = ?) ORDER BY c.id LIMIT ?",
+                (after_id, model_id, limit),
+            ).fetchall()
+            texts = self._article_texts({r["article_id"] for r in rows})
+        ids = np.array([r["id"] for r in rows], dtype=np.int64)
+        return ids, [texts[r["article_id"]][r["char_start"] : r["char_end"]] for r in rows]
+
+    def all_chunk_ids(self) -> np.ndarray:
+        """Every chunk id, ascending."""
+        rows = self._connection().execute("SELECT id FROM chunks ORDER BY id")
+        return np.fromiter((r["id"] for r in rows), dtype=np.int64)
+
+    def stage_embeddings(self, model_id: str, chunk_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Keep ``model_id``'s vectors of these chunks beside the live ones (chunks deleted
+        meanwhile are skipped). Searches do not see them: the generation stays."""
+        with self._transaction() as db:
+            db.executemany(
+                "INSERT INTO staged_embeddings (chunk_id, model_id, embedding)"
+                " SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM chunks WHERE id = ?)"
+                " ON CONFLICT (chunk_id, model_id) DO UPDATE SET embedding = excluded.embedding",
+                [
+                    (int(i), model_id, np.ascontiguousarray(v, dtype=np.float32).tobytes(), int(i))
+                    for i, v in zip(chunk_ids, vectors, strict=True)
+                ],
+            )
+
+    def staged_count(self, model_id: str) -> int:
+        return self._count(
+            "SELECT COUNT(*) AS n FROM staged_embeddings WHERE model_id = ?", (model_id,)
+        )
+
+    def drop_staged(self, keep_model_id: str | None = None) -> None:
+        """Forget the staged vectors of every model but ``keep_model_id``."""
+        with self._transaction() as db:
+            if keep_model_id is None:
+                db.execute("DELETE FROM staged_embeddings")
+            else:
+                db.execute("DELETE FROM staged_embeddings WHERE model_id <> ?", (keep_model_id,))
+
+    def iter_staged_vectors(
+        self, model_id: str, batch_size: int = 10_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``model_id``'s staged (chunk ids, vectors) in id order, in batches: what the
+        vector index built beside the live one is made of."""
+        last_id = -1
+        db = self._connection()
+        while True:
+            rows = db.execute(
+                "SELECT chunk_id, embedding FROM staged_embeddings"
+                " WHERE model_id = ? AND chunk_id > ? ORDER BY chunk_id LIMIT ?",
+                (model_id, last_id, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1]["chunk_id"]
+            ids = np.array([r["chunk_id"] for r in rows], dtype=np.int64)
+            yield ids, _vectors([r["embedding"] for r in rows])
+
+    def switch_embeddings(self, model_id: str, state: dict[str, str]) -> int:
+        """Make ``model_id``'s staged vectors the live ones, in one transaction with the
+        ``state`` entries that record the switch; the new generation. Raises ValueError
+        (and changes nothing) if a chunk has no staged vector."""
+        with self._transaction() as db:
+            missing = db.execute(
+                "SELECT COUNT(*) AS n FROM chunks c WHERE NOT EXISTS (SELECT 1 FROM"
+                " staged_embeddings s WHERE s.chunk_id = c.id AND s.model_id = ?)",
+                (model_id,),
+            ).fetchone()["n"]
+            if missing:
+                raise ValueError(f"{missing} chunks have no vector staged for {model_id}")
+            db.execute(
+                "UPDATE chunks SET embedding = (SELECT s.embedding FROM staged_embeddings s"
+                " WHERE s.chunk_id = chunks.id AND s.model_id = ?)",
+                (model_id,),
+            )
+            db.execute("DELETE FROM staged_embeddings")
+            db.executemany(
+                "INSERT INTO state (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                list(state.items()),
+            )
+            generation = self._bump_generation(db)
+            if db.dialect.keeps_change_log:  # other replicas rebuild from the new vectors
+                db.execute(
+                    "INSERT INTO change_log (generation, op) VALUES (?, 'rebuild')", (generation,)
+                )
+            return generation
+
     @staticmethod
     def _bump_generation(db: Connection) -> int:
         row = db.execute(
@@ -621,6 +719,21 @@ class ArticleStore:
         for start in range(0, len(values), 500):
             batch = list(values[start : start + 500])
             yield from db.execute(query.format(marks=",".join("?" * len(batch))), batch)
+
+    def iter_versions(self, batch_size: int = 10_000) -> Iterator[list[tuple[str, str]]]:
+        """(id, content hash) of every stored article, in id order, in batches: what a
+        distributed ingest tells its workers so that they skip what is already stored."""
+        last_id = ""
+        db = self._connection()
+        while True:
+            rows = db.execute(
+                "SELECT id, content_hash FROM articles WHERE id > ? ORDER BY id LIMIT ?",
+                (last_id, batch_size),
+            ).fetchall()
+            if not rows:
+                return
+            last_id = rows[-1]["id"]
+            yield [(r["id"], r["content_hash"]) for r in rows]
 
     def iter_vectors(self, batch_size: int = 10_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (chunk ids, vectors) in id order, in batches: what derived indexes rebuild from."""
