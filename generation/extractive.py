@@ -248,6 +248,7 @@ class ExtractiveAnswerer:
         speaker = question_speaker(question)
         stories = _story_keys(passages)
         titles = {p.article_id: word_keys(p.title) for p in passages}
+        headlines = _headline_keys(passages)
         named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
         slot = _Slot(question, kind, asked | specifics_keys(specifics), speaker if quote else set())
         slot.event = event_verbs if kind == "person" else set()
@@ -271,7 +272,7 @@ class ExtractiveAnswerer:
                 failed = "kind"
             elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
                 failed = "quote"  # a quote answers only in the sentence that says who speaks
-            elif not all(covered(k, own) for k in event_verbs if covered(k, story)):
+            elif not all(covered(k, said | headlines[article_id]) for k in event_verbs if covered(k, story)):
                 failed = "verb"  # the asked event ("drowned", "released") is not this sentence's
             elif not slot.filled(text):
                 failed = "slot"  # what it holds of the asked kind answers another question
@@ -637,6 +638,20 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
         if best is None or len(missing) < len(best):
             best = missing
     return best or []
+
+
+def _headline_keys(passages: list[Passage]) -> dict[str, set[str]]:
+    """Per article, the word keys of its title when it is a headline. An article ingested
+    without one is titled with its first sentence (index/ingest.py): its names stand in for
+    the "she" and "they" of later sentences (binding), but its event is its own — "Last
+    year, HMS Ark Royal was sold" does not say when the lead's frigates were decommissioned."""
+    texts = _story_texts(passages)
+    keys: dict[str, set[str]] = {}
+    for passage in passages:
+        title = passage.title.strip()
+        lead = title.endswith(("…", ".", "!", "?")) or title in texts[passage.article_id][len(title) :]
+        keys[passage.article_id] = set() if lead else word_keys(title)
+    return keys
 
 
 def _story_texts(passages: list[Passage]) -> dict[str, str]:
