@@ -233,6 +233,34 @@ def role_asked(question: str) -> list[str]:
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+(?:[A-Z][a-zA-Z'’.-]*|de|van|von|al|bin))+")
 
 
+def role_owner(question: str) -> str | None:
+    """Whose role "Who is Alshammari's attorney?" asks for ("Alshammari"): the role is
+    someone's, not any attorney's."""
+    match = _ROLE_QUESTION.match(question.strip())
+    owner = re.match(r"(.+?)['’]s\s", match.group("role")) if match else None
+    return owner.group(1) if owner else None
+
+
+def role_owned(
+    sentence: str, is_role: Callable[[str], bool], is_owner: Callable[[str], bool]
+) -> bool:
+    """Whether the role in the sentence may be the owner's: a possessive or the owner just
+    before it ("his attorney", "Alshammari's defence lawyer", "Italian Education Minister"),
+    or no one else's ("Minister of Education Stefania Giannini") — not "Deputy Utah County
+    Attorney Craig Johnson" for "Alshammari's attorney"."""
+    words = tokens(sentence)
+    for i, word in enumerate(words):
+        if is_role(word):
+            before = words[max(0, i - 3) : i]
+            if any(w.lower() in _POSSESSIVE or w.endswith("'s") or is_owner(w) for w in before):
+                return True
+            start = max(0, i - 3)
+            others = [w for j, w in enumerate(before, start) if j > 0 and w[:1].isupper()]
+            if not others:
+                return True
+    return False
+
+
 def named_in_role(
     sentence: str, role: list[Callable[[str], bool]], asked: Callable[[str], bool]
 ) -> bool:

@@ -242,8 +242,12 @@ class ExtractiveAnswerer:
         asked = question_keys(question)
         verbs = question_verbs(question)
         event_verbs = verbs - described_verbs(question)
+        # A measured answer ("how long was he lost at sea?" — "hadn't been heard from in 66
+        # days") is bound by its shape and the question's names; its verb may be reworded.
+        measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
         required = question_required(question)
         soft = reworded_verbs(question)
+        checked = event_verbs - soft if kind == "number" and measured else event_verbs
         specifics = question_specifics(question)
         speaker = question_speaker(question)
         stories = _story_keys(passages)
@@ -272,7 +276,9 @@ class ExtractiveAnswerer:
                 failed = "kind"
             elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
                 failed = "quote"  # a quote answers only in the sentence that says who speaks
-            elif not all(covered(k, said | headlines[article_id]) for k in event_verbs if covered(k, story)):
+            elif not all(
+                covered(k, said | headlines[article_id]) for k in checked if covered(k, story)
+            ):
                 failed = "verb"  # the asked event ("drowned", "released") is not this sentence's
             elif not slot.filled(text):
                 failed = "slot"  # what it holds of the asked kind answers another question
@@ -541,6 +547,8 @@ class _Slot:
         self.counted = _phrase_keys(_TOKEN.findall(counted.group(1)), set()) if counted else set()
         role = answer_slots.role_asked(question) if kind in ("person", "other") else []
         self.role = [question_keys(w) for w in role if question_keys(w)]
+        owner = answer_slots.role_owner(question) if self.role else None
+        self.owner = question_keys(owner) if owner else set()
         self.reason = answer_slots.asks_reason(question)
         self.cause = answer_slots.asks_cause(question)
         self.event: set[str] = set()  # "who VERBed?": the verb whose doer is asked for
@@ -548,7 +556,8 @@ class _Slot:
         self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
 
     def filled(self, sentence: str) -> bool:
-        if answer_slots.says_unknown(sentence):
+        # "Alshammari's attorney Ron Yengich declined to comment" still names the attorney.
+        if answer_slots.says_unknown(sentence) and not self.role:
             return False
         if self.kind == "money" and not answer_slots.sum_is_theirs(
             sentence, _MONEY, lambda w: _is(w, self.money)
@@ -562,10 +571,15 @@ class _Slot:
             (lambda w: _is(w, self.counted)) if self.counted else None,
         ):
             return False
+        is_role = [partial(_is, keys=keys) for keys in self.role]
         if self.role and not answer_slots.named_in_role(
-            sentence, [partial(_is, keys=keys) for keys in self.role], lambda w: _is(w, self.asked)
+            sentence, is_role, lambda w: _is(w, self.asked)
         ):
             return False
+        if self.owner and not answer_slots.role_owned(
+            sentence, is_role[-1], lambda w: _is(w, self.owner)
+        ):
+            return False  # "Alshammari's attorney", not "Utah County Attorney Craig Johnson"
         if self.event and not answer_slots.doer_named(sentence, lambda w: _is(w, self.event)):
             return False
         if self.speaker and not answer_slots.speaker_speaks(
@@ -649,7 +663,9 @@ def _headline_keys(passages: list[Passage]) -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for passage in passages:
         title = passage.title.strip()
-        lead = title.endswith(("…", ".", "!", "?")) or title in texts[passage.article_id][len(title) :]
+        lead = (
+            title.endswith(("…", ".", "!", "?")) or title in texts[passage.article_id][len(title) :]
+        )
         keys[passage.article_id] = set() if lead else word_keys(title)
     return keys
 
