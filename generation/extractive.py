@@ -20,6 +20,7 @@ own and are not required. Otherwise the service abstains."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -571,7 +572,7 @@ class _Slot:
             (lambda w: _is(w, self.counted)) if self.counted else None,
         ):
             return False
-        is_role = [partial(_is, keys=keys) for keys in self.role]
+        is_role: list[Callable[[str], bool]] = [partial(_is, keys=keys) for keys in self.role]
         if self.role and not answer_slots.named_in_role(
             sentence, is_role, lambda w: _is(w, self.asked)
         ):
