@@ -242,7 +242,10 @@ class ExtractiveAnswerer:
         quote = asks_for_quote(question)
         asked = question_keys(question)
         verbs = question_verbs(question)
-        event_verbs = verbs - described_verbs(question)
+        # The asked event: its verbs, and its news-event words in any form ("sell" is no
+        # inflected verb, but "why did Home Retail sell Homebase?" asks about the sale).
+        events = {k for k in asked if k.startswith("~")} - _asked_for_keys(question)
+        event_verbs = (verbs | events) - described_verbs(question)
         # A measured answer ("how long was he lost at sea?" — "hadn't been heard from in 66
         # days") is bound by its shape and the question's names; its verb may be reworded.
         measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
@@ -503,6 +506,13 @@ def question_verbs(question: str) -> set[str]:
     return verbs
 
 
+def _asked_for_keys(question: str) -> set[str]:
+    """The kind of thing "what injury ...?" asks for: the answer is one ("broke his
+    shoulder"), it need not name the kind."""
+    match = _ASKED_FOR.search(question)
+    return _phrase_keys(_TOKEN.findall(match.group(1)), set()) if match else set()
+
+
 _RELATIVE = re.compile(r"\s(?:who|that|which)\s+([^,;?]+)", re.IGNORECASE)
 
 
@@ -513,7 +523,7 @@ def described_verbs(question: str) -> set[str]:
     verbs = question_verbs(question)
     found: set[str] = set()
     for match in _RELATIVE.finditer(question):
-        found |= question_keys(match.group(1)) & verbs
+        found |= {k for k in question_keys(match.group(1)) if k in verbs or k.startswith("~")}
     return found
 
 

@@ -57,6 +57,8 @@ _PHRASES = (
     (re.compile(r"\b(first|second|third|fourth|final|last) three months\b", re.I), r"\1 quarter"),
     (re.compile(r"\b(?:first|top) choice\b", re.I), "preferred"),
     (re.compile(r"\bpick(?:s|ed|ing)? up\b", re.I), "learn"),
+    # The loser's side of a defeat: "lost to Novak Djokovic" answers "who beat Nadal?".
+    (re.compile(r"\b(?:lost|lose|loses|losing) to\b", re.I), "beaten by"),
     # A scoreline ("6-3 6-1", "2-1") is the score of a match.
     (re.compile(r"\b\d{1,2}-\d{1,2}\b(?!-)"), "score"),
 )

@@ -139,3 +139,17 @@ def test_a_title_made_from_the_first_sentence_does_not_lend_its_event(embedder: 
     assert answerer.answer("In what year were the frigates decommissioned?", [untitled]) == []
     headline = passage(text, title="Frigates decommissioned", similarity=0.6)
     assert answerer.answer("In what year were the frigates decommissioned?", [headline]) != []
+
+
+def test_the_asked_news_event_must_be_the_answer_sentence_s(embedder: Embedder) -> None:
+    # "sell" is no inflected verb, but it names the asked event: a sentence about the shares
+    # does not say why Homebase was sold; "what injury" asks for one, which need not say so.
+    story = (
+        "Home Retail sold Homebase to Wesfarmers last month. Shares in Home Retail have risen "
+        "80% this year following Sainsbury's interest in Argos. He broke his shoulder when the "
+        "boat flipped."
+    )
+    answerer = ExtractiveAnswerer(embedder)
+    found = passage(story, title="Home Retail", similarity=0.6)
+    assert answerer.answer("Why did Home Retail sell Homebase?", [found]) == []
+    assert _story_has("beat", "The Majorca native lost to world No 1 Novak Djokovic.")
