@@ -81,6 +81,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
         ),
         "share",
     ),
+    # "How many years had she been teaching?" counts time: a duration in that unit.
+    (re.compile(rf"\bhow many {_TIME_UNIT}\b"), "duration"),
     (re.compile(r"\bhow many\b"), "count"),
 )
 
@@ -111,7 +113,9 @@ def has_shape(
     if shape == "age":
         names = bool(re.search(r"\s[A-Z]", question))
         return any(_age_is_theirs(sentence, m, asked, names) for m in _AGE.finditer(sentence))
-    if shape in ("duration", "distance", "share"):
+    if shape == "duration":
+        return any(_is_duration(sentence, m, q) for m in _DURATION.finditer(sentence))
+    if shape in ("distance", "share"):
         pattern = {"duration": _DURATION, "distance": _DISTANCE, "share": _SHARE}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
     words = tokens(sentence)
@@ -129,6 +133,16 @@ def has_shape(
         or any(counted(w) for w in words[max(0, i - 4) : i])
         for i in numbers
     )
+
+
+def _is_duration(sentence: str, match: re.Match[str], question: str) -> bool:
+    """A duration the question lacks, not an age ("nine months old"), in the unit of "how
+    many years ...?" when it asks in one."""
+    said = match.group(0).lower()
+    if said in question or re.match(r"[\s-]*old\b", sentence[match.end() :]):
+        return False
+    unit = re.search(rf"\bhow many ({_TIME_UNIT})", question)
+    return unit is None or unit.group(1).rstrip("s") in said
 
 
 def sum_is_theirs(sentence: str, amount: re.Pattern[str], said: Callable[[str], bool]) -> bool:
@@ -219,6 +233,34 @@ def role_asked(question: str) -> list[str]:
 _NAME = re.compile(r"\b[A-Z][a-zA-Z'’-]+(?:\s+(?:[A-Z][a-zA-Z'’.-]*|de|van|von|al|bin))+")
 
 
+def role_owner(question: str) -> str | None:
+    """Whose role "Who is Alshammari's attorney?" asks for ("Alshammari"): the role is
+    someone's, not any attorney's."""
+    match = _ROLE_QUESTION.match(question.strip())
+    owner = re.match(r"(.+?)['’]s\s", match.group("role")) if match else None
+    return owner.group(1) if owner else None
+
+
+def role_owned(
+    sentence: str, is_role: Callable[[str], bool], is_owner: Callable[[str], bool]
+) -> bool:
+    """Whether the role in the sentence may be the owner's: a possessive or the owner just
+    before it ("his attorney", "Alshammari's defence lawyer", "Italian Education Minister"),
+    or no one else's ("Minister of Education Stefania Giannini") — not "Deputy Utah County
+    Attorney Craig Johnson" for "Alshammari's attorney"."""
+    words = tokens(sentence)
+    for i, word in enumerate(words):
+        if is_role(word):
+            before = words[max(0, i - 3) : i]
+            if any(w.lower() in _POSSESSIVE or w.endswith("'s") or is_owner(w) for w in before):
+                return True
+            start = max(0, i - 3)
+            others = [w for j, w in enumerate(before, start) if j > 0 and w[:1].isupper()]
+            if not others:
+                return True
+    return False
+
+
 def named_in_role(
     sentence: str, role: list[Callable[[str], bool]], asked: Callable[[str], bool]
 ) -> bool:
@@ -254,6 +296,22 @@ def named_in_role(
     return False
 
 
+_BE = {"was", "were", "is", "are", "be", "been", "being"}
+
+
+def doer_named(sentence: str, is_verb: Callable[[str], bool]) -> bool:
+    """Whether the sentence can name who did the asked thing ("who posted the bail?"): the
+    verb in the active voice, or a passive with its "by": "$100,000 in bail was posted for
+    him" names no one who posted it."""
+    words = tokens(sentence)
+    uses = [i for i, w in enumerate(words) if is_verb(w)]
+    for i in uses:
+        passive = any(w.lower() in _BE for w in words[max(0, i - 2) : i])
+        if not passive or any(w.lower() == "by" for w in words[i + 1 : i + 4]):
+            return True
+    return not uses
+
+
 _SAY = r"(?:sa(?:y|ys|id)|told|tells?|stated?|add(?:ed|s)|noted?|explained|wrote|argued|insisted|claimed|warned|announced|commented|described)"
 _SAY_WORD = re.compile(rf"^{_SAY}$", re.IGNORECASE)
 
@@ -273,12 +331,10 @@ def speaker_speaks(sentence: str, is_speaker: Callable[[str], bool]) -> bool:
         after = words[i + 1 : i + 6]
         for j, w in enumerate(after):
             if is_speaker(w):
-                rest = after[j + 1 : j + 2]
-                if (
-                    not rest
-                    or rest[0] in {".", ",", ";", ":", "'", '"', "”"}
-                    or rest[0][0].isupper()
-                ):
+                # "..., said the mayor, Joe Bloggs." — not "said victim Ron Lane was gay",
+                # where the speaker's words are the subject of what is said.
+                rest = [r for r in words[i + 2 + j :] if not (r[0].isupper() or is_speaker(r))]
+                if not rest or rest[0] in {".", ",", ";", ":", "'", '"', "”", "(", "-", "–"}:
                     return True
     return False
 
@@ -303,17 +359,94 @@ _UNKNOWN = re.compile(
 
 
 def asks_reason(question: str) -> bool:
-    return bool(re.match(r"\s*why\b", question.lower()))
+    return bool(re.match(r"\s*why\b", question.lower())) or asks_cause(question)
+
+
+_CAUSE_QUESTION = re.compile(
+    r"\s*what\s+(?:(?:has|had|might have|may have)\s+)?(?:caused|causes|cause|led to|leads to|"
+    r"prompted|triggered|sparked|was behind|is behind)\b"
+    r"|\s*what\s+(?:is|was|were|are)\s+the\s+(?:cause|causes|reason|reasons|motive)\b",
+    re.IGNORECASE,
+)
+# The words of "what caused ...?" that ask for the reason rather than name the asked thing.
+CAUSE_WORDS = {"cause", "caused", "causes", "led", "lead", "leads", "prompted", "triggered",
+               "sparked", "reason", "reasons", "motive", "behind"}  # fmt: skip
+
+
+def asks_cause(question: str) -> bool:
+    """ "What caused the fire?", "What led to ...?", "What was the reason for ...?": a "why"
+    question in other words."""
+    return bool(_CAUSE_QUESTION.match(question))
+
+
+# Reason words that are verbs of causing: "R caused X", "X was caused by R".
+_CAUSING = re.compile(
+    r"^(?:caus\w*|led to|triggered|sparked|prompted|result(?:ed|ing)? in)$", re.IGNORECASE
+)
+_CALENDAR = {
+    "january", "february", "march", "april", "may", "june", "july", "august", "september",
+    "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday",
+    "saturday", "sunday", "yesterday", "today", "tomorrow", "last", "week", "month", "year",
+}  # fmt: skip
+
+
+# What "what caused X?" accepts as a cause: not a purpose ("to protect"), a modal ("could
+# have") or a bare time ("after"), unless the time clause opens the asked event ("the stampede
+# began when ...", "the fire broke out after ...").
+_CAUSE = re.compile(
+    r"^(?:because|due to|owing to|as a result|result(?:ed|ing)? (?:from|in)|blamed?|"
+    r"attributed|caus\w*|led to|triggered|sparked|prompted|reason|lack of|failure|failed|poor)$",
+    re.IGNORECASE,
+)
+_ONSET = re.compile(
+    r"\b(?:began|begun|started|broke out|erupted|happened|occurred|came|took place)\s+"
+    r"(?:when|after|as)\b",
+    re.IGNORECASE,
+)
+
+
+def gives_cause(sentence: str, asked: Callable[[str], bool]) -> bool:
+    """A reason that is a cause (for "what caused X?"): a causal word, or the asked event's
+    onset followed by what set it off."""
+    for onset in _ONSET.finditer(sentence):
+        before = [w for w in tokens(sentence[: onset.start()])[-4:] if w[:1].isalnum()]
+        after = [w for w in tokens(sentence[onset.end() :])[:5] if w[:1].isalnum()]
+        if any(asked(w) for w in before) and any(_new(w, asked) for w in after):
+            return True
+    causal = [m for m in _REASON.finditer(sentence) if _CAUSE.match(m.group(0))]
+    return any(_reason_at(sentence, m, asked) for m in causal)
 
 
 def gives_reason(sentence: str, asked: Callable[[str], bool]) -> bool:
     """Whether the sentence gives a reason: a reason word followed by something the question
-    does not already say ("after Bob Bradley's sacking" restates "why was Bradley sacked?")."""
-    for match in _REASON.finditer(sentence):
-        following = [w for w in tokens(sentence[match.end() :])[:5] if w[:1].isalnum()]
-        if any(not asked(w) and w.lower() not in _FUNCTION_WORDS for w in following):
-            return True
-    return False
+    does not already say ("after Bob Bradley's sacking" restates "why was Bradley sacked?"; "on
+    2 March" is a date, not a reason). A verb of causing must point at the asked thing: "a
+    storm caused the crane to fall", "the fire was caused by a heater" — not "the blaze ...
+    caused travel delays", which gives an effect."""
+    return any(_reason_at(sentence, m, asked) for m in _REASON.finditer(sentence))
+
+
+def _reason_at(sentence: str, match: re.Match[str], asked: Callable[[str], bool]) -> bool:
+    following = [w for w in tokens(sentence[match.end() :])[:5] if w[:1].isalnum()]
+    if not _CAUSING.match(match.group(0)):
+        return any(_new(w, asked) for w in following)
+    if following[:1] and following[0].lower() == "by":
+        return any(_new(w, asked) for w in following[1:])
+    preceding = [w for w in tokens(sentence[: match.start()])[-6:] if w[:1].isalnum()]
+    # "R caused the fire": the asked thing is what was caused, not a modifier of it ("resulted
+    # in our fire safety officers conducting ...").
+    after = tokens(sentence[match.end() :])[:8]
+    while after and after[0].lower() in _FUNCTION_WORDS:
+        after = after[1:]
+    head = after[:1] and asked(after[0]) and not (after[1:2] and _new(after[1], asked))
+    return bool(head) and any(_new(w, asked) for w in preceding)
+
+
+def _new(word: str, asked: Callable[[str], bool]) -> bool:
+    """A word that can say something the question did not: not one of its own, not a
+    function word, not a date or a number."""
+    low = word.lower()
+    return word[:1].isalpha() and not (asked(word) or low in _FUNCTION_WORDS or low in _CALENDAR)
 
 
 _FUNCTION_WORDS = set(STOPWORDS_EN) | {"off", "up", "out", "down", "away", "over", "back"}
@@ -328,11 +461,16 @@ def says_unknown(sentence: str) -> bool:
 # A straight quote after the stop may open the next sentence or close this one: split before
 # it; a closing curly quote stays with its sentence.
 _GLUED = re.compile(r"(?<=[a-z0-9)%][.!?])(?=[\"“]?[A-Z])|(?<=[a-z0-9)%][.!?]”)(?=[A-Z])")
+# A feed's boilerplate glued to the story without a stop: "... on this deviceSadio Mane
+# scored", "Copy this linkHarry Whitlam died" (a lowercase word run into a capitalised one;
+# not "MetroHealth", "iPhone").
+_GLUED_WORDS = re.compile(r"(?<![\w'’-])([a-z]{4,})(?=[A-Z][a-z]*\s)")
 
 
 def unglued(sentence: str) -> list[str]:
     """A sentence split where its source lost the space after a full stop ("... the
     ferry.Since launching ..."): such feeds glue whole paragraphs into one "sentence", which
     then holds some number, name and date for every question."""
-    parts = [p.strip() for p in _GLUED.split(sentence)]
+    sentence = _GLUED_WORDS.sub("\\1\n", sentence)
+    parts = [p.strip() for part in sentence.split("\n") for p in _GLUED.split(part)]
     return [p for p in parts if p]

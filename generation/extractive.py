@@ -20,6 +20,7 @@ own and are not required. Otherwise the service abstains."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal
@@ -30,7 +31,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation import answer_slots
+from newsdesk.generation import answer_slots, paraphrases
 from newsdesk.index.text import sentence_spans
 
 QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
@@ -217,43 +218,8 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[Passage], max_sentences: int = 2) -> list[str]:
         """The sentences that answer the question, best first; [] means abstain."""
-        by_sentence = _sentences_with_context(passages)
-        if not by_sentence:
-            return []
         kind = question_kind(question)
-        quote = asks_for_quote(question)
-        asked = question_keys(question)
-        verbs = question_verbs(question)
-        required = question_required(question)
-        soft = reworded_verbs(question)
-        specifics = question_specifics(question)
-        speaker = question_speaker(question)
-        stories = _story_keys(passages)
-        titles = {p.article_id: word_keys(p.title) for p in passages}
-        named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
-        slot = _Slot(question, kind, asked | specifics_keys(specifics), speaker if quote else set())
-        kept: list[tuple[str, float]] = []
-        for text, (article_id, _context) in by_sentence.items():
-            if not specifics <= named[article_id]:
-                continue  # the question names something this story never mentions
-            if story_gaps(asked, required - soft, stories[article_id]):
-                continue  # ... or asks about something it never mentions
-            # A story's sentences are all about its title ("Ctenophora", "Mecca crane
-            # collapse"): its words count as said in each; words the story lacks (a reworded
-            # background word, forgiven above) cannot be in any sentence and are not counted.
-            own = word_keys(text) | titles[article_id]
-            present = [k for k in asked if covered(k, stories[article_id])]
-            binding = sum(covered(k, own) for k in present) / len(present) if present else 0.0
-            if binding < self.min_binding or not answers_kind(text, kind, question):
-                continue
-            said = word_keys(text)  # the title's words do not say who spoke
-            if quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
-                continue  # a quote answers only in the sentence that says who speaks
-            if not all(covered(k, own) for k in verbs if covered(k, stories[article_id])):
-                continue  # the asked event ("drowned", "released") is not this sentence's
-            if not slot.filled(text):
-                continue  # what it holds of the asked kind answers another question
-            kept.append((text, binding))
+        kept = [(v.sentence, v.binding) for v in self.verdicts(question, passages) if v.answers]
         if not kept:
             return []
         vectors = self.embedder.embed([question, *(text for text, _ in kept)])
@@ -266,6 +232,64 @@ class ExtractiveAnswerer:
         limit = 1 if kind != "other" else max_sentences
         best = candidates[0].relevance
         return [c.text for c in candidates[:limit] if c.relevance >= 0.85 * best]
+
+    def verdicts(self, question: str, passages: list[Passage]) -> list[Verdict]:
+        """Each passage sentence with the first check it fails (None: it answers)."""
+        by_sentence = _sentences_with_context(passages)
+        if not by_sentence:
+            return []
+        kind = question_kind(question)
+        quote = asks_for_quote(question)
+        asked = question_keys(question)
+        verbs = question_verbs(question)
+        # The asked event: its verbs, and its news-event words in any form ("sell" is no
+        # inflected verb, but "why did Home Retail sell Homebase?" asks about the sale).
+        events = {k for k in asked if k.startswith("~")} - _asked_for_keys(question)
+        event_verbs = (verbs | events) - described_verbs(question)
+        # A measured answer ("how long was he lost at sea?" — "hadn't been heard from in 66
+        # days") is bound by its shape and the question's names; its verb may be reworded.
+        measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
+        required = question_required(question)
+        soft = reworded_verbs(question)
+        checked = event_verbs - soft if kind == "number" and measured else event_verbs
+        specifics = question_specifics(question)
+        speaker = question_speaker(question)
+        stories = _story_keys(passages)
+        titles = {p.article_id: word_keys(p.title) for p in passages}
+        headlines = _headline_keys(passages)
+        named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
+        slot = _Slot(question, kind, asked | specifics_keys(specifics), speaker if quote else set())
+        slot.event = event_verbs if kind == "person" else set()
+        found: list[Verdict] = []
+        for text, (article_id, _context) in by_sentence.items():
+            story = stories[article_id]
+            # A story's sentences are all about its title ("Ctenophora", "Mecca crane
+            # collapse"): its words count as said in each; words the story lacks (a reworded
+            # background word, forgiven below) cannot be in any sentence and are not counted.
+            own = word_keys(text) | titles[article_id]
+            present = [k for k in asked if covered(k, story)]
+            binding = sum(covered(k, own) for k in present) / len(present) if present else 0.0
+            said = word_keys(text)  # the title's words do not say who spoke
+            if not specifics <= named[article_id]:
+                failed: str | None = "names"  # the question names what this story never does
+            elif story_gaps(asked, required - soft, story):
+                failed = "story"  # ... or asks about something it never mentions
+            elif binding < self.min_binding:
+                failed = "binding"
+            elif not answers_kind(text, kind, question):
+                failed = "kind"
+            elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
+                failed = "quote"  # a quote answers only in the sentence that says who speaks
+            elif not all(
+                covered(k, said | headlines[article_id]) for k in checked if covered(k, story)
+            ):
+                failed = "verb"  # the asked event ("drowned", "released") is not this sentence's
+            elif not slot.filled(text):
+                failed = "slot"  # what it holds of the asked kind answers another question
+            else:
+                failed = None
+            found.append(Verdict(text, article_id, binding, failed))
+        return found
 
 
 # Verbs that lend their object its meaning rather than adding one ("impose a no-fly zone",
@@ -282,6 +306,8 @@ _FUNCTION = {
     "must", "may", "might", "can", "could", "shall", "should", "would", "will",
     "she", "he", "her", "him", "his", "hers", "they", "them", "their", "we", "us", "our",
     "you", "your", "i", "me", "my", "its", "it",
+    # Particles of phrasal verbs ("break out", "pick up"): the verb carries the meaning.
+    "out", "up", "off", "down", "away", "back",
 }  # fmt: skip
 # Words that only say which kind of answer is wanted (covered by the kind check).
 _KIND_WORDS = {
@@ -305,43 +331,15 @@ def _lemma(word: str) -> str:
 
 
 def _words(text: str) -> list[str]:
-    words = (w.lower().replace("’", "'") for w in _WORD.findall(text))
+    words = (w.lower().replace("’", "'") for w in _WORD.findall(paraphrases.rewritten(text)))
     words = (w[:-2] if w.endswith("'s") else w.rstrip("'") for w in words)
     return [w for w in words if w not in _STOP and w not in _FUNCTION and len(w) > 1]
 
 
-# News reports the same event in different words ("injured" / "wounding", "died" / "killed"):
-# a question in one must find a story in the other. Word embeddings cannot tell these apart
-# from merely related words (injured~wounding 0.57 < mayor~governor 0.66 with MiniLM), so the
-# common ones are listed; each group counts as one word.
-_SAME_EVENT = (
-    ("injure", "injured", "injury", "injuries", "wound", "wounded", "wounding", "hurt"),
-    ("kill", "killed", "killing", "die", "died", "dead", "death", "deaths", "fatality"),
-    ("drown", "drowned", "drowning"),
-    ("arrest", "arrested", "detain", "detained", "detention"),
-    ("evacuate", "evacuated", "evacuation"),
-    ("resign", "resigned", "resignation", "quit"),
-)
-
-
-# The same thing under its common news names ("the vessel that rescued him" / "the ship"):
-# one key per group, but not a news event — these are not required of a story for being
-# named. Roles are not merged: a story with a governor has no mayor.
-_SAME_THING = (
-    ("vessel", "ship", "boat"),
-    ("vehicle", "car"),
-    ("firm", "company"),
-    ("staff", "personnel", "employees", "workers"),
-    ("lawyer", "attorney", "solicitor", "barrister"),
-    ("author", "writer"),
-    ("sentence", "sentenced", "jail", "jailed", "imprisoned", "imprisonment"),
-    ("film", "movie"),
-)
-
-
 def _event_groups() -> dict[str, str]:
     groups = {}
-    for words, mark in [*((w, "~") for w in _SAME_EVENT), *((w, "=") for w in _SAME_THING)]:
+    events = ((w, "~") for w in paraphrases.SAME_EVENT)
+    for words, mark in [*events, *((w, "=") for w in paraphrases.SAME_THING)]:
         for word in words:
             for stem in (_STEMMER.stemWord(_lemma(word)), _STEMMER.stemWord(word)):
                 groups[stem] = f"{mark}{words[0]}"
@@ -366,6 +364,8 @@ def word_keys(text: str) -> set[str]:
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
     kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
+    if answer_slots.asks_cause(question):
+        kind_words = kind_words | answer_slots.CAUSE_WORDS
     lemmas = (_lemma(w) for w in _words(question) if w not in kind_words)
     return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
 
@@ -468,9 +468,12 @@ def question_verbs(question: str) -> set[str]:
     Told apart from nouns and modifiers ("applicants", "working days") by the word's ending."""
     verbs = set()
     capitalised = {w.lower() for w in _WORD.findall(question) if w[0].isupper()}
+    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
+    if answer_slots.asks_cause(question):
+        kind_words = kind_words | answer_slots.CAUSE_WORDS
     for word in _words(question):
         lemma = _lemma(word)
-        if word in capitalised or word in _KIND_WORDS or lemma in _LIGHT_VERBS:
+        if word in capitalised or word in kind_words or lemma in _LIGHT_VERBS:
             continue
         # Not plurals, gerunds, nor comparatives ("hardest", "easier": adjectives).
         if lemma != word and not word.endswith(("s", "ing", "men", "est", "er")):
@@ -486,7 +489,42 @@ def question_verbs(question: str) -> set[str]:
         lemma = _lemma(modal.group(1).lower())
         if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
+    # "In what year were the frigates decommissioned?": a passive's participle ends the
+    # question (the lemmatiser does not know every participle).
+    passive = re.search(r"\b(?:was|were|been|is|are)\b.*\b([a-z]{3,}ed)\s*\?\s*$", question)
+    if passive and _words(passive.group(1)) and passive.group(1) not in kind_words:
+        lemma = _lemma(passive.group(1))
+        if lemma not in _LIGHT_VERBS:
+            verbs.add(_key(_STEMMER.stemWord(lemma)))
+    # "Who coaches Rafael Nadal?", "Who owns the club?": a present verb after "who" (the
+    # ending test above reads it as a plural noun).
+    if present := re.match(r"\s*who\s+([a-z]+s)\s+\w", question, re.I):
+        word = present.group(1).lower()
+        lemma = _lemma(word)
+        if not re.fullmatch(_AUX, word) and _words(word) and lemma not in _LIGHT_VERBS:
+            verbs.add(_key(_STEMMER.stemWord(lemma)))
     return verbs
+
+
+def _asked_for_keys(question: str) -> set[str]:
+    """The kind of thing "what injury ...?" asks for: the answer is one ("broke his
+    shoulder"), it need not name the kind."""
+    match = _ASKED_FOR.search(question)
+    return _phrase_keys(_TOKEN.findall(match.group(1)), set()) if match else set()
+
+
+_RELATIVE = re.compile(r"\s(?:who|that|which)\s+([^,;?]+)", re.IGNORECASE)
+
+
+def described_verbs(question: str) -> set[str]:
+    """The verbs of a relative clause ("the boy *who told* his father", "the vessel *that
+    rescued* him"): they say which one is meant, not the event asked about, so the answer's
+    sentence need not repeat them (its story must still mention them)."""
+    verbs = question_verbs(question)
+    found: set[str] = set()
+    for match in _RELATIVE.finditer(question):
+        found |= {k for k in question_keys(match.group(1)) if k in verbs or k.startswith("~")}
+    return found
 
 
 def covered(key: str, keys: set[str]) -> bool:
@@ -520,12 +558,17 @@ class _Slot:
         self.counted = _phrase_keys(_TOKEN.findall(counted.group(1)), set()) if counted else set()
         role = answer_slots.role_asked(question) if kind in ("person", "other") else []
         self.role = [question_keys(w) for w in role if question_keys(w)]
+        owner = answer_slots.role_owner(question) if self.role else None
+        self.owner = question_keys(owner) if owner else set()
         self.reason = answer_slots.asks_reason(question)
+        self.cause = answer_slots.asks_cause(question)
+        self.event: set[str] = set()  # "who VERBed?": the verb whose doer is asked for
         money = [w for w in _words(question) if w in _MONEY_WORDS]
         self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
 
     def filled(self, sentence: str) -> bool:
-        if answer_slots.says_unknown(sentence):
+        # "Alshammari's attorney Ron Yengich declined to comment" still names the attorney.
+        if answer_slots.says_unknown(sentence) and not self.role:
             return False
         if self.kind == "money" and not answer_slots.sum_is_theirs(
             sentence, _MONEY, lambda w: _is(w, self.money)
@@ -539,14 +582,23 @@ class _Slot:
             (lambda w: _is(w, self.counted)) if self.counted else None,
         ):
             return False
+        is_role: list[Callable[[str], bool]] = [partial(_is, keys=keys) for keys in self.role]
         if self.role and not answer_slots.named_in_role(
-            sentence, [partial(_is, keys=keys) for keys in self.role], lambda w: _is(w, self.asked)
+            sentence, is_role, lambda w: _is(w, self.asked)
         ):
+            return False
+        if self.owner and not answer_slots.role_owned(
+            sentence, is_role[-1], lambda w: _is(w, self.owner)
+        ):
+            return False  # "Alshammari's attorney", not "Utah County Attorney Craig Johnson"
+        if self.event and not answer_slots.doer_named(sentence, lambda w: _is(w, self.event)):
             return False
         if self.speaker and not answer_slots.speaker_speaks(
             sentence, lambda w: _is(w, self.speaker)
         ):
             return False
+        if self.cause:
+            return answer_slots.gives_cause(sentence, lambda w: _is(w, self.asked))
         return not self.reason or answer_slots.gives_reason(sentence, lambda w: _is(w, self.asked))
 
 
@@ -557,6 +609,20 @@ def _is(word: str, keys: set[str]) -> bool:
 
 def specifics_keys(specifics: set[str]) -> set[str]:
     return {k for s in specifics for k in word_keys(s)}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A passage sentence and the first check it fails (`failed` None: it answers)."""
+
+    sentence: str
+    article_id: str
+    binding: float
+    failed: str | None
+
+    @property
+    def answers(self) -> bool:
+        return self.failed is None
 
 
 @dataclass(frozen=True)
@@ -597,6 +663,22 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
         if best is None or len(missing) < len(best):
             best = missing
     return best or []
+
+
+def _headline_keys(passages: list[Passage]) -> dict[str, set[str]]:
+    """Per article, the word keys of its title when it is a headline. An article ingested
+    without one is titled with its first sentence (index/ingest.py): its names stand in for
+    the "she" and "they" of later sentences (binding), but its event is its own — "Last
+    year, HMS Ark Royal was sold" does not say when the lead's frigates were decommissioned."""
+    texts = _story_texts(passages)
+    keys: dict[str, set[str]] = {}
+    for passage in passages:
+        title = passage.title.strip()
+        lead = (
+            title.endswith(("…", ".", "!", "?")) or title in texts[passage.article_id][len(title) :]
+        )
+        keys[passage.article_id] = set() if lead else word_keys(title)
+    return keys
 
 
 def _story_texts(passages: list[Passage]) -> dict[str, str]:

@@ -1,0 +1,75 @@
+"""News wording for the same thing: the word lists the extractive rules compare words with.
+
+A question and its story often name the asked thing differently ("bought" / "sold to",
+"weaknesses" / "vulnerabilities", "the first quarter" / "the first three months"). Word
+embeddings cannot tell such pairs from merely related words (injured~wounding 0.57 <
+mayor~governor 0.66 with MiniLM), so the common ones are listed here; each group counts as
+one word. Roles stay apart where they differ (a story with a governor has no mayor); a role
+and the verb of doing it are one ("who manages QPR?" / "QPR boss Chris Ramsey")."""
+
+from __future__ import annotations
+
+import re
+
+# The same news event in different words: required of a story whenever a question names it.
+SAME_EVENT: tuple[tuple[str, ...], ...] = (
+    ("injure", "injured", "injury", "injuries", "wound", "wounded", "wounding", "hurt"),
+    ("kill", "killed", "killing", "die", "died", "dead", "death", "deaths", "fatality"),
+    ("drown", "drowned", "drowning"),
+    ("arrest", "arrested", "detain", "detained", "detention"),
+    ("evacuate", "evacuated", "evacuation"),
+    ("resign", "resigned", "resignation", "quit"),
+    # A sale seen from either side: "who bought Homebase?" / "sold Homebase to Wesfarmers".
+    ("buy", "bought", "purchase", "purchased", "acquire", "acquired", "acquisition", "sell",
+     "sold", "takeover"),
+    ("beat", "defeat", "defeated", "overcame", "overcome"),
+    ("score", "scored", "scorer", "goal", "goals", "netted"),
+)  # fmt: skip
+
+# The same thing under its common news names ("the vessel that rescued him" / "the ship"):
+# one key per group, not required of a story for being named.
+SAME_THING: tuple[tuple[str, ...], ...] = (
+    ("vessel", "ship", "boat"),
+    ("vehicle", "car"),
+    ("firm", "company"),
+    ("staff", "personnel", "employees", "workers"),
+    ("lawyer", "attorney", "solicitor", "barrister"),
+    ("author", "writer"),
+    ("sentence", "sentenced", "jail", "jailed", "imprisoned", "imprisonment"),
+    ("film", "movie"),
+    ("weakness", "weaknesses", "vulnerability", "vulnerabilities", "flaw", "flaws"),
+    ("member", "members", "membership", "belong", "belongs"),
+    ("preferred", "favourite", "favorite"),
+    ("shop", "shops", "store", "stores", "shopkeeper"),
+    ("fire", "blaze", "flames"),
+    ("quarter", "quarterly"),
+    ("british", "brits", "briton", "britons"),
+    # A role and the verb of doing it.
+    ("manager", "manage", "manages", "managed", "boss"),
+    ("owner", "own", "owns", "owned"),
+    ("leader", "lead", "leads", "led"),
+    ("chairman", "chair", "chairs", "chaired", "chairwoman", "chairperson"),
+    ("editor", "edit", "edits", "edited"),
+)  # fmt: skip
+
+# Phrases that name one of the words above, rewritten to it before words are compared.
+_PHRASES = (
+    (re.compile(r"\b(first|second|third|fourth|final|last) three months\b", re.I), r"\1 quarter"),
+    (re.compile(r"\b(?:first|top) choice\b", re.I), "preferred"),
+    (re.compile(r"\bpick(?:s|ed|ing)? up\b", re.I), "learn"),
+    # The loser's side of a defeat: "lost to Novak Djokovic" answers "who beat Nadal?".
+    (re.compile(r"\b(?:lost|lose|loses|losing) to\b", re.I), "beaten by"),
+    # A scoreline ("6-3 6-1", "2-1") is the score of a match.
+    (re.compile(r"\b\d{1,2}-\d{1,2}\b(?!-)"), "score"),
+)
+
+
+def rewritten(text: str) -> str:
+    """The text with the listed phrases put in their one-word form (a scoreline is kept and
+    "score" added, so the number stays an answer)."""
+    for pattern, word in _PHRASES:
+        if word == "score":
+            text = pattern.sub(lambda m: f"{m.group(0)} score", text)
+        else:
+            text = pattern.sub(word, text)
+    return text
