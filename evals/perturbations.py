@@ -11,8 +11,10 @@ sentences either side), and whether the passage supports it:
   such as "It was reported that", "more than" as "over");
 - unsupported, one fact changed: `name` (a name swapped for one from another article),
   `number`, `date` (weekday, month or year), `negation` (added or removed), `attribution`
-  (the speaker swapped for another person of the same article when it has one), and
-  `unrelated` (a sentence of another article: nothing in it is supported).
+  (the speaker swapped for another person of the same article when it has one), `addition`
+  (a detail the source never states added to the sentence: the closing clause of a sentence
+  of another article, as abstractive summaries invent one) and `unrelated` (a sentence of
+  another article: nothing in it is supported).
 
 Articles are split by a hash of their id into `tune` (60 %) and `test` (40 %): the checker's
 weights are fitted on `tune` only (bench/train_checker.py), figures are reported on `test`.
@@ -44,7 +46,7 @@ def _words(text: str) -> list[str]:
 
 
 SUPPORTED_KINDS = ("original", "restatement", "paraphrase")
-CHANGED_KINDS = ("name", "number", "date", "negation", "attribution", "unrelated")
+CHANGED_KINDS = ("name", "number", "date", "negation", "attribution", "addition", "unrelated")
 KINDS = SUPPORTED_KINDS + CHANGED_KINDS
 SENTENCES_PER_ARTICLE = 5
 WINDOW = 2  # passage = the sentence and up to WINDOW sentences either side
@@ -395,6 +397,29 @@ def _paraphrase(sentence: str, passage: str, rng: random.Random) -> tuple[str, s
     return text, "; ".join(how)
 
 
+# An invented detail: a closing clause of another article's sentence ("…, killing two
+# people", "…, after a row over pay"), only when most of its words are new to the passage.
+_CLOSING_CLAUSE = re.compile(
+    r", (?P<clause>(?:after|before|while|when|as|killing|leaving|following|despite|amid|with|"
+    r"which|who|because|in a|in an|for|to)\b[^,;:\"“”'‘’()]{12,90})[.!?]$"
+)
+
+
+def _add_detail(
+    sentence: str, passage: str, others: list[str], rng: random.Random
+) -> tuple[str, str] | None:
+    if not sentence.endswith(".") or sentence.rstrip(".").endswith(('"', "”", "'", "’")):
+        return None
+    candidates = [m["clause"] for s in others if (m := _CLOSING_CLAUSE.search(s))]
+    rng.shuffle(candidates)
+    for clause in candidates[:50]:
+        words = [w for w in re.findall(r"[A-Za-z]{4,}", clause)]
+        new = [w for w in words if not _present(w, passage)]
+        if len(words) >= 2 and len(new) >= max(2, len(words) // 2):
+            return f"{sentence[:-1]}, {clause}.", clause
+    return None
+
+
 # --- building the set -----------------------------------------------------------------------
 
 
@@ -543,6 +568,11 @@ def _items_for(
             )
     if others and rng.random() < 0.5:
         yield item("unrelated", rng.choice(others))
+    # Its own random stream, as for paraphrases: the items above stay as they were.
+    if added := _add_detail(
+        sentence, passage, others, random.Random(f"addition/{article.id}/{index}")
+    ):
+        yield item("addition", added[0], {"to": added[1]})
 
 
 def write(items: list[Item], path: Path) -> None:
@@ -589,7 +619,8 @@ class Evaluation:
     labels: list[bool]
 
 
-_EXPECTED = {"unrelated": {"missing", "name", "number", "date", "negation", "attribution"}}
+_ANY = {"missing", "name", "number", "date", "negation", "attribution"}
+_EXPECTED = {"unrelated": _ANY, "addition": _ANY}
 
 
 def evaluate(checker: CitationChecker, items: list[Item]) -> Evaluation:
