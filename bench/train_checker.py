@@ -20,13 +20,7 @@ from sklearn.linear_model import LogisticRegression
 
 from newsdesk.container import build_embedder
 from newsdesk.evals import perturbations
-from newsdesk.generation.checker_model import (
-    FEATURES,
-    WEIGHTS_FILE,
-    CheckerModel,
-    capped,
-    load_model,
-)
+from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE, CheckerModel, load_model
 from newsdesk.generation.citations import _evidence_units
 from newsdesk.generation.support import SupportScorer
 from newsdesk.settings import Settings
@@ -74,8 +68,10 @@ def main() -> None:
     model = load_model()
     for _ in range(2):
         chosen = np.stack([rows[int(np.argmax(model.support(rows)))] for rows in per_unit])
+        capped = chosen.copy()
+        capped[:, 2:] = np.minimum(capped[:, 2:], 2.0)
         fit = LogisticRegression(C=args.c, class_weight="balanced", max_iter=1000)
-        fit.fit(capped(chosen), labels)
+        fit.fit(capped, labels)
         model = CheckerModel(bias=float(fit.intercept_[0]), weights=fit.coef_[0].astype(float))
     support = model.support(chosen)
     flagged_true = float((support[labels] < 0.5).mean())

@@ -3,7 +3,7 @@
 support = sigmoid(bias + Σ weight_f · feature_f), features in FEATURES order. The weights live
 in checker_weights.json beside this file; `bench/train_checker.py` fits them on the `tune`
 split of the perturbation set (evals/suites/perturbations.jsonl.gz) and nothing else, so the
-`test` split stays an honest measure. Small on purpose: ten numbers a reader can check
+`test` split stays an honest measure. Small on purpose: nine numbers a reader can check
 (a missing name should weigh strongly against support, a high cosine for it).
 """
 
@@ -27,12 +27,8 @@ FEATURES = (
     "dates",  # weekdays, months, years of the claim not in the evidence
     "negations",  # polarity disagreements
     "attributions",  # the claim's speaker is not the evidence's
-    "novel",  # the claim's words found nowhere in the cited passage, weighed by specificity
 )
 COUNT_CAP = 2.0  # a second missing name is as damning as a tenth
-# The missing-fact counts are capped; `novel` is not: each specific word the source never
-# used is one more thing it did not say (see generation/novelty.py).
-_CAPPED = slice(2, FEATURES.index("novel"))
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,9 @@ class CheckerModel:
 
     def support(self, features: np.ndarray) -> np.ndarray:
         """Support in [0, 1] for rows of features (the last axis in FEATURES order)."""
-        logits = self.bias + capped(features) @ self.weights
+        capped = features.copy()
+        capped[..., 2:] = np.minimum(capped[..., 2:], COUNT_CAP)
+        logits = self.bias + capped @ self.weights
         return (1.0 / (1.0 + np.exp(-logits))).astype(np.float32)
 
     def to_json(self, **provenance: object) -> str:
@@ -50,16 +48,8 @@ class CheckerModel:
         return json.dumps({"bias": round(self.bias, 4), "weights": weights, **provenance}, indent=2)
 
 
-def capped(features: np.ndarray) -> np.ndarray:
-    """The features as the model reads them: the missing-fact counts capped at COUNT_CAP."""
-    out = features.copy()
-    out[..., _CAPPED] = np.minimum(out[..., _CAPPED], COUNT_CAP)
-    return out
-
-
 @lru_cache(maxsize=1)
 def load_model(path: Path = WEIGHTS_FILE) -> CheckerModel:
     data = json.loads(path.read_text(encoding="utf-8"))
-    # A feature the file predates weighs 0 (bench/train_checker.py starts from such a file).
-    weights = np.array([float(data["weights"].get(name, 0.0)) for name in FEATURES])
+    weights = np.array([float(data["weights"][name]) for name in FEATURES], dtype=np.float64)
     return CheckerModel(bias=float(data["bias"]), weights=weights)

