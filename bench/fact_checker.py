@@ -61,6 +61,10 @@ def per_kind(checker: citations.CitationChecker, items: list[perturbations.Item]
         share = kind.flagged / kind.items
         right = kind.right_kind / kind.items
         print(f"| {kind.kind} | {kind.items} | {share:.1%} | {right:.1%} |")
+    by_hand = [i for i in items if i.kind == "paraphrase" and i.change.get("how") == "by hand"]
+    if by_hand:
+        found = perturbations.evaluate(checker, by_hand).kinds["paraphrase"]
+        print(f"paraphrases written by hand: {found.flagged} of {found.items} flagged")
     from newsdesk.evals.metrics import roc_auc
 
     print(

@@ -3,13 +3,18 @@
 Each item is a claim, the passage it cites (the sentence it came from with up to two
 sentences either side), and whether the passage supports it:
 
-- supported: `original` (the sentence as written) and `restatement` (the same facts said
+- supported: `original` (the sentence as written), `restatement` (the same facts said
   differently: attribution moved, a full name shortened to the surname, "United States" as
-  "the U.S.", a number written another way, a trailing clause dropped, a synonym);
+  "the U.S.", a number written another way, a trailing clause dropped, a synonym) and
+  `paraphrase` (the same facts as an LLM restates them, in words the passage lacks: several
+  verbs and nouns swapped for synonyms, an opening phrase moved to the end, hedged framing
+  such as "It was reported that", "more than" as "over");
 - unsupported, one fact changed: `name` (a name swapped for one from another article),
   `number`, `date` (weekday, month or year), `negation` (added or removed), `attribution`
-  (the speaker swapped for another person of the same article when it has one), and
-  `unrelated` (a sentence of another article: nothing in it is supported).
+  (the speaker swapped for another person of the same article when it has one), `addition`
+  (a detail the source never states added to the sentence: the closing clause of a sentence
+  of another article, as abstractive summaries invent one) and `unrelated` (a sentence of
+  another article: nothing in it is supported).
 
 Articles are split by a hash of their id into `tune` (60 %) and `test` (40 %): the checker's
 weights are fitted on `tune` only (bench/train_checker.py), figures are reported on `test`.
@@ -40,8 +45,8 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-SUPPORTED_KINDS = ("original", "restatement")
-CHANGED_KINDS = ("name", "number", "date", "negation", "attribution", "unrelated")
+SUPPORTED_KINDS = ("original", "restatement", "paraphrase")
+CHANGED_KINDS = ("name", "number", "date", "negation", "attribution", "addition", "unrelated")
 KINDS = SUPPORTED_KINDS + CHANGED_KINDS
 SENTENCES_PER_ARTICLE = 5
 WINDOW = 2  # passage = the sentence and up to WINDOW sentences either side
@@ -322,6 +327,99 @@ def _restate(sentence: str, rng: random.Random) -> tuple[str, str] | None:
     return rng.choice(ways) if ways else None
 
 
+# LLM paraphrase: what a model writes when it restates a sentence in its own words. Each pair
+# keeps the meaning in the contexts news sentences use it (words with a common second sense —
+# "fire", "left", "rose", "fell", "plan" — are left out on purpose).
+_LLM_SYNONYMS = {
+    "killed": "slain", "died": "perished", "injured": "hurt", "wounded": "injured",
+    "bought": "purchased", "buy": "purchase", "helped": "assisted", "began": "started",
+    "started": "began", "ended": "finished", "stopped": "halted", "arrested": "detained",
+    "jailed": "imprisoned", "discovered": "found", "built": "constructed",
+    "tried": "attempted", "needed": "required", "allowed": "permitted", "allow": "permit",
+    "received": "got", "receive": "get", "showed": "indicated", "hit": "struck",
+    "struck": "hit", "warned": "cautioned", "claimed": "asserted", "announced": "revealed",
+    "big": "large", "large": "big", "huge": "enormous", "strong": "powerful",
+    "important": "significant", "quickly": "rapidly", "children": "kids", "car": "vehicle",
+    "cars": "vehicles", "people": "individuals", "money": "funds", "job": "position",
+    "jobs": "positions", "country": "nation", "officials": "authorities",
+    "attack": "assault", "attacks": "assaults", "company": "firm", "companies": "firms",
+    "firms": "companies", "accident": "incident", "crash": "collision",
+    "buildings": "structures", "agreement": "deal", "blaze": "fire", "rain": "rainfall",
+    "said": "stated", "says": "states", "told": "informed", "almost": "nearly",
+    "nearly": "almost",
+}  # fmt: skip
+_LLM_PHRASES = {
+    "more than": "over", "at least": "no fewer than", "as well as": "and",
+    "in order to": "to", "because of": "due to", "about": "around",
+}  # fmt: skip
+_FRONTED = re.compile(
+    r"^(?P<phrase>(?:On|In|At|After|Before|During|Since|Last|Earlier|Following|Later)\b"
+    r"[^,]{2,60}), (?P<rest>.+?)(?P<end>[.!?])$"
+)
+_LOWERABLE = frozenset(_words("The A An He She It They This That These Those Some Many Its"))
+_FRAMES = ("It was reported that ", "Reportedly, ", "The report says that ")
+
+
+def _paraphrase(sentence: str, passage: str, rng: random.Random) -> tuple[str, str] | None:
+    """The sentence restated as an LLM might, with at least one content word the passage
+    lacks; None when no rule applies."""
+    text, novel = sentence, 0
+    how: list[str] = []
+    words = list(_LLM_SYNONYMS.items())
+    rng.shuffle(words)
+    for word, synonym in words:
+        if len(how) == 3:
+            break
+        match = re.search(rf"(?<![\w-]){word}(?![\w-])", text, re.IGNORECASE)
+        if not match or (match.start() > 0 and match.group()[0].isupper()):
+            continue  # a capitalised word mid-sentence may be part of a name
+        new = synonym.capitalize() if match.group()[0].isupper() else synonym
+        text = text[: match.start()] + new + text[match.end() :]
+        how.append(f"{match.group()}→{new}")
+        novel += not _present(synonym, passage)
+    for phrase, shorter in _LLM_PHRASES.items():
+        # "about" only before a figure ("about 200"), not "talked about"
+        pattern = rf"\b{phrase}\b(?= \d)" if phrase == "about" else rf"\b{phrase}\b"
+        if re.search(pattern, text):
+            text = re.sub(pattern, shorter, text, count=1)
+            how.append(f"{phrase}→{shorter}")
+    if m := _FRONTED.match(text):  # "On Friday, the mosque …" → "The mosque … on Friday."
+        rest, phrase = m["rest"], m["phrase"]
+        text = f"{rest[0].upper()}{rest[1:]} {phrase[0].lower()}{phrase[1:]}{m['end']}"
+        how.append("opening phrase moved to the end")
+    if rng.random() < 0.4 and text.split()[0] in _LOWERABLE and not text.startswith("It "):
+        frame = rng.choice(_FRAMES)
+        text = frame + text[0].lower() + text[1:]
+        how.append(f"framed: {frame.strip()}")
+        novel += 1
+    if not novel or text == sentence:
+        return None
+    return text, "; ".join(how)
+
+
+# An invented detail: a closing clause of another article's sentence ("…, killing two
+# people", "…, after a row over pay"), only when most of its words are new to the passage.
+_CLOSING_CLAUSE = re.compile(
+    r", (?P<clause>(?:after|before|while|when|as|killing|leaving|following|despite|amid|with|"
+    r"which|who|because|in a|in an|for|to)\b[^,;:\"“”'‘’()]{12,90})[.!?]$"
+)
+
+
+def _add_detail(
+    sentence: str, passage: str, others: list[str], rng: random.Random
+) -> tuple[str, str] | None:
+    if not sentence.endswith(".") or sentence.rstrip(".").endswith(('"', "”", "'", "’")):
+        return None
+    candidates = [m["clause"] for s in others if (m := _CLOSING_CLAUSE.search(s))]
+    rng.shuffle(candidates)
+    for clause in candidates[:50]:
+        words = [w for w in re.findall(r"[A-Za-z]{4,}", clause)]
+        new = [w for w in words if not _present(w, passage)]
+        if len(words) >= 2 and len(new) >= max(2, len(words) // 2):
+            return f"{sentence[:-1]}, {clause}.", clause
+    return None
+
+
 # --- building the set -----------------------------------------------------------------------
 
 
@@ -346,7 +444,23 @@ def read_articles(samples: Path, suite: Path | None, suite_limit: int) -> list[S
     return articles
 
 
-def build(articles: list[SourceArticle], seed: int = 0) -> list[Item]:
+@dataclass(frozen=True)
+class HandParaphrase:
+    """A paraphrase written by hand, LLM-style, of sentence `sentence` of an article."""
+
+    article_id: str
+    sentence: int
+    claim: str
+
+
+def read_hand_paraphrases(path: Path) -> list[HandParaphrase]:
+    rows = path.read_text(encoding="utf-8").splitlines()
+    return [HandParaphrase(**json.loads(row)) for row in rows if row.strip()]
+
+
+def build(
+    articles: list[SourceArticle], seed: int = 0, by_hand: Iterable[HandParaphrase] = ()
+) -> list[Item]:
     rng = random.Random(seed)
     sentences: dict[str, list[str]] = {}
     for article in articles:
@@ -374,6 +488,24 @@ def build(articles: list[SourceArticle], seed: int = 0) -> list[Item]:
             items += _items_for(
                 article, index, sentence, passage, names[article.id], pool, others, rng
             )
+    source = {article.id: article.source for article in articles}
+    for number, written in enumerate(by_hand):
+        sents = sentences[written.article_id]
+        window = sents[max(written.sentence - WINDOW, 0) : written.sentence + WINDOW + 1]
+        items.append(
+            Item(
+                id=f"{written.article_id}/{written.sentence}/paraphrase-by-hand-{number}",
+                split=split_of(written.article_id),
+                kind="paraphrase",
+                supported=True,
+                claim=written.claim,
+                passage=" ".join(window),
+                original=sents[written.sentence],
+                article_id=written.article_id,
+                source=source[written.article_id],
+                change={"how": "by hand"},
+            )
+        )
     return items
 
 
@@ -417,6 +549,11 @@ def _items_for(
     yield item("original", sentence)
     if restated := _restate(sentence, rng):
         yield item("restatement", restated[0], {"how": restated[1]})
+    # Its own random stream, so that adding paraphrases left every other item as it was.
+    if paraphrased := _paraphrase(
+        sentence, passage, random.Random(f"paraphrase/{article.id}/{index}")
+    ):
+        yield item("paraphrase", paraphrased[0], {"how": paraphrased[1]})
     changes = {
         "name": _swap_name(sentence, passage, pool, rng),
         "number": _change_number(sentence, passage, rng),
@@ -431,6 +568,11 @@ def _items_for(
             )
     if others and rng.random() < 0.5:
         yield item("unrelated", rng.choice(others))
+    # Its own random stream, as for paraphrases: the items above stay as they were.
+    if added := _add_detail(
+        sentence, passage, others, random.Random(f"addition/{article.id}/{index}")
+    ):
+        yield item("addition", added[0], {"to": added[1]})
 
 
 def write(items: list[Item], path: Path) -> None:
@@ -477,7 +619,8 @@ class Evaluation:
     labels: list[bool]
 
 
-_EXPECTED = {"unrelated": {"missing", "name", "number", "date", "negation", "attribution"}}
+_ANY = {"missing", "name", "number", "date", "negation", "attribution"}
+_EXPECTED = {"unrelated": _ANY, "addition": _ANY}
 
 
 def evaluate(checker: CitationChecker, items: list[Item]) -> Evaluation:
