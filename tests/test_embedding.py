@@ -6,7 +6,12 @@ import pytest
 from newsdesk.benchmarks.corpus import chunk_texts
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import ArticleInput
-from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
+from newsdesk.embedding import (
+    CachingEmbedder,
+    Embedder,
+    SentenceTransformerEmbedder,
+    is_local_model,
+)
 from newsdesk.settings import EmbeddingBackend, Settings
 
 
@@ -90,3 +95,12 @@ def test_changing_the_backend_re_embeds_the_collection(
         assert np.allclose(vectors, fast.embed(texts), atol=1e-5)
         assert not np.allclose(vectors, torch_embedder.embed(texts), atol=1e-5)
         assert desk.searcher.search(texts[0], mode="dense")[0].text == texts[0]
+
+
+def test_only_the_packaged_model_or_a_model_folder_is_local(tmp_path: Path) -> None:
+    assert is_local_model("all-MiniLM-L6-v2")
+    assert not is_local_model("sentence-transformers/all-mpnet-base-v2")  # a hub name
+    assert not is_local_model("x" * 300)  # longer than a file name may be: no error either
+    assert not is_local_model(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    assert is_local_model(str(tmp_path))
