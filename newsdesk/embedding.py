@@ -55,7 +55,10 @@ def is_local_model(name: str) -> bool:
     if name in PACKAGED_MODEL_NAMES:
         return True
     folder = Path(name)
-    return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+    try:
+        return (folder / "modules.json").is_file() or (folder / "config.json").is_file()
+    except OSError:  # a name no file can have (too long, say) is no local model either
+        return False
 
 
 def forbid_hub_access() -> None:

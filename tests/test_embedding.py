@@ -6,7 +6,12 @@ import pytest
 from newsdesk.benchmarks.corpus import chunk_texts
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import ArticleInput
-from newsdesk.embedding import CachingEmbedder, Embedder, SentenceTransformerEmbedder
+from newsdesk.embedding import (
+    CachingEmbedder,
+    Embedder,
+    SentenceTransformerEmbedder,
+    is_local_model,
+)
 from newsdesk.settings import EmbeddingBackend, Settings
 
 
@@ -98,3 +103,12 @@ def _cpu_has_bf16() -> bool:
     import openvino
 
     return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def test_only_the_packaged_model_or_a_model_folder_is_local(tmp_path: Path) -> None:
+    assert is_local_model("all-MiniLM-L6-v2")
+    assert not is_local_model("sentence-transformers/all-mpnet-base-v2")  # a hub name
+    assert not is_local_model("x" * 300)  # longer than a file name may be: no error either
+    assert not is_local_model(str(tmp_path))
+    (tmp_path / "config.json").write_text("{}", encoding="utf-8")
+    assert is_local_model(str(tmp_path))
