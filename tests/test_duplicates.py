@@ -362,7 +362,9 @@ def test_the_migration_fills_the_outlet_lists_of_existing_groups(store: ArticleS
         _write(store, fingerprinter, crane.model_copy(update={"id": f"m-{i}", "source": outlet}))
     expected, _ = _stored_and_live_outlets(store)
     db = store._connection()
-    db.execute("ALTER TABLE duplicate_groups DROP COLUMN outlets")  # a database of version 4
+    # A database of version 4: without the outlet lists (5) and the reindex table (6).
+    db.execute("ALTER TABLE duplicate_groups DROP COLUMN outlets")
+    db.execute("DROP TABLE staged_embeddings")
     _set_schema_version(db, 4)
     migrate(db)
     stored, live = _stored_and_live_outlets(store)
