@@ -188,7 +188,28 @@ def _token_spans(tokenizer: Any, texts: Sequence[str]) -> list[list[tuple[int, i
     return [[(int(a), int(b)) for a, b in spans] for spans in encoded["offset_mapping"]]
 
 
-class SwitchableEmbedder:
+class _Delegating:
+    """An embedder's description and tokenizer taken from the embedder it wraps."""
+
+    _inner: Embedder
+
+    @property
+    def model_id(self) -> str:
+        return self._inner.model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._inner.dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._inner.max_tokens
+
+    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        return self._inner.token_spans(texts)
+
+
+class SwitchableEmbedder(_Delegating):
     """The collection's embedder, behind one object every component holds, so that a
     reindex (index/reindex.py) can switch the whole service to a new model in one step.
     Each call reads the current model once: a call never mixes two models."""
@@ -203,26 +224,11 @@ class SwitchableEmbedder:
     def switch(self, new: Embedder) -> None:
         self._inner = new
 
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         return self._inner.embed(texts)
 
-    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        return self._inner.token_spans(texts)
 
-
-class CachingEmbedder:
+class CachingEmbedder(_Delegating):
     """An embedder that remembers the vectors of recent texts (least recently used first out).
 
     Answering embeds the same passage sentences again and again — the extractive backend and
@@ -235,21 +241,6 @@ class CachingEmbedder:
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._model_id = inner.model_id  # whose vectors the cache holds
         self._lock = threading.Lock()
-
-    @property
-    def model_id(self) -> str:
-        return self._inner.model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._inner.dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._inner.max_tokens
-
-    def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        return self._inner.token_spans(texts)
 
     def __len__(self) -> int:
         return len(self._vectors)
