@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -137,46 +138,30 @@ def test_collapsed_copies_leave_no_hole_in_the_top_k(labelled_desk: Newsdesk, mo
 # --- the store on its own (no embedding needed: grouping reads the text only) -------------
 
 
+def _stored(article: ArticleInput, **fields: Any) -> ArticleWrite:
+    """The write of ``article`` as the store takes it (text hash = the text itself)."""
+    defaults: dict[str, Any] = {
+        "id": article.id,
+        "title": article.title,
+        "text": article.text,
+        "url": None,
+        "source": article.source,
+        "author": None,
+        "published_at": article.published_at,
+        "metadata": {},
+        "content_hash": article.text,
+        "record_hash": article.text,
+    }
+    return ArticleWrite(**{**defaults, **fields})
+
+
 def _write(store: ArticleStore, fingerprinter: Fingerprinter, article: ArticleInput) -> None:
-    store.write(
-        [
-            ArticleWrite(
-                id=article.id,
-                title=article.title,
-                text=article.text,
-                url=None,
-                source=article.source,
-                author=None,
-                published_at=article.published_at,
-                metadata={},
-                content_hash=article.text,
-                record_hash=article.text,
-                chunks=[],
-                fingerprint=fingerprinter.fingerprint(article.text),
-            )
-        ]
-    )
+    store.write([_stored(article, chunks=[], fingerprint=fingerprinter.fingerprint(article.text))])
 
 
 def _write_fields(store: ArticleStore, article: ArticleInput, record_hash: str) -> None:
     """Store changed fields of an article whose text did not change (no chunks, no fingerprint)."""
-    store.write(
-        [
-            ArticleWrite(
-                id=article.id,
-                title=article.title,
-                text=article.text,
-                url=None,
-                source=article.source,
-                author=None,
-                published_at=article.published_at,
-                metadata={},
-                content_hash=article.text,
-                record_hash=record_hash,
-                chunks=None,
-            )
-        ]
-    )
+    store.write([_stored(article, record_hash=record_hash, chunks=None)])
 
 
 @pytest.fixture
