@@ -145,7 +145,11 @@ def test_a_killed_embedding_worker_loses_and_duplicates_nothing(
 ) -> None:
     feed = tmp_path / "feed" / "dispatches.jsonl"
     articles = generated_feed(feed, 600)
-    settings = _settings(tmp_path / "data")
+    # An ingest of at most max_batch_articles is one transaction, drawn whole from the
+    # pipeline before its first write: the progress this test waits for would only come once
+    # every pack was embedded, and the kill would hit an idle worker. A smaller limit makes the
+    # driver commit every 64 articles as the packs arrive, so the kill lands mid-pipeline.
+    settings = _settings(tmp_path / "data").model_copy(update={"max_batch_articles": 32})
     expected_chunks = 0
     for article in articles:
         write = prepare_article(article, settings)

@@ -26,7 +26,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: a live sync Playwright marks the main thread as running an
+# event loop, so a later test outside tests/e2e calling asyncio.run() would fail.
+@pytest.fixture(scope="package")
 def browser():
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent: `make test` installs Debian's chromium package")
