@@ -6,12 +6,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource
 
 from newsdesk.container import Newsdesk
 
 from .support.disagreement import MECCA, QUESTION, second_outlet
+
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
 
 
 def _disagreements(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -12,6 +12,8 @@ from httpx_sse import EventSource
 from newsdesk.container import Newsdesk
 from newsdesk.generation.extractive import answers_kind, question_kind
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 ANSWERABLE = [
     (
         "How many people were killed when the crane fell in Mecca?",

@@ -22,6 +22,8 @@ from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 CRANE = "How many people were killed when the crane fell in Mecca?"
 CRANE_ID = "wikinews-2015-mecca-crane-collapse"
 NATO_ID = "nato-no-fly-zone-stoltenberg"

@@ -15,6 +15,8 @@ from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from tests.support.duplicates import labelled_articles
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 CRANE = "wikinews-2015-mecca-crane-collapse"
 FOLLOW_UP = "crescent-mecca-crane-inquiry"  # another story that reuses a background paragraph
 CRANE_COPIES = {CRANE, "gulfwire-mecca-crane", "meridian-mecca-crane", CRANE + "-update"}

@@ -11,6 +11,8 @@ from httpx import Response
 
 from newsdesk.container import Newsdesk
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 PROBLEM = "application/problem+json"
 
 

@@ -29,6 +29,8 @@ from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 KEY = "observability-key-0123456789-abcdefghij"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
 HEX_ID = re.compile(r"[0-9a-f]{32}")

@@ -36,7 +36,10 @@ from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
-pytestmark = pytest.mark.slow  # loads a second model and re-embeds collections
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.both_stores,
+]  # loads a second model and re-embeds collections
 
 NEW_MODEL = "all-MiniLM-L6-v2"
 NEW_BACKEND = "torch"
@@ -48,19 +51,17 @@ def _settings(path: Path) -> Settings:
 
 
 def _stored_vectors(desk: Newsdesk) -> dict[int, np.ndarray]:
-    db = sqlite3.connect(desk.settings.database_path)
-    vectors = {
-        i: np.frombuffer(blob, dtype=np.float32)
-        for i, blob in db.execute("SELECT id, embedding FROM chunks")
+    """Every chunk's stored vector by chunk id, read through the store (SQLite or PostgreSQL)."""
+    return {
+        int(i): vector.copy()
+        for ids, vectors in desk.store.iter_vectors()
+        for i, vector in zip(ids, vectors, strict=True)
     }
-    db.close()
-    return vectors
 
 
 def test_reindex_switches_models_while_searches_keep_answering(
-    tmp_path: Path, embedder: Embedder
+    settings: Settings, embedder: Embedder
 ) -> None:
-    settings = _settings(tmp_path / "data")
     torch_model = SentenceTransformerEmbedder(NEW_MODEL)
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(load_samples())
@@ -133,9 +134,8 @@ def test_reindex_switches_models_while_searches_keep_answering(
 
 
 def test_a_running_server_reindexes_itself_while_serving_searches(
-    tmp_path: Path, embedder: Embedder
+    settings: Settings, embedder: Embedder
 ) -> None:
-    settings = _settings(tmp_path / "data")
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(load_samples())
         with serve(create_app(settings, desk=desk)) as url:

@@ -18,6 +18,8 @@ from newsdesk.settings import Settings
 from .support.cli import run_newsdesk
 from .support.samples import SAMPLES
 
+pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+
 MECCA = "wikinews-2015-mecca-crane-collapse"
 SHUTTLE = "wikinews-2011-nasa-shuttle-anniversary-retirement"
 
