@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sqlite3
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from newsdesk.stores.sqlite import ArticleWrite
 from .support.cli import run_newsdesk
 from .support.corpus_files import generated_feed, mixed_folder
 from .support.patience import PATIENCE_S
+from .support.postgres import fresh_database
 
 pytestmark = pytest.mark.slow  # starts Ray and loads the model in every worker
 ray = pytest.importorskip("ray", reason="the `ray` extra is not installed")
@@ -212,6 +214,35 @@ def test_the_command_prints_a_plain_ingests_report(tmp_path: Path) -> None:
     )
     assert plain.returncode == distributed.returncode == 1, distributed.stderr  # latin1.txt
     assert json.loads(distributed.stdout) == json.loads(plain.stdout)
+
+
+def test_a_ray_ingest_into_postgresql_matches_a_plain_one(tmp_path: Path) -> None:
+    """The driver writes through whichever article store is configured: on PostgreSQL the
+    report is a plain ingest's, a second run stores nothing again, and the articles are
+    searchable."""
+    corpus = mixed_folder(tmp_path / "corpus")
+    with fresh_database() as plain_url, fresh_database() as ray_url:
+
+        def newsdesk(name: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+            env = {**os.environ, "NEWSDESK_DATABASE_URL": url}
+            return run_newsdesk(tmp_path / name, *args, env=env)
+
+        plain = newsdesk("plain", plain_url, "ingest", str(corpus), "--json")
+        ray_args = ("ingest", str(corpus), "--ray", "--workers", "2", "--json")
+        distributed = newsdesk("ray", ray_url, *ray_args)
+        assert distributed.returncode == plain.returncode == 1, distributed.stderr
+        first = json.loads(distributed.stdout)
+        assert first == json.loads(plain.stdout) and first["added"]
+
+        again = json.loads(newsdesk("ray", ray_url, *ray_args).stdout)
+        assert again["added"] == [] and sorted(again["unchanged"]) == sorted(first["added"])
+
+        # A fresh data directory: the collection lives in PostgreSQL, the indexes follow it.
+        found = newsdesk("elsewhere", ray_url, "search", "crane collapse in Mecca", "--json")
+        assert found.returncode == 0, found.stderr
+        assert {hit["article_id"] for hit in json.loads(found.stdout)["results"]} & set(
+            first["added"]
+        )
 
 
 def test_ray_takes_an_address_only_when_one_follows() -> None:
