@@ -43,10 +43,14 @@ from typing import Any
 
 import numpy as np
 
-from newsdesk.benchmarks.corpus import SourceArticle, SyntheticCorpus, make_queries
+from newsdesk.benchmarks.corpus import (
+    SourceArticle,
+    SyntheticCorpus,
+    make_queries,
+    synthetic_chunks,
+)
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.embedding import Embedder, resolve_model_path
-from newsdesk.index.chunking import chunk_text
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import RetrievalMode, Settings
 
@@ -162,20 +166,8 @@ def chunk_texts(
     corpus: SyntheticCorpus, embedder: Embedder, settings: Settings, count: int
 ) -> tuple[list[str], float]:
     """``count`` chunk texts as the ingestor would cut them, and their mean token count."""
-    texts: list[str] = []
-    tokens: list[int] = []
-    max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
-    while len(texts) < count:
-        for article in corpus.take(16):
-            chunks = chunk_text(
-                normalise_text(article.text),
-                embedder,
-                max_tokens=max_tokens,
-                overlap_sentences=settings.chunk_overlap_sentences,
-            )
-            texts += [c.text for c in chunks]
-            tokens += [c.token_count for c in chunks]
-    return texts[:count], float(np.mean(tokens[:count]))
+    chunks = synthetic_chunks(corpus, embedder, settings, count)
+    return [c.text for c in chunks], float(np.mean([c.token_count for c in chunks]))
 
 
 def embedding_baseline(

@@ -18,7 +18,7 @@ from importlib import resources
 
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
-from newsdesk.index.chunking import chunk_text
+from newsdesk.index.chunking import TextChunk, chunk_text
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.settings import Settings
 
@@ -110,15 +110,21 @@ def chunk_texts(
 ) -> list[str]:
     """``count`` chunk texts cut as the ingestor cuts them, from seeded synthetic articles."""
     corpus = SyntheticCorpus(load_sources(), seed)
+    return [c.text for c in synthetic_chunks(corpus, embedder, settings, count)]
+
+
+def synthetic_chunks(
+    corpus: SyntheticCorpus, embedder: Embedder, settings: Settings, count: int
+) -> list[TextChunk]:
+    """The next ``count`` chunks of ``corpus``'s articles, cut as the ingestor cuts them."""
     max_tokens = min(settings.chunk_tokens, embedder.max_tokens)
-    texts: list[str] = []
-    while len(texts) < count:
+    chunks: list[TextChunk] = []
+    while len(chunks) < count:
         for article in corpus.take(16):
-            chunks = chunk_text(
+            chunks += chunk_text(
                 normalise_text(article.text),
                 embedder,
                 max_tokens=max_tokens,
                 overlap_sentences=settings.chunk_overlap_sentences,
             )
-            texts += [c.text for c in chunks]
-    return texts[:count]
+    return chunks[:count]
