@@ -135,7 +135,7 @@ class Newsdesk:
     def _open_locked(
         cls, settings: Settings, embedder: Embedder | None, data_lock: DataDirectoryLock
     ) -> Newsdesk:
-        store = ArticleStore(settings.database)
+        store = ArticleStore(settings.database, settings.change_log_keep)
         chosen = _reindexed_settings(settings, store)
         if chosen is not settings:
             settings, embedder = chosen, None  # a given embedder is the settings' model

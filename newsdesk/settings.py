@@ -53,6 +53,13 @@ class Settings(BaseSettings):
         "applies the writes other replicas committed to its derived indexes (a write's "
         "notification wakes it sooner).",
     )
+    change_log_keep: int = Field(
+        default=100_000,
+        ge=1,
+        description="With `database_url` on PostgreSQL: how many of the newest writes the "
+        "change log keeps for replicas to follow (older entries are pruned as writes go on). A "
+        "replica whose indexes are further behind when it starts rebuilds them from the store.",
+    )
     redis_url: str | None = Field(
         default=None,
         description="`redis://host:port/db`: rate-limit buckets kept in Redis, so that API "

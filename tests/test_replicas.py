@@ -153,6 +153,47 @@ def test_writers_in_two_processes_take_turns_and_the_log_holds_every_write(
             store.close()
 
 
+def test_the_change_log_keeps_only_the_newest_writes(database_url: str) -> None:
+    store = ArticleStore(database_url, change_log_keep=5)
+    try:
+        for i in range(12):
+            _write(store, f"w{i}")
+        logged = store._connection().execute("SELECT DISTINCT generation FROM change_log")
+        # Pruned at the 10th write to the newest 5; writes 11 and 12 logged since.
+        assert sorted(row[0] for row in logged.fetchall()) == list(range(6, 13))
+        behind, caught = store.changes_after(4), store.changes_after(5)
+        assert behind.rebuild and behind.writes == [] and behind.generation == 12
+        assert not caught.rebuild and [w.generation for w in caught.writes] == list(range(6, 13))
+        assert "pruned through generation 5" in (store.replay_gap(4) or "")
+        assert store.replay_gap(5) is None
+    finally:
+        store.close()
+
+
+def test_a_replica_further_behind_than_the_log_rebuilds_when_it_starts(
+    tmp_path: Path, database_url: str, embedder: Embedder
+) -> None:
+    def settings(name: str) -> Settings:
+        return _settings(tmp_path / name, database_url).model_copy(update={"change_log_keep": 2})
+
+    first = Newsdesk.open(settings("a"), embedder=embedder)
+    try:
+        first.ingestor.ingest([STORY])
+        Newsdesk.open(settings("b"), embedder=embedder).close()  # its snapshot: one write
+        for animal, city in [("tapir", "Bristol"), ("pangolin", "Oslo"), ("quokka", "Perth")]:
+            first.ingestor.ingest([_other(animal, city)])  # the log keeps the last two
+        second = Newsdesk.open(settings("b"), embedder=embedder)
+        try:
+            assert "pruned through generation 2" in second.index_status, second.index_status
+            for animal, city in [("tapir", "Bristol"), ("quokka", "Perth")]:
+                assert _finds(second, animal, "lexical", f"{animal} {city}")
+            assert len(second.indexes.vectors) == second.store.chunk_count()
+        finally:
+            second.close()
+    finally:
+        first.close()
+
+
 def test_keys_live_in_postgresql_and_only_their_digest_is_stored(database_url: str) -> None:
     with KeyStore(database_url) as keys:
         record, key = keys.create("read", name="reader")

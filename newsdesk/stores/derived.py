@@ -145,8 +145,9 @@ class DerivedIndexes:
         }
         saved = manifest.get("generation")
         if self.store.shared and isinstance(saved, int) and saved <= generation:
-            if self.store.rebuilt_after(saved):
-                return f"collection re-embedded after the snapshot's generation {saved}"
+            gap = self.store.replay_gap(saved)
+            if gap is not None:
+                return f"snapshot at generation {saved}: {gap}"
             # A shared store's change log holds every write since: the snapshot catches up.
             expected["generation"] = saved
         for key, value in expected.items():
@@ -266,7 +267,11 @@ class DerivedIndexes:
             if until is not None and changes.generation > until:
                 changes = _up_to(changes, until)
             if changes.rebuild:
-                log.info("another process re-embedded the collection: rebuilding the indexes")
+                log.info(
+                    "the change log cannot replay the writes since generation %d (re-embedded"
+                    " or pruned): rebuilding the indexes",
+                    self.generation,
+                )
                 self.rebuild()
                 return applied + 1
             for result in changes.writes:

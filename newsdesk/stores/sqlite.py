@@ -34,6 +34,9 @@ from newsdesk.stores.groups import Fingerprint, GroupRules
 from newsdesk.stores.migrations import migrate
 from newsdesk.stores.transactions import immediate_transaction
 
+# How often (in writes) the change log is pruned to its newest `change_log_keep` writes.
+PRUNE_EVERY = 1000
+
 _ARTICLE_COLUMNS = (
     "a.id, a.title, a.url, a.source, a.author, a.published_at, a.metadata, a.content_hash, "
     "a.ingested_at, a.updated_at,"
@@ -138,9 +141,11 @@ class Changes:
 
 
 class ArticleStore:
-    def __init__(self, database: DatabaseTarget) -> None:
+    def __init__(self, database: DatabaseTarget, change_log_keep: int = 100_000) -> None:
         # A file (SQLite) or a postgresql:// URL.
         self.database = database
+        # The newest writes the change log keeps (PostgreSQL): older ones are pruned.
+        self.change_log_keep = change_log_keep
         self.path = Path(database) if not is_postgres(database) else None
         self._write_lock = threading.Lock()
         self._local = threading.local()
@@ -293,7 +298,7 @@ class ArticleStore:
                     vectors.append(vector)
                     texts.append(article.text[chunk.char_start : chunk.char_end])
             generation = self._bump_generation(db)
-            _log_changes(db, generation, removed, added)
+            _log_changes(db, generation, removed, added, self.change_log_keep)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -314,7 +319,7 @@ class ArticleStore:
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             _forget_summaries(db, article_id)
             generation = self._bump_generation(db)
-            _log_changes(db, generation, removed, [])
+            _log_changes(db, generation, removed, [], self.change_log_keep)
         return WriteResult(
             generation=generation,
             removed_chunk_ids=np.array(removed, dtype=np.int64),
@@ -454,6 +459,8 @@ class ArticleStore:
         the store's."""
         with self._snapshot() as db:
             current = self.generation()
+            if generation < _pruned_through(db):  # the writes since are no longer all logged
+                return Changes([], current, rebuild=True)
             rows = db.execute(
                 "SELECT generation, chunk_id, op FROM change_log"
                 " WHERE generation > ? AND generation <= ? ORDER BY generation LIMIT ?",
@@ -495,17 +502,19 @@ class ArticleStore:
             )
         return Changes(writes, current)
 
-    def rebuilt_after(self, generation: int) -> bool:
-        """Whether a write after ``generation`` replaced every vector (a re-embedding)."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT 1 FROM change_log WHERE generation > ? AND op = 'rebuild' LIMIT 1",
-                (generation,),
-            )
-            .fetchone()
-        )
-        return row is not None
+    def replay_gap(self, generation: int) -> str | None:
+        """Why the change log cannot bring indexes at ``generation`` up to date (None if it
+        can): a write since replaced every vector (a re-embedding), or the entries since
+        were pruned."""
+        db = self._connection()
+        pruned = _pruned_through(db)
+        if generation < pruned:
+            return f"the change log was pruned through generation {pruned}"
+        row = db.execute(
+            "SELECT 1 FROM change_log WHERE generation > ? AND op = 'rebuild' LIMIT 1",
+            (generation,),
+        ).fetchone()
+        return "the collection was re-embedded since" if row is not None else None
 
     def _chunk_contents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
         """(vector, text) of each of these chunks that still exists."""
@@ -774,16 +783,35 @@ class ArticleStore:
             yield ids, convert([r["value"] for r in rows])
 
 
-def _log_changes(db: Connection, generation: int, removed: list[int], added: list[int]) -> None:
+def _log_changes(
+    db: Connection, generation: int, removed: list[int], added: list[int], keep: int
+) -> None:
     """Record a write's chunk changes for the other processes sharing the database (and wake
-    their followers at commit); nothing where no other process can write (SQLite)."""
+    their followers at commit); nothing where no other process can write (SQLite). Every
+    ``PRUNE_EVERY`` writes (or ``keep``, if fewer), entries older than the newest ``keep``
+    writes are deleted in the same transaction, and the state records how far: a process
+    further behind rebuilds rather than replays (``ArticleStore.replay_gap``)."""
     if not db.dialect.keeps_change_log:
         return
     db.executemany(
         "INSERT INTO change_log (generation, chunk_id, op) VALUES (?, ?, ?)",
         [(generation, i, "remove") for i in removed] + [(generation, i, "add") for i in added],
     )
+    if generation > keep and generation % min(PRUNE_EVERY, keep) == 0:
+        horizon = generation - keep
+        db.execute("DELETE FROM change_log WHERE generation <= ?", (horizon,))
+        db.execute(
+            "INSERT INTO state (key, value) VALUES ('change_log_pruned_through', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(horizon),),
+        )
     db.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, str(generation)))
+
+
+def _pruned_through(db: Connection) -> int:
+    """The newest generation whose change-log entries were pruned (0: none)."""
+    row = db.execute("SELECT value FROM state WHERE key = 'change_log_pruned_through'").fetchone()
+    return int(row["value"]) if row else 0
 
 
 def _forget_summaries(db: Connection, article_id: str) -> None:
