@@ -15,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 from httpx_sse import EventSource
 
-from newsdesk.answers import CitedAnswer
+from newsdesk.answers import AnswerSentence, CitedAnswer, CitedText
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
+from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.generation.judge import MalformedVerdicts, judge_prompt, parse_verdicts
 from newsdesk.settings import Settings
@@ -26,6 +27,7 @@ from .misbehaving_server import Behaviour, misbehaving_server, provider_settings
 from .support.patience import LLM_PATIENCE_S
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
+MECCA = "wikinews-2015-mecca-crane-collapse"
 MECCA = "wikinews-2015-mecca-crane-collapse"
 NATO = "nato-no-fly-zone-stoltenberg"
 # Two sentences the crane story states, and one it does not.
@@ -274,7 +276,6 @@ def test_parse_verdicts_is_strict() -> None:
 
 def test_sentences_without_a_quote_are_not_sent(tmp_path, embedder: Embedder) -> None:
     # An empty collection answers nothing; a direct check of the judge on cited text instead.
-    from newsdesk.answers import AnswerSentence, CitedText
     from newsdesk.generation.judge import SentenceJudge
     from newsdesk.generation.llm import OpenAIChatModel
 
@@ -331,18 +332,36 @@ def test_the_real_local_model_judges(tmp_path, embedder: Embedder, samples) -> N
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         answer = desk.answerer().ask(CRANE, top_k=4)
-        passes = _passes(desk) if not answer.abstained else {}
+        asked = sum(_passes(desk).values())  # one judge call, unless nothing was generated
+        judged: CitedText = answer
+        if answer.abstained:
+            # Nothing generated to judge (a small model may abstain here): the same judge,
+            # the same real model, on a sentence quoted from the story instead.
+            judge = desk.judge()
+            assert judge is not None
+            judged = judge.judge(_quoted(next(a for a in samples if a.id == MECCA)))
+        passes = _passes(desk)
     assert answer.backend == "local" and not answer.degraded, answer.degraded_reason
-    if answer.abstained:
-        pytest.skip(f"the local model abstained ({answer.abstain_reason}): nothing to judge")
-    assert sum(passes.values()) == 1, passes
+    assert asked <= 1 and sum(passes.values()) == asked + answer.abstained >= 1, passes
     assert passes["failed"] == passes["timeout"] == 0, passes
-    for sentence in answer.sentences:
+    assert judged.sentences
+    for sentence in judged.sentences:
         assert sentence.judge is not None and sentence.judge.model == answer.model
         if sentence.judge.verdict == "unsupported":
             assert not sentence.supported
     if passes["ok"]:
-        assert any(s.judge and s.judge.verdict != "unknown" for s in answer.sentences)
+        assert any(s.judge and s.judge.verdict != "unknown" for s in judged.sentences)
+
+
+def _quoted(article: ArticleInput) -> CitedText:
+    """The story's first sentence, citing itself: cited text for the judge to judge."""
+    first = article.text[: article.text.index(". ") + 1]
+    citation = _citation().model_copy(
+        update={"article_id": article.id, "title": article.title, "passage": first, "quote": first,
+                "char_end": len(first)}
+    )  # fmt: skip
+    sentence = AnswerSentence(text=first, citations=[1], support=1.0, supported=True)
+    return CitedText(text=f"{first} [1]", sentences=[sentence], citations=[citation])
 
 
 @pytest.mark.parametrize(
