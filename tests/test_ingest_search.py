@@ -155,11 +155,14 @@ def test_restart_reloads_the_same_results(
     query = "crane fell into the mosque during a storm"
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
-        before = [(r.chunk_id, round(r.score, 6)) for r in desk.searcher.search(query)]
+        before = desk.searcher.search(query)
     with Newsdesk.open(settings, embedder=embedder) as desk:
         assert desk.index_status == "loaded"
-        after = [(r.chunk_id, round(r.score, 6)) for r in desk.searcher.search(query)]
-    assert after == before
+        after = desk.searcher.search(query)
+    assert [r.chunk_id for r in after] == [r.chunk_id for r in before]
+    # Equal up to float32 rounding: a reloaded Milvus collection may sum in another order
+    # (rounding both to 6 places failed on 0.3368595 vs 0.3368594).
+    assert [r.score for r in after] == pytest.approx([r.score for r in before], abs=1e-5)
 
 
 def test_indexes_behind_sqlite_are_rebuilt_at_start(
