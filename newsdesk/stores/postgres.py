@@ -103,6 +103,12 @@ class PostgresConnection:
             cursor.executemany(placeholders(sql), rows)
         return cursor
 
+    def copy_rows(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Bulk-load rows with ``COPY … FROM STDIN`` (the lexical tables' fill)."""
+        with self._db.cursor().copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
+
     def notifications(self, timeout: float) -> Iterator[str]:
         """Payloads of NOTIFYs on the changes channel (LISTEN first), for up to ``timeout``
         seconds or until the first one."""
