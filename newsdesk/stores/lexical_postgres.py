@@ -54,7 +54,8 @@ FILL_BATCH = 5_000
 _EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
 
 # One query: the query terms' posting rows (an index range scan each), their document
-# frequencies counted from those rows, and BM25 summed per chunk. The filters, when given,
+# frequencies counted from those rows, each term's weight (idf times its count in the query)
+# computed once, and BM25 summed per chunk. The filters, when given,
 # restrict the chunks scored, never the statistics.
 _SEARCH = """
 WITH q (term, n) AS (SELECT * FROM unnest(?::text[], ?::int[])),
@@ -62,16 +63,17 @@ p AS MATERIALIZED (
     SELECT term, chunk_id, tf, dl FROM lexical_postings WHERE term = ANY(?::text[])
 ),
 f AS (SELECT term, count(*)::float8 AS df FROM p GROUP BY term),
-s AS (
-    SELECT documents::float8 AS n,
-        CASE WHEN documents > 0 AND tokens > 0 THEN tokens::float8 / documents ELSE 1 END
-            AS avgdl
-    FROM lexical_stats
+w AS (
+    SELECT q.term, q.n * ln(1 + (s.n - f.df + 0.5) / (f.df + 0.5)) AS weight, s.avgdl
+    FROM q JOIN f USING (term), (
+        SELECT documents::float8 AS n,
+            CASE WHEN documents > 0 AND tokens > 0 THEN tokens::float8 / documents ELSE 1 END
+                AS avgdl
+        FROM lexical_stats
+    ) s
 )
-SELECT p.chunk_id AS id,
-    sum(q.n * ln(1 + (s.n - f.df + 0.5) / (f.df + 0.5))
-        * p.tf / (p.tf + ? * (1 - ? + ? * p.dl / s.avgdl))) AS score
-FROM p JOIN f USING (term) JOIN q USING (term) CROSS JOIN s
+SELECT p.chunk_id AS id, sum(w.weight * p.tf / (p.tf + ? * (1 - ? + ? * p.dl / w.avgdl))) AS score
+FROM p JOIN w USING (term)
 {where}
 GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT ?
 """
