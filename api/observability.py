@@ -232,8 +232,9 @@ class DeskCollector:
         lexical = desk.indexes.fresh_lexical()
         yield GaugeMetricFamily(
             "newsdesk_index_lexical_base_chunks",
-            "Chunks in the BM25 base index (as of its last rebuild).",
-            value=len(lexical.base),
+            "Chunks in the BM25 base index (as of its last rebuild; with "
+            "lexical_store=postgres, in PostgreSQL's lexical tables).",
+            value=lexical.indexed_chunks,
         )
         yield GaugeMetricFamily(
             "newsdesk_index_lexical_pending",

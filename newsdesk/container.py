@@ -32,7 +32,7 @@ from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.follower import ChangeFollower
-from newsdesk.stores.lexical import Bm25Index
+from newsdesk.stores.lexical import Bm25Index, LexicalReader
 from newsdesk.stores.lock import DataDirectoryLock
 from newsdesk.stores.milvus import MilvusVectorIndex
 from newsdesk.stores.sqlite import ArticleStore
@@ -69,6 +69,19 @@ def build_vector_index(
     if settings.vector_store == "milvus":
         return MilvusVectorIndex(dimension, settings, model_id, store.chunk_attributes)
     return FaissVectorIndex(dimension, settings)
+
+
+def _lexical_engine(settings: Settings, store: ArticleStore) -> LexicalReader | None:
+    """PostgreSQL's lexical tables (``lexical_store=postgres``), made and brought in line
+    with the stored chunks at start; None for the embedded BM25 index."""
+    if settings.lexical_store != "postgres":
+        return None
+    changed = store.keep_lexical_tables()
+    if changed:
+        log.info(
+            "lexical tables in PostgreSQL brought in line: %d chunks added or removed", changed
+        )
+    return store.lexical_view()
 
 
 class UnavailableChatModel:
@@ -146,6 +159,7 @@ class Newsdesk:
             Bm25Index(),
             settings.index_dir,
             embedder.model_id,
+            lexical_engine=_lexical_engine(settings, store),
         )
         ingestor = Ingestor(store, indexes, embedder, settings)
         ingestor.reconcile_embedding_model()

@@ -15,6 +15,7 @@ from newsdesk.stores.keys import MIN_KEY_CHARS
 
 VectorIndexKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 VectorStore = Literal["faiss", "milvus"]
+LexicalStore = Literal["bm25", "postgres"]
 RetrievalMode = Literal["hybrid", "dense", "lexical"]
 Fusion = Literal["convex", "rrf"]
 Backend = Literal["local", "openai", "extractive"]
@@ -177,6 +178,15 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,200}$",
         description="Name prefix of the Milvus collection; the embedding model's hash is "
         "appended, so a model change starts a new collection beside the old one.",
+    )
+    lexical_store: LexicalStore = Field(
+        default="bm25",
+        description="Where lexical (BM25) search runs: `bm25` (bm25s in process, saved with "
+        "the index snapshots) or `postgres` (posting lists in the PostgreSQL article "
+        "database, written in each write's own transaction and scored there, filters "
+        "included: replicas share one index and a restart rebuilds nothing; needs "
+        "`database_url`). Same tokenizer and BM25 formula either way. "
+        "docs/scaling.md#lexical-search-in-postgresql.",
     )
     index_flush_seconds: float = Field(
         default=30.0,
@@ -647,6 +657,12 @@ class Settings(BaseSettings):
     def _defaults_fit(self) -> Settings:
         if self.default_top_k > self.max_top_k:
             raise ValueError("default_top_k must not exceed max_top_k")
+        if self.lexical_store == "postgres" and not self.database_url:
+            raise ValueError(
+                "lexical_store=postgres keeps the BM25 index in the PostgreSQL article store: "
+                "set database_url=postgresql://… (NEWSDESK_DATABASE_URL), or use "
+                "lexical_store=bm25"
+            )
         if (
             self.vector_store == "milvus"
             and self.vector_index == "ivfpq"

@@ -18,7 +18,7 @@ from newsdesk.retrieval.recency import Recency, prefer_recent
 from newsdesk.retrieval.rerank import packaged_model, rerank
 from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.derived import DerivedIndexes
-from newsdesk.stores.lexical import LexicalView
+from newsdesk.stores.lexical import LexicalReader
 from newsdesk.stores.sqlite import ArticleStore
 
 # Query embeddings beside the lexical scoring (Searcher.run). More threads than cores, so that
@@ -36,7 +36,7 @@ MAX_CANDIDATES = 2_000
 class _Retrieved:
     dense: dict[int, float]  # chunk id → similarity, best first
     lexical: dict[int, float]  # chunk id → BM25 score, best first
-    lexical_view: LexicalView
+    lexical_view: LexicalReader
     query_vector: np.ndarray | None
     query_model: str  # the model that embedded the query (a reindex may switch it)
 
@@ -90,10 +90,12 @@ class Searcher:
 
     def run(self, request: SearchRequest) -> list[Passage]:
         allowed = None
-        # A vector store that applies the filters in its own search (Milvus) needs no list
-        # of allowed chunks from SQLite; BM25, in process, still does.
+        # A retriever that applies the filters in its own search (Milvus, PostgreSQL's
+        # lexical tables) needs no list of allowed chunks from SQLite; faiss and the
+        # embedded BM25 do.
         if not request.filters.is_empty() and not (
-            self._pushes_down(request) and request.mode == "dense"
+            (request.mode == "lexical" or self._pushes_down(request))
+            and (request.mode == "dense" or self._lexical_pushes_down(request))
         ):
             allowed = self.store.chunk_ids_matching(request.filters)
             if not len(allowed):
@@ -174,7 +176,10 @@ class Searcher:
         # is embedded on another thread meanwhile (on a large collection these are the two
         # slowest steps). That thread spends its time in the model's native code, without the
         # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
-        early: tuple[LexicalView, tuple[np.ndarray, np.ndarray]] | None = None
+        early: tuple[LexicalReader, tuple[np.ndarray, np.ndarray]] | None = None
+        # The lexical retriever takes the filters themselves, or the allowed chunks' ids.
+        filters = request.filters if self._lexical_pushes_down(request) else None
+        lexical_allowed = None if filters is not None else allowed
         # The query's vector from an earlier round, or embedded here; its model is read
         # before embedding: see the check under the lock.
         query_vector = earlier.query_vector if earlier is not None else None
@@ -184,7 +189,7 @@ class Searcher:
             if query_vector is None:
                 embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
             view = self.indexes.fresh_lexical()
-            early = (view, view.search(request.query, candidates, allowed))
+            early = (view, view.search(request.query, candidates, lexical_allowed, filters))
             if embedding is not None:
                 query_vector = embedding.result()
         elif request.mode == "dense" and query_vector is None:
@@ -208,13 +213,19 @@ class Searcher:
             if early is not None and lexical_view is early[0]:
                 scores, ids = early[1]
             else:  # lexical only, or a write landed meanwhile: score what the dense side saw
-                scores, ids = lexical_view.search(request.query, candidates, allowed)
+                scores, ids = lexical_view.search(
+                    request.query, candidates, lexical_allowed, filters
+                )
             lexical = _as_dict(ids, scores)
         return _Retrieved(dense, lexical, lexical_view, query_vector, model)
 
     def _pushes_down(self, request: SearchRequest) -> bool:
         """Whether the vector store applies this request's filters itself."""
         return not request.filters.is_empty() and self.indexes.vectors.pushes_down_filters
+
+    def _lexical_pushes_down(self, request: SearchRequest) -> bool:
+        """Whether the lexical retriever applies this request's filters itself."""
+        return not request.filters.is_empty() and self.indexes.fresh_lexical().pushes_down_filters
 
     def _ranked(self, request: SearchRequest, found: _Retrieved) -> list[tuple[int, float]]:
         """The candidates fused into one ranking, copies of one story collapsed."""

@@ -5,7 +5,9 @@ conftest.
 
 The article store is SQLite unless a module is marked ``both_stores``: then each of its tests
 that uses the store (through ``settings``, ``desk``, ``sample_desk`` or ``database_url``) runs
-on SQLite and on PostgreSQL, each PostgreSQL run in a fresh database of its own."""
+on SQLite and on PostgreSQL, each PostgreSQL run in a fresh database of its own. A module also
+marked ``lexical_stores`` runs a third time on PostgreSQL with ``lexical_store=postgres`` (BM25
+in PostgreSQL's lexical tables), through the ``lexical_store`` fixture."""
 
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ from tests.support.postgres import store_database
 from tests.support.samples import load_samples
 
 STORES = ("sqlite", "postgresql")
+# The PostgreSQL article store with lexical search in it too (lexical_store=postgres).
+POSTGRES_LEXICAL = "postgresql+lexical"
 
 # Starlette's TestClient sends `Host: testserver`, which the service refuses like any host it
 # is not told about (DNS rebinding); live servers in tests are reached as 127.0.0.1 anyway.
@@ -41,13 +45,22 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
         "both_stores"
     ):
-        metafunc.parametrize("store_kind", STORES, indirect=True, scope="module")
+        kinds = STORES
+        if metafunc.definition.get_closest_marker("lexical_stores"):
+            kinds = (*STORES, POSTGRES_LEXICAL)
+        metafunc.parametrize("store_kind", kinds, indirect=True, scope="module")
 
 
 @pytest.fixture(scope="module")
 def store_kind(request: pytest.FixtureRequest) -> str:
     """Which article store the module's tests run on (SQLite unless marked both_stores)."""
     return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="module")
+def lexical_store(store_kind: str) -> str:
+    """NEWSDESK_LEXICAL_STORE for the module's store kind."""
+    return "postgres" if store_kind == POSTGRES_LEXICAL else "bm25"
 
 
 @pytest.fixture
@@ -65,9 +78,13 @@ def module_database_url(store_kind: str) -> Iterator[str | None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None) -> Settings:
+def settings(tmp_path: Path, database_url: str | None, lexical_store: str) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", backend="extractive", database_url=database_url, _env_file=None
+        data_dir=tmp_path / "data",
+        backend="extractive",
+        database_url=database_url,
+        lexical_store=lexical_store,
+        _env_file=None,
     )
 
 
@@ -96,7 +113,10 @@ def loaded_desk(desk: Newsdesk, samples: list[ArticleInput]) -> Newsdesk:
 
 @pytest.fixture(scope="module")
 def sample_desk(
-    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, store_kind: str
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Embedder,
+    store_kind: str,
+    lexical_store: str,
 ) -> Iterator[Newsdesk]:
     """The sample articles, extractive backend (fast and deterministic), one per module."""
     with store_database(store_kind) as url:
@@ -104,6 +124,7 @@ def sample_desk(
             data_dir=tmp_path_factory.mktemp("samples") / "data",
             backend="extractive",
             database_url=url,
+            lexical_store=lexical_store,
             _env_file=None,
         )
         with Newsdesk.open(settings, embedder=embedder) as opened:

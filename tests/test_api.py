@@ -9,8 +9,9 @@ from fastapi.testclient import TestClient
 
 from newsdesk.container import Newsdesk
 
-# Every test runs on the article store on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.both_stores
+# Every test runs on the article store on SQLite and on PostgreSQL (and with lexical search in
+# PostgreSQL too: lexical_store=postgres).
+pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
 
 PROBLEM = "application/problem+json"
 

@@ -16,9 +16,10 @@ from newsdesk.settings import Settings
 from tests.support.postgres import store_database
 from tests.support.vector_stores import VECTOR_STORES, store_settings
 
-# Every test that uses the article store runs on SQLite and on PostgreSQL, and (through the
-# `settings` fixture below) on each vector store: every combination.
-pytestmark = pytest.mark.both_stores
+# Every test that uses the article store runs on SQLite, on PostgreSQL, and on PostgreSQL with
+# lexical search in it (lexical_store=postgres), and (through the `settings` fixture below) on
+# each vector store: every combination.
+pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
 
 QUESTIONS = [
     ("Why did NATO refuse to impose a no-fly zone over Ukraine?", "nato-no-fly-zone-stoltenberg"),
@@ -38,9 +39,13 @@ QUESTIONS = [
 
 
 @pytest.fixture(params=VECTOR_STORES)
-def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str | None) -> Settings:
+def settings(
+    request: pytest.FixtureRequest, tmp_path: Path, database_url: str | None, lexical_store: str
+) -> Settings:
     """Every test here that opens the default collection runs on each vector store."""
-    return store_settings(tmp_path / "data", request.param, database_url=database_url)
+    return store_settings(
+        tmp_path / "data", request.param, database_url=database_url, lexical_store=lexical_store
+    )
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
@@ -215,18 +220,31 @@ def test_bad_input_is_rejected_and_leaves_the_index_untouched(loaded_desk: Newsd
 
 
 def test_approximate_index_kinds_search_and_delete(
-    tmp_path, embedder: Embedder, samples: list[ArticleInput], store_kind: str
+    tmp_path,
+    embedder: Embedder,
+    samples: list[ArticleInput],
+    store_kind: str,
+    lexical_store: str,
 ) -> None:
     for kind in ("hnsw", "ivfpq"):
         with store_database(store_kind) as url:
-            _search_and_delete(tmp_path, kind, url, embedder, samples)
+            _search_and_delete(tmp_path, kind, url, lexical_store, embedder, samples)
 
 
 def _search_and_delete(
-    tmp_path, kind: str, url: str | None, embedder: Embedder, samples: list[ArticleInput]
+    tmp_path,
+    kind: str,
+    url: str | None,
+    lexical_store: str,
+    embedder: Embedder,
+    samples: list[ArticleInput],
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path / kind, vector_index=kind, database_url=url, _env_file=None
+        data_dir=tmp_path / kind,
+        vector_index=kind,
+        database_url=url,
+        lexical_store=lexical_store,
+        _env_file=None,
     )
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)

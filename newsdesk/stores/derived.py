@@ -36,7 +36,14 @@ from pathlib import Path
 import numpy as np
 
 from newsdesk.metrics import RebuildMetrics, timed_rebuild
-from newsdesk.stores.lexical import Bm25Index, LexicalIndex, LexicalView, Segment, tokenize
+from newsdesk.stores.lexical import (
+    Bm25Index,
+    LexicalIndex,
+    LexicalReader,
+    LexicalView,
+    Segment,
+    tokenize,
+)
 from newsdesk.stores.sqlite import ArticleStore, Changes, WriteResult
 from newsdesk.stores.vectors import SerializedVectors, VectorIndex
 
@@ -67,8 +74,14 @@ class DerivedIndexes:
         lexical: LexicalIndex,
         directory: Path,
         embedding_model: str,
+        lexical_engine: LexicalReader | None = None,
     ) -> None:
         self.store = store
+        # lexical_store=postgres: lexical search reads the engine, which the store's own
+        # write transactions keep (stores/lexical_postgres.py). The embedded view below then
+        # stays empty: no segments, no background rebuilds, nothing in the snapshots.
+        self.lexical_engine = lexical_engine
+        self.lexical_kind = "bm25" if lexical_engine is None else "postgres"
         self.vectors = vectors
         self.directory = directory
         self.embedding_model = embedding_model
@@ -111,9 +124,10 @@ class DerivedIndexes:
                     assert snapshot is not None
                     self.vectors.load(snapshot / self.vectors.snapshot_file)
                     self._check_vector_counts(snapshot)
-                    self.lexical_view = LexicalView.load(
-                        self.lexical_factory(), snapshot / "lexical"
-                    )
+                    if self.lexical_engine is None:
+                        self.lexical_view = LexicalView.load(
+                            self.lexical_factory(), snapshot / "lexical"
+                        )
                     self.generation = self._snapshot_generation(snapshot)
                     self._maybe_request_rebuild()
                     self._maybe_switch_vectors()
@@ -153,6 +167,9 @@ class DerivedIndexes:
         for key, value in expected.items():
             if manifest.get(key) != value:
                 return f"snapshot {key} is {manifest.get(key)!r}, expected {value!r}"
+        # Snapshots from before the setting hold an embedded BM25 index.
+        if manifest.get("lexical_store", "bm25") != self.lexical_kind:
+            return f"snapshot lexical_store is {manifest.get('lexical_store', 'bm25')!r}"
         if not self.vectors.accepts(str(manifest.get("vector_index"))):
             return f"snapshot vector_index is {manifest.get('vector_index')!r}, not configured"
         return None
@@ -192,7 +209,8 @@ class DerivedIndexes:
             generation = self.store.generation()
             self._rebuild_vectors()
             base = self.lexical_factory()
-            base.rebuild(*self._read_texts())
+            if self.lexical_engine is None:  # an engine's index is not derived here
+                base.rebuild(*self._read_texts())
             self.lexical_view = LexicalView(base, generation)
             self.generation = generation
             self._unsaved = True
@@ -228,14 +246,18 @@ class DerivedIndexes:
             # (A rebuild while catching up may already hold this write.)
             if result is not None and result.generation > self.generation:
                 # Tokenizing is the slow part of the lexical update: before taking the lock.
-                segment = Segment.of(
-                    result.generation, result.added_chunk_ids, tokenize(result.added_texts)
-                )
+                segment = self._segment(result)
                 with self.lock:
                     self._apply(result, segment)
             return result
 
-    def _apply(self, result: WriteResult, segment: Segment) -> None:
+    def _segment(self, result: WriteResult) -> Segment | None:
+        """The write's chunks for the embedded lexical view (None: an engine has them)."""
+        if self.lexical_engine is not None:
+            return None
+        return Segment.of(result.generation, result.added_chunk_ids, tokenize(result.added_texts))
+
+    def _apply(self, result: WriteResult, segment: Segment | None) -> None:
         removing = len(result.removed_chunk_ids) > 0
         if self.vectors.can_update(removing=removing):
             self.vectors.remove(result.removed_chunk_ids)
@@ -243,7 +265,8 @@ class DerivedIndexes:
             self.vectors.relabel(result.relabelled_chunk_ids)
         else:
             self._rebuild_vectors()
-        self.lexical_view = self.lexical_view.added(segment, result.removed_chunk_ids)
+        if segment is not None:
+            self.lexical_view = self.lexical_view.added(segment, result.removed_chunk_ids)
         self.generation = result.generation
         self._unsaved = True
         self._maybe_request_rebuild()
@@ -275,9 +298,7 @@ class DerivedIndexes:
                 self.rebuild()
                 return applied + 1
             for result in changes.writes:
-                segment = Segment.of(
-                    result.generation, result.added_chunk_ids, tokenize(result.added_texts)
-                )
+                segment = self._segment(result)
                 with self.lock:
                     self._apply(result, segment)
                 applied += 1
@@ -309,23 +330,27 @@ class DerivedIndexes:
                 self._unsaved = True
                 on_switch()
 
-    def fresh_lexical(self) -> LexicalView:
-        """The lexical view including every write that has returned; immutable, so search it
-        without holding the lock."""
+    def fresh_lexical(self) -> LexicalReader:
+        """The lexical view including every write that has returned; immutable (or the
+        engine's, which reads its committed state), so search it without holding the lock."""
+        if self.lexical_engine is not None:
+            return self.lexical_engine
         with self.lock:
             return self.lexical_view
 
     # --- rebuilding the BM25 base beside the readers -------------------------------------
     def _maybe_request_rebuild(self) -> None:
+        if self.lexical_engine is not None:
+            return
         view = self.lexical_view
         if view.pending >= rebuild_threshold(len(view.base)):
             self.request_lexical_rebuild()
 
     def request_lexical_rebuild(self) -> None:
         """Rebuild the base BM25 index in the background (once, however often asked while
-        one is pending)."""
+        one is pending). Nothing to do when an engine keeps the lexical index."""
         with self._rebuild_wanted:
-            if self._closing:
+            if self._closing or self.lexical_engine is not None:
                 return
             self._rebuild_requested = True
             if self._rebuilder is None:
@@ -525,9 +550,11 @@ class DerivedIndexes:
         staging.mkdir()
         try:
             vectors.write(staging / self.vectors.snapshot_file)
-            lexical.save(staging / "lexical")
+            if self.lexical_engine is None:
+                lexical.save(staging / "lexical")
             manifest = {
                 "format": SNAPSHOT_FORMAT,
+                "lexical_store": self.lexical_kind,
                 "generation": generation,
                 "embedding_model": self.embedding_model,
                 "vector_index": kind,

@@ -23,6 +23,8 @@ import bm25s
 import numpy as np
 import Stemmer
 
+from newsdesk.domain import SearchFilters
+
 # bm25s sets its own logger to DEBUG on import, which floods every caller's output.
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
@@ -85,6 +87,34 @@ class LexicalIndex(Protocol):
     def save(self, directory: Path) -> None: ...
 
     def load(self, directory: Path) -> None: ...
+
+
+class LexicalReader(Protocol):
+    """What a lexical search reads: the embedded ``LexicalView`` (bm25s and the segments
+    written since), or an engine's view of its own index (``PostgresLexicalView``)."""
+
+    @property
+    def pushes_down_filters(self) -> bool:
+        """Whether ``search`` applies ``filters`` itself; if not, the caller passes the
+        filtered chunks as ``allowed_ids``."""
+
+    @property
+    def pending(self) -> int:
+        """Chunks searched outside the main index (written or removed since it was built)."""
+
+    @property
+    def indexed_chunks(self) -> int:
+        """Chunks in the main index."""
+
+    def search(
+        self,
+        query: str,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        filters: SearchFilters | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def idf(self, terms: Sequence[str]) -> list[float]: ...
 
 
 class Bm25Index:
@@ -431,10 +461,17 @@ class LexicalView:
     segments: tuple[Segment, ...] = ()
     removed: tuple[tuple[int, int], ...] = ()  # (chunk id, generation of the removal)
 
+    # Filters reach it as the filtered chunks' ids (allowed_ids), read by the caller.
+    pushes_down_filters = False
+
     @property
     def pending(self) -> int:
         """Chunks searched outside the base: what a rebuild would fold in."""
         return sum(len(s.ids) for s in self.segments) + len(self.removed)
+
+    @property
+    def indexed_chunks(self) -> int:
+        return len(self.base)
 
     def added(self, segment: Segment, removed_ids: np.ndarray) -> LexicalView:
         if segment.generation <= self.base_generation:
@@ -456,8 +493,14 @@ class LexicalView:
         )
 
     def search(
-        self, query: str, k: int, allowed_ids: np.ndarray | None = None
+        self,
+        query: str,
+        k: int,
+        allowed_ids: np.ndarray | None = None,
+        filters: SearchFilters | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        """BM25 over base and segments; ``filters`` are not read here (pushes_down_filters
+        is False): the caller restricts by ``allowed_ids``."""
         if k <= 0:
             return _EMPTY
         excluded = np.array([chunk_id for chunk_id, _ in self.removed], dtype=np.int64)

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from newsdesk.domain import Article, ArticleSummary, ChunkInfo, SearchFilters
-from newsdesk.stores import groups
+from newsdesk.stores import groups, lexical_postgres
 from newsdesk.stores.connections import (
     CHANGES_CHANNEL,
     Connection,
@@ -154,6 +154,8 @@ class ArticleStore:
         # How near-duplicates are grouped (set from the settings by the ingestor).
         self.group_rules = GroupRules()
         migrate(self._connection())
+        # Whether the database keeps PostgreSQL's lexical tables (see _keeps_lexical).
+        self.lexical_tables = False
 
     # --- connections ---------------------------------------------------------------------
     @property
@@ -297,6 +299,8 @@ class ArticleStore:
                     added.append(inserted["id"])
                     vectors.append(vector)
                     texts.append(article.text[chunk.char_start : chunk.char_end])
+            if self._keeps_lexical(db):
+                lexical_postgres.apply_write(db, removed, added, texts)
             generation = self._bump_generation(db)
             _log_changes(db, generation, removed, added, self.change_log_keep)
         return WriteResult(
@@ -318,6 +322,8 @@ class ArticleStore:
             groups.detach(db, article_id, self.group_rules)
             db.execute("DELETE FROM articles WHERE id = ?", (article_id,))
             _forget_summaries(db, article_id)
+            if self._keeps_lexical(db):
+                lexical_postgres.apply_write(db, removed, [], [])
             generation = self._bump_generation(db)
             _log_changes(db, generation, removed, [], self.change_log_keep)
         return WriteResult(
@@ -343,6 +349,40 @@ class ArticleStore:
                     "INSERT INTO change_log (generation, op) VALUES (?, 'rebuild')", (generation,)
                 )
         return generation
+
+    # --- lexical search in PostgreSQL (lexical_store=postgres) -----------------------------
+    def keep_lexical_tables(self) -> int:
+        """Create PostgreSQL's lexical tables if missing and bring them in line with the
+        chunks (the chunks written while no process kept them, or all of them the first
+        time), then maintain them in every write. Returns the chunks added or removed."""
+        if not self.shared:
+            raise ValueError("lexical tables need the article store on PostgreSQL")
+        with self._transaction() as db:
+            lexical_postgres.create_tables(db)
+            changed = lexical_postgres.reconcile(db, self._chunk_texts)
+        self.lexical_tables = True
+        return changed
+
+    def _keeps_lexical(self, db: Connection) -> bool:
+        """Whether this write must maintain PostgreSQL's lexical tables: once any process
+        made them (lexical_store=postgres), every write does, in its own transaction,
+        whatever this process's lexical_store, so that processes sharing the database never
+        disagree. Looked up under the writers' lock (the tables are made under it too) until
+        found: one cheap query per write on a database without them."""
+        if not self.lexical_tables and db.dialect.keeps_change_log:
+            self.lexical_tables = lexical_postgres.tables_present(db)
+        return self.lexical_tables
+
+    def lexical_view(self) -> lexical_postgres.PostgresLexicalView:
+        """Searches of the lexical tables, on the calling thread's connection."""
+        return lexical_postgres.PostgresLexicalView(self._connection, _article_conditions)
+
+    def _chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
+        """The text of each of these chunks that still exists."""
+        query = "SELECT id, article_id, char_start, char_end FROM chunks WHERE id IN ({marks})"
+        rows = list(self._select_in(query, [int(i) for i in chunk_ids]))
+        texts = self._article_texts({r["article_id"] for r in rows})
+        return {r["id"]: texts[r["article_id"]][r["char_start"] : r["char_end"]] for r in rows}
 
     # --- re-embedding beside the live vectors (index/reindex.py) ----------------------------
     def unstaged_chunks(
