@@ -337,10 +337,8 @@ def test_untuned_split_sample_meets_the_targets(checker: CitationChecker) -> Non
     by_kind: dict[str, list[perturbations.Item]] = defaultdict(list)
     for item in items:
         by_kind[item.kind].append(item)
-    # Not yet met, measured in docs/results.md: LLM-style paraphrases (about 1 in 9 flagged)
-    # and invented clauses (about half caught).
-    for unmet in ("paraphrase", "addition"):
-        by_kind.pop(unmet)
+    # Not yet met, measured in docs/results.md: invented clauses (about half caught).
+    by_kind.pop("addition")
     rng = random.Random(0)
     sample = [i for kind in by_kind.values() for i in rng.sample(kind, min(len(kind), 12))]
     result = perturbations.evaluate(checker, sample)
