@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import TypeVar
 
 import Stemmer
+from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
 
 from newsdesk.answers import Mismatch
 from newsdesk.index.text import Span, sentence_spans
@@ -38,14 +39,15 @@ _STOP_WORDS = frozenset(
     ours ourselves out over own said same says she should so some such than that the their
     theirs them themselves then there these they this those through to too under until up
     upon very was we were what when where which while who whom why will with would you your
-    yours yourself according told say""")
-)
+    yours yourself according told say fewer less least""")
+)  # "fewer", "less", "least" as "few", "more", "most": "no fewer than 27" is "at least 27"
 # Capitalised words that open sentences without naming anything.
 _OPENERS = _STOP_WORDS | frozenset(
     _words("""however meanwhile although though yet still now later earlier instead despite amid
     many several some most both while since once last next first this that these those one
-    two three four five six seven eight nine ten mr mrs ms""")
-)
+    two three four five six seven eight nine ten mr mrs ms
+    no not never none nobody nothing neither nor""")
+)  # a negation names nothing, even where the lexicon also lists "No" (the abbreviation)
 # Titles and roles before a name: a claim may add or drop them ("Former NATO chief
 # Stoltenberg"), so they are not facts to find in the evidence.
 _TITLES = frozenset(
@@ -105,6 +107,26 @@ def _stemmer() -> Stemmer.Stemmer:
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     return str(_stemmer().stemWord(_key(word)))
+
+
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, str]:
+    """simplemma's English dictionary (word form → lemma; ships with the package, offline):
+    it keeps a capitalised entry for words English capitalises ("London", "John")."""
+    return DEFAULT_DICTIONARY_FACTORY.get_dictionary("en")  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=65536)
+def is_common_word(word: str) -> bool:
+    """A capitalised word that English writes in lower case: the lexicon knows its lower-case
+    form, as a lower-case lemma, and has no capitalised entry for it ("Reportedly", "High",
+    "Almost", "Begun"). Not "London" (the lexicon has "London" too), "John" (its lemma is
+    capitalised), "Stoltenberg" (unknown) nor "NATO" (not a capitalised word)."""
+    if not (word[:1].isupper() and word[1:].islower() and word.isalpha()):
+        return False
+    lexicon = _lexicon()
+    lemma = lexicon.get(word.lower())
+    return lemma is not None and lemma == lemma.lower() and lexicon.get(word) is None
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -341,10 +363,22 @@ def _is_cue(token: _Token) -> bool:
     )
 
 
+# "no fewer than 27", "not less than 27": a lower bound on a figure ("at least 27"), said of
+# the figure, not a denial of anything.
+_LOWER_BOUND = frozenset(_words("fewer less"))
+
+
+def _is_lower_bound(tokens: list[_Token], i: int) -> bool:
+    following = [t.text.lower() for t in tokens[i + 1 : i + 3]]
+    return tokens[i].text.lower() in ("no", "not") and (
+        len(following) == 2 and following[0] in _LOWER_BOUND and following[1] == "than"
+    )
+
+
 def _negations(text: str, tokens: list[_Token]) -> list[Negation]:
     found: list[Negation] = []
     for i, token in enumerate(tokens):
-        if not _is_cue(token):
+        if not _is_cue(token) or _is_lower_bound(tokens, i):
             continue
         scope: list[_Token] = []
         for later in tokens[i + 1 :]:
@@ -393,6 +427,14 @@ _GENERIC_SPEAKERS = frozenset(
 _APPOSITION = re.compile(r"^\s*,[^,.]{0,80},\s*$|^(?:['’]s)?(?:\s+[a-z]+){1,4}\s*$")
 
 
+def _opens_clause(text: str, start: int) -> bool:
+    """Nothing of its clause before `start`: the text before it ends a quote or clause, or is
+    empty. Only there is "said NAME" an inversion ('…," said Stoltenberg'); after a subject
+    the name begins what was said ("prosecutors said Barrientos married …")."""
+    before = text[:start].rstrip()
+    return not before or before[-1] in ",;:\"“”'’—–-("
+
+
 def _speakers(text: str, names: list[Name]) -> list[Name]:
     """Names in a speaker's place: "NAME said", "NAME, the minister, said", "said NAME",
     "according to NAME"."""
@@ -405,7 +447,10 @@ def _speakers(text: str, names: list[Name]) -> list[Name]:
                 speakers.append(before[-1])
                 continue
         after = [n for n in names if n.start >= verb.end()]
-        inverted = verb.group().lower() in _INVERTIBLE
+        according = verb.group().lower() == "according to"
+        inverted = according or (
+            verb.group().lower() in _INVERTIBLE and _opens_clause(text, verb.start())
+        )
         if after and inverted and not text[verb.end() : after[0].start].strip(" ,the"):
             speakers.append(after[0])
     return [
@@ -480,6 +525,10 @@ def _sentence_facts(text: str) -> Facts:
     # A name in a speaker's place is a name even where it opens the sentence.
     promoted = {replace(s, certain=False): s for s in speakers}
     names = [promoted.get(n, n) for n in names]
+    # Elsewhere a lone capitalised word opening the sentence is only capitalised for being
+    # first; when the lexicon writes it in lower case it names nothing ("Reportedly, …",
+    # "High winds toppled …"): as an uncertain name it flagged faithful paraphrases.
+    names = [n for n in names if n.certain or not is_common_word(n.text)]
     said = frozenset(stem(t.text) for t, _ in content if t.kind == "word")
     return Facts(
         text=text,
@@ -699,14 +748,23 @@ def _attribution(claim: Facts, evidence: Facts, scope: Facts) -> list[Mismatch]:
     # What is said, without who says it: "The US embassy said 238 were injured" is about the
     # injured, whoever the evidence's other sentence quotes.
     said = claim.stems - {stem(k) for s in claim.speakers for k in s.keys}
-    _, speakers = max(evidence.sentences, key=lambda s: len(s[0] & said))
+    words, speakers = max(evidence.sentences, key=lambda s: len(s[0] & said))
     return [
         Mismatch(kind="attribution", claim=speaker.text, evidence=speakers[0].text)
         for speaker in claim.speakers
         if speakers
         and name_found(speaker, scope)
         and not any(_same_person(speaker, e) for e in speakers)
+        and not _generic_in(speaker, words)
     ]
+
+
+def _generic_in(speaker: Name, words: frozenset[str]) -> bool:
+    """A generic speaker ("Prosecutors said …") that the evidence sentence itself mentions:
+    there it is written in lower case ("prosecutors said …"), so it is no name beside the
+    sentence's named sources ("according to The New York Daily News"), yet the same speaker."""
+    key = _key(speaker.text)
+    return key in _GENERIC_SPEAKERS and stem(key) in words
 
 
 def missing_words(claim: Facts, evidence: Facts) -> list[str]:

@@ -23,7 +23,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.evals import perturbations, runner
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
 from newsdesk.generation.citations import CitationChecker
-from newsdesk.generation.facts import facts
+from newsdesk.generation.facts import facts, is_common_word
 
 from .misbehaving_server import misbehaving_server, provider_settings
 from .support.live_server import serve
@@ -66,6 +66,63 @@ def test_names_drop_titles_and_numbers_normalise() -> None:
     assert [s.text for s in found.speakers] == ["Former NATO Secretary General Jens Stoltenberg"]
     assert [q.value for q in found.numbers] == [2_500_000]
     assert [d.text for d in found.dates] == ["2022"]
+
+
+# A capitalised common word opening a sentence, "no fewer than", and "said NAME" after a
+# subject: each flagged faithful paraphrases of the perturbation set's tune split.
+
+
+def test_a_sentence_opening_common_word_is_not_a_name() -> None:
+    """The lexicon writes "reportedly" and "high" in lower case only: opening a sentence they
+    are capitalised for being first, not names the evidence must hold."""
+    assert is_common_word("Reportedly") and is_common_word("High") and is_common_word("Begun")
+    for name in ("London", "John", "Stoltenberg", "NATO", "Paris"):
+        assert not is_common_word(name), name
+    assert facts("Reportedly, the men were recorded.").names == ()
+    assert facts("High winds and torrential rain toppled the crane.").names == ()
+    # An unknown or capitalised-in-the-lexicon opening word stays an uncertain name, and a
+    # common word in a speaker's place is still the speaker.
+    assert [(n.text, n.certain) for n in facts("Paris was calm.").names] == [("Paris", False)]
+    assert [s.text for s in facts("Hope said he was fine.").speakers] == ["Hope"]
+
+
+def test_no_fewer_than_is_a_bound_not_a_negation() -> None:
+    assert facts("No fewer than 27 people were killed on Friday.").negations == ()
+    assert facts("Not less than 27 people were killed.").negations == ()
+    assert [n.cue for n in facts("No more than 27 people were killed.").negations] == ["No"]
+    assert [n.cue for n in facts("The crane did not fall.").negations] == ["not"]
+
+
+def test_said_name_is_an_inversion_only_where_the_clause_opens() -> None:
+    assert facts("In court, prosecutors said Barrientos married men from Egypt.").speakers == ()
+    assert facts("He said Obama was wrong.").speakers == ()
+    assert [s.text for s in facts('"We will go," said Smith.').speakers] == ["Smith"]
+    assert [s.text for s in facts("It was calm, said Smith.").speakers] == ["Smith"]
+    assert [s.text for s in facts("Five died according to Reuters.").speakers] == ["Reuters"]
+
+
+@pytest.mark.parametrize(
+    ("claim", "passage"),
+    [
+        ("Reportedly, a crane collapsed at the Grand Mosque in Mecca on Friday.", CRANE),
+        ("Almost all of the 107 people killed were pilgrims.", "Nearly all of the 107 "
+         "people killed were pilgrims, officials said on Friday."),
+        ("No fewer than 107 people were killed when a crane collapsed at the Grand Mosque in "
+         "Mecca on Friday.", CRANE),
+        ("Prosecutors said Barrientos married men from Egypt, Bangladesh and Turkey in court.",
+         "In court today, prosecutors said Barrientos married men from Egypt, Bangladesh and "
+         "Turkey. She denied the charges."),
+        ("Prosecutors said Barrientos married men from Egypt, according to the Daily News.",
+         "In court today, prosecutors said Barrientos married men from Egypt, according to "
+         "the Daily News."),
+    ],
+)  # fmt: skip
+def test_paraphrases_of_those_classes_are_supported(
+    checker: CitationChecker, claim: str, passage: str
+) -> None:
+    sentence = _check(checker, claim, passage)
+    assert sentence.supported, sentence
+    assert sentence.mismatches == []
 
 
 # --- every kind of changed fact is caught and explained -------------------------------------
@@ -280,10 +337,8 @@ def test_untuned_split_sample_meets_the_targets(checker: CitationChecker) -> Non
     by_kind: dict[str, list[perturbations.Item]] = defaultdict(list)
     for item in items:
         by_kind[item.kind].append(item)
-    # Not yet met, measured in docs/results.md: LLM-style paraphrases (about 1 in 9 flagged)
-    # and invented clauses (about half caught).
-    for unmet in ("paraphrase", "addition"):
-        by_kind.pop(unmet)
+    # Not yet met, measured in docs/results.md: invented clauses (about half caught).
+    by_kind.pop("addition")
     rng = random.Random(0)
     sample = [i for kind in by_kind.values() for i in rng.sample(kind, min(len(kind), 12))]
     result = perturbations.evaluate(checker, sample)
