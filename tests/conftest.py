@@ -7,13 +7,16 @@ The article store is SQLite unless a module is marked ``both_stores``: then each
 that uses the store (through ``settings``, ``desk``, ``sample_desk`` or ``database_url``) runs
 on SQLite and on PostgreSQL, each PostgreSQL run in a fresh database of its own. A module also
 marked ``lexical_stores`` runs a third time on PostgreSQL with ``lexical_store=postgres`` (BM25
-in PostgreSQL's lexical tables), through the ``lexical_store`` fixture."""
+in PostgreSQL's lexical tables), through the ``lexical_store`` fixture; one marked
+``vector_stores`` runs once more on SQLite with the vectors in Milvus (milvus-lite), through
+the ``vector_store`` fixture."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -26,10 +29,13 @@ from newsdesk.settings import Settings
 from tests.support.live_server import serve
 from tests.support.postgres import store_database
 from tests.support.samples import load_samples
+from tests.support.vector_stores import needs_milvus
 
 STORES = ("sqlite", "postgresql")
 # The PostgreSQL article store with lexical search in it too (lexical_store=postgres).
 POSTGRES_LEXICAL = "postgresql+lexical"
+# The SQLite article store with the vectors in Milvus (vector_store=milvus, milvus-lite).
+SQLITE_MILVUS = "sqlite+milvus"
 
 # Starlette's TestClient sends `Host: testserver`, which the service refuses like any host it
 # is not told about (DNS rebinding); live servers in tests are reached as 127.0.0.1 anyway.
@@ -45,9 +51,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_kind" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
         "both_stores"
     ):
-        kinds = STORES
+        kinds: list[Any] = list(STORES)
         if metafunc.definition.get_closest_marker("lexical_stores"):
-            kinds = (*STORES, POSTGRES_LEXICAL)
+            kinds.append(POSTGRES_LEXICAL)
+        if metafunc.definition.get_closest_marker("vector_stores"):
+            kinds.append(pytest.param(SQLITE_MILVUS, marks=needs_milvus))
         metafunc.parametrize("store_kind", kinds, indirect=True, scope="module")
 
 
@@ -63,27 +71,41 @@ def lexical_store(store_kind: str) -> str:
     return "postgres" if store_kind == POSTGRES_LEXICAL else "bm25"
 
 
+@pytest.fixture(scope="module")
+def vector_store(store_kind: str) -> str:
+    """NEWSDESK_VECTOR_STORE for the module's store kind."""
+    return "milvus" if store_kind == SQLITE_MILVUS else "faiss"
+
+
+def _article_store(store_kind: str) -> str:
+    """The article store of a store kind: `sqlite` or `postgresql`."""
+    return store_kind.split("+")[0]
+
+
 @pytest.fixture
 def database_url(store_kind: str) -> Iterator[str | None]:
     """NEWSDESK_DATABASE_URL for a test: None (SQLite) or a fresh PostgreSQL database."""
-    with store_database(store_kind) as url:
+    with store_database(_article_store(store_kind)) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def module_database_url(store_kind: str) -> Iterator[str | None]:
     """The same for a module-scoped collection."""
-    with store_database(store_kind) as url:
+    with store_database(_article_store(store_kind)) as url:
         yield url
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str | None, lexical_store: str) -> Settings:
+def settings(
+    tmp_path: Path, database_url: str | None, lexical_store: str, vector_store: str
+) -> Settings:
     return Settings(
         data_dir=tmp_path / "data",
         backend="extractive",
         database_url=database_url,
         lexical_store=lexical_store,
+        vector_store=vector_store,
         _env_file=None,
     )
 
@@ -117,14 +139,16 @@ def sample_desk(
     embedder: Embedder,
     store_kind: str,
     lexical_store: str,
+    vector_store: str,
 ) -> Iterator[Newsdesk]:
     """The sample articles, extractive backend (fast and deterministic), one per module."""
-    with store_database(store_kind) as url:
+    with store_database(_article_store(store_kind)) as url:
         settings = Settings(
             data_dir=tmp_path_factory.mktemp("samples") / "data",
             backend="extractive",
             database_url=url,
             lexical_store=lexical_store,
+            vector_store=vector_store,
             _env_file=None,
         )
         with Newsdesk.open(settings, embedder=embedder) as opened:

@@ -14,7 +14,10 @@ from newsdesk.container import Newsdesk
 
 from .support.disagreement import MECCA, QUESTION, second_outlet
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 
 def _disagreements(answer: dict[str, Any]) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from newsdesk.container import Newsdesk
 
 # Every test runs on the article store on SQLite and on PostgreSQL (and with lexical search in
 # PostgreSQL too: lexical_store=postgres).
-pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
+pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores, pytest.mark.vector_stores]
 
 PROBLEM = "application/problem+json"
 

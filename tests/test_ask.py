@@ -12,7 +12,10 @@ from httpx_sse import EventSource
 from newsdesk.container import Newsdesk
 from newsdesk.generation.extractive import answers_kind, question_kind
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 ANSWERABLE = [
     (

@@ -22,7 +22,10 @@ from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 CRANE_ID = "wikinews-2015-mecca-crane-collapse"

@@ -24,7 +24,10 @@ from .support.cli import run_newsdesk
 from .support.disagreement import CONFLICTS, ConflictingReports
 from .support.duplicates import labelled_articles
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 PAIRS = Path(__file__).parent / "data" / "disagreement" / "dev.jsonl"
 KINDED = [r for r in CONFLICTS if r.kind is not None]

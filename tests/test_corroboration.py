@@ -15,7 +15,10 @@ from newsdesk.retrieval.search import Searcher
 from newsdesk.settings import Settings
 from tests.support.duplicates import labelled_articles
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 CRANE = "wikinews-2015-mecca-crane-collapse"
 FOLLOW_UP = "crescent-mecca-crane-inquiry"  # another story that reuses a background paragraph

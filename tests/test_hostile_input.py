@@ -11,7 +11,10 @@ from httpx import Response
 
 from newsdesk.container import Newsdesk
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 PROBLEM = "application/problem+json"
 

@@ -29,7 +29,10 @@ from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 KEY = "observability-key-0123456789-abcdefghij"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "operations.md"

@@ -19,7 +19,10 @@ from newsdesk.settings import Settings
 from .misbehaving_server import misbehaving_server, provider_settings
 from .support.patience import LLM_PATIENCE_S
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 

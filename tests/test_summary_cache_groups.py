@@ -14,7 +14,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 
 # Both tests run on the article store on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.both_stores
+pytestmark = [pytest.mark.both_stores, pytest.mark.vector_stores]
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 REQUEST = {"article_id": MECCA, "length": "short"}

@@ -18,7 +18,10 @@ from newsdesk.settings import Settings
 from .support.cli import run_newsdesk
 from .support.samples import SAMPLES
 
-pytestmark = pytest.mark.both_stores  # store-facing: SQLite and PostgreSQL
+pytestmark = [
+    pytest.mark.both_stores,
+    pytest.mark.vector_stores,
+]  # store-facing: each store kind
 
 MECCA = "wikinews-2015-mecca-crane-collapse"
 SHUTTLE = "wikinews-2011-nasa-shuttle-anniversary-retirement"
