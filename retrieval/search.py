@@ -90,13 +90,7 @@ class Searcher:
 
     def run(self, request: SearchRequest) -> list[Passage]:
         allowed = None
-        # A retriever that applies the filters in its own search (Milvus, PostgreSQL's
-        # lexical tables) needs no list of allowed chunks from SQLite; faiss and the
-        # embedded BM25 do.
-        if not request.filters.is_empty() and not (
-            (request.mode == "lexical" or self._pushes_down(request))
-            and (request.mode == "dense" or self._lexical_pushes_down(request))
-        ):
+        if not request.filters.is_empty() and not self._filters_pushed_down(request):
             allowed = self.store.chunk_ids_matching(request.filters)
             if not len(allowed):
                 return []
@@ -218,6 +212,14 @@ class Searcher:
                 )
             lexical = _as_dict(ids, scores)
         return _Retrieved(dense, lexical, lexical_view, query_vector, model)
+
+    def _filters_pushed_down(self, request: SearchRequest) -> bool:
+        """Whether every retriever the mode uses applies the filters in its own search
+        (Milvus, PostgreSQL's lexical tables): then no list of allowed chunks is read from
+        the store, as faiss and the embedded BM25 need."""
+        dense = request.mode == "lexical" or self._pushes_down(request)
+        lexical = request.mode == "dense" or self._lexical_pushes_down(request)
+        return dense and lexical
 
     def _pushes_down(self, request: SearchRequest) -> bool:
         """Whether the vector store applies this request's filters itself."""

@@ -157,13 +157,11 @@ def reconcile(db: Connection, chunk_texts: Any) -> int:
         row["last_chunk"] == row["last_indexed"]
     ):
         return 0
-    stale = [
-        int(r["chunk_id"])
-        for r in db.execute(
-            "SELECT chunk_id FROM lexical_documents d"
-            " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = d.chunk_id)"
-        ).fetchall()
-    ]
+    stale = _ids(
+        db,
+        "SELECT chunk_id AS id FROM lexical_documents d"
+        " WHERE NOT EXISTS (SELECT 1 FROM chunks c WHERE c.id = d.chunk_id)",
+    )
     if stale:
         db.execute("DELETE FROM lexical_documents WHERE chunk_id = ANY(?::bigint[])", (stale,))
     # Postings without a document row too (a write that lost its document row cannot happen
@@ -172,13 +170,11 @@ def reconcile(db: Connection, chunk_texts: Any) -> int:
         "DELETE FROM lexical_postings p WHERE NOT EXISTS"
         " (SELECT 1 FROM lexical_documents d WHERE d.chunk_id = p.chunk_id)"
     )
-    missing = [
-        int(r["id"])
-        for r in db.execute(
-            "SELECT id FROM chunks c WHERE NOT EXISTS"
-            " (SELECT 1 FROM lexical_documents d WHERE d.chunk_id = c.id) ORDER BY id"
-        ).fetchall()
-    ]
+    missing = _ids(
+        db,
+        "SELECT id FROM chunks c WHERE NOT EXISTS"
+        " (SELECT 1 FROM lexical_documents d WHERE d.chunk_id = c.id) ORDER BY id",
+    )
     for start in range(0, len(missing), FILL_BATCH):
         batch = missing[start : start + FILL_BATCH]
         texts: dict[int, str] = chunk_texts(batch)
@@ -189,6 +185,11 @@ def reconcile(db: Connection, chunk_texts: Any) -> int:
         " tokens = (SELECT coalesce(sum(dl), 0) FROM lexical_documents) WHERE id = 1"
     )
     return len(stale) + len(missing)
+
+
+def _ids(db: Connection, query: str) -> list[int]:
+    """The ``id`` column of a query's rows."""
+    return [int(r["id"]) for r in db.execute(query).fetchall()]
 
 
 class PostgresLexicalView:

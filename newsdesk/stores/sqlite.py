@@ -213,16 +213,11 @@ class ArticleStore:
         return int(self.get_state("generation") or 0)
 
     def get_state(self, key: str) -> str | None:
-        row = self._connection().execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
-        return row["value"] if row else None
+        return _read_state(self._connection(), key)
 
     def set_state(self, key: str, value: str) -> None:
         with self._write_lock:
-            self._connection().execute(
-                "INSERT INTO state (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+            _write_state(self._connection(), {key: value})
 
     # --- writes --------------------------------------------------------------------------
     def stored_hashes(self, ids: Sequence[str]) -> dict[str, StoredHashes]:
@@ -379,10 +374,22 @@ class ArticleStore:
 
     def _chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """The text of each of these chunks that still exists."""
-        query = "SELECT id, article_id, char_start, char_end FROM chunks WHERE id IN ({marks})"
+        return self._chunk_rows(chunk_ids)[1]
+
+    def _chunk_rows(
+        self, chunk_ids: Sequence[int], columns: str = ""
+    ) -> tuple[list[Any], dict[int, str]]:
+        """The rows of these chunks that still exist (id, article id, offsets and the extra
+        ``columns``), and each one's text by id."""
+        query = (
+            f"SELECT id, article_id, char_start, char_end{columns} FROM chunks"
+            " WHERE id IN ({marks})"
+        )
         rows = list(self._select_in(query, [int(i) for i in chunk_ids]))
         texts = self._article_texts({r["article_id"] for r in rows})
-        return {r["id"]: texts[r["article_id"]][r["char_start"] : r["char_end"]] for r in rows}
+        return rows, {
+            r["id"]: texts[r["article_id"]][r["char_start"] : r["char_end"]] for r in rows
+        }
 
     # --- re-embedding beside the live vectors (index/reindex.py) ----------------------------
     def unstaged_chunks(
@@ -470,11 +477,7 @@ class ArticleStore:
                 (model_id,),
             )
             db.execute("DELETE FROM staged_embeddings")
-            db.executemany(
-                "INSERT INTO state (key, value) VALUES (?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                list(state.items()),
-            )
+            _write_state(db, state)
             generation = self._bump_generation(db)
             if db.dialect.keeps_change_log:  # other replicas rebuild from the new vectors
                 db.execute(
@@ -558,18 +561,9 @@ class ArticleStore:
 
     def _chunk_contents(self, chunk_ids: Sequence[int]) -> dict[int, tuple[np.ndarray, str]]:
         """(vector, text) of each of these chunks that still exists."""
-        query = (
-            "SELECT id, article_id, char_start, char_end, embedding FROM chunks"
-            " WHERE id IN ({marks})"
-        )
-        rows = list(self._select_in(query, list(chunk_ids)))
-        texts = self._article_texts({r["article_id"] for r in rows})
+        rows, texts = self._chunk_rows(chunk_ids, ", embedding")
         return {
-            r["id"]: (
-                np.frombuffer(r["embedding"], dtype=np.float32),
-                texts[r["article_id"]][r["char_start"] : r["char_end"]],
-            )
-            for r in rows
+            r["id"]: (np.frombuffer(r["embedding"], dtype=np.float32), texts[r["id"]]) for r in rows
         }
 
     # --- summary cache ---------------------------------------------------------------------
@@ -840,18 +834,26 @@ def _log_changes(
     if generation > keep and generation % min(PRUNE_EVERY, keep) == 0:
         horizon = generation - keep
         db.execute("DELETE FROM change_log WHERE generation <= ?", (horizon,))
-        db.execute(
-            "INSERT INTO state (key, value) VALUES ('change_log_pruned_through', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(horizon),),
-        )
+        _write_state(db, {"change_log_pruned_through": str(horizon)})
     db.execute("SELECT pg_notify(?, ?)", (CHANGES_CHANNEL, str(generation)))
 
 
 def _pruned_through(db: Connection) -> int:
     """The newest generation whose change-log entries were pruned (0: none)."""
-    row = db.execute("SELECT value FROM state WHERE key = 'change_log_pruned_through'").fetchone()
-    return int(row["value"]) if row else 0
+    return int(_read_state(db, "change_log_pruned_through") or 0)
+
+
+def _read_state(db: Connection, key: str) -> str | None:
+    row = db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+    return row["value"] if row else None
+
+
+def _write_state(db: Connection, values: dict[str, str]) -> None:
+    db.executemany(
+        "INSERT INTO state (key, value) VALUES (?, ?)"
+        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        list(values.items()),
+    )
 
 
 def _forget_summaries(db: Connection, article_id: str) -> None:
