@@ -38,11 +38,11 @@ import numpy as np
 from newsdesk.metrics import RebuildMetrics, timed_rebuild
 from newsdesk.stores.lexical import (
     Bm25Index,
+    EngineView,
     LexicalIndex,
     LexicalReader,
     LexicalView,
     Segment,
-    tokenize,
 )
 from newsdesk.stores.sqlite import ArticleStore, Changes, WriteResult
 from newsdesk.stores.vectors import SerializedVectors, VectorIndex
@@ -78,9 +78,8 @@ class DerivedIndexes:
     ) -> None:
         self.store = store
         # lexical_store=postgres: lexical search reads the engine, which the store's own
-        # write transactions keep (stores/lexical_postgres.py). The embedded view below then
-        # stays empty: no segments, no background rebuilds, nothing in the snapshots.
-        self.lexical_engine = lexical_engine
+        # write transactions keep (stores/lexical_postgres.py); its view (EngineView) takes
+        # no segments, rebuilds and saves nothing.
         self.lexical_kind = "bm25" if lexical_engine is None else "postgres"
         self.vectors = vectors
         self.directory = directory
@@ -92,7 +91,9 @@ class DerivedIndexes:
         # next writer's commit waits for it (readers wait only for the index update).
         self._writer = threading.RLock()
         self._flushing = threading.Lock()
-        self.lexical_view = LexicalView(lexical, -1)
+        self.lexical_view: LexicalView | EngineView = (
+            LexicalView(lexical, -1) if lexical_engine is None else EngineView(lexical_engine)
+        )
         # Builds the empty base index a rebuild fills (tests substitute an instrumented one).
         self.lexical_factory: Callable[[], LexicalIndex] = Bm25Index
         self.lexical_rebuilds = 0  # bases swapped in by the background thread
@@ -124,10 +125,9 @@ class DerivedIndexes:
                     assert snapshot is not None
                     self.vectors.load(snapshot / self.vectors.snapshot_file)
                     self._check_vector_counts(snapshot)
-                    if self.lexical_engine is None:
-                        self.lexical_view = LexicalView.load(
-                            self.lexical_factory(), snapshot / "lexical"
-                        )
+                    self.lexical_view = self.lexical_view.loaded(
+                        self.lexical_factory(), snapshot / "lexical"
+                    )
                     self.generation = self._snapshot_generation(snapshot)
                     self._maybe_request_rebuild()
                     self._maybe_switch_vectors()
@@ -208,10 +208,9 @@ class DerivedIndexes:
         with self._writer, self.lock, self.store.read_transaction():
             generation = self.store.generation()
             self._rebuild_vectors()
-            base = self.lexical_factory()
-            if self.lexical_engine is None:  # an engine's index is not derived here
-                base.rebuild(*self._read_texts())
-            self.lexical_view = LexicalView(base, generation)
+            self.lexical_view = self.lexical_view.rebuilt(
+                self.lexical_factory(), self._read_texts, generation
+            )
             self.generation = generation
             self._unsaved = True
 
@@ -253,9 +252,9 @@ class DerivedIndexes:
 
     def _segment(self, result: WriteResult) -> Segment | None:
         """The write's chunks for the embedded lexical view (None: an engine has them)."""
-        if self.lexical_engine is not None:
-            return None
-        return Segment.of(result.generation, result.added_chunk_ids, tokenize(result.added_texts))
+        return self.lexical_view.segment(
+            result.generation, result.added_chunk_ids, result.added_texts
+        )
 
     def _apply(self, result: WriteResult, segment: Segment | None) -> None:
         removing = len(result.removed_chunk_ids) > 0
@@ -333,24 +332,20 @@ class DerivedIndexes:
     def fresh_lexical(self) -> LexicalReader:
         """The lexical view including every write that has returned; immutable (or the
         engine's, which reads its committed state), so search it without holding the lock."""
-        if self.lexical_engine is not None:
-            return self.lexical_engine
         with self.lock:
-            return self.lexical_view
+            return self.lexical_view.reader
 
     # --- rebuilding the BM25 base beside the readers -------------------------------------
     def _maybe_request_rebuild(self) -> None:
-        if self.lexical_engine is not None:
-            return
         view = self.lexical_view
-        if view.pending >= rebuild_threshold(len(view.base)):
+        if isinstance(view, LexicalView) and view.pending >= rebuild_threshold(len(view.base)):
             self.request_lexical_rebuild()
 
     def request_lexical_rebuild(self) -> None:
         """Rebuild the base BM25 index in the background (once, however often asked while
         one is pending). Nothing to do when an engine keeps the lexical index."""
         with self._rebuild_wanted:
-            if self._closing or self.lexical_engine is not None:
+            if self._closing or not self.lexical_view.derived:
                 return
             self._rebuild_requested = True
             if self._rebuilder is None:
@@ -387,9 +382,12 @@ class DerivedIndexes:
         base = self.lexical_factory()
         base.rebuild(ids, texts)  # the slow part: no lock held
         with self.lock:
-            if self._closing or generation <= self.lexical_view.base_generation:
+            view = self.lexical_view
+            if self._closing or not isinstance(view, LexicalView):
                 return
-            self.lexical_view = self.lexical_view.rebased(base, generation)
+            if generation <= view.base_generation:
+                return
+            self.lexical_view = view.rebased(base, generation)
             self.lexical_rebuilds += 1
             self._unsaved = True
         log.info(
@@ -543,15 +541,14 @@ class DerivedIndexes:
         vectors: SerializedVectors,
         counts: tuple[int, int],
         kind: str,
-        lexical: LexicalView,
+        lexical: LexicalView | EngineView,
     ) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
         staging = self.directory / f".staging-{uuid.uuid4().hex}"
         staging.mkdir()
         try:
             vectors.write(staging / self.vectors.snapshot_file)
-            if self.lexical_engine is None:
-                lexical.save(staging / "lexical")
+            lexical.save(staging / "lexical")
             manifest = {
                 "format": SNAPSHOT_FORMAT,
                 "lexical_store": self.lexical_kind,

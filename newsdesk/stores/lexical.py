@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import bm25s
 import numpy as np
@@ -449,7 +449,8 @@ class Segment:
 class LexicalView:
     """What a lexical search sees: the base index, the segments written since it was built,
     and the chunk ids removed since (in the base or in a segment) with the generation of each
-    removal.
+    removal. It is derived from SQLite's chunks and saved in the indexes' snapshots
+    (stores/derived.py); ``EngineView`` is its counterpart when an engine keeps the index.
 
     Segments are scored with BM25 over the statistics of base and segments together (document
     count, document frequencies, average length). The base keeps the statistics it was built
@@ -463,6 +464,28 @@ class LexicalView:
 
     # Filters reach it as the filtered chunks' ids (allowed_ids), read by the caller.
     pushes_down_filters = False
+    derived: ClassVar[bool] = True
+
+    @property
+    def reader(self) -> LexicalReader:
+        return self
+
+    def segment(self, generation: int, ids: np.ndarray, texts: Sequence[str]) -> Segment | None:
+        """A write's added chunks as a segment to append (tokenizing is the slow part)."""
+        return Segment.of(generation, ids, tokenize(texts))
+
+    def rebuilt(
+        self,
+        empty_base: LexicalIndex,
+        read_texts: Callable[[], tuple[np.ndarray, list[str]]],
+        generation: int,
+    ) -> LexicalView:
+        """A view of a base built from every chunk (``read_texts``) as of ``generation``."""
+        empty_base.rebuild(*read_texts())
+        return LexicalView(empty_base, generation)
+
+    def loaded(self, empty_base: LexicalIndex, directory: Path) -> LexicalView:
+        return LexicalView.load(empty_base, directory)
 
     @property
     def pending(self) -> int:
@@ -570,3 +593,38 @@ class LexicalView:
             tuple(Segment.from_json(s) for s in pending["segments"]),
             tuple((int(i), int(g)) for i, g in pending["removed"]),
         )
+
+
+@dataclass(frozen=True)
+class EngineView:
+    """The lexical view when an engine keeps the index (``lexical_store=postgres``): the
+    store's write transactions update it, so nothing is derived here — writes add no
+    segment, rebuilds and snapshots leave it alone, and searches read the engine."""
+
+    engine: LexicalReader
+    derived: ClassVar[bool] = False
+    pending: ClassVar[int] = 0
+
+    @property
+    def reader(self) -> LexicalReader:
+        return self.engine
+
+    def segment(self, generation: int, ids: np.ndarray, texts: Sequence[str]) -> Segment | None:
+        return None
+
+    def added(self, segment: Segment, removed_ids: np.ndarray) -> EngineView:
+        return self
+
+    def rebuilt(
+        self,
+        empty_base: LexicalIndex,
+        read_texts: Callable[[], tuple[np.ndarray, list[str]]],
+        generation: int,
+    ) -> EngineView:
+        return self
+
+    def loaded(self, empty_base: LexicalIndex, directory: Path) -> EngineView:
+        return self
+
+    def save(self, directory: Path) -> None:
+        """Nothing to save: the engine's index lives in the engine."""
