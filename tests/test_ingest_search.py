@@ -275,3 +275,20 @@ def test_vectors_from_another_model_are_re_embedded_at_start(
         assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
         hits = desk.searcher.search(samples[2].title, top_k=1, mode="dense")
         assert hits[0].article_id == samples[2].id
+
+
+def test_passages_are_cut_at_character_offsets_whatever_the_script(desk: Newsdesk) -> None:
+    """Passages are cut out of the article in the database: offsets count characters there as
+    in Python, through emoji (4 bytes in UTF-8, 2 UTF-16 units), CJK and combining marks."""
+    sentences = [
+        "The café in Zürich 🇨🇭 reopened on Monday, its owner said.",
+        "東京の市場は月曜日に再開した。 Traders 🚀 cheered the news.",
+        "Ŝtorm wàrnings (é as e + \u0301: e\u0301) were lifted 🌪️ by noon.",
+    ]
+    text = " ".join(sentences * 12)
+    desk.ingestor.ingest([ArticleInput(id="scripts", title="Scripts 🌍", text=text)])
+    article = desk.store.get_article("scripts")
+    assert len(article.chunks) > 1
+    passages = desk.store.passages([c.chunk_id for c in article.chunks])
+    for chunk in article.chunks:
+        assert passages[chunk.chunk_id].text == article.text[chunk.char_start : chunk.char_end]
