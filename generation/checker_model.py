@@ -3,7 +3,7 @@
 support = sigmoid(bias + Σ weight_f · feature_f), features in FEATURES order. The weights live
 in checker_weights.json beside this file; `bench/train_checker.py` fits them on the `tune`
 split of the perturbation set (evals/suites/perturbations.jsonl.gz) and nothing else, so the
-`test` split stays an honest measure. Small on purpose: ten numbers a reader can check
+`test` split stays an honest measure. Small on purpose: nine numbers a reader can check
 (a missing name should weigh strongly against support, a high cosine for it).
 """
 
@@ -27,7 +27,6 @@ FEATURES = (
     "dates",  # weekdays, months, years of the claim not in the evidence
     "negations",  # polarity disagreements
     "attributions",  # the claim's speaker is not the evidence's
-    "invented",  # words of the claim's longest run the cited passage lacks, beyond RUN_GRACE
 )
 COUNT_CAP = 2.0  # a second missing name is as damning as a tenth
 

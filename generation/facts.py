@@ -491,9 +491,6 @@ def clear_caches() -> None:
     """Forget every cached extraction (benchmarks measure a cold start with it)."""
     for cached in (_facts, _sentence_facts, _spans, stem):
         cached.cache_clear()
-    from newsdesk.generation import novelty  # it imports this module: imported when called
-
-    novelty.clear_caches()
 
 
 @lru_cache(maxsize=4096)
@@ -768,27 +765,6 @@ def _generic_in(speaker: Name, words: frozenset[str]) -> bool:
     sentence's named sources ("according to The New York Daily News"), yet the same speaker."""
     key = _key(speaker.text)
     return key in _GENERIC_SPEAKERS and stem(key) in words
-
-
-_ENDS = frozenset(".!?")
-
-
-def content_tokens(text: str) -> list[_Token | None]:
-    """The text's content words and figures in digits, in order (no stop words, number words
-    or one-letter words), None for each sentence end: what an invented clause is made of
-    (novelty.py)."""
-    found: list[_Token | None] = []
-    for token in _tokens(text):
-        if token.kind == "stop" and token.text in _ENDS:
-            found.append(None)
-        elif token.kind == "number" or (
-            token.kind == "word"
-            and len(token.text) > 1
-            and _key(token.text) not in _STOP_WORDS
-            and _key(token.text) not in _NUMBER_WORDS_SET
-        ):
-            found.append(token)
-    return found
 
 
 def missing_words(claim: Facts, evidence: Facts) -> list[str]:

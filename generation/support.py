@@ -16,12 +16,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation import facts as fact_module
 from newsdesk.generation.checker_model import FEATURES, CheckerModel, load_model
 from newsdesk.generation.facts import Facts, compare, missing_words
-from newsdesk.generation.novelty import invented_run
 
-INVENTED = FEATURES.index("invented")
-# A paraphrase swaps single words, or two side by side ("storm made"), for ones the passage
-# lacks; a run longer than this is a clause of its own (tune split: see docs/results.md).
-RUN_GRACE = 2
 _PREFIX = 5  # stems sharing their first 5 letters match: "rescu"/"rescuer", "invas"/"invad" not
 
 
@@ -76,21 +71,15 @@ class SupportScorer:
         scope_facts = [fact_module.facts(t) for t in passages] if passages else evidence_facts
         for i, claim in enumerate(claim_facts):
             for j, proof in enumerate(evidence_facts):
-                out[i, j, 2:INVENTED] = _fact_counts(claim, proof, scope_facts[j])
-        # What the claim invents against the text it cites (one figure per claim and
-        # passage, the same for every unit of it).
-        scopes = passages or evidence
-        for j, text in enumerate(scopes):
-            out[:, j, INVENTED] = [invented(c, text) for c in claims]
+                out[i, j, 2:] = _fact_counts(claim, proof, scope_facts[j])
         return out
 
     def explain(
         self, claim: str, evidence: str | None, supported: bool, passage: str | None = None
     ) -> list[Mismatch]:
         """Why `claim` is not supported by `evidence`: the facts of the claim the evidence
-        lacks or contradicts; for an unsupported claim with none of those, "missing": the
-        clause it invents (its longest run of words the passage lacks, when longer than a
-        paraphrase's), else its content words the evidence lacks."""
+        lacks or contradicts; for an unsupported claim with none of those, its content words
+        the evidence lacks ("missing")."""
         claim_facts = fact_module.facts(claim)
         if evidence is None:
             return [] if supported else [_missing(claim_facts, None)]
@@ -98,7 +87,7 @@ class SupportScorer:
         scope = fact_module.facts(passage) if passage else None
         found = compare(claim_facts, proof, scope).mismatches
         if not found and not supported:
-            found = [_missing(claim_facts, proof, passage or evidence)]
+            found = [_missing(claim_facts, proof)]
         return found
 
     def _cosines(self, claims: list[str], evidence: list[str]) -> np.ndarray:
@@ -108,12 +97,6 @@ class SupportScorer:
         claim_vectors = vectors[[row[c] for c in claims]]
         evidence_vectors = vectors[[row[e] for e in evidence]]
         return np.clip(claim_vectors @ evidence_vectors.T, 0.0, 1.0)
-
-
-def invented(claim: str, passage: str) -> float:
-    """The `invented` feature: how far the claim's longest run of words the passage lacks
-    exceeds what a paraphrase swaps (RUN_GRACE)."""
-    return float(max(0, invented_run(claim, passage)[0] - RUN_GRACE))
 
 
 def _fact_counts(claim: Facts, proof: Facts, passage: Facts) -> list[float]:
@@ -151,11 +134,7 @@ def _lexical(claims: list[Facts], proofs: list[Facts], cosines: np.ndarray) -> n
     return np.where(sizes > 0, shares, cosines)
 
 
-def _missing(claim: Facts, proof: Facts | None, passage: str | None = None) -> Mismatch:
-    """An invented clause (the issue's kinds have none of its own) or the words missing."""
-    if passage and invented(claim.text, passage) > 0:
-        _, start, end = invented_run(claim.text, passage)
-        return Mismatch(kind="missing", claim=claim.text[start:end], evidence=None)
+def _missing(claim: Facts, proof: Facts | None) -> Mismatch:
     words = missing_words(claim, proof) if proof is not None else []
     return Mismatch(kind="missing", claim=" ".join(words) or claim.text, evidence=None)
 

@@ -24,7 +24,6 @@ from newsdesk.evals import perturbations, runner
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
 from newsdesk.generation.citations import CitationChecker
 from newsdesk.generation.facts import facts, is_common_word
-from newsdesk.generation.novelty import invented_run
 
 from .misbehaving_server import misbehaving_server, provider_settings
 from .support.live_server import serve
@@ -259,57 +258,9 @@ def test_llm_paraphrases_stay_supported_and_inventions_do_not(checker: CitationC
     for faithful in (
         "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people.",
         "The crane came down in high winds and heavy rain yesterday afternoon.",
-        # Three words the passage lacks, but the passage's own figures between them.
-        "A storm brought down a crane at Mecca's Grand Mosque, leaving 107 dead and 238 injured.",
     ):
         assert _check(checker, faithful, MECCA).supported, faithful
     assert not _check(checker, "The Saudi king resigned the next day.", MECCA).supported
-
-
-def test_an_invented_run_is_contiguous_words_the_passage_lacks() -> None:
-    """Words the passage has in another form (stem, lemma, prefix) and figures it gives break
-    a run; a paraphrase's swapped words stay short runs, an appended clause is one long run."""
-    claim = "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people."
-    assert invented_run(claim, MECCA)[0] == 1  # "made", then "crane", "fall" in the passage
-    dead = "A crane came down at the Grand Mosque, leaving 107 dead and 238 injured."
-    assert invented_run(dead, MECCA)[0] == 1  # 107 and 238 break "leaving … dead … injured"
-    assert invented_run(dead.replace("107 ", "").replace("238 ", ""), MECCA)[0] == 3
-    added = "A crane fell into the Grand Mosque, after a row over unpaid wages among construction workers."
-    length, start, end = invented_run(added, MECCA)
-    assert length == 6 and added[start:end] == "row over unpaid wages among construction workers"
-
-
-@pytest.mark.parametrize(
-    ("claim", "passage", "clause"),
-    [
-        (
-            "At least 107 people were killed when a crane collapsed at the Grand Mosque in Mecca "
-            "on Friday, after a row over unpaid wages among construction workers.",
-            CRANE,
-            "row over unpaid wages among construction workers",
-        ),
-        (
-            "Saudi Arabia's civil defence agency said 238 people were injured, most of them "
-            "elderly tourists from abroad.",
-            CRANE,
-            "elderly tourists from abroad",
-        ),
-        (
-            "Ukraine requested a no-fly zone when Russian forces were near Kiev, prompting "
-            "calls for a public inquiry into building safety.",
-            NATO,
-            "prompting calls for a public inquiry into building safety",
-        ),
-    ],
-)
-def test_an_invented_clause_is_flagged_as_missing_with_its_words(
-    checker: CitationChecker, claim: str, passage: str, clause: str
-) -> None:
-    """A sentence of the passage with a clause of its own appended (the detail abstractive
-    summaries invent): every fact rule passes it, the invented run does not."""
-    sentence = _check(checker, claim, passage)
-    assert not sentence.supported, sentence
-    assert ("missing", clause) in [(m.kind, m.claim) for m in sentence.mismatches]
 
 
 def test_every_pair_counts_its_missing_facts(embedder: Embedder) -> None:
@@ -375,7 +326,7 @@ def test_weights_come_from_the_tune_split_and_read_sensibly() -> None:
     weights = data["weights"]
     assert set(weights) == set(FEATURES)
     assert weights["cosine"] > 0 and weights["lexical"] > 0
-    for fact in ("names", "numbers", "dates", "negations", "attributions", "invented"):
+    for fact in ("names", "numbers", "dates", "negations", "attributions"):
         assert weights[fact] < 0, fact  # a missing fact never adds support
 
 
