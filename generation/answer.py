@@ -141,13 +141,15 @@ class Answerer:
         # of them only, within a budget of characters (the cost grows with the text read).
         passages = passages_within(passages, self.settings.max_answer_context_chars)
 
-        reason = self._why_unanswerable(request.query, passages)
+        # What the story must say: the question without the time words the filters handle.
+        asked = scope.content_question(request.query)
+        reason = self._why_unanswerable(asked, passages)
         if reason:
             yield from _finish(self._abstain(request.query, reason, clock), released=0)
             return
 
         if self.chat_model is None:
-            yield from _finish(self._extractive(request.query, passages, clock), released=0)
+            yield from _finish(self._extractive(request.query, passages, clock, asked), released=0)
             return
         shown = passages[: self.settings.llm_max_passages]
         release = CheckedSentences(self.checker, shown, answer_prompt(self.prompts).max_sentences)
@@ -164,7 +166,7 @@ class Answerer:
                 options=options,
             )
         except LLMError as exc:
-            answer = self._extractive(request.query, passages, clock)
+            answer = self._extractive(request.query, passages, clock, asked)
             degraded = answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
             # Sentences released before the failure cannot be taken back; the fallback
             # follows in full and the final answer (degraded) is what holds.
@@ -267,8 +269,12 @@ class Answerer:
             )
         return self._answer(question, cited, passages, clock, backend=self.backend)
 
-    def _extractive(self, question: str, passages: list[Passage], clock: _Clock) -> CitedAnswer:
-        sentences = self.extractive.answer(question, passages)
+    def _extractive(
+        self, question: str, passages: list[Passage], clock: _Clock, asked: str
+    ) -> CitedAnswer:
+        """The story's own sentences that answer `asked` (the question without its time
+        words); the answer reports `question` as asked."""
+        sentences = self.extractive.answer(asked, passages)
         clock.mark("generation_ms")
         if not sentences:
             return self._abstain(

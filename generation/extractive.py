@@ -218,6 +218,7 @@ class ExtractiveAnswerer:
 
     def answer(self, question: str, passages: list[Passage], max_sentences: int = 2) -> list[str]:
         """The sentences that answer the question, best first; [] means abstain."""
+        question = paraphrases.asked_form(question)
         kind = question_kind(question)
         kept = [(v.sentence, v.binding) for v in self.verdicts(question, passages) if v.answers]
         if not kept:
@@ -235,6 +236,7 @@ class ExtractiveAnswerer:
 
     def verdicts(self, question: str, passages: list[Passage]) -> list[Verdict]:
         """Each passage sentence with the first check it fails (None: it answers)."""
+        question = paraphrases.asked_form(question)
         by_sentence = _sentences_with_context(passages)
         if not by_sentence:
             return []
@@ -647,6 +649,7 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     has no mayor is not answered by that story, however similar the rest of it is."""
     if not passages:
         return []
+    question = paraphrases.asked_form(question)
     asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}

@@ -73,3 +73,30 @@ def rewritten(text: str) -> str:
         else:
             text = pattern.sub(word, text)
     return text
+
+
+# "What is the name of the man who ...?" asks who he is: the same question as "Who is the man
+# who ...?", and answered the same way (a name for that person, not any name in the story).
+_NAME_OF_PERSON = re.compile(
+    r"^what(?:'s|’s| is| was) the name of (?P<whose>the |an? |[A-Z][\w’'-]*(?:'s|’s) )"
+    r"(?P<head>\w+)",
+    re.IGNORECASE,
+)
+_PERSON_HEADS = {
+    "man", "woman", "boy", "girl", "child", "person", "son", "daughter", "father", "mother",
+    "brother", "sister", "wife", "husband", "friend", "victim", "suspect", "driver", "pilot",
+    "teacher", "officer", "judge", "lawyer", "doctor", "player", "coach", "manager", "owner",
+    "captain", "spokesman", "spokeswoman", "leader", "chairman", "director", "partner",
+}  # fmt: skip
+
+
+def asked_form(question: str) -> str:
+    """The question in the form the rules read: "what is the name of <a person>" as "who is
+    <the person>" (the tense kept); other questions unchanged."""
+    match = _NAME_OF_PERSON.match(question.strip())
+    if not match or match.group("head").lower() not in _PERSON_HEADS:
+        return question
+    verb = "was" if re.match(r"^what was\b", question.strip(), re.IGNORECASE) else "is"
+    whose = match.group("whose")
+    whose = "the " if whose.strip().lower() in ("a", "an") else whose
+    return f"Who {verb} {whose}{question.strip()[match.start('head') :]}"

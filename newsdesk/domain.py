@@ -264,6 +264,12 @@ class SearchFilters(BaseModel):
     )
     published_after: datetime | None = Field(default=None, description="Inclusive lower bound.")
     published_before: datetime | None = Field(default=None, description="Inclusive upper bound.")
+    include_undated: bool = Field(
+        default=False,
+        description="Keep articles with no publication date when a date bound is set (set for"
+        " bounds read from a question's time words: an undated article cannot be shown to fall"
+        " outside them).",
+    )
 
     @field_validator("published_after", "published_before", mode="before")
     @classmethod

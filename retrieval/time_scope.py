@@ -8,6 +8,7 @@ recency preference of a "latest" question still applies."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -22,6 +23,20 @@ class TimeScope:
     filters: SearchFilters
     time_range: TimeRange | None
     recency: Recency | None
+    # The time words resolved ("last year"; "latest; last year"), whether applied or not.
+    words: str | None = None
+
+    def content_question(self, question: str) -> str:
+        """The question without its time words, for the checks of what the story must
+        mention: the filter (or the caller's) answers the time, which a story need not
+        state ("How many crossed the Channel last year?" from a story that never says
+        "last year")."""
+        if not self.words:
+            return question
+        for phrase in self.words.split("; "):
+            pattern = r"\s+".join(re.escape(w) for w in phrase.split())
+            question = re.sub(rf"\b{pattern}\b", " ", question, count=1, flags=re.IGNORECASE)
+        return " ".join(question.split()).replace(" ?", "?")
 
 
 def reference_time(as_of: datetime | None) -> datetime:
@@ -42,11 +57,15 @@ def time_scope(
         return TimeScope(filters, None, None)
     recency = Recency(reference, half_life_days) if resolved.latest and half_life_days > 0 else None
     if filters.published_after is not None or filters.published_before is not None:
-        return TimeScope(filters, None, recency)
+        return TimeScope(filters, None, recency, resolved.resolved_from)
     scoped = filters.model_copy(
         update={
             "published_after": resolved.published_after,
             "published_before": resolved.published_before,
+            # Bounds read from words keep undated articles (many feeds and the summarisation
+            # suite carry no date): nothing shows them outside the range. A request's own
+            # bounds (above) keep excluding them.
+            "include_undated": True,
         }
     )
     time_range = TimeRange(
@@ -54,4 +73,4 @@ def time_scope(
         published_before=resolved.published_before,
         resolved_from=resolved.resolved_from,
     )
-    return TimeScope(scoped, time_range, recency)
+    return TimeScope(scoped, time_range, recency, resolved.resolved_from)

@@ -153,3 +153,27 @@ def test_the_asked_news_event_must_be_the_answer_sentence_s(embedder: Embedder) 
     found = passage(story, title="Home Retail", similarity=0.6)
     assert answerer.answer("Why did Home Retail sell Homebase?", [found]) == []
     assert _story_has("beat", "The Majorca native lost to world No 1 Novak Djokovic.")
+
+
+def test_the_name_of_a_person_is_asked_like_who_the_person_is(embedder: Embedder) -> None:
+    """ "What is the name of the man who …?" wants that man's name, not any name the story
+    has (session 10: it was read as an open "what" question and answered with any sentence)."""
+    from newsdesk.generation.paraphrases import asked_form
+
+    assert asked_form("What is the name of Frankie's mother?") == "Who is Frankie's mother?"
+    assert asked_form("What was the name of a driver who fled?") == "Who was the driver who fled?"
+    # Things keep their own form.
+    assert asked_form("What is the name of the new law?") == "What is the name of the new law?"
+    answerer = ExtractiveAnswerer(embedder)
+    story = passage(
+        "A man complained to Greater Manchester Police that the weather on his holiday in "
+        "Algeria had been too hot, the Chadderton division said.",
+        title="Holiday too hot",
+    )
+    question = "What is the name of the man who complained about his holiday?"
+    assert answerer.answer(question, [story]) == []
+    named = passage(
+        "The man who complained about his holiday, John Holt, said the weather was too hot.",
+        title="Holiday too hot",
+    )
+    assert answerer.answer(question, [named])

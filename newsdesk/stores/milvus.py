@@ -58,16 +58,21 @@ def collection_name(prefix: str, model_id: str) -> str:
 
 def filter_expression(filters: SearchFilters) -> str:
     """``filters`` as a Milvus boolean expression over the rows' fields ("" for none). Like
-    SQLite's, a row without an outlet or a date matches no condition on it."""
+    SQLite's, a row without an outlet or a date matches no condition on it (a date bound keeps
+    undated rows only with ``include_undated``)."""
     clauses = []
     if filters.sources:
         clauses.append(f"source in [{', '.join(map(_literal, filters.sources))}]")
     if filters.article_ids:
         clauses.append(f"article_id in [{', '.join(map(_literal, filters.article_ids))}]")
+    dates = []
     if filters.published_after:
-        clauses.append(f"published_at >= {_micros(filters.published_after)}")
+        dates.append(f"published_at >= {_micros(filters.published_after)}")
     if filters.published_before:
-        clauses.append(f"published_at <= {_micros(filters.published_before)}")
+        dates.append(f"published_at <= {_micros(filters.published_before)}")
+    if dates:
+        within = " and ".join(dates)
+        clauses.append(f"(published_at IS NULL or {within})" if filters.include_undated else within)
     return " and ".join(clauses)
 
 

@@ -921,10 +921,17 @@ def _article_conditions(filters: SearchFilters) -> tuple[str, list[Any]]:
     if filters.article_ids:
         clauses.append(f"a.id IN ({','.join('?' * len(filters.article_ids))})")
         params += filters.article_ids
+    dates: list[str] = []
     if filters.published_after:
-        clauses.append("a.published_at >= ?")
+        dates.append("a.published_at >= ?")
         params.append(_iso(filters.published_after))
     if filters.published_before:
-        clauses.append("a.published_at <= ?")
+        dates.append("a.published_at <= ?")
         params.append(_iso(filters.published_before))
+    if dates:
+        # An undated article matches no date bound, unless the bounds say to keep it.
+        within = " AND ".join(dates)
+        clauses.append(
+            f"(a.published_at IS NULL OR {within})" if filters.include_undated else within
+        )
     return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
