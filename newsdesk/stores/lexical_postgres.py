@@ -426,23 +426,15 @@ class PostgresLexicalView:
         counts = Counter(tokenize([query])[0])
         if k <= 0 or not counts or (allowed_ids is not None and not len(allowed_ids)):
             return _EMPTY
+        allowed = None if allowed_ids is None else np.unique(np.asarray(allowed_ids, np.int64))
+        # Filters join the candidates' forward rows to their articles: only the chunks
+        # scored are checked, never a list of every matching chunk read.
+        condition: tuple[str, list[Any]] | None = None
+        if filters is not None and not filters.is_empty():
+            where, values = self._conditions(filters)
+            condition = (where.removeprefix("WHERE "), list(values))
         with _snapshot(self._connection()) as db:
-            allowed = None if allowed_ids is None else np.unique(np.asarray(allowed_ids, np.int64))
-            if filters is not None and not filters.is_empty():
-                where, values = self._conditions(filters)
-                matching = np.array(
-                    _ids(
-                        db,
-                        f"SELECT c.id FROM chunks c JOIN articles a ON a.id = c.article_id {where}",
-                        values,
-                    ),
-                    dtype=np.int64,
-                )
-                matching.sort()
-                allowed = matching if allowed is None else allowed[_contains(matching, allowed)]
-            if allowed is not None and not len(allowed):
-                return _EMPTY
-            return _Search(db, counts, k, allowed).run(self)
+            return _Search(db, counts, k, allowed, condition).run(self)
 
     def idf(self, terms: Sequence[str]) -> list[float]:
         """BM25's (Lucene) idf of each stemmed term over every indexed chunk."""
@@ -468,9 +460,16 @@ class _Search:
     """One query's block-max MaxScore over the tables, inside the caller's snapshot."""
 
     def __init__(
-        self, db: Connection, counts: Counter[str], k: int, allowed: np.ndarray | None
+        self,
+        db: Connection,
+        counts: Counter[str],
+        k: int,
+        allowed: np.ndarray | None,
+        condition: tuple[str, list[Any]] | None,
     ) -> None:
         self.db, self.counts, self.k, self.allowed = db, counts, k, allowed
+        # (SQL over `articles a`, parameters) a chunk's article must meet, if any.
+        self.condition = condition
         self.blocks_read = 0
         self.avgdl = 1.0
         self.query_ids = np.zeros(0, dtype=np.int64)  # sorted term ids
@@ -614,11 +613,18 @@ class _Search:
         """Full BM25 scores of these chunks from their forward rows; deleted ones have none."""
         if not len(chunk_ids):
             return
-        rows = self.db.execute(
-            "SELECT chunk_id, dl, terms, tfs FROM lexical_documents"
-            " WHERE chunk_id = ANY(?::bigint[])",
-            (chunk_ids.tolist(),),
-        ).fetchall()
+        query = "SELECT d.chunk_id, d.dl, d.terms, d.tfs FROM lexical_documents d"
+        parameters: list[Any] = [chunk_ids.tolist()]
+        if self.condition is None:
+            query += " WHERE d.chunk_id = ANY(?::bigint[])"
+        else:
+            where, values = self.condition
+            query += (
+                " JOIN chunks c ON c.id = d.chunk_id JOIN articles a ON a.id = c.article_id"
+                f" WHERE d.chunk_id = ANY(?::bigint[]) AND {where}"
+            )
+            parameters += values
+        rows = self.db.execute(query, parameters).fetchall()
         if not rows:
             return
         terms = np.frombuffer(b"".join(r["terms"] for r in rows), dtype=_TERMS).astype(np.int64)
