@@ -59,7 +59,7 @@ BLOCK = 128
 RARE_SHARE = 0.05
 # Documents scored exactly for the first floor, and per step while candidates remain.
 FLOOR_SEEDS = 64
-RESCORE_BATCH = 512
+RESCORE_BATCH = 1024
 # Floors lowered a hair: sums in another order differ in the last bits.
 FLOOR_SLACK = 1e-6
 # Chunks tokenized and written per step when filling the tables from the stored chunks.
@@ -504,12 +504,14 @@ class _Search:
             " WHERE term_id = ANY(?::int[])",
             (self.query_ids.tolist(),),
         ).fetchall()
-        h_term = np.array([int(h["term_id"]) for h in headers], dtype=np.int64)
-        h_block = np.array([int(h["block"]) for h in headers], dtype=np.int64)
+        # Columns by position (a Row's lookup by name costs more than the rest per row).
+        h_term, h_block, h_tf, h_dl = (
+            np.array(c, dtype=np.int64)
+            for c in (zip(*headers, strict=True) if headers else [[]] * 4)
+        )
         position = np.searchsorted(self.query_ids, h_term)
         h_bound = self.query_weights[position] * self._part(
-            np.array([h["max_tf"] for h in headers], dtype=np.float64),
-            np.array([h["min_dl"] for h in headers], dtype=np.float64),
+            h_tf.astype(np.float64), h_dl.astype(np.float64)
         )
         best = np.zeros(len(self.query_ids))  # each term's best score in any document
         np.maximum.at(best, position, h_bound)
@@ -547,8 +549,22 @@ class _Search:
         # other block's bound rules it out), so its partial sum plus the optional terms'
         # best bounds its score.
         candidates, inverse = np.unique(ids, return_inverse=True)
-        bound = np.bincount(inverse, weights=scores) + optional_best
-        self._rescore(candidates, bound, floor)
+        partial = np.bincount(inverse, weights=scores)
+        # A forward row costs about what a block does: while many candidates would still
+        # need one, the strongest optional term's blocks are read instead — its best score
+        # leaves every candidate's bound, and candidates that cannot reach the floor go.
+        remaining = optional_best
+        for t in reversed(rest[:split]):
+            alive = partial + remaining >= floor * (1 - FLOOR_SLACK)
+            candidates, partial = candidates[alive], partial[alive]
+            term_blocks = position == t
+            if len(candidates) <= RESCORE_BATCH or int(term_blocks.sum()) > len(candidates):
+                break
+            more_ids, more_scores = self._read_blocks(h_term[term_blocks], h_block[term_blocks])
+            held = _contains(candidates, more_ids)
+            partial[np.searchsorted(candidates, more_ids[held])] += more_scores[held]
+            remaining -= float(best[t])
+        self._rescore(candidates, partial + remaining, floor)
         return self._top()
 
     def _part(self, tf: np.ndarray, dl: np.ndarray) -> np.ndarray:
@@ -566,11 +582,13 @@ class _Search:
             " ON b.term_id = u.term_id AND b.block = u.block",
             (terms.tolist(), blocks.tolist()),
         ).fetchall()
-        ids = np.frombuffer(b"".join(r["ids"] for r in rows), dtype=_IDS).astype(np.int64)
-        tfs = np.frombuffer(b"".join(r["tfs"] for r in rows), dtype=_COUNTS).astype(np.float64)
-        dls = np.frombuffer(b"".join(r["dls"] for r in rows), dtype=_COUNTS).astype(np.float64)
-        counts = [len(r["ids"]) // _IDS.itemsize for r in rows]
-        term = np.repeat([int(r["term_id"]) for r in rows], counts)
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64)
+        term_ids, id_bytes, tf_bytes, dl_bytes = zip(*rows, strict=True)
+        ids = np.frombuffer(b"".join(id_bytes), dtype=_IDS).astype(np.int64)
+        tfs = np.frombuffer(b"".join(tf_bytes), dtype=_COUNTS).astype(np.float64)
+        dls = np.frombuffer(b"".join(dl_bytes), dtype=_COUNTS).astype(np.float64)
+        term = np.repeat(term_ids, [len(b) // _IDS.itemsize for b in id_bytes])
         weights = self.query_weights[np.searchsorted(self.query_ids, term)]
         keep = slice(None) if self.allowed is None else _contains(self.allowed, ids)
         return ids[keep], (weights * self._part(tfs, dls))[keep]
@@ -627,19 +645,19 @@ class _Search:
         rows = self.db.execute(query, parameters).fetchall()
         if not rows:
             return
-        terms = np.frombuffer(b"".join(r["terms"] for r in rows), dtype=_TERMS).astype(np.int64)
-        tfs = np.frombuffer(b"".join(r["tfs"] for r in rows), dtype=_COUNTS).astype(np.float64)
-        document = np.repeat(np.arange(len(rows)), [len(r["terms"]) // 4 for r in rows])
+        found_ids, lengths, term_bytes, tf_bytes = zip(*rows, strict=True)
+        terms = np.frombuffer(b"".join(term_bytes), dtype=_TERMS).astype(np.int64)
+        tfs = np.frombuffer(b"".join(tf_bytes), dtype=_COUNTS).astype(np.float64)
+        document = np.repeat(np.arange(len(rows)), [len(b) // _TERMS.itemsize for b in term_bytes])
         at = np.minimum(np.searchsorted(self.query_ids, terms), len(self.query_ids) - 1)
         hit = self.query_ids[at] == terms
-        dls = np.array([r["dl"] for r in rows], dtype=np.float64)[document[hit]]
+        dls = np.array(lengths, dtype=np.float64)[document[hit]]
         scores = np.bincount(
             document[hit],
             weights=self.query_weights[at[hit]] * self._part(tfs[hit], dls),
             minlength=len(rows),
         )
-        for r, score in zip(rows, scores.tolist(), strict=True):
-            self.exact[int(r["chunk_id"])] = score
+        self.exact.update(zip(found_ids, scores.tolist(), strict=True))
 
     def _top(self) -> tuple[np.ndarray, np.ndarray]:
         ids = np.fromiter(self.exact.keys(), dtype=np.int64, count=len(self.exact))
