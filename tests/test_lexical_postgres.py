@@ -333,7 +333,13 @@ def _queries(rng: np.random.Generator, count: int) -> list[str]:
     return queries
 
 
-def test_blocks_stay_exact_through_small_writes_deletes_and_replicas() -> None:
+@pytest.mark.parametrize("rescore_batch", [lexical_postgres.RESCORE_BATCH, 4])
+def test_blocks_stay_exact_through_small_writes_deletes_and_replicas(
+    rescore_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small batch makes searches of this small collection read optional terms' blocks
+    # instead of rescoring every candidate (what long queries do at 100k chunks).
+    monkeypatch.setattr(lexical_postgres, "RESCORE_BATCH", rescore_batch)
     rng = np.random.default_rng(7)
     sources = ["north", "south", "east"]
     with fresh_database() as url:
