@@ -31,7 +31,7 @@ from newsdesk.benchmarks.corpus import make_queries
 from newsdesk.benchmarks.search import percentiles
 from newsdesk.domain import SearchFilters
 from newsdesk.settings import Settings
-from newsdesk.stores.lexical import Bm25Index
+from newsdesk.stores.lexical import Bm25Index, tokenize
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 ARTICLES_PER_WRITE = 500
@@ -133,8 +133,8 @@ def main() -> None:
         report["fill_reconciled"] = store.keep_lexical_tables()
     # Statistics and the visibility map as autovacuum leaves them after a bulk load.
     raw = psycopg.connect(url, autocommit=True)
-    raw.execute("VACUUM ANALYZE lexical_postings")
-    raw.execute("VACUUM ANALYZE lexical_documents")
+    for table in ("lexical_terms", "lexical_blocks", "lexical_documents"):
+        raw.execute(f"VACUUM ANALYZE {table}")
     engine = store.lexical_view()
 
     started = time.perf_counter()
@@ -160,6 +160,9 @@ def main() -> None:
     for query in queries[:5]:  # warm caches on both sides
         embedded.search(query, candidates)
         engine.search(query, candidates)
+    # Blocks a query read, and the blocks its terms hold in all (what a full read costs).
+    blocks_read: list[int] = []
+    blocks_held: list[int] = []
     timings: dict[str, list[float]] = {
         "bm25s": [],
         "postgres": [],
@@ -183,6 +186,14 @@ def main() -> None:
             began = time.perf_counter()
             found = engine.search(query, candidates)
             timings["postgres"].append(time.perf_counter() - began)
+            blocks_read.append(engine.last_blocks_read)
+            blocks_held.append(
+                raw.execute(
+                    "SELECT count(*) FROM lexical_blocks b JOIN lexical_terms t USING (term_id)"
+                    " WHERE t.term = ANY(%s)",
+                    (sorted(set(tokenize([query])[0])),),
+                ).fetchone()[0]
+            )
             began = time.perf_counter()
             engine.search(query, candidates, filters=only)
             timings["postgres_filtered"].append(time.perf_counter() - began)
@@ -196,9 +207,10 @@ def main() -> None:
         overlap.append(len(set(expected.tolist()) & set(got.tolist())) / max(1, len(expected)))
         top1 += int(len(expected) > 0 and len(got) > 0 and expected[0] == got[0])
 
-    total_bytes, postings = raw.execute(
-        "SELECT pg_total_relation_size('lexical_postings') + "
-        "pg_total_relation_size('lexical_documents'), (SELECT count(*) FROM lexical_postings)"
+    total_bytes, postings, blocks = raw.execute(
+        "SELECT pg_total_relation_size('lexical_terms') + pg_total_relation_size('lexical_blocks')"
+        " + pg_total_relation_size('lexical_documents'),"
+        " (SELECT sum(postings) FROM lexical_terms), (SELECT count(*) FROM lexical_blocks)"
     ).fetchone()
     report.update(
         {
@@ -211,6 +223,15 @@ def main() -> None:
             "top1_same": round(top1 / len(queries), 4),
             "postgres_bytes_per_chunk": round(int(total_bytes) / len(embedded)),
             "postings_per_chunk": round(int(postings) / len(embedded), 1),
+            "blocks": int(blocks),
+            "blocks_read_per_query": {
+                "p50": int(np.percentile(blocks_read, 50)),
+                "p95": int(np.percentile(blocks_read, 95)),
+            },
+            "blocks_of_query_terms": {
+                "p50": int(np.percentile(blocks_held, 50)),
+                "p95": int(np.percentile(blocks_held, 95)),
+            },
         }
     )
     store.close()

@@ -6,6 +6,7 @@ Real PostgreSQL (skipped, saying why, only where it is unreachable) and the real
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,8 +18,10 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
+from newsdesk.stores import lexical_postgres
 from newsdesk.stores.lexical import Bm25Index
 from newsdesk.stores.lexical_postgres import PostgresLexicalView
+from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 from .support.cli import run_newsdesk
 from .support.postgres import fresh_database
@@ -242,3 +245,206 @@ def test_the_engine_without_postgresql_is_refused_at_start(tmp_path: Path) -> No
     assert "lexical_store=postgres" in result.stderr and "database_url" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "newsdesk.sqlite3").exists()  # nothing half-made
+
+
+# --- the posting blocks, at the store level: many small writes, deletes, replicas ------------
+
+_WORDS = [f"w{n}x" for n in range(400)]  # words the stemmer keeps as they are
+
+
+def _text(rng: np.random.Generator, words: int) -> str:
+    # Zipf-like: a few words in most chunks (lists of many blocks), most words rare.
+    picks = np.minimum(rng.zipf(1.3, size=words) - 1, len(_WORDS) - 1)
+    return " ".join(_WORDS[int(i)] for i in picks)
+
+
+def _article(rng: np.random.Generator, article_id: str, source: str) -> ArticleWrite:
+    pieces = [_text(rng, int(rng.integers(3, 40))) for _ in range(int(rng.integers(1, 4)))]
+    text, chunks, start = "", [], 0
+    for seq, piece in enumerate(pieces):
+        text += piece + "\n"
+        chunks.append(ChunkWrite(seq, start, start + len(piece), len(piece.split()), _VECTOR))
+        start = len(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return ArticleWrite(
+        article_id, article_id, text, None, source, None, None, {}, digest, digest, chunks
+    )
+
+
+_VECTOR = np.ones(4, dtype=np.float32) / 2
+
+
+def _embedded(store: ArticleStore) -> Bm25Index:
+    index = Bm25Index()
+    ids, texts = [], []
+    for batch_ids, batch_texts in store.iter_texts():
+        ids.append(batch_ids)
+        texts += batch_texts
+    index.rebuild(np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64), texts)
+    return index
+
+
+def _assert_same_top(
+    got: tuple[np.ndarray, np.ndarray], expected: tuple[np.ndarray, np.ndarray], what: str
+) -> None:
+    """Same scores position by position; the same ids but where scores tie."""
+    (scores, ids), (expected_scores, expected_ids) = got, expected
+    assert len(ids) == len(expected_ids), what
+    assert np.allclose(scores, expected_scores, rtol=1e-4, atol=1e-6), what
+    if len(ids):
+        cut = float(expected_scores[-1]) * (1 + 1e-4) + 1e-6
+        assert set(ids[scores > cut].tolist()) == set(
+            expected_ids[expected_scores > cut].tolist()
+        ), what
+
+
+def _check_blocks(url: str) -> None:
+    """Every term's blocks: full but the tail, headers bounding their postings, df and the
+    posting counts right, at most a quarter of the postings dead."""
+    import psycopg
+
+    with psycopg.connect(url) as raw:
+        live = {r[0] for r in raw.execute("SELECT chunk_id FROM lexical_documents")}
+        terms = raw.execute("SELECT term_id, df, postings, tail, tail_n FROM lexical_terms")
+        for term_id, df, postings, tail, tail_n in terms.fetchall():
+            blocks = raw.execute(
+                "SELECT block, n, max_tf, min_dl, ids, tfs, dls FROM lexical_blocks"
+                " WHERE term_id = %s ORDER BY block",
+                (term_id,),
+            ).fetchall()
+            assert [b[0] for b in blocks] == list(range(tail + 1))
+            assert all(b[1] == lexical_postgres.BLOCK for b in blocks[:-1])
+            assert blocks[-1][1] == tail_n
+            ids = np.concatenate([np.frombuffer(b[4], dtype="<i8") for b in blocks])
+            assert len(ids) == len(set(ids.tolist())) == postings == sum(b[1] for b in blocks)
+            assert sum(int(i) in live for i in ids) == df > 0
+            assert 4 * (postings - df) <= postings
+            for _, _n, max_tf, min_dl, _, tfs, dls in blocks:
+                assert np.frombuffer(tfs, dtype="<i4").max() == max_tf
+                assert np.frombuffer(dls, dtype="<i4").min() == min_dl
+
+
+def _queries(rng: np.random.Generator, count: int) -> list[str]:
+    queries = []
+    for _ in range(count):
+        common = [_WORDS[int(i)] for i in rng.integers(0, 8, size=int(rng.integers(1, 5)))]
+        rare = [_WORDS[int(i)] for i in rng.integers(8, 400, size=int(rng.integers(0, 4)))]
+        queries.append(" ".join(common + rare))
+    return queries
+
+
+@pytest.mark.parametrize("rescore_batch", [lexical_postgres.RESCORE_BATCH, 4])
+def test_blocks_stay_exact_through_small_writes_deletes_and_replicas(
+    rescore_batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small batch makes searches of this small collection read optional terms' blocks
+    # instead of rescoring every candidate (what long queries do at 100k chunks).
+    monkeypatch.setattr(lexical_postgres, "RESCORE_BATCH", rescore_batch)
+    rng = np.random.default_rng(7)
+    sources = ["north", "south", "east"]
+    with fresh_database() as url:
+        first, second = ArticleStore(url), ArticleStore(url)
+        try:
+            first.keep_lexical_tables()
+            view = second.lexical_view()  # a replica: it reads what the other one wrote
+            written: list[str] = []
+            for step in range(160):
+                writer = first if step % 2 else second
+                articles = [
+                    _article(rng, f"a{step}-{n}", sources[int(rng.integers(0, 3))])
+                    for n in range(int(rng.integers(1, 6)))
+                ]
+                if written and step % 5 == 0:  # a rewrite: the old chunks go, new ones come
+                    again = written[int(rng.integers(0, len(written)))]
+                    articles.append(_article(rng, again, "north"))
+                writer.write(articles)
+                written += [a.id for a in articles if a.id not in written]
+                if step % 7 == 0:
+                    gone = written.pop(int(rng.integers(0, len(written))))
+                    (second if step % 2 else first).delete(gone)
+                if step % 40 == 39:
+                    _compare(first.lexical_view(), view, first, rng)
+            _check_blocks(url)
+            # Common words' lists span many blocks; a query with a rarer word reads few.
+            import psycopg
+
+            with psycopg.connect(url) as raw:
+                blocks = raw.execute(
+                    "SELECT count(*) FROM lexical_blocks b JOIN lexical_terms t USING (term_id)"
+                    " WHERE t.term = ANY(%s)",
+                    (_WORDS[:3],),
+                ).fetchone()[0]
+            assert blocks > 20
+            view.search(" ".join([*_WORDS[:3], _WORDS[30]]), 5)
+            assert 0 < view.last_blocks_read < blocks
+            _compare(first.lexical_view(), view, first, rng)
+        finally:
+            first.close()
+            second.close()
+
+
+def _compare(
+    engine: PostgresLexicalView,
+    replica: PostgresLexicalView,
+    store: ArticleStore,
+    rng: np.random.Generator,
+) -> None:
+    embedded = _embedded(store)
+    assert engine.indexed_chunks == replica.indexed_chunks == store.chunk_count() == len(embedded)
+    north = SearchFilters(sources=["north"])
+    north_ids = store.chunk_ids_matching(north)
+    for query in _queries(rng, 40):
+        for k in (1, 10, 50):
+            expected = embedded.search(query, k)
+            _assert_same_top(replica.search(query, k), expected, f"{query!r} k={k}")
+        allowed = rng.choice(store.chunk_ids_matching(SearchFilters()), size=30, replace=False)
+        _assert_same_top(
+            engine.search(query, 10, allowed_ids=allowed),
+            embedded.search(query, 10, allowed),
+            f"{query!r} allowed",
+        )
+        _assert_same_top(
+            replica.search(query, 10, filters=north),
+            embedded.search(query, 10, north_ids),
+            f"{query!r} north",
+        )
+    terms = [_WORDS[0], _WORDS[50], "neverseen"]
+    expected_idf = [
+        float(np.log(1 + (len(embedded) - df + 0.5) / (df + 0.5)))
+        for df in embedded.document_frequencies(terms)
+    ]
+    assert np.allclose(engine.idf(terms), expected_idf)
+
+
+def test_a_database_with_the_first_design_tables_is_migrated() -> None:
+    rng = np.random.default_rng(3)
+    with fresh_database() as url:
+        store = ArticleStore(url)
+        try:
+            store.write([_article(rng, f"m{n}", "north") for n in range(60)])
+            import psycopg
+
+            # The first design: one row per posting (what a database of the last release has).
+            with psycopg.connect(url, autocommit=True) as raw:
+                raw.execute(
+                    "CREATE TABLE lexical_postings (term TEXT NOT NULL, chunk_id BIGINT NOT NULL,"
+                    " tf INTEGER NOT NULL, dl INTEGER NOT NULL, PRIMARY KEY (term, chunk_id))"
+                )
+                raw.execute(
+                    "CREATE TABLE lexical_documents (chunk_id BIGINT PRIMARY KEY, dl INTEGER NOT NULL)"
+                )
+                raw.execute(
+                    "CREATE TABLE lexical_stats (id INTEGER PRIMARY KEY, documents BIGINT NOT NULL,"
+                    " tokens BIGINT NOT NULL)"
+                )
+                raw.execute("INSERT INTO lexical_stats VALUES (1, 0, 0)")
+            assert store.keep_lexical_tables() == store.chunk_count()
+            with psycopg.connect(url) as raw:
+                assert raw.execute("SELECT to_regclass('lexical_postings')").fetchone()[0] is None
+            _check_blocks(url)
+            embedded, view = _embedded(store), store.lexical_view()
+            for query in _queries(rng, 20):
+                _assert_same_top(view.search(query, 10), embedded.search(query, 10), query)
+            assert store.keep_lexical_tables() == 0  # in line: nothing to do the next time
+        finally:
+            store.close()
