@@ -18,9 +18,9 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from newsdesk.stores import lexical_postgres
+from newsdesk.stores import lexical_postgres, lexical_postgres_search
 from newsdesk.stores.lexical import Bm25Index
-from newsdesk.stores.lexical_postgres import PostgresLexicalView
+from newsdesk.stores.lexical_postgres_search import PostgresLexicalView
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
 from .support.cli import run_newsdesk
@@ -333,13 +333,13 @@ def _queries(rng: np.random.Generator, count: int) -> list[str]:
     return queries
 
 
-@pytest.mark.parametrize("rescore_batch", [lexical_postgres.RESCORE_BATCH, 4])
+@pytest.mark.parametrize("rescore_batch", [lexical_postgres_search.RESCORE_BATCH, 4])
 def test_blocks_stay_exact_through_small_writes_deletes_and_replicas(
     rescore_batch: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A small batch makes searches of this small collection read optional terms' blocks
     # instead of rescoring every candidate (what long queries do at 100k chunks).
-    monkeypatch.setattr(lexical_postgres, "RESCORE_BATCH", rescore_batch)
+    monkeypatch.setattr(lexical_postgres_search, "RESCORE_BATCH", rescore_batch)
     rng = np.random.default_rng(7)
     sources = ["north", "south", "east"]
     with fresh_database() as url:

@@ -16,7 +16,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.settings import Settings
-from newsdesk.stores.lexical_postgres import PostgresLexicalView
+from newsdesk.stores.lexical_postgres_search import PostgresLexicalView
 
 from .support.postgres import fresh_database
 from .support.samples import load_samples

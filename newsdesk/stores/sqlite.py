@@ -31,6 +31,7 @@ from newsdesk.stores.connections import (
     is_postgres,
 )
 from newsdesk.stores.groups import Fingerprint, GroupRules
+from newsdesk.stores.lexical_postgres_search import PostgresLexicalView
 from newsdesk.stores.migrations import migrate
 from newsdesk.stores.transactions import immediate_transaction
 
@@ -368,9 +369,9 @@ class ArticleStore:
             self.lexical_tables = lexical_postgres.tables_present(db)
         return self.lexical_tables
 
-    def lexical_view(self) -> lexical_postgres.PostgresLexicalView:
+    def lexical_view(self) -> PostgresLexicalView:
         """Searches of the lexical tables, on the calling thread's connection."""
-        return lexical_postgres.PostgresLexicalView(self._connection, _article_conditions)
+        return PostgresLexicalView(self._connection, _article_conditions)
 
     def _chunk_texts(self, chunk_ids: Sequence[int]) -> dict[int, str]:
         """The text of each of these chunks that still exists."""
