@@ -15,6 +15,7 @@ from newsdesk.generation.extractive import answers_kind, question_kind
 pytestmark = [
     pytest.mark.both_stores,
     pytest.mark.vector_stores,
+    pytest.mark.lexical_stores,
 ]  # store-facing: each store kind
 
 ANSWERABLE = [

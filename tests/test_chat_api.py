@@ -25,6 +25,7 @@ from .support.samples import load_samples
 pytestmark = [
     pytest.mark.both_stores,
     pytest.mark.vector_stores,
+    pytest.mark.lexical_stores,
 ]  # store-facing: each store kind
 
 CRANE = "How many people were killed when the crane fell in Mecca?"

@@ -21,7 +21,7 @@ from .support.samples import SAMPLES
 
 # Each command loads the model afresh; the commands that open the collection run on each
 # article store (NEWSDESK_DATABASE_URL in their environment).
-pytestmark = [pytest.mark.slow, pytest.mark.both_stores]
+pytestmark = [pytest.mark.slow, pytest.mark.both_stores, pytest.mark.lexical_stores]
 
 
 def _env(database_url: str | None) -> dict[str, str]:

@@ -26,7 +26,7 @@ from tests.support.duplicates import labelled_articles, pair_scores
 from tests.support.samples import load_samples
 
 # Every test that uses the article store runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.both_stores
+pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
 
 LABELLED = labelled_articles()
 LABELS = {article.id: story for article, story in LABELLED}

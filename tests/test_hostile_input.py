@@ -14,6 +14,7 @@ from newsdesk.container import Newsdesk
 pytestmark = [
     pytest.mark.both_stores,
     pytest.mark.vector_stores,
+    pytest.mark.lexical_stores,
 ]  # store-facing: each store kind
 
 PROBLEM = "application/problem+json"

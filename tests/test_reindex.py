@@ -39,6 +39,7 @@ from .support.samples import load_samples
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.both_stores,
+    pytest.mark.lexical_stores,
 ]  # loads a second model and re-embeds collections
 
 NEW_MODEL = "all-MiniLM-L6-v2"

@@ -22,7 +22,7 @@ from .support.patience import PATIENCE_S
 from .support.vector_stores import VECTOR_STORES, store_settings
 
 # Every test that uses the article store runs on SQLite and on PostgreSQL.
-pytestmark = pytest.mark.both_stores
+pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
 
 DIMENSION = 16
 QUERIES = [
