@@ -11,7 +11,8 @@ schema, and whether writes are recorded in a change log for other processes to f
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -116,3 +117,17 @@ def describe(target: DatabaseTarget) -> str:
         return str(target)
     user = credentials.split(":", 1)[0]
     return f"{scheme}://{user}@{location}"
+
+
+@contextmanager
+def read_snapshot(db: Connection) -> Iterator[Connection]:
+    """A read transaction on ``db``: the statements in the block see one committed state (or,
+    inside a caller's transaction, that transaction's)."""
+    if db.in_transaction:
+        yield db
+        return
+    db.execute(db.dialect.begin_read)
+    try:
+        yield db
+    finally:
+        db.execute("COMMIT")

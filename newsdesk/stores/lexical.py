@@ -50,6 +50,11 @@ _EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
 _stemmers = threading.local()
 
 
+def lucene_idf(documents: float, df: float) -> float:
+    """BM25's idf as Lucene (and bm25s) compute it: never negative."""
+    return math.log(1 + (documents - df + 0.5) / (df + 0.5))
+
+
 def tokenize(texts: Sequence[str]) -> list[list[str]]:
     """Stemmed tokens without stop words: the terms BM25 counts."""
     tokens = bm25s.tokenize(
@@ -544,7 +549,7 @@ class LexicalView:
             for i, term in enumerate(terms):
                 if (posting := segment.postings.get(term)) is not None:
                     frequencies[i] += len(posting[0])
-        return [math.log(1 + (documents - df + 0.5) / (df + 0.5)) for df in frequencies]
+        return [lucene_idf(documents, df) for df in frequencies]
 
     def _search_segments(
         self, query: str, allowed_ids: np.ndarray | None, excluded: np.ndarray

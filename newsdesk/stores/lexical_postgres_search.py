@@ -12,17 +12,15 @@ posting lists of common words."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from newsdesk.domain import SearchFilters
-from newsdesk.stores.connections import Connection
-from newsdesk.stores.lexical import K1, B, tokenize
+from newsdesk.stores.connections import Connection, read_snapshot
+from newsdesk.stores.lexical import K1, B, lucene_idf, tokenize
 from newsdesk.stores.lexical_postgres import (
     COUNT_DTYPE,
     ID_DTYPE,
@@ -39,19 +37,6 @@ RESCORE_BATCH = 1024
 FLOOR_SLACK = 1e-6
 
 _EMPTY = np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-
-
-@contextmanager
-def _snapshot(db: Connection) -> Iterator[Connection]:
-    """The search's statements in one committed state (or the caller's transaction's)."""
-    if db.in_transaction:
-        yield db
-        return
-    db.execute(db.dialect.begin_read)
-    try:
-        yield db
-    finally:
-        db.execute("COMMIT")
 
 
 class PostgresLexicalView:
@@ -92,7 +77,7 @@ class PostgresLexicalView:
         if filters is not None and not filters.is_empty():
             where, values = self._conditions(filters)
             condition = (where.removeprefix("WHERE "), list(values))
-        with _snapshot(self._connection()) as db:
+        with read_snapshot(self._connection()) as db:
             return _Search(db, counts, k, allowed, condition).run(self)
 
     def idf(self, terms: Sequence[str]) -> list[float]:
@@ -109,10 +94,7 @@ class PostgresLexicalView:
         )
         frequencies = {r["term"]: int(r["n"]) for r in rows if r["term"] is not None}
         documents = next((int(r["n"]) for r in rows if r["term"] is None), 0)
-        return [
-            math.log(1 + (documents - df + 0.5) / (df + 0.5))
-            for df in (frequencies.get(t, 0) for t in terms)
-        ]
+        return [lucene_idf(documents, frequencies.get(t, 0)) for t in terms]
 
 
 class _Search:

@@ -29,6 +29,7 @@ from newsdesk.stores.connections import (
     DatabaseTarget,
     connect,
     is_postgres,
+    read_snapshot,
 )
 from newsdesk.stores.groups import Fingerprint, GroupRules
 from newsdesk.stores.lexical_postgres_search import PostgresLexicalView
@@ -184,18 +185,9 @@ class ArticleStore:
             self._all_connections.clear()
         self._local = threading.local()
 
-    @contextmanager
-    def _snapshot(self) -> Iterator[Connection]:
+    def _snapshot(self) -> AbstractContextManager[Connection]:
         """A read transaction: the statements in the block see one state of the database."""
-        db = self._connection()
-        if db.in_transaction:
-            yield db
-            return
-        db.execute(db.dialect.begin_read)
-        try:
-            yield db
-        finally:
-            db.execute("COMMIT")
+        return read_snapshot(self._connection())
 
     def read_transaction(self) -> AbstractContextManager[Connection]:
         """Reads on this thread inside the block see one state of the database, however
