@@ -4,7 +4,7 @@ the query (retrieval/rerank.py), and hydrate the winners from SQLite."""
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -21,9 +21,9 @@ from newsdesk.stores.derived import DerivedIndexes
 from newsdesk.stores.lexical import LexicalReader
 from newsdesk.stores.sqlite import ArticleStore
 
-# Query embeddings beside the lexical scoring (Searcher.run). More threads than cores, so that
-# concurrent searches do not queue behind one another's embedding.
-_EMBEDDING_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="query-embedding")
+# The dense side of hybrid searches, beside the lexical scoring (Searcher._retrieve). More
+# threads than cores, so that concurrent searches do not queue behind one another's.
+_DENSE_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="dense-search")
 
 
 # Widening the candidate lists when collapsing copies left fewer than top_k: by this factor,
@@ -163,14 +163,14 @@ class Searcher:
     ) -> _Retrieved:
         """Each retriever's best ``candidates`` chunks (``earlier``: a narrower round's, whose
         query vector is reused)."""
-        dense: dict[int, float] = {}
-        lexical: dict[int, float] = {}
         # The lexical view is immutable: scoring it needs no lock, so writers and the
-        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode the query
-        # is embedded on another thread meanwhile (on a large collection these are the two
-        # slowest steps). That thread spends its time in the model's native code, without the
-        # GIL; the other way round, this thread waited for the GIL behind the scoring's Python.
+        # background BM25 rebuild never wait for it, nor it for them. In hybrid mode the dense
+        # side — embedding the query, then searching the vectors — runs on another thread
+        # meanwhile: on a large collection BM25 and the dense side are the two slowest steps,
+        # and that thread spends its time in native code (the model, faiss) without the GIL.
+        # (The query is embedded on one core, see openvino_embedding: BM25 has the other.)
         early: tuple[LexicalReader, tuple[np.ndarray, np.ndarray]] | None = None
+        dense: dict[int, float]
         # The lexical retriever takes the filters themselves, or the allowed chunks' ids.
         filters = request.filters if self._lexical_pushes_down(request) else None
         lexical_allowed = None if filters is not None else allowed
@@ -179,30 +179,21 @@ class Searcher:
         query_vector = earlier.query_vector if earlier is not None else None
         model = earlier.query_model if earlier is not None else self.embedder.model_id
         if request.mode == "hybrid":
-            embedding: Future[np.ndarray] | None = None
-            if query_vector is None:
-                embedding = _EMBEDDING_POOL.submit(self.embedder.embed, [request.query])
+            dense_side = _DENSE_POOL.submit(
+                self._dense_side, request, candidates, allowed, query_vector, model
+            )
             view = self.indexes.fresh_lexical()
             early = (view, view.search(request.query, candidates, lexical_allowed, filters))
-            if embedding is not None:
-                query_vector = embedding.result()
-        elif request.mode == "dense" and query_vector is None:
-            query_vector = self.embedder.embed([request.query])
-        with self.indexes.lock:
-            if query_vector is not None and model != self.indexes.embedding_model:
-                # A reindex switched models since the query was embedded (rare): embed it
-                # again with the model the index now holds (the switch needs this lock).
-                model = self.indexes.embedding_model
-                query_vector = self.embedder.embed([request.query])
-            if query_vector is not None:
-                if self._pushes_down(request):
-                    scores, ids = self.indexes.vectors.search(
-                        query_vector, candidates, filters=request.filters
-                    )
-                else:
-                    scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
-                dense = _as_dict(ids, scores)
-            lexical_view = self.indexes.fresh_lexical()
+            dense, lexical_view, query_vector, model = dense_side.result()
+        elif request.mode == "dense":
+            dense, lexical_view, query_vector, model = self._dense_side(
+                request, candidates, allowed, query_vector, model
+            )
+        else:
+            dense = {}
+            with self.indexes.lock:
+                lexical_view = self.indexes.fresh_lexical()
+        lexical: dict[int, float] = {}
         if request.mode != "dense":
             if early is not None and lexical_view is early[0]:
                 scores, ids = early[1]
@@ -212,6 +203,32 @@ class Searcher:
                 )
             lexical = _as_dict(ids, scores)
         return _Retrieved(dense, lexical, lexical_view, query_vector, model)
+
+    def _dense_side(
+        self,
+        request: SearchRequest,
+        candidates: int,
+        allowed: np.ndarray | None,
+        query_vector: np.ndarray | None,
+        model: str,
+    ) -> tuple[dict[int, float], LexicalReader, np.ndarray, str]:
+        """The query's vector (embedded unless given) and its best ``candidates`` chunks, with
+        the lexical view current when the vectors were searched."""
+        if query_vector is None:
+            query_vector = self.embedder.embed([request.query])
+        with self.indexes.lock:
+            if model != self.indexes.embedding_model:
+                # A reindex switched models since the query was embedded (rare): embed it
+                # again with the model the index now holds (the switch needs this lock).
+                model = self.indexes.embedding_model
+                query_vector = self.embedder.embed([request.query])
+            if self._pushes_down(request):
+                scores, ids = self.indexes.vectors.search(
+                    query_vector, candidates, filters=request.filters
+                )
+            else:
+                scores, ids = self.indexes.vectors.search(query_vector, candidates, allowed)
+            return _as_dict(ids, scores), self.indexes.fresh_lexical(), query_vector, model
 
     def _filters_pushed_down(self, request: SearchRequest) -> bool:
         """Whether every retriever the mode uses applies the filters in its own search
