@@ -4,20 +4,11 @@ Why it is faster: OpenVINO fuses the encoder into a few kernels, and with ``bf16
 CPU's native bfloat16 dot products (AVX512-BF16 or AMX) at about twice the fp32 rate, while
 its vectors stay within 1e-4 cosine of fp32 (bfloat16 products, float32 accumulation).
 Texts are tokenised with the model's own fast tokenizer, sorted by length and batched, each
-batch padded only to its own longest text, so little work is spent on padding.
-
-A single text (a search query) runs on a second compilation of the model: one stream per core,
-one thread each. A query is a dozen tokens, too little work to share between cores: splitting
-it costs more in synchronisation than it saves (2.5 ms on one thread against 3.3 ms on two,
-measured on 2 idle cores), and when the other core is busy — a hybrid search scores BM25 there
-while the query is embedded — the two-thread run waits for it at every layer (p95 14 ms against
-5 ms). With a stream per core, concurrent searches embed their queries side by side."""
+batch padded only to its own longest text, so little work is spent on padding."""
 
 from __future__ import annotations
 
 import json
-import os
-import queue
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,20 +52,6 @@ class OpenVinoEmbedder:
         self._precision = compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()
         self._request = compiled.create_infer_request()
         self._lock = threading.Lock()  # one infer request: calls from threads take turns
-        cores = len(os.sched_getaffinity(0))
-        single = core.compile_model(
-            core.read_model(str(folder / MODEL_XML)),
-            "CPU",
-            {
-                "INFERENCE_PRECISION_HINT": precision,
-                "NUM_STREAMS": cores,
-                "INFERENCE_NUM_THREADS": cores,  # spread over the streams: one thread each
-            },
-        )
-        # One infer request per stream, lent to one caller at a time.
-        self._single_requests: queue.SimpleQueue[ov.InferRequest] = queue.SimpleQueue()
-        for _ in range(cores):
-            self._single_requests.put(single.create_infer_request())
         self._batch_size = batch_size
         self._model_id = f"{model}+openvino-{self._precision}"
         self._dimension = int(compiled.output(0).get_partial_shape()[1].get_length())
@@ -89,12 +66,7 @@ class OpenVinoEmbedder:
         self._span_tokenizer.no_truncation()
 
         manifest = json.loads((folder / MANIFEST).read_text())
-        # Both compilations must agree with torch: the batched one on the probes together,
-        # the single-text one on each probe alone.
-        self.probe_cosine = min(
-            verify(self.embed, manifest, self._model_id),
-            verify(self._embed_one_by_one, manifest, self._model_id),
-        )
+        self.probe_cosine = verify(self.embed, manifest, self._model_id)
 
     @property
     def model_id(self) -> str:
@@ -112,9 +84,6 @@ class OpenVinoEmbedder:
         out = np.zeros((len(texts), self._dimension), dtype=np.float32)
         if not texts:
             return out
-        if len(texts) == 1:
-            out[0] = self._embed_single(texts[0])
-            return out
         encodings = self._tokenizer.encode_batch(list(texts))
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
@@ -131,18 +100,6 @@ class OpenVinoEmbedder:
                 result = self._request.infer({"input_ids": ids, "attention_mask": mask})
                 out[rows] = result[0]
         return out
-
-    def _embed_single(self, text: str) -> np.ndarray:
-        ids = np.array([self._tokenizer.encode(text).ids], dtype=np.int64)
-        request = self._single_requests.get()
-        try:
-            result = request.infer({"input_ids": ids, "attention_mask": np.ones_like(ids)})
-            return np.array(result[0][0], dtype=np.float32)
-        finally:
-            self._single_requests.put(request)
-
-    def _embed_one_by_one(self, texts: Sequence[str]) -> np.ndarray:
-        return np.stack([self._embed_single(text) for text in texts])
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if not texts:
