@@ -168,7 +168,6 @@ class Searcher:
         # side — embedding the query, then searching the vectors — runs on another thread
         # meanwhile: on a large collection BM25 and the dense side are the two slowest steps,
         # and that thread spends its time in native code (the model, faiss) without the GIL.
-        # (The query is embedded on one core, see openvino_embedding: BM25 has the other.)
         early: tuple[LexicalReader, tuple[np.ndarray, np.ndarray]] | None = None
         dense: dict[int, float]
         # The lexical retriever takes the filters themselves, or the allowed chunks' ids.
