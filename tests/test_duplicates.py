@@ -347,11 +347,49 @@ def test_the_migration_fills_the_outlet_lists_of_existing_groups(store: ArticleS
         _write(store, fingerprinter, crane.model_copy(update={"id": f"m-{i}", "source": outlet}))
     expected, _ = _stored_and_live_outlets(store)
     db = store._connection()
-    # A database of version 4: without the outlet lists (5) and the reindex table (6).
+    # A database of version 4: without the outlet lists (5), the reindex table (6) and the
+    # chunk-origin indexes (7).
     db.execute("ALTER TABLE duplicate_groups DROP COLUMN outlets")
     db.execute("DROP TABLE staged_embeddings")
+    db.execute("DROP INDEX chunks_article_of")
+    db.execute("DROP INDEX article_groups_group_of")
     _set_schema_version(db, 4)
     migrate(db)
     stored, live = _stored_and_live_outlets(store)
     assert stored == live == expected
     assert any(len(outlets) > 1 for outlets in stored.values())
+
+
+def test_search_reads_chunk_origins_from_covering_indexes(
+    labelled_desk: Newsdesk, store_kind: str
+) -> None:
+    """What collapsing copies reads per candidate — its article and group — comes from two
+    small indexes, not from rows that hold a chunk's vector or an article's signature (pages
+    a large collection mostly does not keep in memory); a database from before them gets them."""
+    store = labelled_desk.store
+    db = store._connection()
+    expected = {
+        chunk: (article, group)
+        for chunk, article, group in db.execute(
+            "SELECT c.id, c.article_id, m.group_id FROM chunks c"
+            " LEFT JOIN article_groups m ON m.article_id = c.article_id"
+        )
+    }
+    grouped = [group for _, group in expected.values() if group is not None]
+    assert len(set(grouped)) < len({article for article, _ in expected.values()})  # copies
+    asked = [*expected, 10**9]  # and an id that does not exist
+    assert store.chunk_groups(asked) == expected
+    if store_kind == "sqlite":
+        ran: list[str] = []
+        db.set_trace_callback(ran.append)
+        store.chunk_groups(asked)
+        db.set_trace_callback(None)
+        query = next(statement for statement in ran if "article_groups" in statement)
+        plan = " ".join(str(row[-1]) for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
+        assert plan.count("COVERING INDEX") == 2, plan
+    # A database of version 6 gets the indexes, and the same answers.
+    db.execute("DROP INDEX chunks_article_of")
+    db.execute("DROP INDEX article_groups_group_of")
+    _set_schema_version(db, 6)
+    migrate(db)
+    assert store.chunk_groups(asked) == expected

@@ -39,6 +39,13 @@ class Dialect:
     # Whether writes record their chunk changes in `change_log` (other processes follow it).
     keeps_change_log: bool
 
+    def indexed_by(self, index: str) -> str:
+        """The clause that makes SQLite read ``index`` (after a table name in FROM). SQLite
+        always looks a rowid or primary key up in the table itself, even where a covering
+        index holds every column asked for; PostgreSQL's planner chooses index-only scans
+        itself and has no such clause."""
+        return f" INDEXED BY {index}" if self.name == "sqlite" else ""
+
 
 SQLITE = Dialect(
     name="sqlite", begin_write=("BEGIN IMMEDIATE",), begin_read="BEGIN", keeps_change_log=False

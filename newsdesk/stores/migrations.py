@@ -182,6 +182,22 @@ def _staged_embeddings(db: Connection) -> None:
     )
 
 
+def _chunk_origin_indexes(db: Connection) -> None:
+    """Covering indexes for what every search reads of its ~80 candidates before collapsing
+    copies of a story: each chunk's article and each article's group. Looked up in the tables,
+    each chunk costs a page of its row (which holds the 1.5 KB vector) and each group a row
+    holding a MinHash signature: at a million chunks those pages are mostly not in memory,
+    and the lookup took 7 ms at the median and 42 ms at p95 on a cold page cache, against
+    0.5 / 10 ms reading these indexes (1M-chunk bench collection; about 34 MB together)."""
+    _run_statements(
+        db,
+        """
+        CREATE INDEX IF NOT EXISTS chunks_article_of ON chunks(id, article_id);
+        CREATE INDEX IF NOT EXISTS article_groups_group_of ON article_groups(article_id, group_id);
+        """,
+    )
+
+
 MIGRATIONS: list[Migration] = [
     _initial_schema,
     _summary_cache,
@@ -189,6 +205,7 @@ MIGRATIONS: list[Migration] = [
     _duplicate_groups,
     _group_outlets,
     _staged_embeddings,
+    _chunk_origin_indexes,
 ]
 
 
