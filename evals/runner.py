@@ -43,6 +43,7 @@ from newsdesk.evals.results import (
     SummaryRow,
 )
 from newsdesk.evals.suite import Question, Suite, SummaryItem
+from newsdesk.generation.evidence_sentences import evidence_spans
 from newsdesk.generation.summarize import Summarizer
 from newsdesk.generation.support import SupportScorer
 from newsdesk.index.text import normalise_text, sentence_spans
@@ -385,7 +386,7 @@ def _shared_summary_rows(
     rows = []
     for item, model_summary, human_factuality in labelled:
         article = normalise_text(texts[item.article_id])
-        spans = sentence_spans(article)
+        spans = evidence_spans(article)  # the checker's sentences ("debt.But" is two)
         units = [article[s.start : s.end] for s in spans]
         units += [article[a.start : b.end] for a, b in itertools.pairwise(spans)]
         summary = _truecase(_SPACE_BEFORE.sub(r"\1", model_summary.summary), article, casing)

@@ -20,9 +20,9 @@ from newsdesk.answers import AnswerSentence, Citation, CitationCheck, CitedText,
 from newsdesk.domain import ChunkOrigin, Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation.corroboration import corroboration
+from newsdesk.generation.evidence_sentences import evidence_spans
 from newsdesk.generation.markers import ParsedSentence, parse_markers, render_sentence, tidy
 from newsdesk.generation.support import SupportScorer
-from newsdesk.index.text import sentence_spans
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ _Choice = tuple[list[int], float]  # chosen unit indexes and the support they gi
 def _evidence_units(passages: list[Passage]) -> list[_Unit]:
     units: list[_Unit] = []
     for index, passage in enumerate(passages):
-        spans = sentence_spans(passage.text)
+        spans = evidence_spans(passage.text)
         pairs = [(a.start, b.end) for a, b in itertools.pairwise(spans)]
         for start, end in [*((s.start, s.end) for s in spans), *pairs]:
             units.append(_Unit(index, start, end, passage.text[start:end]))

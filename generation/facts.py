@@ -22,7 +22,8 @@ import Stemmer
 from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
 
 from newsdesk.answers import Mismatch
-from newsdesk.index.text import Span, sentence_spans
+from newsdesk.generation.evidence_sentences import evidence_spans
+from newsdesk.index.text import Span
 
 
 def _words(text: str) -> list[str]:
@@ -503,7 +504,7 @@ def _facts(text: str) -> Facts:
 
 @lru_cache(maxsize=4096)
 def _spans(text: str) -> tuple[Span, ...]:
-    return tuple(sentence_spans(text))
+    return tuple(evidence_spans(text))
 
 
 @lru_cache(maxsize=16384)

@@ -23,6 +23,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.evals import perturbations, runner
 from newsdesk.generation.checker_model import FEATURES, WEIGHTS_FILE
 from newsdesk.generation.citations import CitationChecker
+from newsdesk.generation.evidence_sentences import evidence_spans
 from newsdesk.generation.facts import facts, is_common_word
 
 from .misbehaving_server import misbehaving_server, provider_settings
@@ -273,6 +274,48 @@ def test_every_pair_counts_its_missing_facts(embedder: Embedder) -> None:
     names = FEATURES.index("names")
     assert features[0, 0, names] >= 1 and features[1, 0, names] == 0
     assert scorer.model.support(features)[0, 0] < scorer.model.support(features)[1, 0]
+
+
+# Scraped text whose paragraphs were joined with no space after the sentence end, as every
+# XSum article of FRANK is: the index's splitter reads it as one or two sentences.
+GLUED = (
+    "The pottery firm employed 300 people at its Stoke-on-Trent site.It closed in 2009 after "
+    "its pension debt grew.A new owner reopened the museum and hired 45 staff."
+)
+
+
+def test_evidence_sentences_are_cut_where_no_space_follows_the_end() -> None:
+    assert [GLUED[s.start : s.end] for s in evidence_spans(GLUED)] == [
+        "The pottery firm employed 300 people at its Stoke-on-Trent site.",
+        "It closed in 2009 after its pension debt grew.",
+        "A new owner reopened the museum and hired 45 staff.",
+    ]
+    quoted = 'It is tough to get back."Swansea were promoted in 2014.The club rose.'
+    assert [quoted[s.start : s.end] for s in evidence_spans(quoted)] == [
+        'It is tough to get back."',
+        "Swansea were promoted in 2014.",
+        "The club rose.",
+    ]
+    for whole in ("Mr.Smith met Dr.Jones in St.Louis.", "The U.S.Army and bbc.co.uk agreed."):
+        assert [whole[s.start : s.end] for s in evidence_spans(whole)] == [whole]
+
+
+def test_a_figure_from_a_glued_neighbour_is_not_found(checker: CitationChecker) -> None:
+    """Read as one unit, glued text lent "45" (hired staff) to a claim about the people
+    employed, and a supported claim cited the whole paragraph: now both as with spaces."""
+    for text in (GLUED, GLUED.replace(".", ". ")):
+        fused = _check(
+            checker, "The pottery firm employed 45 people at its Stoke-on-Trent site.", text
+        )
+        assert not fused.supported, text
+        assert [(m.kind, m.claim) for m in fused.mismatches] == [("number", "45")]
+        result = checker.check_marked(
+            [("A new owner reopened the museum and hired 45 staff.", [1])], [_passage(text)]
+        )
+        assert result.sentences[0].supported
+        assert result.citations[0].quote.strip() == (
+            "A new owner reopened the museum and hired 45 staff."
+        )
 
 
 # --- the shipped perturbation set and weights -----------------------------------------------
