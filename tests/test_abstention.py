@@ -205,14 +205,23 @@ def test_the_news_qa_set_is_well_formed() -> None:
         assert bool(q.answers) == q.answerable, q.id
         for gold in q.answers:
             assert texts[q.article_id][gold.start : gold.end] == gold.text, q.id
-    for split in ("tune", "test", "holdout", "holdout2", "holdout3", "holdout4", "holdout5"):
+    for split in (
+        "tune",
+        "test",
+        "holdout",
+        "holdout2",
+        "holdout3",
+        "holdout4",
+        "holdout5",
+        "holdout6",
+    ):
         answerable = [q.answerable for q in suite.questions if q.split == split]
         assert 0.35 <= 1 - sum(answerable) / len(answerable) <= 0.6, split
     # Split by article, so no story is tuned on and tested on.
     tune = {q.article_id for q in suite.questions if q.split == "tune"}
     assert tune.isdisjoint({q.article_id for q in suite.questions if q.split == "test"})
-    # holdout2 to holdout5 are on articles no other split asks about, none of them a sample.
-    for split in ("holdout2", "holdout3", "holdout4", "holdout5"):
+    # holdout2 to holdout6 are on articles no other split asks about, none of them a sample.
+    for split in ("holdout2", "holdout3", "holdout4", "holdout5", "holdout6"):
         held = {q.article_id for q in suite.questions if q.split == split}
         others = {q.article_id for q in suite.questions if q.split != split}
         assert len(held) >= 8 and held.isdisjoint(others), split
