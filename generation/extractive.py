@@ -310,6 +310,10 @@ _FUNCTION = {
     "you", "your", "i", "me", "my", "its", "it",
     # Particles of phrasal verbs ("break out", "pick up"): the verb carries the meaning.
     "out", "up", "off", "down", "away", "back",
+    # Degree and position words: they grade or place what the question asks about ("the
+    # most you can get", "the quake near Lucca", "the second most popular"), no topic of
+    # their own.
+    "near", "most", "more", "least", "less", "still",
 }  # fmt: skip
 # Words that only say which kind of answer is wanted (covered by the kind check).
 _KIND_WORDS = {
@@ -352,6 +356,11 @@ def _key(stem: str) -> str:
     return _EVENT_GROUPS.get(stem, stem)
 
 
+# A number fused to its unit ("a 16-storey tower", "a 6,000-metre kite", "an 18-month-old"):
+# the unit is a word of the text as much as in "16 storeys".
+_MEASURED_COMPOUND = re.compile(r"^\d[\d,.]*-([a-z-]+)$")
+
+
 def word_keys(text: str) -> set[str]:
     """A text's content words as stems of their lemmas ("fell" → "fall", "sank" → "sink"),
     and of themselves (the lemmatiser does not know every word); words for the same event
@@ -360,14 +369,27 @@ def word_keys(text: str) -> set[str]:
     for word in _words(text):
         keys.add(_key(_STEMMER.stemWord(_lemma(word))))
         keys.add(_key(_STEMMER.stemWord(word)))
+        if compound := _MEASURED_COMPOUND.match(word):
+            for part in compound.group(1).split("-"):
+                if len(part) > 1 and part not in _STOP and part not in _FUNCTION:
+                    keys.add(_key(_STEMMER.stemWord(_lemma(part))))
+                    keys.add(_key(_STEMMER.stemWord(part)))
     return keys
+
+
+def _kind_words(question: str) -> set[str]:
+    """The words that say what kind of answer this question wants."""
+    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
+    if answer_slots.number_shape(question) == "share":
+        kind_words = kind_words | {"share"}  # "what share of ...": the shape, not the topic
+    if answer_slots.asks_cause(question):
+        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    return kind_words
 
 
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
-    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
-    if answer_slots.asks_cause(question):
-        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    kind_words = _kind_words(question)
     lemmas = (_lemma(w) for w in _words(question) if w not in kind_words)
     return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
 
@@ -415,10 +437,21 @@ def _definite_keys(question: str, verbs: set[str]) -> set[str]:
         bare = token.lower().replace("’", "'")
         if bare == "the" or (bare.endswith("'s") and number > 0):
             words = _phrase(tokens[number + 1 :], verbs)
-            if number > 0 and re.fullmatch(_AUX, tokens[number - 1].lower()) and len(words) > 1:
+            if _after_aux(tokens, number) and len(words) > 1:
                 words = words[:-1]  # "why did the crane topple": do-support's verb ends it
             keys |= question_keys(" ".join(words))
     return keys
+
+
+def _after_aux(tokens: list[str], number: int) -> bool:
+    """Whether the description at `number` is the subject of do-support ("did the crane",
+    "did the boy's mother"): its last word is then the question's verb."""
+    before = number - 1
+    while before >= 0 and (
+        tokens[before].lower() == "the" or tokens[before].lower().replace("’", "'").endswith("'s")
+    ):
+        before -= 1
+    return before >= 0 and bool(re.fullmatch(_AUX, tokens[before].lower()))
 
 
 def _phrase_keys(tokens: list[str], verbs: set[str]) -> set[str]:
@@ -470,9 +503,7 @@ def question_verbs(question: str) -> set[str]:
     Told apart from nouns and modifiers ("applicants", "working days") by the word's ending."""
     verbs = set()
     capitalised = {w.lower() for w in _WORD.findall(question) if w[0].isupper()}
-    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
-    if answer_slots.asks_cause(question):
-        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    kind_words = _kind_words(question)
     for word in _words(question):
         lemma = _lemma(word)
         if word in capitalised or word in kind_words or lemma in _LIGHT_VERBS:

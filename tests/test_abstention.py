@@ -236,3 +236,33 @@ def test_the_news_qa_set_is_answered_and_declined(sample_desk: Newsdesk) -> None
     scores = news_qa.score(news_qa.ask_all(sample_desk.answerer(), questions))
     assert scores.declined_rate >= 0.9
     assert scores.answered_rate >= 0.9
+
+
+def test_a_number_fused_to_its_unit_says_the_unit() -> None:
+    # "a 16-storey tower" has storeys as much as "16 storeys"; other hyphenated words stay whole.
+    (storeys,) = question_keys("storeys")
+    assert covered(storeys, word_keys("The 16-storey tower block was refurbished."))
+    (metres,) = question_keys("metres")
+    assert covered(metres, word_keys("a 6,000-metre-long kite"))
+    (flew,) = question_keys("flew")
+    assert not covered(flew, word_keys("NATO refused a no-fly zone."))
+
+
+def test_degree_and_position_words_are_not_the_topic() -> None:
+    assert question_keys("What magnitude was the quake near Lucca?") == question_keys(
+        "What magnitude was the quake in Lucca?"
+    )
+    assert question_keys("What is the most a fine can be?") == question_keys("What is a fine?")
+
+
+def test_what_share_asks_for_a_share_not_about_shares() -> None:
+    share = question_keys("What share of the vote did the party win?")
+    assert share == question_keys("What proportion of the vote did the party win?")
+    assert question_keys("shares") <= question_keys("How many shares did the fund sell?")
+
+
+def test_the_verb_after_a_possessive_subject_is_not_part_of_it() -> None:
+    # "did the boy's mother speak": the subject ends before do-support's verb.
+    required = question_required("Which programme did the boy's mother speak to?")
+    assert question_keys("mother") <= required
+    assert not question_keys("speak") & required
