@@ -128,7 +128,9 @@ _NUMBER_WORDS = [
 ]
 _DATE = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d|yesterday|today|tomorrow|tonight|"
-    rf"(?:last|next|this) (?:week|month|year)|{'|'.join(_MONTHS + _DAYS)})\b",
+    rf"(?:last|next|this) (?:week|month|year)|{'|'.join(_MONTHS + _DAYS)}"
+    # A time of day answers "when" and "what time" ("at 1.30pm", "at 19:45").
+    r"|\d{1,2}(?:[.:]\d\d)?\s?(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d\d)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
@@ -160,7 +162,9 @@ def question_kind(question: str) -> QuestionKind:
     if re.search(r"\bhow much\b", q) and _MONEY_WORDS & set(_WORD.findall(q)):
         return "money"
     if (
-        re.search(r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep)\b", q)
+        re.search(
+            r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep|heavy)\b", q
+        )
         or "what number" in q
     ):
         return "number"
@@ -190,7 +194,7 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     if kind == "money":
         return bool(_new_entities(_MONEY, sentence, question))
     if kind == "number":
-        return bool(_new_entities(_NUMBER, sentence, question))
+        return bool(_new_entities(_NUMBER, answer_slots.DATE_NUMBERS.sub(" ", sentence), question))
     if kind == "date":
         return bool(_new_entities(_DATE, sentence, question))
     if kind == "person":
@@ -380,8 +384,11 @@ def word_keys(text: str) -> set[str]:
 def _kind_words(question: str) -> set[str]:
     """The words that say what kind of answer this question wants."""
     kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
-    if answer_slots.number_shape(question) == "share":
+    shape = answer_slots.number_shape(question)
+    if shape == "share":
         kind_words = kind_words | {"share"}  # "what share of ...": the shape, not the topic
+    if shape == "weight":
+        kind_words = kind_words | {"heavy", "weigh", "weighs", "weighed", "weight"}
     if answer_slots.asks_cause(question):
         kind_words = kind_words | answer_slots.CAUSE_WORDS
     return kind_words

@@ -11,6 +11,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.evals import news_qa
 from newsdesk.generation.extractive import (
     ExtractiveAnswerer,
+    _Slot,
     answers_kind,
     covered,
     question_keys,
@@ -266,3 +267,32 @@ def test_the_verb_after_a_possessive_subject_is_not_part_of_it() -> None:
     required = question_required("Which programme did the boy's mother speak to?")
     assert question_keys("mother") <= required
     assert not question_keys("speak") & required
+
+
+def test_a_weight_question_wants_a_mass() -> None:
+    question = "How much did the parcel weigh?"
+    slot = _slot(question)
+    assert slot.filled("The parcel weighed 12 kilograms when it arrived.")
+    assert not slot.filled("Two parcels arrived on Monday.")
+    assert question_keys(question) == question_keys("parcel")
+    assert _slot("How heavy is the statue?").filled("The statue is 3 tonnes of bronze.")
+
+
+def test_the_numbers_of_a_date_count_nothing() -> None:
+    # "How much/many ...?" is not answered by the day of a vote or the year a lease ends.
+    question = "How many votes were cast?"
+    assert not answers_kind("The vote will be held on Tuesday, 9 May.", "number", question)
+    assert not answers_kind("The lease runs until 2023.", "number", question)
+    assert answers_kind("Some 9,000 votes were cast on 9 May.", "number", question)
+    assert not _slot(question).filled("The votes were counted on 9 May.")
+
+
+def test_a_time_of_day_answers_what_time() -> None:
+    question = "What time did the coaches leave?"
+    assert question_kind(question) == "date"
+    assert answers_kind("The coaches left the stadium at 1.30pm.", "date", question)
+    assert not answers_kind("The coaches left the stadium early.", "date", question)
+
+
+def _slot(question: str) -> _Slot:
+    return _Slot(question, question_kind(question), question_keys(question), set())
