@@ -66,6 +66,7 @@ DATE_NUMBERS = re.compile(
     r"|\b(?:in|since|until|till|by|from|to|before|after|of)\s+(?:1[5-9]\d\d|20\d\d)\b",
     re.IGNORECASE,
 )
+_FUSED = re.compile(r"\b(\d[\d,.]*)-([A-Za-z]{3,})\b")
 _SHARE = re.compile(
     r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
     r"majority|minority)\b",
@@ -139,7 +140,8 @@ def has_shape(
     if shape in ("distance", "share", "weight"):
         pattern = {"distance": _DISTANCE, "share": _SHARE, "weight": _WEIGHT}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
-    words = tokens(DATE_NUMBERS.sub(" ", sentence))
+    # "the 16-storey tower": the number and what it counts, fused.
+    words = tokens(_FUSED.sub(r"\1 \2", DATE_NUMBERS.sub(" ", sentence)))
     numbers = [
         i
         for i, w in enumerate(words)

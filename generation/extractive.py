@@ -581,7 +581,8 @@ def question_verbs(question: str) -> set[str]:
         if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
     # "Who will command the mission?": after a modal the verb follows the subject "who".
-    if modal := re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I):
+    modal = re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I)
+    if modal and modal.group(1)[0].islower():  # "Who is Newport County's ...": a name
         lemma = _lemma(modal.group(1).lower())
         if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
@@ -610,6 +611,7 @@ def _asked_for_keys(question: str) -> set[str]:
 
 
 _RELATIVE = re.compile(r"\s(?:who|that|which)\s+([^,;?]+)", re.IGNORECASE)
+_ATTRIBUTIVE = re.compile(r"\b(?:the|a|an|its|their|his|her)\s+([a-z]+(?:ed|en))\s+[a-z]", re.I)
 
 
 def described_verbs(question: str) -> set[str]:
@@ -620,6 +622,9 @@ def described_verbs(question: str) -> set[str]:
     found: set[str] = set()
     for match in _RELATIVE.finditer(question):
         found |= {k for k in question_keys(match.group(1)) if k in verbs or k.startswith("~")}
+    # A participle before a noun says which one too: "the downed jet", "the stolen car".
+    for match in _ATTRIBUTIVE.finditer(question):
+        found |= question_keys(match.group(1)) & verbs
     return found
 
 

@@ -14,6 +14,7 @@ from newsdesk.generation.extractive import (
     _Slot,
     answers_kind,
     covered,
+    described_verbs,
     question_keys,
     question_kind,
     question_required,
@@ -326,3 +327,21 @@ def test_after_a_copula_the_description_ends_in_its_noun() -> None:
     assert not question_keys("holidaying") & question_required(
         "Where was Travolta's family holidaying when his son died?"
     )
+
+
+def test_a_name_after_who_is_is_not_a_verb() -> None:
+    assert question_verbs("Who is Newport County's caretaker manager?") == set()
+    assert question_keys("command") <= question_verbs("Who will command the mission?")
+
+
+def test_a_participle_before_its_noun_says_which_one() -> None:
+    # "the downed jet" names the jet, like "the jet that was downed": not the asked event.
+    question = "Who heads the inquiry into the downed jet?"
+    assert question_keys("downed") <= described_verbs(question)
+    assert not question_keys("downed") & described_verbs("Who downed the jet?")
+
+
+def test_a_count_fused_to_its_noun_counts_it() -> None:
+    slot = _slot("How many storeys does the tower have?")
+    assert slot.filled("Residents of the 16-storey tower were moved out.")
+    assert not slot.filled("Residents of the tower, built in 1971, were moved out.")
