@@ -25,7 +25,7 @@ from typing import Literal
 
 from bm25s.stopwords import STOPWORDS_EN
 
-Shape = Literal["age", "duration", "distance", "share", "count"]
+Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,%-]*[A-Za-z0-9%]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 _NUMBER_WORDS = (
@@ -50,6 +50,23 @@ _DURATION = re.compile(
 _DISTANCE = re.compile(
     rf"\b\d[\d,.]*\s*-?\s*{_LENGTH_UNIT}\b|\b(?:{_NUMBER_WORDS})\s+{_LENGTH_UNIT}\b", re.IGNORECASE
 )
+_WEIGHT = re.compile(
+    rf"\b(?:\d[\d,.]*|{_NUMBER_WORDS})\s*-?\s*(?:kg|kilo(?:gram|gramme)?s?|g|grams?|grammes?|"
+    r"tonnes?|tons?|lbs?|pounds?|stones?|st|ounces?|oz)\b",
+    re.IGNORECASE,
+)
+_MONTH_NAMES = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+# A date's numbers ("on 9 May", "May 9th", "until 2023") are numbers but count nothing.
+DATE_NUMBERS = re.compile(
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAMES})\b"
+    rf"|\b(?:{_MONTH_NAMES})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b"
+    r"|\b(?:in|since|until|till|by|from|to|before|after|of)\s+(?:1[5-9]\d\d|20\d\d)\b",
+    re.IGNORECASE,
+)
+_FUSED = re.compile(r"\b(\d[\d,.]*)-([A-Za-z]{3,})\b")
 _SHARE = re.compile(
     r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
     r"majority|minority)\b",
@@ -80,6 +97,11 @@ _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
             r"\b(?:what|which) (?:proportion|percentage|fraction|share|per ?cent)\b|\bwhat %"
         ),
         "share",
+    ),
+    # "How heavy is it?", "How much did it weigh?": a mass, not any number.
+    (
+        re.compile(r"\bhow heavy\b|\bhow much (?:\w+ ){0,6}?weigh(?:s|ed)?\b|\bwhat weight\b"),
+        "weight",
     ),
     # "How many years had she been teaching?" counts time: a duration in that unit.
     (re.compile(rf"\bhow many {_TIME_UNIT}\b"), "duration"),
@@ -115,10 +137,11 @@ def has_shape(
         return any(_age_is_theirs(sentence, m, asked, names) for m in _AGE.finditer(sentence))
     if shape == "duration":
         return any(_is_duration(sentence, m, q) for m in _DURATION.finditer(sentence))
-    if shape in ("distance", "share"):
-        pattern = {"duration": _DURATION, "distance": _DISTANCE, "share": _SHARE}[shape]
+    if shape in ("distance", "share", "weight"):
+        pattern = {"distance": _DISTANCE, "share": _SHARE, "weight": _WEIGHT}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
-    words = tokens(sentence)
+    # "the 16-storey tower": the number and what it counts, fused.
+    words = tokens(_FUSED.sub(r"\1 \2", DATE_NUMBERS.sub(" ", sentence)))
     numbers = [
         i
         for i, w in enumerate(words)

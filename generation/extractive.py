@@ -128,7 +128,9 @@ _NUMBER_WORDS = [
 ]
 _DATE = re.compile(
     r"\b(?:1[5-9]\d\d|20\d\d|yesterday|today|tomorrow|tonight|"
-    rf"(?:last|next|this) (?:week|month|year)|{'|'.join(_MONTHS + _DAYS)})\b",
+    rf"(?:last|next|this) (?:week|month|year)|{'|'.join(_MONTHS + _DAYS)}"
+    # A time of day answers "when" and "what time" ("at 1.30pm", "at 19:45").
+    r"|\d{1,2}(?:[.:]\d\d)?\s?(?:am|pm|a\.m\.|p\.m\.)|\d{1,2}:\d\d)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
@@ -160,7 +162,9 @@ def question_kind(question: str) -> QuestionKind:
     if re.search(r"\bhow much\b", q) and _MONEY_WORDS & set(_WORD.findall(q)):
         return "money"
     if (
-        re.search(r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep)\b", q)
+        re.search(
+            r"\bhow (?:many|much|old|long|far|big|large|often|tall|high|wide|deep|heavy)\b", q
+        )
         or "what number" in q
     ):
         return "number"
@@ -190,7 +194,7 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     if kind == "money":
         return bool(_new_entities(_MONEY, sentence, question))
     if kind == "number":
-        return bool(_new_entities(_NUMBER, sentence, question))
+        return bool(_new_entities(_NUMBER, answer_slots.DATE_NUMBERS.sub(" ", sentence), question))
     if kind == "date":
         return bool(_new_entities(_DATE, sentence, question))
     if kind == "person":
@@ -252,6 +256,7 @@ class ExtractiveAnswerer:
         # days") is bound by its shape and the question's names; its verb may be reworded.
         measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
         required = question_required(question)
+        tolerable = tolerable_focus(question)
         soft = reworded_verbs(question)
         checked = event_verbs - soft if kind == "number" and measured else event_verbs
         specifics = question_specifics(question)
@@ -274,10 +279,10 @@ class ExtractiveAnswerer:
             said = word_keys(text)  # the title's words do not say who spoke
             if not specifics <= named[article_id]:
                 failed: str | None = "names"  # the question names what this story never does
-            elif story_gaps(asked, required - soft, story):
+            elif story_gaps(asked, required - soft, story, tolerable):
                 failed = "story"  # ... or asks about something it never mentions
-            elif binding < self.min_binding:
-                failed = "binding"
+            elif binding < (1.0 if tolerated(asked, required - soft, story) else self.min_binding):
+                failed = "binding"  # a focus word the story words its own way: all the rest here
             elif not answers_kind(text, kind, question):
                 failed = "kind"
             elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
@@ -310,6 +315,10 @@ _FUNCTION = {
     "you", "your", "i", "me", "my", "its", "it",
     # Particles of phrasal verbs ("break out", "pick up"): the verb carries the meaning.
     "out", "up", "off", "down", "away", "back",
+    # Degree and position words: they grade or place what the question asks about ("the
+    # most you can get", "the quake near Lucca", "the second most popular"), no topic of
+    # their own.
+    "near", "most", "more", "least", "less", "still",
 }  # fmt: skip
 # Words that only say which kind of answer is wanted (covered by the kind check).
 _KIND_WORDS = {
@@ -352,6 +361,11 @@ def _key(stem: str) -> str:
     return _EVENT_GROUPS.get(stem, stem)
 
 
+# A number fused to its unit ("a 16-storey tower", "a 6,000-metre kite", "an 18-month-old"):
+# the unit is a word of the text as much as in "16 storeys".
+_MEASURED_COMPOUND = re.compile(r"^\d[\d,.]*-([a-z-]+)$")
+
+
 def word_keys(text: str) -> set[str]:
     """A text's content words as stems of their lemmas ("fell" → "fall", "sank" → "sink"),
     and of themselves (the lemmatiser does not know every word); words for the same event
@@ -360,14 +374,30 @@ def word_keys(text: str) -> set[str]:
     for word in _words(text):
         keys.add(_key(_STEMMER.stemWord(_lemma(word))))
         keys.add(_key(_STEMMER.stemWord(word)))
+        if compound := _MEASURED_COMPOUND.match(word):
+            for part in compound.group(1).split("-"):
+                if len(part) > 1 and part not in _STOP and part not in _FUNCTION:
+                    keys.add(_key(_STEMMER.stemWord(_lemma(part))))
+                    keys.add(_key(_STEMMER.stemWord(part)))
     return keys
+
+
+def _kind_words(question: str) -> set[str]:
+    """The words that say what kind of answer this question wants."""
+    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
+    shape = answer_slots.number_shape(question)
+    if shape == "share":
+        kind_words = kind_words | {"share"}  # "what share of ...": the shape, not the topic
+    if shape == "weight":
+        kind_words = kind_words | {"heavy", "weigh", "weighs", "weighed", "weight"}
+    if answer_slots.asks_cause(question):
+        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    return kind_words
 
 
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
-    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
-    if answer_slots.asks_cause(question):
-        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    kind_words = _kind_words(question)
     lemmas = (_lemma(w) for w in _words(question) if w not in kind_words)
     return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
 
@@ -409,16 +439,46 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*|[^\sA-Za-z0-9]")
 def _definite_keys(question: str, verbs: set[str]) -> set[str]:
     """The words of the question's definite descriptions ("the stampede", "the school
     principal", "Sweden's coach"): "the" presupposes that the story has one."""
-    keys: set[str] = set()
+    return {
+        k for words in _definite_phrases(question, verbs) for k in question_keys(" ".join(words))
+    }
+
+
+def _definite_heads(question: str, verbs: set[str]) -> set[str]:
+    """The last word of each definite description: the thing itself ("the trial"), where the
+    words before it say which one ("the *final* score", "the *first* robot bee")."""
+    return {
+        k for words in _definite_phrases(question, verbs) if words for k in question_keys(words[-1])
+    }
+
+
+def _definite_phrases(question: str, verbs: set[str]) -> list[list[str]]:
+    phrases = []
     tokens = _TOKEN.findall(question)
     for number, token in enumerate(tokens):
         bare = token.lower().replace("’", "'")
         if bare == "the" or (bare.endswith("'s") and number > 0):
             words = _phrase(tokens[number + 1 :], verbs)
-            if number > 0 and re.fullmatch(_AUX, tokens[number - 1].lower()) and len(words) > 1:
+            if len(words) > 1 and _after_aux(tokens, number, words[-1]):
                 words = words[:-1]  # "why did the crane topple": do-support's verb ends it
-            keys |= question_keys(" ".join(words))
-    return keys
+            phrases.append(words)
+    return phrases
+
+
+def _after_aux(tokens: list[str], number: int, last: str | None = None) -> bool:
+    """Whether the description at `number` is the subject of do-support ("did the crane",
+    "did the boy's mother"): its last word is then the question's verb."""
+    before = number - 1
+    while before >= 0 and (
+        tokens[before].lower() == "the" or tokens[before].lower().replace("’", "'").endswith("'s")
+    ):
+        before -= 1
+    # After a copula only a participle is a verb ("where was his family holidaying", "why
+    # was the crane toppled"); "what was the final score" ends in a noun.
+    aux = tokens[before].lower() if before >= 0 else ""
+    if aux in ("was", "were", "is", "are"):
+        return last is not None and last.lower().endswith(("ing", "ed"))
+    return bool(re.fullmatch(_AUX, aux))
 
 
 def _phrase_keys(tokens: list[str], verbs: set[str]) -> set[str]:
@@ -457,12 +517,51 @@ def reworded_verbs(question: str) -> set[str]:
     return {k for k in verbs if not k.startswith("~") and k not in nouns}
 
 
-def story_gaps(asked: set[str], required: set[str], story: set[str]) -> list[str]:
+def story_gaps(
+    asked: set[str],
+    required: set[str],
+    story: set[str],
+    tolerable: frozenset[str] | set[str] = frozenset(),
+) -> list[str]:
     """The question keys that keep this story from answering ([] if it may): every required
-    one it lacks, or its background ones if more are lacking than a paraphrase explains."""
+    one it lacks, or its background ones if more are lacking than a paraphrase explains. One
+    `tolerable` required word may be the story's own when it has every other word of a
+    question of three or more."""
     missing = [k for k in asked if not covered(k, story)]
+    if len(asked) >= 3 and len(missing) == 1 and missing[0] in tolerable:
+        return []
     focus = [k for k in missing if k in required]
     return focus or (missing if len(missing) > allowed_gaps(len(asked)) else [])
+
+
+def tolerated(asked: set[str], required: set[str], story: set[str]) -> bool:
+    """Whether the story lacks a required word that story_gaps forgave (tolerable_focus)."""
+    return any(k in required and not covered(k, story) for k in asked)
+
+
+def tolerable_focus(question: str) -> set[str]:
+    """The required words a story may say in words of its own ("the heat" for "the
+    hottest day", "the trial" for "the case"): the head nouns of definite descriptions (not
+    the words that say which one is meant) that name neither the asked slot — who speaks, what is counted, what "which" asks for, a role —
+    nor the asked event (its verbs, news-event words). None in "what did X say about Y?":
+    there Y is all that ties a quote of X to the question."""
+    if asks_for_quote(question):
+        return set()
+    verbs = question_verbs(question)
+    slot = question_speaker(question)
+    for pattern in (_COUNTED, _ASKED_FOR):
+        if match := pattern.search(question):
+            slot |= _phrase_keys(_TOKEN.findall(match.group(1)), verbs)
+    for role in answer_slots.role_asked(question):
+        slot |= question_keys(role)
+    if owner := answer_slots.role_owner(question):
+        slot |= question_keys(owner)
+    heads = _definite_heads(question, verbs)
+    return {
+        k
+        for k in (question_required(question) & heads) - slot - verbs
+        if not k.startswith(("~", "="))  # the listed events and roles stay required
+    }
 
 
 def question_verbs(question: str) -> set[str]:
@@ -470,9 +569,7 @@ def question_verbs(question: str) -> set[str]:
     Told apart from nouns and modifiers ("applicants", "working days") by the word's ending."""
     verbs = set()
     capitalised = {w.lower() for w in _WORD.findall(question) if w[0].isupper()}
-    kind_words = _KIND_WORDS | (_MONEY_WORDS if question_kind(question) == "money" else set())
-    if answer_slots.asks_cause(question):
-        kind_words = kind_words | answer_slots.CAUSE_WORDS
+    kind_words = _kind_words(question)
     for word in _words(question):
         lemma = _lemma(word)
         if word in capitalised or word in kind_words or lemma in _LIGHT_VERBS:
@@ -487,7 +584,8 @@ def question_verbs(question: str) -> set[str]:
         if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
     # "Who will command the mission?": after a modal the verb follows the subject "who".
-    if modal := re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I):
+    modal = re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I)
+    if modal and modal.group(1)[0].islower():  # "Who is Newport County's ...": a name
         lemma = _lemma(modal.group(1).lower())
         if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
             verbs.add(_key(_STEMMER.stemWord(lemma)))
@@ -516,6 +614,7 @@ def _asked_for_keys(question: str) -> set[str]:
 
 
 _RELATIVE = re.compile(r"\s(?:who|that|which)\s+([^,;?]+)", re.IGNORECASE)
+_ATTRIBUTIVE = re.compile(r"\b(?:the|a|an|its|their|his|her)\s+([a-z]+(?:ed|en))\s+[a-z]", re.I)
 
 
 def described_verbs(question: str) -> set[str]:
@@ -526,6 +625,9 @@ def described_verbs(question: str) -> set[str]:
     found: set[str] = set()
     for match in _RELATIVE.finditer(question):
         found |= {k for k in question_keys(match.group(1)) if k in verbs or k.startswith("~")}
+    # A participle before a noun says which one too: "the downed jet", "the stolen car".
+    for match in _ATTRIBUTIVE.finditer(question):
+        found |= question_keys(match.group(1)) & verbs
     return found
 
 
@@ -654,13 +756,14 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}
     required = question_required(question) - reworded_verbs(question)
+    tolerable = tolerable_focus(question)
     specifics = question_specifics(question)
     texts = _story_texts(passages)
     stories = _story_keys(passages)
     best: list[str] | None = None
     for article_id, keys in stories.items():
         names = sorted(specifics - _tokens(texts[article_id]))
-        gaps = story_gaps(set(asked), required, keys)
+        gaps = story_gaps(set(asked), required, keys, tolerable)
         words = [w for k, w in asked.items() if k in gaps and w not in names]
         missing = names + words if names or gaps else []
         if best is None or len(missing) < len(best):
