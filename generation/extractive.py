@@ -518,10 +518,7 @@ def reworded_verbs(question: str) -> set[str]:
 
 
 def story_gaps(
-    asked: set[str],
-    required: set[str],
-    story: set[str],
-    tolerable: frozenset[str] | set[str] = frozenset(),
+    asked: set[str], required: set[str], story: set[str], tolerable: set[str] = frozenset()
 ) -> list[str]:
     """The question keys that keep this story from answering ([] if it may): every required
     one it lacks, or its background ones if more are lacking than a paraphrase explains. One
