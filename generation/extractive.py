@@ -256,7 +256,6 @@ class ExtractiveAnswerer:
         # days") is bound by its shape and the question's names; its verb may be reworded.
         measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
         required = question_required(question)
-        tolerable = tolerable_focus(question)
         soft = reworded_verbs(question)
         checked = event_verbs - soft if kind == "number" and measured else event_verbs
         specifics = question_specifics(question)
@@ -279,10 +278,10 @@ class ExtractiveAnswerer:
             said = word_keys(text)  # the title's words do not say who spoke
             if not specifics <= named[article_id]:
                 failed: str | None = "names"  # the question names what this story never does
-            elif story_gaps(asked, required - soft, story, tolerable):
+            elif story_gaps(asked, required - soft, story):
                 failed = "story"  # ... or asks about something it never mentions
-            elif binding < (1.0 if tolerated(asked, required - soft, story) else self.min_binding):
-                failed = "binding"  # a focus word the story words its own way: all the rest here
+            elif binding < self.min_binding:
+                failed = "binding"
             elif not answers_kind(text, kind, question):
                 failed = "kind"
             elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
@@ -439,33 +438,19 @@ _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*|[^\sA-Za-z0-9]")
 def _definite_keys(question: str, verbs: set[str]) -> set[str]:
     """The words of the question's definite descriptions ("the stampede", "the school
     principal", "Sweden's coach"): "the" presupposes that the story has one."""
-    return {
-        k for words in _definite_phrases(question, verbs) for k in question_keys(" ".join(words))
-    }
-
-
-def _definite_heads(question: str, verbs: set[str]) -> set[str]:
-    """The last word of each definite description: the thing itself ("the trial"), where the
-    words before it say which one ("the *final* score", "the *first* robot bee")."""
-    return {
-        k for words in _definite_phrases(question, verbs) if words for k in question_keys(words[-1])
-    }
-
-
-def _definite_phrases(question: str, verbs: set[str]) -> list[list[str]]:
-    phrases = []
+    keys: set[str] = set()
     tokens = _TOKEN.findall(question)
     for number, token in enumerate(tokens):
         bare = token.lower().replace("’", "'")
         if bare == "the" or (bare.endswith("'s") and number > 0):
             words = _phrase(tokens[number + 1 :], verbs)
-            if len(words) > 1 and _after_aux(tokens, number, words[-1]):
+            if _after_aux(tokens, number) and len(words) > 1:
                 words = words[:-1]  # "why did the crane topple": do-support's verb ends it
-            phrases.append(words)
-    return phrases
+            keys |= question_keys(" ".join(words))
+    return keys
 
 
-def _after_aux(tokens: list[str], number: int, last: str | None = None) -> bool:
+def _after_aux(tokens: list[str], number: int) -> bool:
     """Whether the description at `number` is the subject of do-support ("did the crane",
     "did the boy's mother"): its last word is then the question's verb."""
     before = number - 1
@@ -473,12 +458,7 @@ def _after_aux(tokens: list[str], number: int, last: str | None = None) -> bool:
         tokens[before].lower() == "the" or tokens[before].lower().replace("’", "'").endswith("'s")
     ):
         before -= 1
-    # After a copula only a participle is a verb ("where was his family holidaying", "why
-    # was the crane toppled"); "what was the final score" ends in a noun.
-    aux = tokens[before].lower() if before >= 0 else ""
-    if aux in ("was", "were", "is", "are"):
-        return last is not None and last.lower().endswith(("ing", "ed"))
-    return bool(re.fullmatch(_AUX, aux))
+    return before >= 0 and bool(re.fullmatch(_AUX, tokens[before].lower()))
 
 
 def _phrase_keys(tokens: list[str], verbs: set[str]) -> set[str]:
@@ -517,48 +497,12 @@ def reworded_verbs(question: str) -> set[str]:
     return {k for k in verbs if not k.startswith("~") and k not in nouns}
 
 
-def story_gaps(
-    asked: set[str], required: set[str], story: set[str], tolerable: set[str] = frozenset()
-) -> list[str]:
+def story_gaps(asked: set[str], required: set[str], story: set[str]) -> list[str]:
     """The question keys that keep this story from answering ([] if it may): every required
-    one it lacks, or its background ones if more are lacking than a paraphrase explains. One
-    `tolerable` required word may be the story's own when it has every other word of a
-    question of three or more."""
+    one it lacks, or its background ones if more are lacking than a paraphrase explains."""
     missing = [k for k in asked if not covered(k, story)]
-    if len(asked) >= 3 and len(missing) == 1 and missing[0] in tolerable:
-        return []
     focus = [k for k in missing if k in required]
     return focus or (missing if len(missing) > allowed_gaps(len(asked)) else [])
-
-
-def tolerated(asked: set[str], required: set[str], story: set[str]) -> bool:
-    """Whether the story lacks a required word that story_gaps forgave (tolerable_focus)."""
-    return any(k in required and not covered(k, story) for k in asked)
-
-
-def tolerable_focus(question: str) -> set[str]:
-    """The required words a story may say in words of its own ("the heat" for "the
-    hottest day", "the trial" for "the case"): the head nouns of definite descriptions (not
-    the words that say which one is meant) that name neither the asked slot — who speaks, what is counted, what "which" asks for, a role —
-    nor the asked event (its verbs, news-event words). None in "what did X say about Y?":
-    there Y is all that ties a quote of X to the question."""
-    if asks_for_quote(question):
-        return set()
-    verbs = question_verbs(question)
-    slot = question_speaker(question)
-    for pattern in (_COUNTED, _ASKED_FOR):
-        if match := pattern.search(question):
-            slot |= _phrase_keys(_TOKEN.findall(match.group(1)), verbs)
-    for role in answer_slots.role_asked(question):
-        slot |= question_keys(role)
-    if owner := answer_slots.role_owner(question):
-        slot |= question_keys(owner)
-    heads = _definite_heads(question, verbs)
-    return {
-        k
-        for k in (question_required(question) & heads) - slot - verbs
-        if not k.startswith(("~", "="))  # the listed events and roles stay required
-    }
 
 
 def question_verbs(question: str) -> set[str]:
@@ -753,14 +697,13 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}
     required = question_required(question) - reworded_verbs(question)
-    tolerable = tolerable_focus(question)
     specifics = question_specifics(question)
     texts = _story_texts(passages)
     stories = _story_keys(passages)
     best: list[str] | None = None
     for article_id, keys in stories.items():
         names = sorted(specifics - _tokens(texts[article_id]))
-        gaps = story_gaps(set(asked), required, keys, tolerable)
+        gaps = story_gaps(set(asked), required, keys)
         words = [w for k, w in asked.items() if k in gaps and w not in names]
         missing = names + words if names or gaps else []
         if best is None or len(missing) < len(best):
