@@ -26,17 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    splits_known = [
-        "tune",
-        "test",
-        "holdout",
-        "holdout2",
-        "holdout3",
-        "holdout4",
-        "holdout5",
-        "holdout6",
-    ]
-    parser.add_argument("--split", choices=[*splits_known, "all"], default="all")
+    parser.add_argument("--split", choices=[*news_qa.SPLITS, "all"], default="all")
     parser.add_argument("--backend", choices=["extractive", "local"], default="extractive")
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
@@ -45,7 +35,7 @@ def main() -> None:
 
     suite = news_qa.load()
     articles = news_qa.load_articles(suite, ROOT)
-    splits = splits_known if args.split == "all" else [args.split]
+    splits = list(news_qa.SPLITS) if args.split == "all" else [args.split]
     questions = [q for q in suite.questions if q.split in splits]
 
     settings_kwargs = {"backend": args.backend, "_env_file": None}

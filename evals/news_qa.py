@@ -18,7 +18,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,6 +29,7 @@ from newsdesk.generation.answer import Answerer
 Split = Literal[
     "tune", "test", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"
 ]
+SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
 
 

@@ -207,16 +207,7 @@ def test_the_news_qa_set_is_well_formed() -> None:
         assert bool(q.answers) == q.answerable, q.id
         for gold in q.answers:
             assert texts[q.article_id][gold.start : gold.end] == gold.text, q.id
-    for split in (
-        "tune",
-        "test",
-        "holdout",
-        "holdout2",
-        "holdout3",
-        "holdout4",
-        "holdout5",
-        "holdout6",
-    ):
+    for split in news_qa.SPLITS:
         answerable = [q.answerable for q in suite.questions if q.split == split]
         assert 0.35 <= 1 - sum(answerable) / len(answerable) <= 0.6, split
     # Split by article, so no story is tuned on and tested on.
