@@ -25,6 +25,8 @@ from typing import Literal
 
 from bm25s.stopwords import STOPWORDS_EN
 
+from newsdesk.retrieval.dates import MONTHS
+
 Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,%-]*[A-Za-z0-9%]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
@@ -55,10 +57,7 @@ _WEIGHT = re.compile(
     r"tonnes?|tons?|lbs?|pounds?|stones?|st|ounces?|oz)\b",
     re.IGNORECASE,
 )
-_MONTH_NAMES = (
-    "january|february|march|april|may|june|july|august|september|october|november|december|"
-    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-)
+_MONTH_NAMES = "|".join(MONTHS)  # names and abbreviations
 # A date's numbers ("on 9 May", "May 9th", "until 2023") are numbers but count nothing.
 DATE_NUMBERS = re.compile(
     rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTH_NAMES})\b"

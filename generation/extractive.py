@@ -33,6 +33,7 @@ from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots, paraphrases
 from newsdesk.index.text import sentence_spans
+from newsdesk.retrieval.dates import MONTHS
 
 QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
 
@@ -59,32 +60,7 @@ _STOP = set(STOPWORDS_EN) | set(
         "why",
     ]
 )
-_MONTHS = [
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-    "jan",
-    "feb",
-    "mar",
-    "apr",
-    "jun",
-    "jul",
-    "aug",
-    "sep",
-    "sept",
-    "oct",
-    "nov",
-    "dec",
-]
+_MONTHS = list(MONTHS)  # names and abbreviations
 _DAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _NUMBER_WORDS = [
     "one",
