@@ -332,6 +332,8 @@ def ask(
         notes.append(f"abstained: {answer.abstain_reason}")
     if answer.degraded:
         notes.append(f"degraded: {answer.degraded_reason}")
+    if answer.fallback_reason:
+        notes.append(f"the story's own sentences answered: {answer.fallback_reason}")
     stderr.print(" · ".join(notes), highlight=False)
 
 

@@ -151,6 +151,14 @@ class Answerer:
         if self.chat_model is None:
             yield from _finish(self._extractive(request.query, passages, clock, asked), released=0)
             return
+        fallback: list[str] | None = None  # the story's own answer, when the rules decide
+        if self._extractive_decides():
+            fallback = self.extractive.answer(asked, passages)
+            if not fallback:
+                clock.mark("generation_ms")
+                reason = "no passage sentence answers the question"
+                yield from _finish(self._abstain(request.query, reason, clock), released=0)
+                return
         shown = passages[: self.settings.llm_max_passages]
         release = CheckedSentences(self.checker, shown, answer_prompt(self.prompts).max_sentences)
         # The answer's LLM calls (generation, then the judge's) share one deadline.
@@ -173,11 +181,27 @@ class Answerer:
             yield from _finish(degraded, released=0)
             return
         # The checker sees the passages the model saw, numbered as it saw them.
-        yield from _finish(
-            self._checked(request.query, raw, shown, clock, deadline), released=release.released
-        )
+        answer = self._checked(request.query, raw, shown, clock, deadline)
+        if answer.abstained and fallback:
+            # The rules found the answer in a passage sentence: a model that declines it, or
+            # writes nothing the checker supports, gives way to that sentence. Sentences
+            # already released stay (unsupported); the fallback follows in full.
+            declined = answer.abstain_reason
+            cited = self.checker.cite(fallback, passages)
+            answer = self._answer(request.query, cited, passages, clock, backend="extractive")
+            answer = answer.model_copy(update={"fallback_reason": declined})
+            yield from _finish(answer, released=0)
+            return
+        yield from _finish(answer, released=release.released)
 
     # --- steps -----------------------------------------------------------------------------
+    def _extractive_decides(self) -> bool:
+        """Whether the extractive rules, not the LLM, decide that the passages answer."""
+        choice = self.settings.llm_answerability
+        if choice == "auto":
+            return self.backend == "local"
+        return choice == "extractive"
+
     def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
         if not passages:
             return "no passage matches the question"

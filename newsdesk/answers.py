@@ -193,6 +193,12 @@ class CitedAnswer(BaseModel):
         default=False, description="True when the configured LLM failed and a fallback answered."
     )
     degraded_reason: str | None = None
+    fallback_reason: str | None = Field(
+        default=None,
+        description="Set when the LLM declined, or wrote nothing the checker supports, while a "
+        "passage sentence answers the question (`llm_answerability` `extractive`): why the "
+        "model's answer was set aside for the story's own sentences (`backend` extractive).",
+    )
     backend: BackendName
     model: str | None = None
     timings: Timings = Field(default_factory=Timings)

@@ -23,6 +23,7 @@ Backend = Literal["local", "openai", "extractive"]
 LocalModelName = Literal["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
+LlmAnswerability = Literal["auto", "model", "extractive"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
@@ -354,6 +355,16 @@ class Settings(BaseSettings):
         description="Extractive backend: share of the question's content words (compared as "
         "lemmas) a sentence must contain to answer it (higher abstains more; tuned on the tune "
         "split of bench/news_abstention.py).",
+    )
+    llm_answerability: LlmAnswerability = Field(
+        default="auto",
+        description="`openai` and `local` backends: who decides whether the passages answer "
+        "the question. `extractive`: the extractive backend's decision (docs/answers.md, "
+        "Abstention); the LLM is called only when it finds an answer, and when the LLM then "
+        "declines or writes nothing the checker supports, the story's own sentences answer "
+        "(`fallback_reason` says so). `model`: the LLM decides (after the story-coverage "
+        "check). `auto`: `extractive` on `local` (the small local models decline answerable "
+        "questions, docs/results.md), `model` on `openai`.",
     )
     abstain_threshold: float = Field(
         default=0.2,
