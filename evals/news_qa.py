@@ -6,10 +6,9 @@ Its format is not the general suite format (evals/suite.py): it keeps character 
 gold spans into the article and a `split` (tune / test) so that thresholds are tuned on one
 half and reported on the other; `holdout` questions were written before the rules were reworked
 in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7's,
-`holdout4` ones before session 8's, `holdout5` ones before session 10's and `holdout6` ones
-before session 11's, all five on
-articles of another suite (`suite_articles`, ingested beside the samples); holdouts are only
-ever reported."""
+`holdout4` ones before session 8's, `holdout5` ones before session 10's, `holdout6` ones
+before session 11's and `holdout7` ones before session 12's, all six on articles of another
+suite (`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -27,7 +26,15 @@ from newsdesk.domain import ArticleInput
 from newsdesk.generation.answer import Answerer
 
 Split = Literal[
-    "tune", "test", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6"
+    "tune",
+    "test",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "holdout4",
+    "holdout5",
+    "holdout6",
+    "holdout7",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
