@@ -46,7 +46,10 @@ def main() -> None:
             desk.ingestor.ingest(articles)
             outcomes = news_qa.ask_all(desk.answerer(), questions, top_k=args.top_k)
 
-    print(f"backend {args.backend}; {len(articles)} articles; top_k {args.top_k}")
+    decides = (
+        f" (llm_answerability {settings.llm_answerability})" if args.backend != "extractive" else ""
+    )
+    print(f"backend {args.backend}{decides}; {len(articles)} articles; top_k {args.top_k}")
     print("split     answerable answered  gold-in-answer  unanswerable declined")
     for split in splits:
         s = news_qa.score([o for o in outcomes if o.question.split == split])
