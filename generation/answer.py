@@ -182,14 +182,13 @@ class Answerer:
             return
         # The checker sees the passages the model saw, numbered as it saw them.
         answer = self._checked(request.query, raw, shown, clock, deadline)
-        if answer.abstained and fallback:
-            # The rules found the answer in a passage sentence: a model that declines it, or
-            # writes nothing the checker supports, gives way to that sentence. Sentences
-            # already released stay (unsupported); the fallback follows in full.
-            declined = answer.abstain_reason
+        if fallback and (set_aside := self._set_aside(asked, answer, passages)):
+            # The rules found the answer in a passage sentence: a model that declines it,
+            # writes nothing the checker supports, or nothing that answers, gives way to that
+            # sentence. Sentences already released stay; the fallback follows in full.
             cited = self.checker.cite(fallback, passages)
             answer = self._answer(request.query, cited, passages, clock, backend="extractive")
-            answer = answer.model_copy(update={"fallback_reason": declined})
+            answer = answer.model_copy(update={"fallback_reason": set_aside})
             yield from _finish(answer, released=0)
             return
         yield from _finish(answer, released=release.released)
@@ -216,6 +215,34 @@ class Answerer:
         if missing := unmentioned(question, passages):
             return f"the articles never mention {', '.join(repr(w) for w in missing)}"
         return None
+
+    def _set_aside(self, asked: str, answer: CitedAnswer, passages: list[Passage]) -> str | None:
+        """Why the model's answer gives way to the rules' sentence; None when it stands."""
+        if answer.abstained:
+            return answer.abstain_reason
+        if self._answers(asked, answer, passages):
+            return None
+        return "no supported sentence of the model's answers the question"
+
+    def _answers(self, asked: str, answer: CitedAnswer, passages: list[Passage]) -> bool:
+        """Whether a supported sentence of the model's passes the rules' check of an answer,
+        read as a sentence of the article it cites: "NATO refused to impose a no-fly zone" is
+        supported, but gives no reason for "why did NATO refuse …?"."""
+        article_of = {c.number: c.article_id for c in answer.citations}
+        first_passage: dict[str, Passage] = {}
+        for passage in passages:
+            first_passage.setdefault(passage.article_id, passage)
+        written: list[str] = []
+        read_as: list[Passage] = []
+        for sentence in answer.sentences:
+            if not (sentence.supported and sentence.citations):
+                continue
+            source = first_passage.get(article_of.get(sentence.citations[0], ""))
+            if source is not None:
+                written.append(sentence.text)
+                read_as.append(source.model_copy(update={"text": sentence.text}))
+        verdicts = self.extractive.verdicts(asked, [*passages, *read_as]) if read_as else []
+        return any(v.answers and any(v.sentence in text for text in written) for v in verdicts)
 
     def _relevance(self, question: str, passages: list[Passage]) -> float:
         scores = [p.similarity for p in passages if p.similarity is not None]

@@ -361,7 +361,7 @@ class Settings(BaseSettings):
         description="`openai` and `local` backends: who decides whether the passages answer "
         "the question. `extractive`: the extractive backend's decision (docs/answers.md, "
         "Abstention); the LLM is called only when it finds an answer, and when the LLM then "
-        "declines or writes nothing the checker supports, the story's own sentences answer "
+        "declines, or writes no supported sentence that answers, the story's own sentences answer "
         "(`fallback_reason` says so). `model`: the LLM decides (after the story-coverage "
         "check). `auto`: `extractive` on `local` (the small local models decline answerable "
         "questions, docs/results.md), `model` on `openai`.",

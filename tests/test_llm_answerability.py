@@ -86,3 +86,15 @@ def test_a_stream_of_unsupported_sentences_ends_with_the_stories_answer(
     # sentences follow in full, so a client that shows each event shows the answer.
     assert all(not s.supported for s in released[: -len(final.answer.sentences)])
     assert released[-len(final.answer.sentences) :] == final.answer.sentences
+
+
+def test_a_supported_sentence_that_does_not_answer_gives_way(tmp_path, embedder, samples) -> None:
+    # True of the story, checked and supported, but no count of the dead.
+    restated = "A crane fell into the Grand Mosque in Mecca [1]."
+    with (
+        misbehaving_server("ok", text=restated) as (base_url, _),
+        _desk(tmp_path, base_url, embedder, samples, "extractive") as desk,
+    ):
+        answer = desk.answerer().ask(CRANE, top_k=5)
+    assert answer.backend == "extractive" and "107" in answer.answer
+    assert answer.fallback_reason == "no supported sentence of the model's answers the question"
