@@ -23,6 +23,7 @@ Backend = Literal["local", "openai", "extractive"]
 LocalModelName = Literal["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
+ExtractiveAnswerability = Literal["rules", "learned"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
@@ -354,6 +355,14 @@ class Settings(BaseSettings):
         description="Extractive backend: share of the question's content words (compared as "
         "lemmas) a sentence must contain to answer it (higher abstains more; tuned on the tune "
         "split of bench/news_abstention.py).",
+    )
+    extractive_answerability: ExtractiveAnswerability = Field(
+        default="rules",
+        description="How the extractive backend decides whether a story answers: `rules` (a "
+        "sentence must pass every hand check, and a story lacking a focus word is declined "
+        "before) or `learned` (a logistic model over the same checks' outcomes, what the story "
+        "lacks, embedding similarity and retrieval rank; generation/answerability.py, fitted "
+        "by bench/fit_answerability.py).",
     )
     abstain_threshold: float = Field(
         default=0.2,
