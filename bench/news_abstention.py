@@ -2,7 +2,7 @@
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
     python bench/news_abstention.py [--split tune|test|holdout|…|holdout7|all]
-        [--backend extractive|local] [-v]
+        [--backend extractive|local] [--answerability rules|learned] [-v]
 
 All sample articles and the set's articles from another suite (holdout2's to holdout7's) are
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
@@ -28,6 +28,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--split", choices=[*news_qa.SPLITS, "all"], default="all")
     parser.add_argument("--backend", choices=["extractive", "local"], default="extractive")
+    parser.add_argument(
+        "--answerability",
+        choices=["rules", "learned"],
+        default=None,
+        help="The extractive decision (default: the setting, NEWSDESK_EXTRACTIVE_ANSWERABILITY).",
+    )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
     parser.add_argument("--list-holdout7", action="store_true", help="-v lists holdout7's too.")
@@ -39,6 +45,8 @@ def main() -> None:
     questions = [q for q in suite.questions if q.split in splits]
 
     settings_kwargs = {"backend": args.backend, "_env_file": None}
+    if args.answerability:
+        settings_kwargs["extractive_answerability"] = args.answerability
     embedder = build_embedder(Settings(**settings_kwargs))
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", **settings_kwargs)
@@ -47,9 +55,12 @@ def main() -> None:
             outcomes = news_qa.ask_all(desk.answerer(), questions, top_k=args.top_k)
 
     decides = (
-        f" (llm_answerability {settings.llm_answerability})" if args.backend != "extractive" else ""
+        f"llm_answerability {settings.llm_answerability}, " if args.backend != "extractive" else ""
     )
-    print(f"backend {args.backend}{decides}; {len(articles)} articles; top_k {args.top_k}")
+    print(
+        f"backend {args.backend} ({decides}{settings.extractive_answerability}); "
+        f"{len(articles)} articles; top_k {args.top_k}"
+    )
     print("split     answerable answered  gold-in-answer  unanswerable declined")
     for split in splits:
         s = news_qa.score([o for o in outcomes if o.question.split == split])

@@ -3,6 +3,7 @@ be answered (and contain the gold answer), unanswerable ones — written to soun
 the same paragraph — should get "the articles don't say".
 
     python bench/squad_abstention.py [--squad PATH] [--articles 3] [--first 0] [--questions 300]
+        [--answerability rules|learned]
 
 Every paragraph of N articles (from article `--first` on) is ingested as an article; questions
 are a seeded sample, half answerable, half not. Rules are tuned with `--first 3`; the default
@@ -17,6 +18,7 @@ import random
 import re
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.domain import ArticleInput
@@ -47,10 +49,18 @@ def main() -> None:
     parser.add_argument(
         "--min-binding", type=float, default=None, help="Override the extractive binding share."
     )
+    parser.add_argument(
+        "--answerability",
+        choices=["rules", "learned"],
+        default=None,
+        help="The extractive decision (default: the setting, NEWSDESK_EXTRACTIVE_ANSWERABILITY).",
+    )
     args = parser.parse_args()
 
     data = json.loads(args.squad.read_text())["data"][args.first : args.first + args.articles]
-    articles, answerable, impossible = [], [], []
+    articles: list[ArticleInput] = []
+    answerable: list[dict[str, Any]] = []
+    impossible: list[dict[str, Any]] = []
     for article in data:
         for number, paragraph in enumerate(article["paragraphs"]):
             article_id = f"{article['title'][:60]}-{number}"
@@ -69,7 +79,9 @@ def main() -> None:
         impossible, min(half, len(impossible))
     )
 
-    settings_kwargs = {"backend": "extractive", "_env_file": None}
+    settings_kwargs: dict[str, Any] = {"backend": "extractive", "_env_file": None}
+    if args.answerability:
+        settings_kwargs["extractive_answerability"] = args.answerability
     embedder = build_embedder(Settings(**settings_kwargs))
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", **settings_kwargs)
@@ -91,7 +103,7 @@ def main() -> None:
     answerable_rows = [(abst, c) for imp, abst, c in outcomes if not imp]
     print(
         f"{len(articles)} paragraphs of {args.articles} articles; {len(outcomes)} questions "
-        f"({impossible_total} unanswerable)"
+        f"({impossible_total} unanswerable); answerability {settings.extractive_answerability}"
     )
     print(
         f"abstention precision  {abstained_right / abstained_total if abstained_total else 0:.3f}"

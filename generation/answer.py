@@ -22,7 +22,7 @@ from newsdesk.answers import (
 )
 from newsdesk.domain import Passage, SearchFilters
 from newsdesk.embedding import Embedder
-from newsdesk.generation import local_models
+from newsdesk.generation import answerability, local_models
 from newsdesk.generation.agreement import relate_sources
 from newsdesk.generation.budgets import (
     GenerationDeadline,
@@ -212,6 +212,11 @@ class Answerer:
             )
         # Similarity cannot tell "what did the mayor say?" from a question the story answers:
         # both are about the story. Asking about something no retrieved story mentions can.
+        # The learned decision weighs what the story lacks itself (a reworded background word
+        # is not a missing mayor), per sentence; an LLM backend still needs this gate.
+        learned = self.settings.extractive_answerability == "learned"
+        if learned and self.chat_model is None:
+            return None
         if missing := unmentioned(question, passages):
             return f"the articles never mention {', '.join(repr(w) for w in missing)}"
         return None
@@ -325,7 +330,11 @@ class Answerer:
     ) -> CitedAnswer:
         """The story's own sentences that answer `asked` (the question without its time
         words); the answer reports `question` as asked."""
-        sentences = self.extractive.answer(asked, passages)
+        if self.settings.extractive_answerability == "learned":
+            model = answerability.packaged_model()
+            sentences = answerability.answer(self.extractive, model, asked, passages)
+        else:
+            sentences = self.extractive.answer(asked, passages)
         clock.mark("generation_ms")
         if not sentences:
             return self._abstain(

@@ -216,62 +216,102 @@ class ExtractiveAnswerer:
 
     def verdicts(self, question: str, passages: list[Passage]) -> list[Verdict]:
         """Each passage sentence with the first check it fails (None: it answers)."""
-        question = paraphrases.asked_form(question)
-        by_sentence = _sentences_with_context(passages)
-        if not by_sentence:
-            return []
-        kind = question_kind(question)
-        quote = asks_for_quote(question)
-        asked = question_keys(question)
+        reading = self.read(question, passages)
+        found: list[Verdict] = []
+        for text, article_id in reading.sentences:
+            binding = reading.binding(text, article_id)
+            failed = next(
+                (g for g in GATES if not reading.passes(g, text, article_id, binding)), None
+            )
+            found.append(Verdict(text, article_id, binding, failed))
+        return found
+
+    def read(self, question: str, passages: list[Passage]) -> Reading:
+        """The question read once against the retrieved stories, for checking each sentence."""
+        return Reading(paraphrases.asked_form(question), passages, self.min_binding)
+
+
+# The checks a sentence must pass to answer, in the order the rules apply them.
+GATES = ("names", "story", "binding", "kind", "quote", "verb", "slot")
+
+
+class Reading:
+    """A question read against its retrieved stories: what each check of a sentence needs,
+    computed once per question. Each check can be asked on its own (`passes`), so the rules
+    can stop at the first one failed and the learned decision can see them all."""
+
+    def __init__(self, question: str, passages: list[Passage], min_binding: float) -> None:
+        self.question = question
+        self.min_binding = min_binding
+        self.sentences = [(t, a) for t, (a, _) in _sentences_with_context(passages).items()]
+        self.kind = question_kind(question)
+        self.quote = asks_for_quote(question)
+        self.asked = question_keys(question)
         verbs = question_verbs(question)
         # The asked event: its verbs, and its news-event words in any form ("sell" is no
         # inflected verb, but "why did Home Retail sell Homebase?" asks about the sale).
-        events = {k for k in asked if k.startswith("~")} - _asked_for_keys(question)
-        event_verbs = (verbs | events) - described_verbs(question)
+        events = {k for k in self.asked if k.startswith("~")} - _asked_for_keys(question)
+        self.event_verbs = (verbs | events) - described_verbs(question)
         # A measured answer ("how long was he lost at sea?" — "hadn't been heard from in 66
         # days") is bound by its shape and the question's names; its verb may be reworded.
         measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
-        required = question_required(question)
-        soft = reworded_verbs(question)
-        checked = event_verbs - soft if kind == "number" and measured else event_verbs
-        specifics = question_specifics(question)
-        speaker = question_speaker(question)
-        stories = _story_keys(passages)
-        titles = {p.article_id: word_keys(p.title) for p in passages}
-        headlines = _headline_keys(passages)
-        named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
-        slot = _Slot(question, kind, asked | specifics_keys(specifics), speaker if quote else set())
-        slot.event = event_verbs if kind == "person" else set()
-        found: list[Verdict] = []
-        for text, (article_id, _context) in by_sentence.items():
-            story = stories[article_id]
-            # A story's sentences are all about its title ("Ctenophora", "Mecca crane
-            # collapse"): its words count as said in each; words the story lacks (a reworded
-            # background word, forgiven below) cannot be in any sentence and are not counted.
-            own = word_keys(text) | titles[article_id]
-            present = [k for k in asked if covered(k, story)]
-            binding = sum(covered(k, own) for k in present) / len(present) if present else 0.0
+        self.required = question_required(question)
+        self.soft = reworded_verbs(question)
+        self.checked = (
+            self.event_verbs - self.soft if self.kind == "number" and measured else self.event_verbs
+        )
+        self.specifics = question_specifics(question)
+        self.speaker = question_speaker(question)
+        self.stories = _story_keys(passages)
+        self.titles = {p.article_id: word_keys(p.title) for p in passages}
+        self.headlines = _headline_keys(passages)
+        self.named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
+        self.slot = _Slot(
+            question,
+            self.kind,
+            self.asked | specifics_keys(self.specifics),
+            self.speaker if self.quote else set(),
+        )
+        self.slot.event = self.event_verbs if self.kind == "person" else set()
+        # What the answer fills (the speaker, the counted noun, the "which" noun, the role)
+        # and who or what the question is about ("the mayor", "Sweden's coach"): a story
+        # lacking one of these cannot answer, a story lacking a background word may.
+        role = {k for keys in self.slot.role for k in keys}
+        slot_nouns = self.speaker | self.slot.counted | _asked_for_keys(question) | role
+        self.slot_nouns = slot_nouns & self.asked
+        self.subject = (_definite_keys(question, verbs) & self.asked) - self.slot_nouns
+
+    def binding(self, text: str, article_id: str) -> float:
+        """Share of the question's words the story has that the sentence says. A story's
+        sentences are all about its title ("Ctenophora", "Mecca crane collapse"): its words
+        count as said in each; words the story lacks (a reworded background word) cannot be
+        in any sentence and are not counted."""
+        story = self.stories[article_id]
+        own = word_keys(text) | self.titles[article_id]
+        present = [k for k in self.asked if covered(k, story)]
+        return sum(covered(k, own) for k in present) / len(present) if present else 0.0
+
+    def passes(self, gate: str, text: str, article_id: str, binding: float) -> bool:
+        story = self.stories[article_id]
+        if gate == "names":  # the question names what this story never does
+            return self.specifics <= self.named[article_id]
+        if gate == "story":  # ... or asks about something it never mentions
+            return not story_gaps(self.asked, self.required - self.soft, story)
+        if gate == "binding":
+            return binding >= self.min_binding
+        if gate == "kind":
+            return answers_kind(text, self.kind, self.question)
+        if gate == "quote":  # a quote answers only in the sentence that says who speaks
             said = word_keys(text)  # the title's words do not say who spoke
-            if not specifics <= named[article_id]:
-                failed: str | None = "names"  # the question names what this story never does
-            elif story_gaps(asked, required - soft, story):
-                failed = "story"  # ... or asks about something it never mentions
-            elif binding < self.min_binding:
-                failed = "binding"
-            elif not answers_kind(text, kind, question):
-                failed = "kind"
-            elif quote and not (_SPEECH.search(text) and all(covered(k, said) for k in speaker)):
-                failed = "quote"  # a quote answers only in the sentence that says who speaks
-            elif not all(
-                covered(k, said | headlines[article_id]) for k in checked if covered(k, story)
-            ):
-                failed = "verb"  # the asked event ("drowned", "released") is not this sentence's
-            elif not slot.filled(text):
-                failed = "slot"  # what it holds of the asked kind answers another question
-            else:
-                failed = None
-            found.append(Verdict(text, article_id, binding, failed))
-        return found
+            return not self.quote or bool(
+                _SPEECH.search(text) and all(covered(k, said) for k in self.speaker)
+            )
+        if gate == "verb":  # the asked event ("drowned", "released") is not this sentence's
+            heard = word_keys(text) | self.headlines[article_id]
+            return all(covered(k, heard) for k in self.checked if covered(k, story))
+        if gate == "slot":  # what it holds of the asked kind answers another question
+            return self.slot.filled(text)
+        raise ValueError(f"no gate {gate!r}")
 
 
 # Verbs that lend their object its meaning rather than adding one ("impose a no-fly zone",

@@ -24,6 +24,7 @@ LocalModelName = Literal["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LlmAnswerability = Literal["auto", "model", "extractive"]
+ExtractiveAnswerability = Literal["rules", "learned"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
@@ -365,6 +366,14 @@ class Settings(BaseSettings):
         "(`fallback_reason` says so). `model`: the LLM decides (after the story-coverage "
         "check). `auto`: `extractive` on `local` (the small local models decline answerable "
         "questions, docs/results.md), `model` on `openai`.",
+    )
+    extractive_answerability: ExtractiveAnswerability = Field(
+        default="rules",
+        description="How the extractive backend decides whether a story answers: `rules` (a "
+        "sentence must pass every hand check, and a story lacking a focus word is declined "
+        "before) or `learned` (a logistic model over the same checks' outcomes, what the story "
+        "lacks, embedding similarity and retrieval rank; generation/answerability.py, fitted "
+        "by bench/fit_answerability.py).",
     )
     abstain_threshold: float = Field(
         default=0.2,
