@@ -153,10 +153,10 @@ class Answerer:
             return
         fallback: list[str] | None = None  # the story's own answer, when the rules decide
         if self._extractive_decides():
-            fallback = self.extractive.answer(asked, passages)
+            fallback = self._extractive_sentences(asked, passages)
             if not fallback:
                 clock.mark("generation_ms")
-                reason = "no passage sentence answers the question"
+                reason = self._no_answer_reason(asked, passages)
                 yield from _finish(self._abstain(request.query, reason, clock), released=0)
                 return
         shown = passages[: self.settings.llm_max_passages]
@@ -195,11 +195,26 @@ class Answerer:
 
     # --- steps -----------------------------------------------------------------------------
     def _extractive_decides(self) -> bool:
-        """Whether the extractive rules, not the LLM, decide that the passages answer."""
+        """Whether the extractive decision (`extractive_answerability`), not the LLM, decides
+        that the passages answer."""
         choice = self.settings.llm_answerability
         if choice == "auto":
             return self.backend == "local"
         return choice == "extractive"
+
+    def _extractive_sentences(self, asked: str, passages: list[Passage]) -> list[str]:
+        """The passage sentences that answer, by the configured extractive decision."""
+        if self.settings.extractive_answerability == "learned":
+            model = answerability.packaged_model()
+            return answerability.answer(self.extractive, model, asked, passages)
+        return self.extractive.answer(asked, passages)
+
+    def _no_answer_reason(self, asked: str, passages: list[Passage]) -> str:
+        """Why no passage sentence answers. The learned decision weighs what the stories
+        lack instead of declining on it first; when they lack a focus word, that says why."""
+        if missing := unmentioned(asked, passages):
+            return f"the articles never mention {', '.join(repr(w) for w in missing)}"
+        return "no passage sentence answers the question"
 
     def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
         if not passages:
@@ -215,7 +230,7 @@ class Answerer:
         # The learned decision weighs what the story lacks itself (a reworded background word
         # is not a missing mayor), per sentence; an LLM backend still needs this gate.
         learned = self.settings.extractive_answerability == "learned"
-        if learned and self.chat_model is None:
+        if learned and (self.chat_model is None or self._extractive_decides()):
             return None
         if missing := unmentioned(question, passages):
             return f"the articles never mention {', '.join(repr(w) for w in missing)}"
@@ -330,15 +345,11 @@ class Answerer:
     ) -> CitedAnswer:
         """The story's own sentences that answer `asked` (the question without its time
         words); the answer reports `question` as asked."""
-        if self.settings.extractive_answerability == "learned":
-            model = answerability.packaged_model()
-            sentences = answerability.answer(self.extractive, model, asked, passages)
-        else:
-            sentences = self.extractive.answer(asked, passages)
+        sentences = self._extractive_sentences(asked, passages)
         clock.mark("generation_ms")
         if not sentences:
             return self._abstain(
-                question, "no passage sentence answers the question", clock, backend="extractive"
+                question, self._no_answer_reason(asked, passages), clock, backend="extractive"
             )
         cited = self.checker.cite(sentences, passages)
         clock.mark("check_ms")

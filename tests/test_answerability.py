@@ -65,6 +65,8 @@ def test_the_mayor_of_a_story_without_one_is_declined(learned_desk: Newsdesk) ->
         "What did the mayor of Mecca say about the crane collapse?"
     )
     assert answer.abstained, answer.answer
+    # The story gate no longer declines first, but it still says why.
+    assert answer.abstain_reason == "the articles never mention 'mayor'"
 
 
 @pytest.mark.parametrize(
