@@ -336,11 +336,26 @@ def _aucs(cases: list[Case]) -> None:
     groups += [("dev (tune…holdout3)", [c for c in cases if c.split in DEV])]
     groups += [("fresh (holdout4…6)", [c for c in cases if c.split in FRESH])]
     groups += [("all", cases)]
+    # Where a combination could help: among the questions the rules get one way.
+    groups += [("all the rules answer", [c for c in cases if c.rules])]
+    groups += [("all the rules decline", [c for c in cases if not c.rules])]
     for name, group in groups:
         if group:
             pos = sum(c.answerable for c in group)
-            print(f"| {name} | {pos} / {len(group) - pos} | {auc(group):.3f} |")
-    print()
+            low, high = _auc_interval(group) if name not in news_qa.SPLITS else (0.0, 0.0)
+            interval = f" ({low:.2f}–{high:.2f})" if high else ""
+            print(f"| {name} | {pos} / {len(group) - pos} | {auc(group):.3f}{interval} |")
+    print("\n(pooled rows: 95 % bootstrap interval, 1,000 resamples of the questions)\n")
+
+
+def _auc_interval(cases: list[Case]) -> tuple[float, float]:
+    draw = random.Random(0)
+    values = sorted(
+        value
+        for value in (auc(draw.choices(cases, k=len(cases))) for _ in range(1000))
+        if not math.isnan(value)
+    )
+    return values[len(values) // 40], values[len(values) * 39 // 40]
 
 
 def _at_least(threshold: float) -> Policy:
