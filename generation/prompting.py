@@ -126,6 +126,22 @@ def answer_messages(
     return [{"role": "system", "content": prompt.system}, {"role": "user", "content": user}]
 
 
+def answerability_messages(question: str, evidence: list[str]) -> list[dict[str, str]]:
+    """Ask an instruction-tuned model whether the numbered evidence texts (passages or
+    sentences) state the answer, yes or no: its next-token probability of "yes" scores
+    answerability (bench/llm_answerability.py)."""
+    block = "\n".join(
+        f"[{number}] {sanitise_passage_text(text)}" for number, text in enumerate(evidence, 1)
+    )
+    user = Template(_read("answerability_user.txt")).substitute(
+        passages=block, question=" ".join(question.split())
+    )
+    return [
+        {"role": "system", "content": _read("answerability_system.txt").strip()},
+        {"role": "user", "content": user},
+    ]
+
+
 # --- summaries ----------------------------------------------------------------------------
 
 
