@@ -7,8 +7,9 @@ gold spans into the article and a `split` (tune / test) so that thresholds are t
 half and reported on the other; `holdout` questions were written before the rules were reworked
 in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7's,
 `holdout4` ones before session 8's, `holdout5` ones before session 10's, `holdout6` ones
-before session 11's and `holdout7` ones before session 12's, all six on articles of another
-suite (`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
+before session 11's, `holdout7` ones before session 12's and `holdout8` ones before session
+13's, all seven on articles of another suite (`suite_articles`, ingested beside the samples);
+holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ Split = Literal[
     "holdout5",
     "holdout6",
     "holdout7",
+    "holdout8",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
