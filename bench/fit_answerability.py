@@ -24,9 +24,9 @@ folds' questions + SQuAD, its threshold chosen on the other folds, and measured 
 questions beside the rules' answers to the very same questions. `--write` fits on all of it
 and stores generation/answerability_weights.json.
 
-`--gates kind` fits the `hybrid` decision instead: only sentences passing those rules are
-candidates (fitted and scored), `unmentioned` declines first, and `--write` stores
-generation/answerability_weights_hybrid.json (learned's file is left as it is).
+`--gates kind,slot` (shipped) fits the `hybrid` decision instead: only sentences passing
+those rules are candidates (fitted and scored), `unmentioned` declines first, and `--write`
+stores generation/answerability_weights_hybrid.json (learned's file is left as it is).
 """
 
 from __future__ import annotations

@@ -15,10 +15,11 @@ Weights and threshold live in answerability_weights.json beside this file, fitte
 bench/fit_answerability.py (news QA set + SQuAD 2.0; see that script for the data).
 
 `hybrid` (answerability_weights_hybrid.json) keeps some rules as hard gates: the caller
-declines on `unmentioned` first, and only sentences that pass the model's `gates` (`kind`: a
-who/when/where/how-many answer holds a name/date/place/number) are scored, by weights fitted
-on those sentences alone. The learned score alone answers classes the rules decline on
-purpose (a sentence naming no minister for "who is the minister?")."""
+declines on `unmentioned` first, and only sentences that pass the model's `gates` (shipped:
+`kind`, a who/when/where/how-many answer holds a name/date/place/number, and `slot`, that
+name is the asked one) are scored, by weights fitted on those sentences alone. The learned
+score alone answers classes the rules decline on purpose ("who is Thailand's foreign
+minister?" with a sentence naming Kerry, not the minister)."""
 
 from __future__ import annotations
 
@@ -167,7 +168,7 @@ class AnswerabilityModel:
     weights: np.ndarray  # one per FEATURES
     scale: np.ndarray  # features are divided by it before the weights apply
     threshold: float  # answer when the best sentence's probability reaches this
-    # Rules a sentence must pass to be scored at all (hybrid: ("kind",)); the weights are
+    # Rules a sentence must pass to be scored at all (hybrid: kind, slot); the weights are
     # fitted on the sentences that pass them.
     gates: tuple[str, ...] = ()
 

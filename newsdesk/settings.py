@@ -374,7 +374,7 @@ class Settings(BaseSettings):
         "before) or `learned` (a logistic model over the same checks' outcomes, what the story "
         "lacks, embedding similarity and retrieval rank; generation/answerability.py, fitted "
         "by bench/fit_answerability.py) or `hybrid` (the learned score, but the story check "
-        "declines first and only sentences passing the `kind` check are scored; its own "
+        "declines first and only sentences passing the `kind` and `slot` checks are scored; own "
         "weights, answerability_weights_hybrid.json).",
     )
     abstain_threshold: float = Field(
