@@ -2,7 +2,7 @@
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
     python bench/news_abstention.py [--split tune|test|holdout|…|holdout8|all]
-        [--backend extractive|local] [--answerability rules|learned] [-v]
+        [--backend extractive|local] [--answerability rules|learned|hybrid] [-v]
 
 All sample articles and the set's articles from another suite (holdout2's to holdout8's) are
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=["extractive", "local"], default="extractive")
     parser.add_argument(
         "--answerability",
-        choices=["rules", "learned"],
+        choices=["rules", "learned", "hybrid"],
         default=None,
         help="The extractive decision (default: the setting, NEWSDESK_EXTRACTIVE_ANSWERABILITY).",
     )

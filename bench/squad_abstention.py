@@ -3,7 +3,7 @@ be answered (and contain the gold answer), unanswerable ones — written to soun
 the same paragraph — should get "the articles don't say".
 
     python bench/squad_abstention.py [--squad PATH] [--articles 3] [--first 0] [--questions 300]
-        [--answerability rules|learned]
+        [--answerability rules|learned|hybrid]
 
 Every paragraph of N articles (from article `--first` on) is ingested as an article; questions
 are a seeded sample, half answerable, half not. Rules are tuned with `--first 3`; the default
@@ -51,7 +51,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--answerability",
-        choices=["rules", "learned"],
+        choices=["rules", "learned", "hybrid"],
         default=None,
         help="The extractive decision (default: the setting, NEWSDESK_EXTRACTIVE_ANSWERABILITY).",
     )

@@ -204,8 +204,9 @@ class Answerer:
 
     def _extractive_sentences(self, asked: str, passages: list[Passage]) -> list[str]:
         """The passage sentences that answer, by the configured extractive decision."""
-        if self.settings.extractive_answerability == "learned":
-            model = answerability.packaged_model()
+        choice = self.settings.extractive_answerability
+        if choice in ("learned", "hybrid"):
+            model = answerability.packaged_model(hybrid=choice == "hybrid")
             return answerability.answer(self.extractive, model, asked, passages)
         return self.extractive.answer(asked, passages)
 
@@ -228,7 +229,9 @@ class Answerer:
         # Similarity cannot tell "what did the mayor say?" from a question the story answers:
         # both are about the story. Asking about something no retrieved story mentions can.
         # The learned decision weighs what the story lacks itself (a reworded background word
-        # is not a missing mayor), per sentence; an LLM backend still needs this gate.
+        # is not a missing mayor), per sentence; an LLM backend still needs this gate. The
+        # hybrid decision keeps it: without it the learned one answered "how many pilgrims
+        # were injured?" from a story reporting no injured pilgrims.
         learned = self.settings.extractive_answerability == "learned"
         if learned and (self.chat_model is None or self._extractive_decides()):
             return None

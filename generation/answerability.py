@@ -12,7 +12,14 @@ answered iff its best sentence reaches the fitted threshold; the answer sentence
 chosen as the rules choose them, among those that reach it.
 
 Weights and threshold live in answerability_weights.json beside this file, fitted by
-bench/fit_answerability.py (news QA set + SQuAD 2.0; see that script for the data)."""
+bench/fit_answerability.py (news QA set + SQuAD 2.0; see that script for the data).
+
+`hybrid` (answerability_weights_hybrid.json) keeps some rules as hard gates: the caller
+declines on `unmentioned` first, and only sentences that pass the model's `gates` (shipped:
+`kind`, a who/when/where/how-many answer holds a name/date/place/number, and `slot`, that
+name is the asked one) are scored, by weights fitted on those sentences alone. The learned
+score alone answers classes the rules decline on purpose ("who is Thailand's foreign
+minister?" with a sentence naming Kerry, not the minister)."""
 
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from newsdesk.embedding import Embedder
 from newsdesk.generation.extractive import GATES, ExtractiveAnswerer, Reading, covered
 
 WEIGHTS_FILE = "answerability_weights.json"
+HYBRID_WEIGHTS_FILE = "answerability_weights_hybrid.json"
 
 FEATURES = (
     # Each rule's outcome on its own (1 = passes), and whether all pass (the rules' verdict).
@@ -75,7 +83,11 @@ def answer(
     rules choose among the sentences that pass them (closest to the question, binding most
     of it), here among those the model gives at least its threshold."""
     reading = extractive.read(question, passages)
-    found = candidates(reading, passages, extractive.embedder)
+    found = [
+        c
+        for c in candidates(reading, passages, extractive.embedder)
+        if all(c.features[FEATURES.index(f"{g}_ok")] for g in model.gates)
+    ]
     if not found:
         return []
     chances = model.probability(np.array([c.features for c in found]))
@@ -156,6 +168,9 @@ class AnswerabilityModel:
     weights: np.ndarray  # one per FEATURES
     scale: np.ndarray  # features are divided by it before the weights apply
     threshold: float  # answer when the best sentence's probability reaches this
+    # Rules a sentence must pass to be scored at all (hybrid: kind, slot); the weights are
+    # fitted on the sentences that pass them.
+    gates: tuple[str, ...] = ()
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         logits = self.bias + (features / self.scale) @ self.weights
@@ -166,7 +181,12 @@ class AnswerabilityModel:
             name: {"weight": round(float(w), 5), "scale": round(float(s), 5)}
             for name, w, s in zip(FEATURES, self.weights, self.scale, strict=True)
         }
-        data = {"bias": round(self.bias, 5), "threshold": round(self.threshold, 5)}
+        data: dict[str, object] = {
+            "bias": round(self.bias, 5),
+            "threshold": round(self.threshold, 5),
+        }
+        if self.gates:
+            data["gates"] = list(self.gates)
         return json.dumps({**data, "features": named, **provenance}, indent=2) + "\n"
 
     @classmethod
@@ -181,11 +201,16 @@ class AnswerabilityModel:
             )
         weights = np.array([float(named[n]["weight"]) for n in FEATURES])
         scale = np.array([float(named[n]["scale"]) for n in FEATURES])
-        return cls(float(data["bias"]), weights, scale, float(data["threshold"]))
+        gates = tuple(str(g) for g in data.get("gates", []))
+        if unknown := set(gates) - set(GATES):
+            raise ValueError(f"answerability weights gate on unknown checks {sorted(unknown)}")
+        return cls(float(data["bias"]), weights, scale, float(data["threshold"]), gates)
 
 
 @cache
-def packaged_model() -> AnswerabilityModel:
-    """The weights shipped in the package (read once per process)."""
-    text = resources.files("newsdesk.generation").joinpath(WEIGHTS_FILE).read_text("utf-8")
+def packaged_model(hybrid: bool = False) -> AnswerabilityModel:
+    """The weights shipped in the package (read once per process): `learned`'s, or with
+    `hybrid` those fitted behind its hard gates."""
+    name = HYBRID_WEIGHTS_FILE if hybrid else WEIGHTS_FILE
+    text = resources.files("newsdesk.generation").joinpath(name).read_text("utf-8")
     return AnswerabilityModel.from_json(text)

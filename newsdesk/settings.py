@@ -24,7 +24,7 @@ LocalModelName = Literal["gemma3-270m", "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5
 UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LlmAnswerability = Literal["auto", "model", "extractive"]
-ExtractiveAnswerability = Literal["rules", "learned"]
+ExtractiveAnswerability = Literal["rules", "learned", "hybrid"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
@@ -373,7 +373,9 @@ class Settings(BaseSettings):
         "sentence must pass every hand check, and a story lacking a focus word is declined "
         "before) or `learned` (a logistic model over the same checks' outcomes, what the story "
         "lacks, embedding similarity and retrieval rank; generation/answerability.py, fitted "
-        "by bench/fit_answerability.py).",
+        "by bench/fit_answerability.py) or `hybrid` (the learned score, but the story check "
+        "declines first and only sentences passing the `kind` and `slot` checks are scored; own "
+        "weights, answerability_weights_hybrid.json).",
     )
     abstain_threshold: float = Field(
         default=0.2,
