@@ -373,6 +373,11 @@ class Turn {
         `Degraded: the language model failed (${result.degraded_reason || "no reason given"}); ` +
           `this reply comes from the ${result.backend || "extractive"} fallback.`,
       );
+    } else if (result.fallback_reason) {
+      this.notice(
+        `The model's reply was set aside (${result.fallback_reason}); ` +
+          "these are the story's own sentences that answer.",
+      );
     }
     const sources = this.node.querySelector(".sources");
     sources.replaceChildren(

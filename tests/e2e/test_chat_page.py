@@ -240,6 +240,32 @@ def _unreachable_provider(tmp_path: Path, port: int, **settings: Any) -> Setting
     )
 
 
+def test_a_reply_the_model_declined_says_the_stories_sentences_answer(
+    page: Page, tmp_path: Path, embedder: Embedder
+) -> None:
+    # A provider (a real local HTTP server playing the remote API) that declines a question
+    # the story answers; with the rules deciding, the story's sentence answers instead.
+    with misbehaving_server("ok", text="The articles don't say.") as (base_url, _):
+        settings = Settings(
+            data_dir=tmp_path / "data",
+            backend="openai",
+            openai_base_url=base_url,
+            llm_max_retries=0,
+            llm_answerability="extractive",
+            _env_file=None,
+        )
+        with serve_desk(settings, embedder) as url:
+            page.goto(url)
+            _, _, answer = ask(page, CRANE)
+    assert answer["backend"] == "extractive" and not answer["degraded"]
+    assert answer["fallback_reason"] == "the model found no answer in the passages"
+    notice = page.locator(".turn-notice")
+    expect(notice).to_contain_text("set aside")
+    expect(notice).to_contain_text(answer["fallback_reason"])
+    expect(notice).not_to_contain_text("Degraded")
+    expect(page.locator(".cited")).to_contain_text("107")
+
+
 def test_degraded_answer_is_visibly_marked(page: Page, tmp_path: Path, embedder: Embedder) -> None:
     # An OpenAI-compatible endpoint that refuses connections: each answer falls back. The
     # refusal is immediate; the timeout is only a ceiling (a timeout would be another reason).

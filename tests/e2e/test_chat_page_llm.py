@@ -40,7 +40,9 @@ def test_local_model_reply_streams_into_the_page(
         expect(reply).to_have_attribute("aria-busy", "false", timeout=2 * LLM_PATIENCE_MS)
         frames = page.evaluate("window.__frames")
 
-        expect(page.locator(".turn-notice")).to_be_hidden()  # the model answered, no fallback
+        # The model did not fail. (It may decline, and the story's own sentence answer: that
+        # notice is allowed, the degraded one is not.)
+        expect(page.locator(".turn-notice")).not_to_contain_text("Degraded")
         streamed = [f for f in frames if f["busy"] == "true" and f["streaming"] and f["text"]]
         assert streamed, f"nothing was drawn before the reply was complete: {frames}"
         assert not frames[-1]["streaming"] and frames[-1]["busy"] == "false"
