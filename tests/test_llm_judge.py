@@ -323,6 +323,7 @@ def test_the_real_local_model_judges(tmp_path, embedder: Embedder, samples) -> N
         _env_file=None,
         backend="local",
         llm_judge=True,
+        llm_answerability="model",  # the model's own answer is what the judge judges
         llm_max_tokens=96,
         local_startup_seconds=LLM_PATIENCE_S,  # ceilings for a busy machine, not delays
         llm_timeout_seconds=LLM_PATIENCE_S,

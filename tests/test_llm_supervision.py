@@ -36,6 +36,9 @@ def _settings(data_dir: Path, **overrides: object) -> Settings:
         # Ceilings for a busy machine, not delays.
         "local_startup_seconds": LLM_PATIENCE_S,
         "llm_timeout_seconds": LLM_PATIENCE_S,
+        # The model's own answer, so that `backend: local` shows the healed server answered
+        # (with the rules deciding, a declined answer would come back as the story's own).
+        "llm_answerability": "model",
         **overrides,
     }
     return Settings(data_dir=data_dir, _env_file=None, **options)  # type: ignore[arg-type]
