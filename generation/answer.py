@@ -213,9 +213,7 @@ class Answerer:
     def _no_answer_reason(self, asked: str, passages: list[Passage]) -> str:
         """Why no passage sentence answers. The learned decision weighs what the stories
         lack instead of declining on it first; when they lack a focus word, that says why."""
-        if missing := unmentioned(asked, passages):
-            return f"the articles never mention {', '.join(repr(w) for w in missing)}"
-        return "no passage sentence answers the question"
+        return _never_mentioned(asked, passages) or "no passage sentence answers the question"
 
     def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
         if not passages:
@@ -235,9 +233,7 @@ class Answerer:
         learned = self.settings.extractive_answerability == "learned"
         if learned and (self.chat_model is None or self._extractive_decides()):
             return None
-        if missing := unmentioned(question, passages):
-            return f"the articles never mention {', '.join(repr(w) for w in missing)}"
-        return None
+        return _never_mentioned(question, passages)
 
     def _set_aside(self, asked: str, answer: CitedAnswer, passages: list[Passage]) -> str | None:
         """Why the model's answer gives way to the rules' sentence; None when it stands."""
@@ -255,17 +251,17 @@ class Answerer:
         first_passage: dict[str, Passage] = {}
         for passage in passages:
             first_passage.setdefault(passage.article_id, passage)
-        written: list[str] = []
         read_as: list[Passage] = []
         for sentence in answer.sentences:
-            if not (sentence.supported and sentence.citations):
-                continue
-            source = first_passage.get(article_of.get(sentence.citations[0], ""))
-            if source is not None:
-                written.append(sentence.text)
-                read_as.append(source.model_copy(update={"text": sentence.text}))
-        verdicts = self.extractive.verdicts(asked, [*passages, *read_as]) if read_as else []
-        return any(v.answers and any(v.sentence in text for text in written) for v in verdicts)
+            if sentence.supported and sentence.citations:
+                source = first_passage.get(article_of.get(sentence.citations[0], ""))
+                if source is not None:
+                    read_as.append(source.model_copy(update={"text": sentence.text}))
+        if not read_as:
+            return False
+        # Only the model's sentences are checked; the stories (with them in) are read once.
+        reading = self.extractive.read(asked, [*passages, *read_as])
+        return any(reading.answers(p.text, p.article_id) for p in read_as)
 
     def _relevance(self, question: str, passages: list[Passage]) -> float:
         scores = [p.similarity for p in passages if p.similarity is not None]
@@ -423,6 +419,13 @@ class Answerer:
 
     def _model_name(self, backend: BackendName) -> str | None:
         return model_name(backend, self.chat_model, self.embedder)
+
+
+def _never_mentioned(question: str, passages: list[Passage]) -> str | None:
+    """The story-coverage reason: what the question asks about that no passage mentions."""
+    if missing := unmentioned(question, passages):
+        return f"the articles never mention {', '.join(repr(w) for w in missing)}"
+    return None
 
 
 def _within_budget(raw: str, max_sentences: int) -> str:

@@ -220,9 +220,7 @@ class ExtractiveAnswerer:
         found: list[Verdict] = []
         for text, article_id in reading.sentences:
             binding = reading.binding(text, article_id)
-            failed = next(
-                (g for g in GATES if not reading.passes(g, text, article_id, binding)), None
-            )
+            failed = reading.failed(text, article_id, binding)
             found.append(Verdict(text, article_id, binding, failed))
         return found
 
@@ -290,6 +288,13 @@ class Reading:
         own = word_keys(text) | self.titles[article_id]
         present = [k for k in self.asked if covered(k, story)]
         return sum(covered(k, own) for k in present) / len(present) if present else 0.0
+
+    def failed(self, text: str, article_id: str, binding: float) -> str | None:
+        """The first check the sentence fails, in the rules' order; None: it answers."""
+        return next((g for g in GATES if not self.passes(g, text, article_id, binding)), None)
+
+    def answers(self, text: str, article_id: str) -> bool:
+        return self.failed(text, article_id, self.binding(text, article_id)) is None
 
     def passes(self, gate: str, text: str, article_id: str, binding: float) -> bool:
         story = self.stories[article_id]
