@@ -32,7 +32,13 @@ import numpy as np
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation.extractive import GATES, ExtractiveAnswerer, Reading, covered
+from newsdesk.generation.extractive import (
+    GATES,
+    ExtractiveAnswerer,
+    Reading,
+    best_sentences,
+    covered,
+)
 
 WEIGHTS_FILE = "answerability_weights.json"
 HYBRID_WEIGHTS_FILE = "answerability_weights_hybrid.json"
@@ -91,13 +97,12 @@ def answer(
     if not found:
         return []
     chances = model.probability(np.array([c.features for c in found]))
-    kept = [c for c, chance in zip(found, chances, strict=True) if chance >= model.threshold]
-    if not kept:
-        return []
-    kept.sort(key=lambda c: c.cosine + 0.5 * c.binding, reverse=True)
-    limit = 1 if reading.kind != "other" else max_sentences
-    best = kept[0].cosine + 0.5 * kept[0].binding
-    return [c.sentence for c in kept[:limit] if c.cosine + 0.5 * c.binding >= 0.85 * best]
+    kept = [
+        (c.sentence, c.cosine, c.binding)
+        for c, chance in zip(found, chances, strict=True)
+        if chance >= model.threshold
+    ]
+    return best_sentences(kept, reading.kind, max_sentences)
 
 
 def candidates(reading: Reading, passages: list[Passage], embedder: Embedder) -> list[Candidate]:

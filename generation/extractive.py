@@ -205,14 +205,11 @@ class ExtractiveAnswerer:
             return []
         vectors = self.embedder.embed([question, *(text for text, _ in kept)])
         similarity = vectors[1:] @ vectors[0]
-        candidates = [
-            _Candidate(text, float(cosine) + 0.5 * binding)
+        scored = [
+            (text, float(cosine), binding)
             for (text, binding), cosine in zip(kept, similarity, strict=True)
         ]
-        candidates.sort(key=lambda c: c.relevance, reverse=True)
-        limit = 1 if kind != "other" else max_sentences
-        best = candidates[0].relevance
-        return [c.text for c in candidates[:limit] if c.relevance >= 0.85 * best]
+        return best_sentences(scored, kind, max_sentences)
 
     def verdicts(self, question: str, passages: list[Passage]) -> list[Verdict]:
         """Each passage sentence with the first check it fails (None: it answers)."""
@@ -691,10 +688,19 @@ class Verdict:
         return self.failed is None
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    text: str
-    relevance: float
+def best_sentences(
+    scored: list[tuple[str, float, float]], kind: QuestionKind, max_sentences: int
+) -> list[str]:
+    """Of the (sentence, cosine to the question, binding) that answer, the ones to answer
+    with: the closest that binds most of the question, one for a who/when/where/how-many
+    question, up to `max_sentences` near the best for an open one."""
+    if not scored:
+        return []
+    relevance = {text: cosine + 0.5 * binding for text, cosine, binding in scored}
+    ranked = sorted(relevance, key=relevance.__getitem__, reverse=True)  # stable on ties
+    limit = 1 if kind != "other" else max_sentences
+    best = relevance[ranked[0]]
+    return [text for text in ranked[:limit] if relevance[text] >= 0.85 * best]
 
 
 def _sentences_with_context(passages: list[Passage]) -> dict[str, tuple[str, str]]:
