@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from newsdesk.answers import CitedAnswer
 from newsdesk.container import Newsdesk
 from newsdesk.generation.answer import AnswerEvent
 from newsdesk.generation.streaming import SentenceEvent
@@ -27,16 +28,24 @@ def _desk(tmp_path, base_url, embedder, samples, decides: str) -> Newsdesk:
     return desk
 
 
+def _ask(
+    tmp_path, embedder, samples, *, generated: str, question: str = CRANE, decides="extractive"
+) -> tuple[CitedAnswer, int]:
+    """The answer when the provider writes `generated`, and how many calls it received."""
+    with (
+        misbehaving_server("ok", text=generated) as (base_url, counter),
+        _desk(tmp_path, base_url, embedder, samples, decides) as desk,
+    ):
+        answer = desk.answerer().ask(question, top_k=5)
+    return answer, counter.value
+
+
 @pytest.mark.parametrize("decides", ["extractive", "model", "auto"])
 def test_a_model_that_declines_gives_way_to_the_sentence_that_answers(
     tmp_path, embedder, samples, decides
 ) -> None:
-    with (
-        misbehaving_server("ok", text=DECLINE) as (base_url, counter),
-        _desk(tmp_path, base_url, embedder, samples, decides) as desk,
-    ):
-        answer = desk.answerer().ask(CRANE, top_k=5)
-    assert counter.value == 1  # the model was asked either way
+    answer, calls = _ask(tmp_path, embedder, samples, generated=DECLINE, decides=decides)
+    assert calls == 1  # the model was asked either way
     if decides == "extractive":
         assert not answer.abstained and answer.backend == "extractive"
         assert "107" in answer.answer and answer.sentences[0].supported
@@ -48,23 +57,15 @@ def test_a_model_that_declines_gives_way_to_the_sentence_that_answers(
 
 def test_a_question_the_rules_decline_never_reaches_the_model(tmp_path, embedder, samples) -> None:
     invented = "NATO shot down 12 Russian planes [1]."
-    with (
-        misbehaving_server("ok", text=invented) as (base_url, counter),
-        _desk(tmp_path, base_url, embedder, samples, "extractive") as desk,
-    ):
-        answer = desk.answerer().ask(NO_COUNT, top_k=5)
-    assert answer.abstained and counter.value == 0
+    answer, calls = _ask(tmp_path, embedder, samples, generated=invented, question=NO_COUNT)
+    assert answer.abstained and calls == 0
     assert answer.abstain_reason == "no passage sentence answers the question"
 
 
 def test_the_models_own_supported_answer_stands(tmp_path, embedder, samples) -> None:
     generated = "A storm made a crane fall into Mecca's Grand Mosque, killing 107 people [1]."
-    with (
-        misbehaving_server("ok", text=generated) as (base_url, counter),
-        _desk(tmp_path, base_url, embedder, samples, "extractive") as desk,
-    ):
-        answer = desk.answerer().ask(CRANE, top_k=5)
-    assert counter.value == 1
+    answer, calls = _ask(tmp_path, embedder, samples, generated=generated)
+    assert calls == 1
     assert answer.backend == "openai" and answer.fallback_reason is None
     assert answer.answer.startswith("A storm made a crane fall")
 
@@ -91,10 +92,6 @@ def test_a_stream_of_unsupported_sentences_ends_with_the_stories_answer(
 def test_a_supported_sentence_that_does_not_answer_gives_way(tmp_path, embedder, samples) -> None:
     # True of the story, checked and supported, but no count of the dead.
     restated = "A crane fell into the Grand Mosque in Mecca [1]."
-    with (
-        misbehaving_server("ok", text=restated) as (base_url, _),
-        _desk(tmp_path, base_url, embedder, samples, "extractive") as desk,
-    ):
-        answer = desk.answerer().ask(CRANE, top_k=5)
+    answer, _ = _ask(tmp_path, embedder, samples, generated=restated)
     assert answer.backend == "extractive" and "107" in answer.answer
     assert answer.fallback_reason == "no supported sentence of the model's answers the question"
