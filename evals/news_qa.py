@@ -7,9 +7,9 @@ gold spans into the article and a `split` (tune / test) so that thresholds are t
 half and reported on the other; `holdout` questions were written before the rules were reworked
 in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7's,
 `holdout4` ones before session 8's, `holdout5` ones before session 10's, `holdout6` ones
-before session 11's, `holdout7` ones before session 12's and `holdout8` ones before session
-13's, all seven on articles of another suite (`suite_articles`, ingested beside the samples);
-holdouts are only ever reported."""
+before session 11's, `holdout7` ones before session 12's, `holdout8` ones before session
+13's and `holdout9` ones before session 14's, all eight on articles of another suite
+(`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -37,6 +37,7 @@ Split = Literal[
     "holdout6",
     "holdout7",
     "holdout8",
+    "holdout9",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
