@@ -25,6 +25,7 @@ from typing import Literal
 
 from bm25s.stopwords import STOPWORDS_EN
 
+from newsdesk.generation.facts import is_common_word
 from newsdesk.retrieval.dates import MONTHS
 
 Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
@@ -65,7 +66,7 @@ DATE_NUMBERS = re.compile(
     r"|\b(?:in|since|until|till|by|from|to|before|after|of)\s+(?:1[5-9]\d\d|20\d\d)\b",
     re.IGNORECASE,
 )
-_FUSED = re.compile(r"\b(\d[\d,.]*)-([A-Za-z]{3,})\b")
+_FUSED = re.compile(rf"\b(\d[\d,.]*|{_NUMBER_WORDS})-([A-Za-z]{{3,}})\b", re.IGNORECASE)
 _SHARE = re.compile(
     r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
     r"majority|minority)\b",
@@ -86,6 +87,7 @@ _PERSON_NOUNS = {
 
 _POSSESSIVE = {"her", "his", "their", "its", "my", "our", "your"}
 
+HOW_MUCH_OF = r"\bhow much of (?:the|its|their|his|her|our|this|that)\b"
 # "How much" that is not money ("how much weight") falls back to any number.
 _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
     (re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b"), "age"),
@@ -94,6 +96,8 @@ _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
     (
         re.compile(
             r"\b(?:what|which) (?:proportion|percentage|fraction|share|per ?cent)\b|\bwhat %"
+            # "How much of the money will go to charity?": a portion ("half the proceeds").
+            rf"|{HOW_MUCH_OF}"
         ),
         "share",
     ),
@@ -139,7 +143,7 @@ def has_shape(
     if shape in ("distance", "share", "weight"):
         pattern = {"distance": _DISTANCE, "share": _SHARE, "weight": _WEIGHT}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))
-    # "the 16-storey tower": the number and what it counts, fused.
+    # "the 16-storey tower", "a three-match ban": the number and what it counts, fused.
     words = tokens(_FUSED.sub(r"\1 \2", DATE_NUMBERS.sub(" ", sentence)))
     numbers = [
         i
@@ -264,11 +268,15 @@ def role_owner(question: str) -> str | None:
 
 
 def role_owned(
-    sentence: str, is_role: Callable[[str], bool], is_owner: Callable[[str], bool]
+    sentence: str,
+    is_role: Callable[[str], bool],
+    is_owner: Callable[[str], bool],
+    in_role: Callable[[str], bool] = lambda _: False,
 ) -> bool:
     """Whether the role in the sentence may be the owner's: a possessive or the owner just
     before it ("his attorney", "Alshammari's defence lawyer", "Italian Education Minister"),
-    or no one else's ("Minister of Education Stefania Giannini") — not "Deputy Utah County
+    or no one else's ("Minister of Education Stefania Giannini", "Deputy Foreign Minister
+    Faisal al-Mekdad": `in_role` words are the role's own) — not "Deputy Utah County
     Attorney Craig Johnson" for "Alshammari's attorney"."""
     words = tokens(sentence)
     for i, word in enumerate(words):
@@ -277,7 +285,13 @@ def role_owned(
             if any(w.lower() in _POSSESSIVE or w.endswith("'s") or is_owner(w) for w in before):
                 return True
             start = max(0, i - 3)
-            others = [w for j, w in enumerate(before, start) if j > 0 and w[:1].isupper()]
+            others = [
+                w
+                for j, w in enumerate(before, start)
+                # A sentence's first word is capitalised anyway ("The"), unless it is a name
+                # ("Turkish Foreign Minister ...").
+                if w[:1].isupper() and not in_role(w) and (j > 0 or not is_common_word(w))
+            ]
             if not others:
                 return True
     return False

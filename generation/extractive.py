@@ -32,6 +32,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots, paraphrases
+from newsdesk.generation.facts import alias_mentions
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
@@ -113,6 +114,9 @@ _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})\b", re.IGNOREC
 _NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+(?:[A-Z][a-zA-Z’'-]+|de|van|von|al|bin))*")
 _PLACE = re.compile(
     r"\b(?:in|at|from|near|to|into|across|outside|on)\s+(?:the\s+|an?\s+)?"
+    # "in the country's capital Ulan Bator", "in the northern city of Mosul"
+    r"(?:(?:[a-z][\w’'-]*\s+){0,3}?(?:capital|city|town|village|county|state|region|province|"
+    r"district|port|island|suburb)\s+(?:of\s+)?)?"
     rf"(?!(?i:{'|'.join(_MONTHS + _DAYS)})\b)([A-Z][\w’'-]+)"
 )
 
@@ -135,6 +139,8 @@ _MONEY = re.compile(
 
 def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip()
+    if re.search(answer_slots.HOW_MUCH_OF, q):
+        return "number"  # a portion of the money, not a sum (answer_slots: "share")
     if re.search(r"\bhow much\b", q) and _MONEY_WORDS & set(_WORD.findall(q)):
         return "money"
     if (
@@ -378,9 +384,9 @@ def _key(stem: str) -> str:
     return _EVENT_GROUPS.get(stem, stem)
 
 
-# A number fused to its unit ("a 16-storey tower", "a 6,000-metre kite", "an 18-month-old"):
-# the unit is a word of the text as much as in "16 storeys".
-_MEASURED_COMPOUND = re.compile(r"^\d[\d,.]*-([a-z-]+)$")
+# A number fused to its unit ("a 16-storey tower", "a 6,000-metre kite", "an 18-month-old",
+# "a three-match ban"): the unit is a word of the text as much as in "16 storeys".
+_MEASURED_COMPOUND = re.compile(rf"^(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})-([a-z-]+)$")
 
 
 def word_keys(text: str) -> set[str]:
@@ -651,7 +657,10 @@ class _Slot:
         ):
             return False
         if self.owner and not answer_slots.role_owned(
-            sentence, is_role[-1], lambda w: _is(w, self.owner)
+            sentence,
+            is_role[-1],
+            lambda w: _is(w, self.owner),
+            lambda w: any(test(w) for test in is_role),
         ):
             return False  # "Alshammari's attorney", not "Utah County Attorney Craig Johnson"
         if self.event and not answer_slots.doer_named(sentence, lambda w: _is(w, self.event)):
@@ -784,14 +793,23 @@ def question_specifics(question: str) -> set[str]:
     """Names and numbers a question commits to (its first word aside): an answer must come
     from a passage that mentions them. SQuAD 2.0's unanswerable questions are mostly answerable
     ones with such a detail swapped for one the paragraph does not contain."""
-    words = _SPECIFIC.findall(question.replace("’", "'"))
     first = question.split(maxsplit=1)[0] if question.split() else ""
-    return {_bare(w) for w in words if w != first and w.lower() not in _STOP}
+    question = question.replace("’", "'")
+    # A country or body is committed to by any of its names: "the US" is "America".
+    aliases = alias_mentions(question)
+    for spelling in aliases:
+        question = question.replace(spelling, " ")
+    words = _SPECIFIC.findall(question)
+    named = {_bare(w) for w in words if w != first and w.lower() not in _STOP}
+    return named | set(aliases.values())
 
 
 def _tokens(text: str) -> set[str]:
-    words = re.findall(r"[\w’'.,-]+", text.replace("’", "'"))
-    return {_bare(w) for w in words} | {_bare(w) for w in _WORD.findall(text.replace("’", "'"))}
+    """The words of a text as question_specifics keys them, its aliased names included."""
+    text = text.replace("’", "'")
+    words = re.findall(r"[\w'.,-]+", text)
+    bare = {_bare(w) for w in words} | {_bare(w) for w in _WORD.findall(text)}
+    return bare | set(alias_mentions(text).values())
 
 
 def _bare(word: str) -> str:

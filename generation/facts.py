@@ -146,6 +146,33 @@ _ALIASES = {
     )
     for alias in group
 }
+_ACRONYM_ALIASES = frozenset(a for a in _ALIASES if " " not in a and len(a) <= 4)
+
+
+@lru_cache(maxsize=1)
+def _alias_pattern() -> re.Pattern[str]:
+    # Acronyms only as written in capitals, dotted or not ("US", "U.S."): "told us" is no
+    # country. Other spellings in any case ("America", "the United States").
+    acronyms = (r"\.?".join(a.upper()) + r"\.?" for a in _ACRONYM_ALIASES)
+    spelled = (
+        "(?i:" + r"\s+".join(a.split()) + ")"
+        for a in sorted(_ALIASES, key=len, reverse=True)
+        if a not in _ACRONYM_ALIASES
+    )
+    return re.compile(r"(?<![\w.])(?:" + "|".join([*spelled, *acronyms]) + r")(?!\w)")
+
+
+def alias_mentions(text: str) -> dict[str, str]:
+    """The places and bodies with several names that a text mentions, each spelling found →
+    the group's one key ("U.S." → "united states", "Britain" → "united kingdom")."""
+    found = {}
+    for match in _alias_pattern().finditer(text):
+        spelling = match.group(0)
+        key = " ".join(spelling.lower().replace(".", "").split())
+        found[spelling] = _ALIASES[key]
+    return found
+
+
 _MONTHS = _words(
     "january february march april may june july august september october november december"
 )

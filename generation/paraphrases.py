@@ -90,9 +90,19 @@ _PERSON_HEADS = {
 }  # fmt: skip
 
 
+_COUNTED_CHOICE = re.compile(
+    r"\b(which|what)\s+(?:two|three|four|five|six|seven|eight|nine|ten|\d{1,2})\s+(?=[a-z])",
+    re.IGNORECASE,
+)
+
+
 def asked_form(question: str) -> str:
     """The question in the form the rules read: "what is the name of <a person>" as "who is
-    <the person>" (the tense kept); other questions unchanged."""
+    <the person>" (the tense kept), "which two teams" as "which teams"; other questions
+    unchanged."""
+    # "Which two teams beat Villa?": the count says how many answers, not a word the story
+    # uses ("Villa lost to Manchester United and Chelsea").
+    question = _COUNTED_CHOICE.sub(r"\1 ", question)
     match = _NAME_OF_PERSON.match(question.strip())
     if not match or match.group("head").lower() not in _PERSON_HEADS:
         return question

@@ -9,6 +9,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.evals import news_qa
+from newsdesk.generation import answer_slots
 from newsdesk.generation.extractive import (
     ExtractiveAnswerer,
     _Slot,
@@ -114,6 +115,22 @@ def test_a_question_for_a_sum_of_money_wants_an_amount_of_money() -> None:
     assert answers_kind("The schools must pay over 422,000 euros.", "money", question)
     assert answers_kind("It cost $1.2 million.", "money", question)
     assert not answers_kind("Over 4 million visitors attended.", "money", question)
+    # "How much of the money" asks for a portion of it, which a sum does not give.
+    portion = "How much of the calendar money will go to charity?"
+    assert question_kind(portion) == "number"
+    assert answer_slots.number_shape(portion) == "share"
+    never = lambda _: False  # noqa: E731
+    half = "He will donate half the proceeds to two foundations."
+    assert answer_slots.has_shape(half, "share", portion, never, None)
+    assert not answer_slots.has_shape("He raised $400.", "share", portion, never, None)
+
+
+def test_a_place_may_follow_its_kind() -> None:
+    # "in the capital Ulan Bator", "in the northern city of Mosul": the place is still named.
+    question = "Where was the rapper performing?"
+    assert answers_kind("He was performing in the capital Ulan Bator.", "place", question)
+    assert answers_kind("He played in the northern city of Mosul.", "place", question)
+    assert not answers_kind("He was performing in the capital last week.", "place", question)
 
 
 def test_the_focus_of_a_question_is_required_its_background_is_not() -> None:
@@ -240,6 +257,31 @@ def test_a_number_fused_to_its_unit_says_the_unit() -> None:
     assert covered(metres, word_keys("a 6,000-metre-long kite"))
     (flew,) = question_keys("flew")
     assert not covered(flew, word_keys("NATO refused a no-fly zone."))
+    # Spelled numbers too: "a three-match ban" is a ban of matches.
+    (matches,) = question_keys("matches")
+    assert covered(matches, word_keys("He is available after a three-match suspension."))
+    assert not covered(matches, word_keys("He is available after a three-week suspension."))
+
+
+def test_a_country_is_mentioned_by_any_of_its_names() -> None:
+    america = [_passage("a", "Kunis moved to America with her family in 1991.")]
+    assert unmentioned("Where did Kunis live before moving to the US?", america) == []
+    assert unmentioned("Where did Kunis live before moving to the U.S.?", america) == []
+    # "us" the pronoun is no country, and another country is not this one.
+    pronoun = [_passage("a", "Kunis told us she moved with her family in 1991.")]
+    assert unmentioned("Where did Kunis live before moving to the US?", pronoun) == [
+        "united states"
+    ]
+    britain = [_passage("a", "Kunis moved to Britain with her family in 1991.")]
+    assert unmentioned("Where did Kunis live before moving to the US?", britain) == [
+        "united states"
+    ]
+
+
+def test_which_two_asks_for_two_answers_not_for_the_word() -> None:
+    lost = [_passage("a", "Both times at Wembley Villa lost to better teams: United and Chelsea.")]
+    assert unmentioned("Which two teams beat Villa at Wembley?", lost) == []
+    assert unmentioned("Which two coaches beat Villa at Wembley?", lost) == ["coaches"]
 
 
 def test_degree_and_position_words_are_not_the_topic() -> None:

@@ -118,6 +118,15 @@ def test_someone_s_role_is_not_anyone_s() -> None:
     assert not answer_slots.role_owned(
         "Deputy Utah County Attorney Craig Johnson told KSL.com.", attorney, owner
     )
+    # A capitalised title's own words are no other owner: "Syria's deputy foreign minister".
+    minister, syria = _asked("minister"), _asked("Syria")
+    role = _asked("deputy foreign minister")
+    sentence = "Deputy Foreign Minister Faisal al-Mekdad told the BBC."
+    assert answer_slots.role_owned(sentence, minister, syria, role)
+    assert not answer_slots.role_owned(sentence, minister, syria)
+    assert not answer_slots.role_owned(
+        "Turkish Foreign Minister Mevlut Cavusoglu told the BBC.", minister, syria, role
+    )
 
 
 def test_feed_boilerplate_glued_to_a_name_is_split_off() -> None:
