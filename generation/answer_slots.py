@@ -488,6 +488,20 @@ def _new(word: str, asked: Callable[[str], bool]) -> bool:
 _FUNCTION_WORDS = set(STOPWORDS_EN) | {"off", "up", "out", "down", "away", "over", "back"}
 
 
+# "The Russian official accused of attacking the rapper has not been identified": who it is
+# is not told, whatever role the sentence names.
+_UNNAMED = re.compile(
+    r"\b(?:has|have|had|was|were|is|are) (?:not|yet to be|still not) (?:yet )?(?:been )?"
+    r"(?:identified|named)\b|\b(?:unnamed|unidentified)\b",
+    re.IGNORECASE,
+)
+
+
+def names_no_one(sentence: str) -> bool:
+    """A sentence that says who it is has not been told ("has not been named")."""
+    return bool(_UNNAMED.search(sentence))
+
+
 def says_unknown(sentence: str) -> bool:
     """A sentence that says the thing is not known or not told ("The cause of the fire remains
     undetermined", "would not comment on the number ... of the bids") answers nothing."""
@@ -503,10 +517,27 @@ _GLUED = re.compile(r"(?<=[a-z0-9)%][.!?])(?=[\"“]?[A-Z])|(?<=[a-z0-9)%][.!?]�
 _GLUED_WORDS = re.compile(r"(?<![\w'’-])([a-z]{4,})(?=[A-Z][a-z]*\s)")
 
 
+# Picture captions run into the story with no stop at all: "... with 28 minutes In Belgium's
+# 1-0 win ... on Tuesday night The 24-year-old playmaker ...". In an overlong "sentence", a
+# word that opens sentences, capitalised right after a lower-case word, starts a new one.
+_RUN_ON_WORDS = 40
+_RUN_ON = re.compile(
+    r"(?<=[a-z0-9] )(?=(?:The|A|An|He|She|It|They|We|His|Her|Their|Its|In|On|At|After|But|"
+    r"However|This|That|These|Those|There|When|While|Scroll)\s)"
+)
+
+
 def unglued(sentence: str) -> list[str]:
     """A sentence split where its source lost the space after a full stop ("... the
-    ferry.Since launching ..."): such feeds glue whole paragraphs into one "sentence", which
-    then holds some number, name and date for every question."""
+    ferry.Since launching ..."), or the stop itself between captions: such feeds glue whole
+    paragraphs into one "sentence", which then holds some number, name and date for every
+    question."""
     sentence = _GLUED_WORDS.sub("\\1\n", sentence)
     parts = [p.strip() for part in sentence.split("\n") for p in _GLUED.split(part)]
-    return [p for p in parts if p]
+    found = []
+    for part in parts:
+        if len(part.split()) > _RUN_ON_WORDS:
+            found += [p.strip() for p in _RUN_ON.split(part)]
+        else:
+            found.append(part)
+    return [p for p in found if p]

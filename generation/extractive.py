@@ -121,6 +121,13 @@ _PLACE = re.compile(
 )
 
 _STEMMER = Stemmer.Stemmer("english")
+# Last words of names that name no person: a competition or a news outlet ("the Barclays
+# Premier League", "according to the Associated Press") is not who did it.
+_NOT_PEOPLE = {
+    "league", "cup", "championship", "premiership", "trophy", "open", "games", "press",
+    "news", "times", "post", "herald", "telegraph", "guardian", "mail", "journal", "gazette",
+    "tribune", "agency", "radio", "tv", "television",
+}  # fmt: skip
 
 # "How much did it cost?" asks for a sum of money: the words that say so are the question's
 # kind, not its topic, and the answer must hold an amount of money, not just any number.
@@ -187,7 +194,9 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
         # question does not use; a lone one is as often a place, a body or an event ("Hajj",
         # "Islam"), and "Space Shuttle Atlantis" for "the Space Shuttle mission" is a thing.
         return any(
-            n.lower() not in calendar and len([w for w in n.split() if w.lower() not in asked]) >= 2
+            n.lower() not in calendar
+            and len([w for w in n.split() if w.lower() not in asked]) >= 2
+            and n.split()[-1].lower() not in _NOT_PEOPLE
             for n in names
         )
     if kind == "place":
@@ -632,12 +641,16 @@ class _Slot:
         self.reason = answer_slots.asks_reason(question)
         self.cause = answer_slots.asks_cause(question)
         self.event: set[str] = set()  # "who VERBed?": the verb whose doer is asked for
+        # "What is the name of the official?" asks who as much as "who is the official?".
+        self.asks_who = kind == "person" or bool(re.search(r"\bname\b", question, re.I))
         money = [w for w in _words(question) if w in _MONEY_WORDS]
         self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
 
     def filled(self, sentence: str) -> bool:
         # "Alshammari's attorney Ron Yengich declined to comment" still names the attorney.
         if answer_slots.says_unknown(sentence) and not self.role:
+            return False
+        if self.asks_who and answer_slots.names_no_one(sentence):
             return False
         if self.kind == "money" and not answer_slots.sum_is_theirs(
             sentence, _MONEY, lambda w: _is(w, self.money)

@@ -87,6 +87,10 @@ _PERSON_HEADS = {
     "brother", "sister", "wife", "husband", "friend", "victim", "suspect", "driver", "pilot",
     "teacher", "officer", "judge", "lawyer", "doctor", "player", "coach", "manager", "owner",
     "captain", "spokesman", "spokeswoman", "leader", "chairman", "director", "partner",
+    "official", "guard", "gunman", "soldier", "worker", "resident", "witness", "passenger",
+    "singer", "rapper", "actor", "actress", "writer", "author", "artist", "boss", "chief",
+    "nurse", "firefighter", "prisoner", "inmate", "attacker", "killer", "neighbour", "pupil",
+    "student", "patient", "minister", "president", "mayor", "governor", "candidate",
 }  # fmt: skip
 
 
@@ -104,7 +108,10 @@ def asked_form(question: str) -> str:
     # uses ("Villa lost to Manchester United and Chelsea").
     question = _COUNTED_CHOICE.sub(r"\1 ", question)
     match = _NAME_OF_PERSON.match(question.strip())
-    if not match or match.group("head").lower() not in _PERSON_HEADS:
+    # The person noun may come after a modifier or two: "the Russian official", "the
+    # 24-year-old man".
+    described = question.strip()[match.start("head") :].split()[:3] if match else []
+    if not any(word.lower().strip("?,") in _PERSON_HEADS for word in described):
         return question
     verb = "was" if re.match(r"^what was\b", question.strip(), re.IGNORECASE) else "is"
     whose = match.group("whose")

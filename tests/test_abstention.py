@@ -125,6 +125,13 @@ def test_a_question_for_a_sum_of_money_wants_an_amount_of_money() -> None:
     assert not answer_slots.has_shape("He raised $400.", "share", portion, never, None)
 
 
+def test_a_competition_or_an_outlet_is_no_person() -> None:
+    question = "Who scored the goal?"
+    assert not answers_kind("According to the Associated Press, he scored.", "person", question)
+    assert not answers_kind("It lifts them in the Barclays Premier League.", "person", question)
+    assert answers_kind("Glenn Murray scored, the Associated Press said.", "person", question)
+
+
 def test_a_place_may_follow_its_kind() -> None:
     # "in the capital Ulan Bator", "in the northern city of Mosul": the place is still named.
     question = "Where was the rapper performing?"

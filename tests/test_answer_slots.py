@@ -100,6 +100,10 @@ def test_a_sentence_that_says_it_is_not_known_answers_nothing() -> None:
     assert answer_slots.says_unknown("The cause of the blaze remains unknown.")
     assert answer_slots.says_unknown("The club would not comment on the size of the fee.")
     assert not answer_slots.says_unknown("The blaze was caused by a faulty heater.")
+    # Who it is, not told: whatever role the sentence names, it names no one.
+    assert answer_slots.names_no_one("The official accused of the attack has not been named.")
+    assert answer_slots.names_no_one("An unidentified gunman opened fire.")
+    assert not answer_slots.names_no_one("The official, Ivan Petrov, has been named.")
 
 
 def test_sentences_glued_without_a_space_are_told_apart() -> None:
@@ -112,6 +116,25 @@ def test_sentences_glued_without_a_space_are_told_apart() -> None:
     assert answer_slots.unglued("U.S. officials met at 3.30pm.") == [
         "U.S. officials met at 3.30pm."
     ]
+
+
+def test_captions_run_into_the_story_without_a_stop_are_told_apart() -> None:
+    captions = (
+        "Hazard was substituted with 28 minutes to go in a game his side won 1-0 over Israel "
+        "in Jerusalem on Tuesday night The 24-year-old playmaker has played all but five of "
+        "his club's games this season, mainly avoiding injury In the end the manager said he "
+        "had looked tired."
+    )
+    assert answer_slots.unglued(captions) == [
+        "Hazard was substituted with 28 minutes to go in a game his side won 1-0 over Israel "
+        "in Jerusalem on Tuesday night",
+        "The 24-year-old playmaker has played all but five of his club's games this season, "
+        "mainly avoiding injury",
+        "In the end the manager said he had looked tired.",
+    ]
+    # An ordinary sentence keeps "The" and "In" where a name or title puts them.
+    short = "Ministers met in The Hague on Tuesday and flew on to talks In Bruges."
+    assert answer_slots.unglued(short) == [short]
 
 
 @pytest.mark.parametrize(

@@ -171,9 +171,18 @@ def test_the_name_of_a_person_is_asked_like_who_the_person_is(embedder: Embedder
 
     assert asked_form("What is the name of Frankie's mother?") == "Who is Frankie's mother?"
     assert asked_form("What was the name of a driver who fled?") == "Who was the driver who fled?"
+    # A modifier may come before the person noun.
+    official = "What is the name of the Russian official accused of the attack?"
+    assert asked_form(official) == "Who is the Russian official accused of the attack?"
     # Things keep their own form.
     assert asked_form("What is the name of the new law?") == "What is the name of the new law?"
     answerer = ExtractiveAnswerer(embedder)
+    # A sentence saying who it is has not been told names no one, whatever role it names.
+    unnamed = passage(
+        "The Russian official accused of attacking the rapper has not been identified.",
+        title="Rapper attacked",
+    )
+    assert answerer.answer(official, [unnamed]) == []
     story = passage(
         "A man complained to Greater Manchester Police that the weather on his holiday in "
         "Algeria had been too hot, the Chadderton division said.",
