@@ -111,7 +111,7 @@ def asked_form(question: str) -> str:
     # The person noun may come after a modifier or two: "the Russian official", "the
     # 24-year-old man".
     described = question.strip()[match.start("head") :].split()[:3] if match else []
-    if not any(word.lower().strip("?,") in _PERSON_HEADS for word in described):
+    if match is None or not any(word.lower().strip("?,") in _PERSON_HEADS for word in described):
         return question
     verb = "was" if re.match(r"^what was\b", question.strip(), re.IGNORECASE) else "is"
     whose = match.group("whose")
