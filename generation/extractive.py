@@ -32,11 +32,11 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots, paraphrases
-from newsdesk.generation.facts import alias_mentions
+from newsdesk.generation.facts import alias_mentions, is_common_word
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
-QuestionKind = Literal["money", "number", "date", "person", "place", "other"]
+QuestionKind = Literal["money", "number", "date", "person", "name", "place", "other"]
 
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _STOP = set(STOPWORDS_EN) | set(
@@ -161,9 +161,20 @@ def question_kind(question: str) -> QuestionKind:
         return "date"
     if re.search(r"^(?:who|whom|whose)\b|\bwho (?:is|was|did|said)\b", q):
         return "person"
+    # "What is the dog's name?", "What is the name of the ship?": a name, of anyone or anything.
+    if _ASKS_NAME.search(q):
+        return "name"
     if re.search(r"^where\b|\bwhere (?:is|was|did)\b|\bwhat (?:country|city|town|place)\b", q):
         return "place"
     return "other"
+
+
+# "weigh nearly 700 pounds": a mass, not a sum.
+_WEIGHED_POUNDS = re.compile(r"\bweigh\w*\s+(?:\w+\s+){0,3}?\d[\d,.]*\s*pounds?\b", re.IGNORECASE)
+_ASKS_NAME = re.compile(
+    r"^what(?:'s| is| was| are| were)\s+(?:the\s+name\s+of\b|(?:the\s+|an?\s+)?[\w\s'’-]*?"
+    r"(?:'s|’s|\bhis|\bher|\btheir|\bits)\s+(?:\w+\s+)?name\b)"
+)
 
 
 def content_stems(text: str) -> set[str]:
@@ -181,7 +192,7 @@ def _new_entities(pattern: re.Pattern[str], sentence: str, question: str) -> lis
 def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
     """Whether the sentence holds something of the asked-for kind the question lacks."""
     if kind == "money":
-        return bool(_new_entities(_MONEY, sentence, question))
+        return bool(_new_entities(_MONEY, _WEIGHED_POUNDS.sub(" ", sentence), question))
     if kind == "number":
         return bool(_new_entities(_NUMBER, answer_slots.DATE_NUMBERS.sub(" ", sentence), question))
     if kind == "date":
@@ -198,6 +209,19 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
             and len([w for w in n.split() if w.lower() not in asked]) >= 2
             and n.split()[-1].lower() not in _NOT_PEOPLE
             for n in names
+        )
+    if kind == "name":
+        # A capitalised word the question lacks ("his dog Hooch"), not a common word that
+        # opens the sentence ("Footage shows ...") nor a place it is in ("in Santa Monica").
+        places = {p.split()[0] for p in _new_entities(_PLACE, sentence, question)}
+        new_names = set(_new_entities(_NAME, sentence, question))
+        opening = re.match(r"\W*(\w+)", sentence)
+        first = opening.group(1) if opening else ""
+        return any(
+            match.group(0) in new_names
+            and match.group(0).split()[0] not in places
+            and not (match.start() <= sentence.find(first) and is_common_word(first))
+            for match in _NAME.finditer(sentence)
         )
     if kind == "place":
         return bool(_new_entities(_PLACE, sentence, question))
@@ -642,7 +666,7 @@ class _Slot:
         self.cause = answer_slots.asks_cause(question)
         self.event: set[str] = set()  # "who VERBed?": the verb whose doer is asked for
         # "What is the name of the official?" asks who as much as "who is the official?".
-        self.asks_who = kind == "person" or bool(re.search(r"\bname\b", question, re.I))
+        self.asks_who = kind in ("person", "name")
         money = [w for w in _words(question) if w in _MONEY_WORDS]
         self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
 

@@ -132,6 +132,23 @@ def test_a_competition_or_an_outlet_is_no_person() -> None:
     assert answers_kind("Glenn Murray scored, the Associated Press said.", "person", question)
 
 
+def test_a_question_for_a_name_wants_a_name() -> None:
+    # Of anyone or anything: one capitalised word will do, but not a sentence's opening
+    # common word nor the place it happened in.
+    assert question_kind("What is the dog's name?") == "name"
+    assert question_kind("What was the name of the ship?") == "name"
+    assert question_kind("What did she name the baby?") == "other"
+    dog = "What is the dog's name?"
+    assert answers_kind("His dog Hooch saved him from the badger.", "name", dog)
+    assert not answers_kind("Footage shows the dog saving him in Santa Monica.", "name", dog)
+
+
+def test_pounds_weighed_are_no_sum_of_money() -> None:
+    question = "How much will each fighter be paid?"
+    assert not answers_kind("The logs weigh nearly 700 pounds each.", "money", question)
+    assert answers_kind("Each will be paid 100 million pounds.", "money", question)
+
+
 def test_a_place_may_follow_its_kind() -> None:
     # "in the capital Ulan Bator", "in the northern city of Mosul": the place is still named.
     question = "Where was the rapper performing?"
