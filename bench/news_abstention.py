@@ -1,15 +1,15 @@
 """Answering what the story answers, declining what it does not: the news QA set
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
-    python bench/news_abstention.py [--split tune|test|holdout|…|holdout9|all]
+    python bench/news_abstention.py [--split tune|test|holdout|…|holdout10|all]
         [--backend extractive|local] [--answerability rules|learned|hybrid] [-v]
 
-All sample articles and the set's articles from another suite (holdout2's to holdout9's) are
+All sample articles and the set's articles from another suite (holdout2's to holdout10's) are
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
 per split, the share of answerable questions answered (and whose answer contains a gold span)
-and the share of unanswerable ones declined. `-v` lists the misses, except holdout9's: it is
-held out, reported as totals only (`--list-holdout9` once it has been run for the last time;
-holdout4 to holdout8 are spent, their misses are listed)."""
+and the share of unanswerable ones declined. `-v` lists the misses, except holdout10's: it is
+held out, reported as totals only (`--list-holdout10` once it has been run for the last time;
+holdout4 to holdout9 are spent, their misses are listed)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def main() -> None:
     )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
-    parser.add_argument("--list-holdout9", action="store_true", help="-v lists holdout9's too.")
+    parser.add_argument("--list-holdout10", action="store_true", help="-v lists holdout10's too.")
     args = parser.parse_args()
 
     suite = news_qa.load()
@@ -70,7 +70,7 @@ def main() -> None:
         )
     if args.verbose:
         for o in outcomes:
-            if o.question.split == "holdout9" and not args.list_holdout9:
+            if o.question.split == "holdout10" and not args.list_holdout10:
                 continue
             wrong = o.abstained if o.question.answerable else not o.abstained
             if wrong or (o.question.answerable and not o.contains_gold):

@@ -8,8 +8,9 @@ half and reported on the other; `holdout` questions were written before the rule
 in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7's,
 `holdout4` ones before session 8's, `holdout5` ones before session 10's, `holdout6` ones
 before session 11's, `holdout7` ones before session 12's, `holdout8` ones before session
-13's and `holdout9` ones before session 14's, all eight on articles of another suite
-(`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
+13's, `holdout9` ones before session 14's and `holdout10` ones before session 14's changes
+too, for session 14, all nine on articles of another suite (`suite_articles`, ingested beside
+the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ Split = Literal[
     "holdout7",
     "holdout8",
     "holdout9",
+    "holdout10",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
