@@ -17,6 +17,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from scipy.stats import binomtest
+
 from newsdesk.container import Newsdesk, build_embedder
 from newsdesk.evals import news_qa
 from newsdesk.settings import Settings
@@ -61,12 +63,17 @@ def main() -> None:
         f"backend {args.backend} ({decides}{settings.extractive_answerability}); "
         f"{len(articles)} articles; top_k {args.top_k}"
     )
-    print("split     answerable answered  gold-in-answer  unanswerable declined")
+    # A split holds about 30 questions of each kind: one question moves a rate by 3 points,
+    # so each rate comes with its 95 % Wilson interval.
+    print(
+        "split     answerable answered (95% CI)     gold-in-answer  unanswerable declined (95% CI)"
+    )
     for split in splits:
         s = news_qa.score([o for o in outcomes if o.question.split == split])
         print(
-            f"{split:7}  {s.answerable:10d} {s.answered_rate:8.1%}  {s.gold_rate:14.1%}  "
-            f"{s.unanswerable:12d} {s.declined_rate:8.1%}"
+            f"{split:9} {s.answerable:10d} {s.answered_rate:6.1%} {_interval(s.answered, s.answerable)}"
+            f"  {s.gold_rate:14.1%}  {s.unanswerable:12d} {s.declined_rate:6.1%} "
+            f"{_interval(s.declined, s.unanswerable)}"
         )
     if args.verbose:
         for o in outcomes:
@@ -76,6 +83,13 @@ def main() -> None:
             if wrong or (o.question.answerable and not o.contains_gold):
                 what = "DECLINED" if o.abstained else "ANSWERED"
                 print(f"\n[{o.question.split}] {what} {o.question.question}\n   → {o.answer}")
+
+
+def _interval(successes: int, trials: int) -> str:
+    if not trials:
+        return " " * 15
+    ci = binomtest(successes, trials).proportion_ci(confidence_level=0.95, method="wilson")
+    return f"({ci.low:5.1%}–{ci.high:5.1%})"
 
 
 if __name__ == "__main__":
