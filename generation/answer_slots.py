@@ -153,10 +153,12 @@ def has_shape(
     if counted is None:
         return bool(numbers)
     # The number counts the asked thing: "7,000 classrooms", "more than 60,000 security
-    # staff", "the death toll rose to 107" (the counted word shortly before it).
+    # staff", "the death toll rose to 107" (the counted word shortly before it), or is what
+    # the asked verb did: "How many runs did Root score?" — "after scoring 254".
     return any(
         any(counted(w) for w in words[i + 1 : i + 5])
         or any(counted(w) for w in words[max(0, i - 4) : i])
+        or (i > 0 and words[i - 1].isalpha() and words[i - 1].islower() and asked(words[i - 1]))
         for i in numbers
     )
 
@@ -320,10 +322,15 @@ def named_in_role(
         window = [*before, *words[:-1]]
         if all(any(is_role(w) for w in window) for is_role in role):
             return True
-        after = tokens(sentence[match.end() :])[:7]
+        after = tokens(sentence[match.end() :])[:9]
         if after and after[0] in {",", "is", "was", "("}:
             clause = []
-            for word in after[1:]:
+            # "Sir Peter Blake, who is now the prize's patron, ...": the role in a relative
+            # clause about the name.
+            rest = after[1:]
+            if rest[:1] == ["who"] and rest[1:2] and rest[1] in {"is", "was", "has", "had"}:
+                rest = rest[2:]
+            for word in rest:
                 if word in {",", ".", ";", ")"} or word.lower() in {"said", "says", "who"}:
                     break
                 clause.append(word)

@@ -113,6 +113,8 @@ _DATE = re.compile(
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*|{'|'.join(_NUMBER_WORDS)})\b", re.IGNORECASE)
 _NAME = re.compile(r"\b[A-Z][a-zA-Z’'-]+(?:\s+(?:[A-Z][a-zA-Z’'-]+|de|van|von|al|bin))*")
 _PLACE = re.compile(
+    # "England and Wales, where plans were announced": the place a where-clause is about.
+    r"\b([A-Z][\w’'-]+(?:\s+(?:and\s+)?[A-Z][\w’'-]+)*),?\s+where\b|"
     r"\b(?:in|at|from|near|to|into|across|outside|on)\s+(?:the\s+|an?\s+)?"
     # "in the country's capital Ulan Bator", "in the northern city of Mosul"
     r"(?:(?:[a-z][\w’'-]*\s+){0,3}?(?:capital|city|town|village|county|state|region|province|"

@@ -149,6 +149,13 @@ def test_pounds_weighed_are_no_sum_of_money() -> None:
     assert answers_kind("Each will be paid 100 million pounds.", "money", question)
 
 
+def test_a_where_clause_says_its_place() -> None:
+    question = "Where were the plans announced?"
+    sentence = "It brings the law in line with England and Wales, where plans were announced."
+    assert answers_kind(sentence, "place", question)
+    assert not answers_kind("The plans were announced last month.", "place", question)
+
+
 def test_a_place_may_follow_its_kind() -> None:
     # "in the capital Ulan Bator", "in the northern city of Mosul": the place is still named.
     question = "Where was the rapper performing?"

@@ -129,6 +129,24 @@ def test_someone_s_role_is_not_anyone_s() -> None:
     )
 
 
+def test_a_role_in_a_relative_clause_about_the_name_is_theirs() -> None:
+    patron = [_asked("patron")]
+    question = _asked("Who is the patron of the prize?")
+    sentence = "Sir Peter Blake, who is now the prize's patron, won the junior title in 1961."
+    assert answer_slots.named_in_role(sentence, patron, question)
+    other = "Sir Peter Blake, who won the junior title in 1961, praised the patron."
+    assert not answer_slots.named_in_role(other, patron, question)
+
+
+def test_a_number_the_asked_verb_scored_counts_the_asked_thing() -> None:
+    question = "How many runs did Root score in the first innings?"
+    asked, runs = _asked(question), _asked("runs")
+    scored = "Root was named man of the match after scoring 254 in the first innings."
+    assert answer_slots.has_shape(scored, "count", question, asked, runs)
+    timed = "Root was named man of the match after batting 254 minutes in the first innings."
+    assert not answer_slots.has_shape(timed, "count", question, asked, runs)
+
+
 def test_feed_boilerplate_glued_to_a_name_is_split_off() -> None:
     assert answer_slots.unglued(
         "Media playback is not supported on this deviceSadio Mane scored twice."
