@@ -2,7 +2,7 @@
 and compare it with the rules by cross-validation grouped by article.
 
     python bench/fit_answerability.py [--work-dir /tmp/answerability] [--squad 400]
-        [--folds 5] [--seed 0] [--refeature] [--write] [--gates kind[,slot]]
+        [--folds 5] [--seed 0] [--refeature] [--write] [--gates kind[,slot]] [--gate-report]
 
 Data (step 1, cached in WORK_DIR; delete it or pass --refeature to recompute the features):
 - the news QA set's spent splits, tune … holdout7 (evals/suites/news-qa-samples.json; the
@@ -25,6 +25,10 @@ folds' questions + SQuAD, its threshold chosen on the other folds, and measured 
 questions beside the rules' answers to the very same questions. `--write` fits on all of it
 and stores generation/answerability_weights.json.
 
+`--gate-report` says why the rules decline the answerable news questions they decline: the
+story gate (`unmentioned`, with the words it names), else the first checks the best
+gold-holding sentence fails, else no retrieved sentence holds the gold span.
+
 `--gates kind,slot` (shipped) fits the `hybrid` decision instead: only sentences passing
 those rules are candidates (fitted and scored), `unmentioned` declines first, and `--write`
 stores generation/answerability_weights_hybrid.json (learned's file is left as it is).
@@ -41,6 +45,7 @@ import re
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
@@ -428,6 +433,9 @@ def main() -> None:
         "kind,slot); --write then stores the hybrid weights file.",
     )
     parser.add_argument(
+        "--gate-report", action="store_true", help="Why the rules decline answerable questions."
+    )
+    parser.add_argument(
         "--latency", type=int, default=0, help="Time both decisions on the first N news questions."
     )
     args = parser.parse_args()
@@ -468,6 +476,8 @@ def main() -> None:
             item.unmentioned = bool(unmentioned(item.content, item.passages))
     all_news, all_squad = news, squad  # learned (no gates) in the same folds, to compare
     news, squad = behind_gates(news, gates), behind_gates(squad, gates)
+    if args.gate_report:
+        gate_report(all_news)
     if args.latency:
         latency(news[: args.latency], embedder)
     sentences = sum(len(i.features) for i in news + squad if i.features is not None)
@@ -550,6 +560,36 @@ def main() -> None:
         )
         print(f"wrote {target} (threshold {model.threshold:.3f})")
         print(f"  in-sample news: {learned_tally(news, model)}")
+
+
+def gate_report(news: list[Asked]) -> None:
+    """Why the rules decline the answerable questions they decline, and how many unanswerable
+    ones the story gate declines (what loosening it would cost)."""
+    causes: Counter[str] = Counter()
+    story_words: list[str] = []
+    answerable = [i for i in news if i.answerable]
+    for item in answerable:
+        if not item.rules_abstained:
+            continue
+        if missing := unmentioned(item.content, item.passages):
+            causes["story gate (unmentioned)"] += 1
+            story_words.append(f"  [{item.split}] {item.question} → {missing}")
+        elif item.labels is None or item.features is None or not item.labels.sum():
+            causes["no retrieved sentence holds the gold span"] += 1
+        else:
+            failed = [
+                [g for g in GATES if not row[answerability.FEATURES.index(f"{g}_ok")]]
+                for row in item.features[item.labels > 0]
+            ]
+            causes["fails " + "+".join(min(failed, key=len)) or "passes (not chosen)"] += 1
+    declined = sum(i.rules_abstained for i in answerable)
+    print(f"rules decline {declined} of {len(answerable)} answerable news questions:")
+    for cause, count in causes.most_common():
+        print(f"  {count:4d}  {cause}")
+    unanswerable = [i for i in news if not i.answerable]
+    gated = sum(bool(unmentioned(i.content, i.passages)) for i in unanswerable)
+    print(f"the story gate declines {gated} of {len(unanswerable)} unanswerable ones; it declined:")
+    print("\n".join(story_words))
 
 
 def latency(items: list[Asked], embedder: Embedder) -> None:
