@@ -74,7 +74,9 @@ _SHARE = re.compile(
 )
 _AGE = re.compile(
     rf"\b(?:\d{{1,3}}|{_NUMBER_WORDS})[\s-]+(?:year|month|week)s?[\s-]+old\b|\baged?\s+\d{{1,3}}\b"
-    r"|,\s*\d{1,3}\s*,|,\s*\d{1,3}\s*(?:[.;]|$)|\(\d{1,3}\)|\bat the age of \d{1,3}\b",
+    # ", 51," after a name; not the thousands of "$175,000."
+    r"|(?<!\d),\s*\d{1,3}\s*,|(?<!\d),\s*\d{1,3}\s*(?:[.;]|$)|\(\d{1,3}\)"
+    r"|\bat the age of \d{1,3}\b",
     re.IGNORECASE,
 )
 # People an age (or a role) may belong to instead of the one asked about.
@@ -137,7 +139,10 @@ def has_shape(
     q = question.lower()
     if shape == "age":
         names = bool(re.search(r"\s[A-Z]", question))
-        return any(_age_is_theirs(sentence, m, asked, names) for m in _AGE.finditer(sentence))
+        # "How old are the Christies' children?": the children's age, not Mrs Christie's.
+        relative = _OWNED_PERSON.search(question)
+        theirs = _is_person_noun(relative.group(1)) if relative else asked
+        return any(_age_is_theirs(sentence, m, theirs, names) for m in _AGE.finditer(sentence))
     if shape == "duration":
         return any(_is_duration(sentence, m, q) for m in _DURATION.finditer(sentence))
     if shape in ("distance", "share", "weight"):
@@ -209,6 +214,21 @@ def _age_is_theirs(
         if (names and w[0].isupper() and not _is_first(sentence, w)) or w.lower() in _PERSON_NOUNS
     ]
     return not others
+
+
+_OWNED_PERSON = re.compile(
+    r"\w(?:'s|s'|’s|s’)\s+(" + "|".join(sorted(_PERSON_NOUNS, key=len, reverse=True)) + r")\b",
+    re.IGNORECASE,
+)
+
+
+def _is_person_noun(noun: str) -> Callable[[str], bool]:
+    """A test for a sentence word naming the same people as `noun` ("child" / "children")."""
+    forms = {noun.lower(), noun.lower() + "s", noun.lower().removesuffix("s")}
+    forms |= {"child", "children"} if forms & {"child", "children"} else set()
+    forms |= {"man", "men"} if forms & {"man", "men"} else set()
+    forms |= {"woman", "women"} if forms & {"woman", "women"} else set()
+    return lambda word: word.lower() in forms
 
 
 def _is_first(sentence: str, word: str) -> bool:

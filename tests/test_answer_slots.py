@@ -43,6 +43,14 @@ def test_an_age_belongs_to_the_one_asked_about() -> None:
     assert answer_slots.has_shape(
         "The driver, Tom Reid, 45, was arrested.", "age", role, _asked(role), None
     )
+    # "The Christies' children": the children's age, not their mother's beside her name.
+    owned = "How old are the Christies' children?"
+    mother = "Mary Pat Christie, 51, a managing director, quit her job."
+    assert not answer_slots.has_shape(mother, "age", owned, _asked(owned), None)
+    salary = "In the same year Christie's salary was $175,000."
+    assert not answer_slots.has_shape(salary, "age", owned, _asked(owned), None)
+    children = "The Christies have four children, aged 21, 18, 14 and 11."
+    assert answer_slots.has_shape(children, "age", owned, _asked(owned), None)
 
 
 def test_a_count_counts_the_asked_thing() -> None:
