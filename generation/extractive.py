@@ -361,7 +361,7 @@ class Reading:
 # "make a decision"): a story that says "refused a no-fly zone" answers either wording.
 _LIGHT_VERBS = {
     "impose", "make", "take", "give", "get", "have", "happen", "occur", "go", "come", "try",
-    "find", "use", "be", "do",
+    "find", "use", "be", "do", "put",
 }  # fmt: skip
 # Prepositions, modals and pronouns that the BM25 stopword list lets through.
 _FUNCTION = {
@@ -377,6 +377,9 @@ _FUNCTION = {
     # most you can get", "the quake near Lucca", "the second most popular"), no topic of
     # their own.
     "near", "most", "more", "least", "less", "still",
+    # "What else is it called?", "How far ahead are they now?": they ask for another one or
+    # for the present, no topic either.
+    "else", "now", "currently",
 }  # fmt: skip
 # Words that only say which kind of answer is wanted (covered by the kind check).
 _KIND_WORDS = {

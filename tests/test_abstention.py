@@ -294,6 +294,15 @@ def test_a_number_fused_to_its_unit_says_the_unit() -> None:
     assert not covered(matches, word_keys("He is available after a three-week suspension."))
 
 
+def test_else_now_and_put_are_no_topic() -> None:
+    story = [_passage("a", "The nose ring, also known as a nath, is worn by many women.")]
+    assert unmentioned("What else is the nose ring called?", story) == []
+    goal = [_passage("a", "Hoffenheim player Niklas Sule sent the ball into his own net.")]
+    assert unmentioned("Which Hoffenheim player put the ball into his own net?", goal) == []
+    lead = [_passage("a", "Bayern lead Wolfsburg by eight points at the top.")]
+    assert unmentioned("How many points do Bayern lead Wolfsburg by now?", lead) == []
+
+
 def test_a_country_is_mentioned_by_any_of_its_names() -> None:
     america = [_passage("a", "Kunis moved to America with her family in 1991.")]
     assert unmentioned("Where did Kunis live before moving to the US?", america) == []
