@@ -493,8 +493,8 @@ def main() -> None:
         [f"hybrid ({'+'.join(gates)})"] if gates else []
     )
     pooled = {name: Tally() for name in names}
-    # Per split, held folds only: holdout6 and holdout7 are the splits the rules were not written on
-    # (run twice, its misses read after; one change reverted for it).
+    # Per split, held folds only. The rules were written on every one of these splits (the
+    # held-out ones stay out of fitting), so their rows here are in-sample.
     by_split: dict[str, dict[str, Tally]] = {}
     pooled_curve = {t: Tally() for t in curve}
     # Folds are drawn by article over the same questions, so learned and hybrid are
@@ -581,8 +581,9 @@ def gate_report(news: list[Asked]) -> None:
                 [g for g in GATES if not row[answerability.FEATURES.index(f"{g}_ok")]]
                 for row in item.features[item.labels > 0]
             ]
-            causes["fails " + "+".join(min(failed, key=len)) or "passes (not chosen)"] += 1
-    declined = sum(i.rules_abstained for i in answerable)
+            fewest = min(failed, key=len)
+            causes["fails " + "+".join(fewest) if fewest else "passes (not the answer chosen)"] += 1
+    declined = sum(bool(i.rules_abstained) for i in answerable)
     print(f"rules decline {declined} of {len(answerable)} answerable news questions:")
     for cause, count in causes.most_common():
         print(f"  {count:4d}  {cause}")

@@ -71,19 +71,9 @@ def main() -> None:
         "split     answerable answered (95% CI)     gold-in-answer  unanswerable declined (95% CI)"
     )
     for split in splits:
-        s = news_qa.score([o for o in outcomes if o.question.split == split])
-        print(
-            f"{split:9} {s.answerable:10d} {s.answered_rate:6.1%} {_interval(s.answered, s.answerable)}"
-            f"  {s.gold_rate:14.1%}  {s.unanswerable:12d} {s.declined_rate:6.1%} "
-            f"{_interval(s.declined, s.unanswerable)}"
-        )
+        print(_row(split, news_qa.score([o for o in outcomes if o.question.split == split])))
     if len(splits) > 1:
-        s = news_qa.score(outcomes)
-        print(
-            f"{'pooled':9} {s.answerable:10d} {s.answered_rate:6.1%} {_interval(s.answered, s.answerable)}"
-            f"  {s.gold_rate:14.1%}  {s.unanswerable:12d} {s.declined_rate:6.1%} "
-            f"{_interval(s.declined, s.unanswerable)}"
-        )
+        print(_row("pooled", news_qa.score(outcomes)))
     if args.verbose:
         for o in outcomes:
             if o.question.split == HELD_OUT and not args.list_holdout10:
@@ -108,6 +98,14 @@ def _splits(value: str) -> list[str]:
             f"unknown split(s) {unknown}; the splits are {', '.join(news_qa.SPLITS)}, spent, all"
         )
     return names
+
+
+def _row(name: str, s: news_qa.Scores) -> str:
+    return (
+        f"{name:9} {s.answerable:10d} {s.answered_rate:6.1%} {_interval(s.answered, s.answerable)}"
+        f"  {s.gold_rate:14.1%}  {s.unanswerable:12d} {s.declined_rate:6.1%} "
+        f"{_interval(s.declined, s.unanswerable)}"
+    )
 
 
 def _interval(successes: int, trials: int) -> str:

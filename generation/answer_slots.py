@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
+import simplemma
 from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.generation.facts import is_common_word
@@ -80,7 +81,7 @@ _AGE = re.compile(
     re.IGNORECASE,
 )
 # People an age (or a role) may belong to instead of the one asked about.
-_PERSON_NOUNS = {
+PERSON_NOUNS = {
     "man", "woman", "men", "women", "boy", "girl", "child", "children", "son", "daughter",
     "father", "mother", "brother", "sister", "wife", "husband", "friend", "baby", "toddler",
     "teenager", "student", "driver", "victim", "suspect", "player", "partner", "grandmother",
@@ -211,24 +212,25 @@ def _age_is_theirs(
     others = [
         w
         for w in near
-        if (names and w[0].isupper() and not _is_first(sentence, w)) or w.lower() in _PERSON_NOUNS
+        if (names and w[0].isupper() and not _is_first(sentence, w)) or w.lower() in PERSON_NOUNS
     ]
     return not others
 
 
 _OWNED_PERSON = re.compile(
-    r"\w(?:'s|s'|’s|s’)\s+(" + "|".join(sorted(_PERSON_NOUNS, key=len, reverse=True)) + r")\b",
+    r"\w(?:'s|s'|’s|s’)\s+(" + "|".join(sorted(PERSON_NOUNS, key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
 
 
 def _is_person_noun(noun: str) -> Callable[[str], bool]:
     """A test for a sentence word naming the same people as `noun` ("child" / "children")."""
-    forms = {noun.lower(), noun.lower() + "s", noun.lower().removesuffix("s")}
-    forms |= {"child", "children"} if forms & {"child", "children"} else set()
-    forms |= {"man", "men"} if forms & {"man", "men"} else set()
-    forms |= {"woman", "women"} if forms & {"woman", "women"} else set()
-    return lambda word: word.lower() in forms
+    lemma = _lemma(noun)
+    return lambda word: _lemma(word) == lemma
+
+
+def _lemma(word: str) -> str:
+    return str(simplemma.lemmatize(word.lower(), lang="en"))
 
 
 def _is_first(sentence: str, word: str) -> bool:
@@ -243,7 +245,7 @@ _ROLE_QUESTION = re.compile(
 
 
 # Which-questions that ask for a person by role ("Which teacher reported ...?").
-_ROLES = {
+ROLES = {
     "teacher", "official", "officer", "columnist", "judge", "minister", "spokesman",
     "spokeswoman", "spokesperson", "player", "coach", "manager", "director", "president",
     "leader", "mayor", "governor", "lawyer", "attorney", "prosecutor", "editor", "reporter",
@@ -259,7 +261,7 @@ def role_asked(question: str) -> list[str]:
     Alshammari's attorney?" ("attorney"), "Which teacher reported ...?" ("teacher"); [] for
     other questions."""
     which = _WHICH_ROLE.match(question.strip())
-    if which and which.group(1).lower() in _ROLES:
+    if which and which.group(1).lower() in ROLES:
         return [which.group(1)]
     match = _ROLE_QUESTION.match(question.strip())
     if not match:
@@ -272,7 +274,7 @@ def role_asked(question: str) -> list[str]:
     # "Who was rescued ...?" is a passive, not a role: without an article (or a possessive)
     # only a known role noun makes one ("Who is president of ...?").
     if not (articled or possessive) and (
-        not words or words[0].lower() not in {r.lower() for r in _ROLES}
+        not words or words[0].lower() not in {r.lower() for r in ROLES}
     ):
         return []
     return words

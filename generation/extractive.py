@@ -32,7 +32,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots, paraphrases
-from newsdesk.generation.facts import alias_mentions, is_common_word
+from newsdesk.generation.facts import fold_aliases, is_common_word
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
@@ -217,12 +217,12 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
         # opens the sentence ("Footage shows ...") nor a place it is in ("in Santa Monica").
         places = {p.split()[0] for p in _new_entities(_PLACE, sentence, question)}
         new_names = set(_new_entities(_NAME, sentence, question))
-        opening = re.match(r"\W*(\w+)", sentence)
-        first = opening.group(1) if opening else ""
+        opening = re.match(r"\W*", sentence)
+        start = opening.end() if opening else 0
         return any(
             match.group(0) in new_names
             and match.group(0).split()[0] not in places
-            and not (match.start() <= sentence.find(first) and is_common_word(first))
+            and not (match.start() == start and is_common_word(match.group(0).split()[0]))
             for match in _NAME.finditer(sentence)
         )
     if kind == "place":
@@ -836,14 +836,10 @@ def question_specifics(question: str) -> set[str]:
     from a passage that mentions them. SQuAD 2.0's unanswerable questions are mostly answerable
     ones with such a detail swapped for one the paragraph does not contain."""
     first = question.split(maxsplit=1)[0] if question.split() else ""
-    question = question.replace("’", "'")
     # A country or body is committed to by any of its names: "the US" is "America".
-    aliases = alias_mentions(question)
-    for spelling in aliases:
-        question = question.replace(spelling, " ")
+    question, aliases = fold_aliases(question.replace("’", "'"))
     words = _SPECIFIC.findall(question)
-    named = {_bare(w) for w in words if w != first and w.lower() not in _STOP}
-    return named | set(aliases.values())
+    return {_bare(w) for w in words if w != first and w.lower() not in _STOP} | aliases
 
 
 def _tokens(text: str) -> set[str]:
@@ -851,7 +847,7 @@ def _tokens(text: str) -> set[str]:
     text = text.replace("’", "'")
     words = re.findall(r"[\w'.,-]+", text)
     bare = {_bare(w) for w in words} | {_bare(w) for w in _WORD.findall(text)}
-    return bare | set(alias_mentions(text).values())
+    return bare | fold_aliases(text)[1]
 
 
 def _bare(word: str) -> str:

@@ -147,30 +147,34 @@ _ALIASES = {
     for alias in group
 }
 _ACRONYM_ALIASES = frozenset(a for a in _ALIASES if " " not in a and len(a) <= 4)
-
-
-@lru_cache(maxsize=1)
-def _alias_pattern() -> re.Pattern[str]:
-    # Acronyms only as written in capitals, dotted or not ("US", "U.S."): "told us" is no
-    # country. Other spellings in any case ("America", "the United States").
-    acronyms = (r"\.?".join(a.upper()) + r"\.?" for a in _ACRONYM_ALIASES)
-    spelled = (
-        "(?i:" + r"\s+".join(a.split()) + ")"
-        for a in sorted(_ALIASES, key=len, reverse=True)
-        if a not in _ACRONYM_ALIASES
+# Acronyms only as written in capitals, dotted or not ("US", "U.S."): "told us" is no country.
+# Other spellings in any case ("America", "the United States").
+_ALIAS_SPELLING = re.compile(
+    r"(?<![\w.])(?:"
+    + "|".join(
+        [
+            *(
+                "(?i:" + r"\s+".join(a.split()) + ")"
+                for a in sorted(_ALIASES, key=len, reverse=True)
+                if a not in _ACRONYM_ALIASES
+            ),
+            *(r"\.?".join(a.upper()) + r"\.?" for a in _ACRONYM_ALIASES),
+        ]
     )
-    return re.compile(r"(?<![\w.])(?:" + "|".join([*spelled, *acronyms]) + r")(?!\w)")
+    + r")(?!\w)"
+)
 
 
-def alias_mentions(text: str) -> dict[str, str]:
-    """The places and bodies with several names that a text mentions, each spelling found →
-    the group's one key ("U.S." → "united states", "Britain" → "united kingdom")."""
-    found = {}
-    for match in _alias_pattern().finditer(text):
-        spelling = match.group(0)
-        key = " ".join(spelling.lower().replace(".", "").split())
-        found[spelling] = _ALIASES[key]
-    return found
+def fold_aliases(text: str) -> tuple[str, set[str]]:
+    """The places and bodies with several names that a text mentions, as each group's one key
+    ("U.S." and "America" → "united states"), and the text with those spellings blanked."""
+    keys: set[str] = set()
+
+    def fold(match: re.Match[str]) -> str:
+        keys.add(_ALIASES[" ".join(match.group(0).lower().replace(".", "").split())])
+        return " "
+
+    return _ALIAS_SPELLING.sub(fold, text), keys
 
 
 _MONTHS = _words(

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 
+from newsdesk.generation import answer_slots
+
 # The same news event in different words: required of a story whenever a question names it.
 SAME_EVENT: tuple[tuple[str, ...], ...] = (
     ("injure", "injured", "injury", "injuries", "wound", "wounded", "wounding", "hurt"),
@@ -82,16 +84,16 @@ _NAME_OF_PERSON = re.compile(
     r"(?P<head>\w+)",
     re.IGNORECASE,
 )
-_PERSON_HEADS = {
-    "man", "woman", "boy", "girl", "child", "person", "son", "daughter", "father", "mother",
-    "brother", "sister", "wife", "husband", "friend", "victim", "suspect", "driver", "pilot",
-    "teacher", "officer", "judge", "lawyer", "doctor", "player", "coach", "manager", "owner",
-    "captain", "spokesman", "spokeswoman", "leader", "chairman", "director", "partner",
-    "official", "guard", "gunman", "soldier", "worker", "resident", "witness", "passenger",
-    "singer", "rapper", "actor", "actress", "writer", "author", "artist", "boss", "chief",
-    "nurse", "firefighter", "prisoner", "inmate", "attacker", "killer", "neighbour", "pupil",
-    "student", "patient", "minister", "president", "mayor", "governor", "candidate",
-}  # fmt: skip
+# Nouns for a person ("the man", "the mayor", "the gunman"): the name of one is asked as who.
+_PERSON_HEADS = (
+    answer_slots.PERSON_NOUNS
+    | {r.lower() for r in answer_slots.ROLES}
+    | {
+        "person", "officer", "guard", "gunman", "soldier", "worker", "resident", "witness",
+        "passenger", "rapper", "writer", "artist", "boss", "chief", "nurse", "firefighter",
+        "prisoner", "inmate", "attacker", "killer", "neighbour", "pupil", "patient",
+    }
+)  # fmt: skip
 
 
 _COUNTED_CHOICE = re.compile(
