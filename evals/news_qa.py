@@ -9,9 +9,9 @@ in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7
 `holdout4` ones before session 8's, `holdout5` ones before session 10's, `holdout6` ones
 before session 11's, `holdout7` ones before session 12's, `holdout8` ones before session
 13's, `holdout9` ones at the start of session 13 (run once later in it), `holdout10` ones
-in session 13 for session 14 and `holdout11` ones in session 14 for session 15 (not yet run),
-all ten on articles of another suite (`suite_articles`, ingested beside the samples); holdouts
-are only ever reported."""
+in session 13 for session 14 (run once at its start) and `holdout11` ones in session 14 (not
+yet run), all ten on articles of another suite (`suite_articles`, ingested beside the
+samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
