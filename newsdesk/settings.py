@@ -375,8 +375,8 @@ class Settings(BaseSettings):
         "sentences passing the `kind` and `slot` checks are scored; generation/answerability.py, "
         "answerability_weights_hybrid.json, fitted by bench/fit_answerability.py), `rules` (a "
         "sentence must pass every hand check) or `learned` (the score alone, over every "
-        "sentence, with no check declining first; answerability_weights.json). `hybrid` "
-        "answered more of the fresh news questions than `rules` at nearly the same declines "
+        "sentence, with no check declining first; answerability_weights.json). On blind news "
+        "questions `hybrid` answered more than `rules` and declined a little less "
         "(docs/results.md, News abstention).",
     )
     abstain_threshold: float = Field(
