@@ -368,16 +368,16 @@ class Settings(BaseSettings):
         "questions, docs/results.md), `model` on `openai`.",
     )
     extractive_answerability: ExtractiveAnswerability = Field(
-        default="hybrid",
-        description="How the extractive backend decides whether a story answers: `hybrid` (a "
-        "logistic score over the hand checks' outcomes, what the story lacks, embedding "
-        "similarity and retrieval rank; a story lacking a focus word is declined first and only "
-        "sentences passing the `kind` and `slot` checks are scored; generation/answerability.py, "
-        "answerability_weights_hybrid.json, fitted by bench/fit_answerability.py), `rules` (a "
-        "sentence must pass every hand check) or `learned` (the score alone, over every "
-        "sentence, with no check declining first; answerability_weights.json). On blind news "
-        "questions `hybrid` answered more than `rules` and declined a little less "
-        "(docs/results.md, News abstention).",
+        default="rules",
+        description="How the extractive backend decides whether a story answers: `rules` (a "
+        "sentence must pass every hand check, and a story lacking a focus word is declined "
+        "first), `hybrid` (a logistic score over the checks' outcomes, what the story lacks, "
+        "embedding similarity and retrieval rank; the story check still declines first and "
+        "only sentences passing the `kind` and `slot` checks are scored; "
+        "generation/answerability.py, answerability_weights_hybrid.json, fitted by "
+        "bench/fit_answerability.py) or `learned` (the score alone, over every sentence; "
+        "answerability_weights.json). On blind news questions `hybrid` answered more than "
+        "`rules` and wrongly answered as many more (docs/results.md, News abstention).",
     )
     abstain_threshold: float = Field(
         default=0.2,
