@@ -1,15 +1,15 @@
 """Answering what the story answers, declining what it does not: the news QA set
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
-    python bench/news_abstention.py [--split tune|test|holdout|…|holdout12[,…]|spent|all]
+    python bench/news_abstention.py [--split tune|test|holdout|…|holdout13[,…]|spent|all]
         [--backend extractive|local] [--answerability rules|learned|hybrid] [-v]
 
-All sample articles and the set's articles from another suite (holdout2's to holdout12's) are
+All sample articles and the set's articles from another suite (holdout2's to holdout13's) are
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
 per split, the share of answerable questions answered (and whose answer contains a gold span)
-and the share of unanswerable ones declined. `-v` lists the misses, except holdout12's: it is
-held out, reported as totals only (`--list-holdout12` once it has been run for the last time;
-holdout4 to holdout11 are spent, their misses are listed). `--split` takes one split, several
+and the share of unanswerable ones declined. `-v` lists the misses, except holdout13's: it is
+held out, reported as totals only (`--list-holdout13` once it has been run for the last time;
+holdout4 to holdout12 are spent, their misses are listed). `--split` takes one split, several
 joined by commas (with a pooled row), `spent` (every split but the held-out one, the default)
 or `all` (the held-out one too: that is its run)."""
 
@@ -40,7 +40,7 @@ def main() -> None:
     )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
-    parser.add_argument("--list-holdout12", action="store_true", help="-v lists holdout12's too.")
+    parser.add_argument("--list-holdout13", action="store_true", help="-v lists holdout13's too.")
     args = parser.parse_args()
 
     suite = news_qa.load()
@@ -76,7 +76,7 @@ def main() -> None:
         print(_row("pooled", news_qa.score(outcomes)))
     if args.verbose:
         for o in outcomes:
-            if o.question.split == HELD_OUT and not args.list_holdout12:
+            if o.question.split == HELD_OUT and not args.list_holdout13:
                 continue
             wrong = o.abstained if o.question.answerable else not o.abstained
             if wrong or (o.question.answerable and not o.contains_gold):
@@ -84,7 +84,7 @@ def main() -> None:
                 print(f"\n[{o.question.split}] {what} {o.question.question}\n   → {o.answer}")
 
 
-HELD_OUT = "holdout12"  # written blind, not yet run: only `all` or its name asks it
+HELD_OUT = "holdout13"  # written blind, not yet run: only `all` or its name asks it
 
 
 def _splits(value: str) -> list[str]:
