@@ -23,7 +23,8 @@ while declining >= DECLINE_TARGET of the training news questions that are unansw
 Cross-validation: the news articles in FOLDS groups (seeded); each fold is fitted on the other
 folds' questions + SQuAD, its threshold chosen on the other folds, and measured on its own
 questions beside the rules' answers to the very same questions. `--write` fits on all of it
-and stores generation/answerability_weights.json.
+and stores generation/answerability_weights.json (the shipped one was last written with
+SPENT = tune … holdout9: refitted on … holdout11 it declines a question a test pins).
 
 `--gate-report` says why the rules decline the answerable news questions they decline: the
 story gate (`unmentioned`, with the words it names), else the first checks the best
