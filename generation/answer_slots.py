@@ -23,10 +23,9 @@ import re
 from collections.abc import Callable
 from typing import Literal
 
-import simplemma
 from bm25s.stopwords import STOPWORDS_EN
 
-from newsdesk.generation.facts import is_common_word
+from newsdesk.generation.facts import is_common_word, lemma
 from newsdesk.retrieval.dates import MONTHS
 
 Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
@@ -225,12 +224,8 @@ _OWNED_PERSON = re.compile(
 
 def _is_person_noun(noun: str) -> Callable[[str], bool]:
     """A test for a sentence word naming the same people as `noun` ("child" / "children")."""
-    lemma = _lemma(noun)
-    return lambda word: _lemma(word) == lemma
-
-
-def _lemma(word: str) -> str:
-    return str(simplemma.lemmatize(word.lower(), lang="en"))
+    asked = lemma(noun.lower())
+    return lambda word: lemma(word.lower()) == asked
 
 
 def _is_first(sentence: str, word: str) -> bool:

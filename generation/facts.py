@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import TypeVar
 
+import simplemma
 import Stemmer
 from simplemma.strategies.dictionaries import DEFAULT_DICTIONARY_FACTORY
 
@@ -108,6 +109,13 @@ def _stemmer() -> Stemmer.Stemmer:
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
     return str(_stemmer().stemWord(_key(word)))
+
+
+@lru_cache(maxsize=65536)
+def lemma(word: str) -> str:
+    """The word's dictionary form, lower-cased ("fell" → "fall", "children" → "child"); cached:
+    the extractive rules lemmatise every word of every retrieved passage."""
+    return str(simplemma.lemmatize(word, lang="en")).lower()
 
 
 @lru_cache(maxsize=1)
