@@ -25,14 +25,13 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Literal
 
-import simplemma
 import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots, paraphrases
-from newsdesk.generation.facts import fold_aliases, is_common_word
+from newsdesk.generation.facts import fold_aliases, is_common_word, lemma
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
@@ -217,8 +216,8 @@ def answers_kind(sentence: str, kind: QuestionKind, question: str) -> bool:
         # opens the sentence ("Footage shows ...") nor a place it is in ("in Santa Monica").
         places = {p.split()[0] for p in _new_entities(_PLACE, sentence, question)}
         new_names = set(_new_entities(_NAME, sentence, question))
-        opening = re.match(r"\W*", sentence)
-        start = opening.end() if opening else 0
+        first_word = re.search(r"\w", sentence)
+        start = first_word.start() if first_word else len(sentence)
         return any(
             match.group(0) in new_names
             and match.group(0).split()[0] not in places
@@ -398,10 +397,6 @@ _SPEECH = re.compile(
 )
 
 
-def _lemma(word: str) -> str:
-    return str(simplemma.lemmatize(word, lang="en")).lower()
-
-
 def _words(text: str) -> list[str]:
     words = (w.lower().replace("’", "'") for w in _WORD.findall(paraphrases.rewritten(text)))
     words = (w[:-2] if w.endswith("'s") else w.rstrip("'") for w in words)
@@ -413,7 +408,7 @@ def _event_groups() -> dict[str, str]:
     events = ((w, "~") for w in paraphrases.SAME_EVENT)
     for words, mark in [*events, *((w, "=") for w in paraphrases.SAME_THING)]:
         for word in words:
-            for stem in (_STEMMER.stemWord(_lemma(word)), _STEMMER.stemWord(word)):
+            for stem in (_STEMMER.stemWord(lemma(word)), _STEMMER.stemWord(word)):
                 groups[stem] = f"{mark}{words[0]}"
     return groups
 
@@ -433,12 +428,12 @@ def word_keys(text: str) -> set[str]:
     share one key."""
     keys = set()
     for word in _words(text):
-        keys.add(_key(_STEMMER.stemWord(_lemma(word))))
+        keys.add(_key(_STEMMER.stemWord(lemma(word))))
         keys.add(_key(_STEMMER.stemWord(word)))
         if compound := _MEASURED_COMPOUND.match(word):
             for part in compound.group(1).split("-"):
                 if len(part) > 1 and part not in _STOP and part not in _FUNCTION:
-                    keys.add(_key(_STEMMER.stemWord(_lemma(part))))
+                    keys.add(_key(_STEMMER.stemWord(lemma(part))))
                     keys.add(_key(_STEMMER.stemWord(part)))
     return keys
 
@@ -459,8 +454,8 @@ def _kind_words(question: str) -> set[str]:
 def question_keys(question: str) -> set[str]:
     """The question's content words that an answer must be about (light and kind words aside)."""
     kind_words = _kind_words(question)
-    lemmas = (_lemma(w) for w in _words(question) if w not in kind_words)
-    return {_key(_STEMMER.stemWord(lemma)) for lemma in lemmas if lemma not in _LIGHT_VERBS}
+    lemmas = (lemma(w) for w in _words(question) if w not in kind_words)
+    return {_key(_STEMMER.stemWord(base)) for base in lemmas if base not in _LIGHT_VERBS}
 
 
 _AUX = r"(?:did|do|does|was|were|is|are|has|have|had|will|would|can|could|should|may|might)"
@@ -535,7 +530,7 @@ def _phrase(tokens: list[str], verbs: set[str]) -> list[str]:
         low = word.lower()
         if not _WORD.fullmatch(word) or low in _STOP or low in _FUNCTION or low == "the":
             break
-        if _lemma(low) in _LIGHT_VERBS or question_keys(word) & verbs:
+        if lemma(low) in _LIGHT_VERBS or question_keys(word) & verbs:
             break
         words.append(word)
     return words
@@ -574,38 +569,38 @@ def question_verbs(question: str) -> set[str]:
     capitalised = {w.lower() for w in _WORD.findall(question) if w[0].isupper()}
     kind_words = _kind_words(question)
     for word in _words(question):
-        lemma = _lemma(word)
-        if word in capitalised or word in kind_words or lemma in _LIGHT_VERBS:
+        base = lemma(word)
+        if word in capitalised or word in kind_words or base in _LIGHT_VERBS:
             continue
         # Not plurals, gerunds, nor comparatives ("hardest", "easier": adjectives).
-        if lemma != word and not word.endswith(("s", "ing", "men", "est", "er")):
-            verbs.add(_key(_STEMMER.stemWord(lemma)))
+        if base != word and not word.endswith(("s", "ing", "men", "est", "er")):
+            verbs.add(_key(_STEMMER.stemWord(base)))
     # "When did the broadcasts begin?": after do-support the verb ends the question.
     last = _WORD.findall(question)[-1:] if question.rstrip().endswith("?") else []
     if re.match(r"\w+ (?:did|does|do|will)\b", question.lower()) and last and last[0].islower():
-        lemma = _lemma(last[0])
-        if _words(last[0]) and lemma not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
-            verbs.add(_key(_STEMMER.stemWord(lemma)))
+        base = lemma(last[0])
+        if _words(last[0]) and base not in _LIGHT_VERBS and last[0] not in _KIND_WORDS:
+            verbs.add(_key(_STEMMER.stemWord(base)))
     # "Who will command the mission?": after a modal the verb follows the subject "who".
     modal = re.match(rf"\s*who\s+{_AUX}\s+([a-z]+)\s+\w", question, re.I)
     if modal and modal.group(1)[0].islower():  # "Who is Newport County's ...": a name
-        lemma = _lemma(modal.group(1).lower())
-        if _words(modal.group(1)) and lemma not in _LIGHT_VERBS and lemma not in _KIND_WORDS:
-            verbs.add(_key(_STEMMER.stemWord(lemma)))
+        base = lemma(modal.group(1).lower())
+        if _words(modal.group(1)) and base not in _LIGHT_VERBS and base not in _KIND_WORDS:
+            verbs.add(_key(_STEMMER.stemWord(base)))
     # "In what year were the frigates decommissioned?": a passive's participle ends the
     # question (the lemmatiser does not know every participle).
     passive = re.search(r"\b(?:was|were|been|is|are)\b.*\b([a-z]{3,}ed)\s*\?\s*$", question)
     if passive and _words(passive.group(1)) and passive.group(1) not in kind_words:
-        lemma = _lemma(passive.group(1))
-        if lemma not in _LIGHT_VERBS:
-            verbs.add(_key(_STEMMER.stemWord(lemma)))
+        base = lemma(passive.group(1))
+        if base not in _LIGHT_VERBS:
+            verbs.add(_key(_STEMMER.stemWord(base)))
     # "Who coaches Rafael Nadal?", "Who owns the club?": a present verb after "who" (the
     # ending test above reads it as a plural noun).
     if present := re.match(r"\s*who\s+([a-z]+s)\s+\w", question, re.I):
         word = present.group(1).lower()
-        lemma = _lemma(word)
-        if not re.fullmatch(_AUX, word) and _words(word) and lemma not in _LIGHT_VERBS:
-            verbs.add(_key(_STEMMER.stemWord(lemma)))
+        base = lemma(word)
+        if not re.fullmatch(_AUX, word) and _words(word) and base not in _LIGHT_VERBS:
+            verbs.add(_key(_STEMMER.stemWord(base)))
     return verbs
 
 
@@ -673,7 +668,7 @@ class _Slot:
         # "What is the name of the official?" asks who as much as "who is the official?".
         self.asks_who = kind in ("person", "name")
         money = [w for w in _words(question) if w in _MONEY_WORDS]
-        self.money = {_key(_STEMMER.stemWord(_lemma(w))) for w in money}
+        self.money = {_key(_STEMMER.stemWord(lemma(w))) for w in money}
 
     def filled(self, sentence: str) -> bool:
         # "Alshammari's attorney Ron Yengich declined to comment" still names the attorney.
@@ -771,7 +766,7 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     if not passages:
         return []
     question = paraphrases.asked_form(question)
-    asked = {_key(_STEMMER.stemWord(_lemma(w))): w for w in _words(question)}
+    asked = {_key(_STEMMER.stemWord(lemma(w))): w for w in _words(question)}
     wanted = question_keys(question)
     asked = {k: w for k, w in asked.items() if k in wanted}
     required = question_required(question) - reworded_verbs(question)
