@@ -8,7 +8,7 @@ All sample articles and the set's articles from another suite (holdout2's to hol
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
 per split, the share of answerable questions answered (and whose answer contains a gold span)
 and the share of unanswerable ones declined. `-v` lists the misses, except holdout13's: it is
-held out, reported as totals only (`--list-holdout13` once it has been run for the last time;
+held out, reported as totals only (`--list-held-out` once it has been run for the last time;
 holdout4 to holdout12 are spent, their misses are listed). `--split` takes one split, several
 joined by commas (with a pooled row), `spent` (every split but the held-out one, the default)
 or `all` (the held-out one too: that is its run)."""
@@ -40,7 +40,9 @@ def main() -> None:
     )
     parser.add_argument("--top-k", type=int, default=5)
     parser.add_argument("-v", "--verbose", action="store_true", help="List the misses.")
-    parser.add_argument("--list-holdout13", action="store_true", help="-v lists holdout13's too.")
+    parser.add_argument(
+        "--list-held-out", action="store_true", help=f"-v lists {HELD_OUT}'s misses too."
+    )
     args = parser.parse_args()
 
     suite = news_qa.load()
@@ -76,7 +78,7 @@ def main() -> None:
         print(_row("pooled", news_qa.score(outcomes)))
     if args.verbose:
         for o in outcomes:
-            if o.question.split == HELD_OUT and not args.list_holdout13:
+            if o.question.split == HELD_OUT and not args.list_held_out:
                 continue
             wrong = o.abstained if o.question.answerable else not o.abstained
             if wrong or (o.question.answerable and not o.contains_gold):
