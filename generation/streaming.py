@@ -57,10 +57,13 @@ class MarkerStripper:
         self._pending = ""
 
     def feed(self, delta: str) -> str:
-        text = strip_markers(self._pending + delta)
+        # Hold back the *received* text that may still start a marker, and strip only what
+        # is before it: stripping first would let a removed marker join its neighbours into a
+        # new one ("[1" + "[2]" + "]" → "[1]"), which strip_markers of the whole text keeps.
+        text = self._pending + delta
         cut = unfinished_marker_start(text)
         self._pending = text[cut:]
-        return text[:cut]
+        return strip_markers(text[:cut])
 
     def flush(self) -> str:
         """What is left at the end of the stream (an unfinished "[" is just text)."""

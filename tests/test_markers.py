@@ -47,6 +47,16 @@ def test_a_bracket_that_becomes_no_marker_is_text() -> None:
     assert _streamed(["Scores [1", "a] and [12345] stay", " ["]) == "Scores [1a] and [12345] stay ["
 
 
+def test_a_removed_marker_does_not_join_its_neighbours_into_one() -> None:
+    # Found by the property below: "[1" held back, "[1, 2]" removed, then "]" — the stream
+    # stripped the joined "[1]", which strip_markers of the whole text keeps.
+    text = "[1[1, 2]]"
+    for cut in range(len(text) + 1):
+        assert _streamed([text[:cut], text[cut:]]) == strip_markers(text) == "[1]"
+    nested = "[1][1][1][1][1[1]]"
+    assert _streamed([nested[:15], nested[15:]]) == strip_markers(nested)
+
+
 _PIECES = st.sampled_from(
     [*FORMS, "word", " ", "  ", "\n", ".", ",", ";", "-", "–", "[", "]", "1", "42", "(3)"]
 )
