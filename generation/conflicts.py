@@ -37,6 +37,11 @@ MAX_SLOT = 4  # items on either side of a replaced stretch: more is rewording, n
 SAME_WORDING = 0.6  # share of the content aligned for sentences worded alike (same_wording)
 MIN_SAME_STATEMENT = 0.6  # share of the shorter side's content stems both statements carry
 
+_ORDINAL = re.compile(
+    r"\d(?:st|nd|rd|th)\b|\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+    r"tenth|eleventh|twelfth|[a-z]+tieth|hundredth|thousandth)\b",
+    re.IGNORECASE,
+)
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,-]*[A-Za-z0-9]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 # A clock time is one item ("4.17 am" = "04:17"): its figures are not counts to compare.
 _CLOCK = re.compile(
@@ -155,7 +160,34 @@ def conflict(claim: str, other: str) -> Conflict | None:
     """The first conflict between two sentences about the same matter, or None: attribution,
     then names, numbers and dates in the same slot, then outcome."""
     a, b = facts(claim), facts(other)
-    return _attribution(a, b) or _slot_conflict(a, b) or _outcome(a, b)
+    return _attribution(a, b) or _one_fact_changed(a, b) or _outcome(a, b)
+
+
+def _one_fact_changed(a: Facts, b: Facts) -> Conflict | None:
+    """A name, number or date in the same slot, when the two sentences report one matter:
+    every other fact of each side is in the other, or they are worded alike (a revision that
+    changes both the toll and the injured). Two sentences of one topic about different
+    matters ("fled to England, Norway and Prussia" / "relocated to Wales, Sweden and the
+    Dutch Republic"; "about twenty network technologies before X.25" / "two kinds of X.25
+    networks") differ in more than the one fact, and are worded apart."""
+    found = _slot_conflict(a, b)
+    if found is None:
+        return None
+    rest_agrees = _others_found(a, b, found.claim) and _others_found(b, a, found.evidence)
+    if rest_agrees or _aligned_share(_items(a, b), _items(b, a)) >= SAME_WORDING:
+        return found
+    return None
+
+
+def _others_found(own: Facts, other: Facts, conflicting: str) -> bool:
+    """Whether each certain name, number and date of `own` but the conflicting one is in
+    `other`: a fact only one side has is extra detail, and a second difference."""
+    values = {q.value for q in (*other.numbers, *other.dates)}
+    for name in own.names:
+        if name.certain and name.text != conflicting and not name_found(name, other):
+            return False
+    quantities = (*own.numbers, *own.dates)
+    return all(q.value in values or q.text.rstrip(",") == conflicting for q in quantities)
 
 
 # --- slots ---------------------------------------------------------------------------------
@@ -199,6 +231,8 @@ def _conflicting(x: _Item, y: _Item, a: Facts, b: Facts) -> ConflictKind | None:
     assert isinstance(x.fact, Quantity) and isinstance(y.fact, Quantity)
     if x.kind == "date" and _calendar(x.fact) != _calendar(y.fact):
         return None  # "on Friday" and "on September 11" may well be the same day
+    if x.kind == "date" and _within(x.fact, y.fact):
+        return None  # "in the 1980s" holds "in 1985"
     mine = {q.value for q in (a.numbers if x.kind == "number" else a.dates)}
     theirs = {q.value for q in (b.numbers if x.kind == "number" else b.dates)}
     if x.fact.value in theirs or y.fact.value in mine:
@@ -236,12 +270,25 @@ def _lone_conflict(left: list[_Item], right: list[_Item]) -> Conflict | None:
 
 
 def _category(item: _Item) -> str | None:
+    """The kind of a lone fact, or None where one of each side is no sign of one matter: an
+    ordinal says *which* one ("the 5th century" / "the 6th century", "Second, …" / "fifth,
+    …": two of a series), a decade spans many years."""
     if item.kind == "number":
-        return "number"
+        return None if _ORDINAL.search(item.text) else "number"
     if item.kind == "date":
         assert isinstance(item.fact, Quantity)
-        return _calendar(item.fact)
+        return None if _is_decade(item.fact) else _calendar(item.fact)
     return None
+
+
+def _is_decade(date: Quantity) -> bool:
+    return date.text[-1:] == "s"  # facts.py keeps the "s" of "the 1980s" in the surface
+
+
+def _within(x: Quantity, y: Quantity) -> bool:
+    """Whether one year lies in the other's decade (or both are the same decade)."""
+    decades = [d for d in (x, y) if _is_decade(d)]
+    return bool(decades) and int(x.value) // 10 == int(y.value) // 10
 
 
 def _units(items: list[_Item], at: int) -> set[str]:

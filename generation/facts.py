@@ -281,6 +281,7 @@ _ORDINALS = {
     if v >= 2  # "first" is rarely a figure
 }
 _YEAR = re.compile(r"^(1[89]\d\d|20\d\d)$")
+_DECADE = re.compile(r"['’]?s\b")
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,7 +347,11 @@ def _quantities(text: str) -> tuple[list[Quantity], list[tuple[str, str, int]]]:
             digits = re.match(r"[\d,]*(?:\.\d+)?", word)
             raw = digits.group().rstrip(",") if digits else word
             if _YEAR.match(raw) and word == raw:
-                years.append(("year", raw, match.start()))
+                # "the 1980s" is a decade: its surface keeps the "s", so that a comparison
+                # of dates can tell it from the year 1980 (conflicts.py).
+                decade = _DECADE.match(text, match.end())
+                surface = raw + decade.group() if decade else raw
+                years.append(("year", surface, match.start()))
             else:
                 value = float(raw.replace(",", "") or 0)
                 end = match.end()
@@ -368,7 +373,7 @@ def _dates(text: str, tokens: list[_Token], years: list[tuple[str, str, int]]) -
         key = _calendar_key(token.text) if token.text[:1].isupper() else None
         if key and not (key == "may" and token.opens_sentence):
             found.append(Quantity(float(_date_code(key)), token.text, token.start))
-    found += [Quantity(float(surface), surface, start) for _, surface, start in years]
+    found += [Quantity(float(surface[:4]), surface, start) for _, surface, start in years]
     return found
 
 
