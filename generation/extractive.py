@@ -823,7 +823,8 @@ def _story_keys(passages: list[Passage]) -> dict[str, set[str]]:
     return stories
 
 
-_SPECIFIC = re.compile(r"\b(?:\d[\d,.]*\d|\d|[A-Z][\w’'-]*)")
+# A number, or a word with a capital or a digit first, taken whole ("9GAG's" is one name).
+_SPECIFIC = re.compile(r"\b(?:\d[\w,.]*\w|\d|[A-Z][\w’'-]*)")
 
 
 def question_specifics(question: str) -> set[str]:
@@ -842,12 +843,21 @@ def _tokens(text: str) -> set[str]:
     text = text.replace("’", "'")
     words = re.findall(r"[\w'.,-]+", text)
     bare = {_bare(w) for w in words} | {_bare(w) for w in _WORD.findall(text)}
-    return bare | fold_aliases(text)[1]
+    # Scraped pages glue words at a lost break ("Copy this linkKen Dickie, 64, died"): the
+    # parts of a word joined lower-to-upper case are its words too.
+    glued = {_bare(part) for w in words if _GLUED.search(w) for part in _GLUED.split(w)}
+    return bare | glued | fold_aliases(text)[1]
+
+
+_GLUED = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 
 def _bare(word: str) -> str:
+    """A word as names are compared: lower case, without the possessive ("Stubbs'", "Ali's")
+    or the quotes around it ("'PPAP'")."""
     word = word.lower().rstrip(".,")
-    return word[:-2] if word.endswith("'s") else word
+    word = word[:-2] if word.endswith("'s") else word
+    return word.strip("'")
 
 
 _EVENT_GROUPS = _event_groups()

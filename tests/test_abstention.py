@@ -303,6 +303,21 @@ def test_else_now_and_put_are_no_topic() -> None:
     assert unmentioned("How many points do Bayern lead Wolfsburg by now?", lead) == []
 
 
+def test_a_name_is_mentioned_however_the_page_wrote_it() -> None:
+    """A possessive after s, quotes around a name, a name of digits and letters, and a name
+    glued to the word before it by a scraped page are all the name."""
+    deal = [_passage("a", "Rotherham reached a settlement with Hibs over Stubbs' assistant.")]
+    assert unmentioned("How long is Stubbs' contract at Rotherham?", deal) == []
+    song = [_passage("a", "The earworm 'PPAP' drew 44m views on 9GAG's Facebook page.")]
+    assert unmentioned("How many views did 9GAG's Facebook video of PPAP draw?", song) == []
+    glued = [_passage("a", "Share this withEmailCopy this linkKen Dickie, 64, died in hospital.")]
+    assert unmentioned("How old was Ken Dickie?", glued) == []
+    # Still the name asked for, not a near one.
+    other = [_passage("a", "Ben Dickie, 64, died in hospital; 9 people were hurt.")]
+    assert unmentioned("How old was Ken Dickie?", other) == ["ken"]
+    assert "9gag" in unmentioned("How many views did 9GAG's video draw?", other)
+
+
 def test_a_country_is_mentioned_by_any_of_its_names() -> None:
     america = [_passage("a", "Kunis moved to America with her family in 1991.")]
     assert unmentioned("Where did Kunis live before moving to the US?", america) == []
