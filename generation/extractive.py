@@ -30,7 +30,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation import answer_slots, paraphrases
+from newsdesk.generation import acronyms, answer_slots, paraphrases
 from newsdesk.generation.facts import fold_aliases, is_common_word, lemma
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
@@ -323,6 +323,8 @@ class Reading:
         in any sentence and are not counted."""
         story = self.stories[article_id]
         own = word_keys(text) | self.titles[article_id]
+        if linked := acronyms.linked_words(self.question, text):
+            own |= word_keys(linked)
         present = [k for k in self.asked if covered(k, story)]
         return sum(covered(k, own) for k in present) / len(present) if present else 0.0
 
