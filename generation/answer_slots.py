@@ -25,7 +25,7 @@ from typing import Literal
 
 from bm25s.stopwords import STOPWORDS_EN
 
-from newsdesk.generation.facts import is_common_word, lemma
+from newsdesk.generation.facts import SPEECH_VERBS, is_common_word, lemma
 from newsdesk.retrieval.dates import MONTHS
 
 Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
@@ -372,17 +372,13 @@ def doer_named(sentence: str, is_verb: Callable[[str], bool]) -> bool:
     return not uses
 
 
-_SAY = r"(?:sa(?:y|ys|id)|told|tells?|stated?|add(?:ed|s)|noted?|explained|wrote|argued|insisted|claimed|warned|announced|commented|described)"
-_SAY_WORD = re.compile(rf"^{_SAY}$", re.IGNORECASE)
-
-
 def speaker_speaks(sentence: str, is_speaker: Callable[[str], bool]) -> bool:
     """Whether the speaker asked about is the one who speaks here: their word shortly before a
     speech verb ("Mr Stewart said", "the spokeswoman added: ...") or right after it, closing
     the clause ("..., said the mayor.")."""
     words = tokens(sentence)
     for i, word in enumerate(words):
-        if not _SAY_WORD.match(word):
+        if word.lower() not in SPEECH_VERBS:
             continue
         before = words[max(0, i - 4) : i]
         # The speaker ends the noun phrase before the verb: "council leader Dave Stewart said".

@@ -31,7 +31,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import acronyms, answer_slots, paraphrases
-from newsdesk.generation.facts import fold_aliases, is_common_word, lemma
+from newsdesk.generation.facts import SPEECH_VERBS, fold_aliases, is_common_word, lemma
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
@@ -393,8 +393,7 @@ _KIND_WORDS = {
     "proportion", "fraction",
 }  # fmt: skip
 _SPEECH = re.compile(
-    r"[\"“”‘’]|\b(?:sa(?:y|ys|id)|told|tell|stated?|add(?:ed|s)|noted?|explained|described|"
-    r"warned|announced|commented|wrote|argued|insisted|claimed|urged)\b",
+    r"[\"“”‘’]|\b(?:" + "|".join(sorted(SPEECH_VERBS, key=len, reverse=True)) + r")\b",
     re.IGNORECASE,
 )
 

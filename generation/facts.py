@@ -441,15 +441,20 @@ def _negations(text: str, tokens: list[_Token]) -> list[Negation]:
 
 # --- attribution ---------------------------------------------------------------------------
 
+# The verbs that say who said something: the checker's speakers (attribution) and the
+# extractive backend's "what did X say?" checks (answer_slots, extractive) read this one list.
+SPEECH_VERBS = frozenset(
+    _words("""said says say told tells tell added adds stated states announced
+    announces claimed claims noted notes explained explains wrote writes argued argues
+    warned warns insisted insists revealed reveals admitted admits emphasised emphasises
+    emphasized emphasizes stressed stresses confirmed confirms denied denies tweeted declared
+    declares asked asks replied replies responded suggested suggests acknowledged
+    acknowledges commented comments recalled recalls predicted urged urges vowed vows promised
+    pledged alleged alleges estimated reported reports concluded observed remarked maintained
+    maintains conceded assured testified posted described describes""")
+)
 _SAY = re.compile(
-    r"\b(?:said|says|say|told|tells|added|adds|stated|states|announced|announces|claimed"
-    r"|claims|noted|notes|explained|explains|wrote|writes|argued|argues|warned|warns|insisted"
-    r"|insists|revealed|reveals|admitted|admits|emphasi[sz]ed|emphasi[sz]es|stressed|stresses"
-    r"|confirmed|confirms|denied|denies|tweeted|declared|declares|asked|asks|replied|replies"
-    r"|responded|suggested|suggests|acknowledged|acknowledges|commented|recalled|recalls"
-    r"|predicted|urged|urges|vowed|vows|promised|pledged|alleged|alleges|estimated|reported"
-    r"|reports|concluded|observed|remarked|maintained|maintains|conceded|assured|testified"
-    r"|posted|according to)\b",
+    r"\b(?:" + "|".join(sorted(SPEECH_VERBS, key=len, reverse=True)) + r"|according to)\b",
     re.IGNORECASE,
 )
 # Verbs whose speaker may follow them ("said Stoltenberg"); for the others a name after the

@@ -93,6 +93,10 @@ def test_the_speaker_asked_about_is_the_one_who_speaks() -> None:
     assert answer_slots.speaker_speaks('"We will rebuild," the mayor said.', is_mayor)
     assert answer_slots.speaker_speaks("The harbour is closed, said the mayor.", is_mayor)
     assert not answer_slots.speaker_speaks("The governor said the mayor would resign.", is_mayor)
+    # Any verb the checker reads as speech (facts.SPEECH_VERBS) says who speaks here too.
+    assert answer_slots.speaker_speaks("'He was pushed,' the mayor revealed in court.", is_mayor)
+    assert answer_slots.speaker_speaks("The mayor admitted the harbour was closed.", is_mayor)
+    assert not answer_slots.speaker_speaks("The mayor visited the harbour.", is_mayor)
 
 
 def test_why_wants_a_reason_not_the_event_again() -> None:
