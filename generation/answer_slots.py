@@ -367,9 +367,24 @@ def doer_named(sentence: str, is_verb: Callable[[str], bool]) -> bool:
     uses = [i for i, w in enumerate(words) if is_verb(w)]
     for i in uses:
         passive = any(w.lower() in _BE for w in words[max(0, i - 2) : i])
-        if not passive or any(w.lower() == "by" for w in words[i + 1 : i + 4]):
+        if not passive or _agent_follows(words[i + 1 : i + 1 + _AGENT_WINDOW]):
             return True
     return not uses
+
+
+# Words after a passive verb in which its "by" may come: "Wales were knocked out of the
+# World Cup by South Africa" puts a phrase between them.
+_AGENT_WINDOW = 10
+
+
+def _agent_follows(after: list[str]) -> bool:
+    """Whether a "by" follows within the clause."""
+    for word in after:
+        if word in {",", ".", ";", ":"}:
+            return False
+        if word.lower() == "by":
+            return True
+    return False
 
 
 def speaker_speaks(sentence: str, is_speaker: Callable[[str], bool]) -> bool:

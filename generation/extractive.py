@@ -165,11 +165,18 @@ def question_kind(question: str) -> QuestionKind:
     # "What is the dog's name?", "What is the name of the ship?": a name, of anyone or anything.
     if _ASKS_NAME.search(q):
         return "name"
+    # "Where did Casey finish?" asks a position in a field ("sixth"), not a place.
+    if _ASKS_POSITION.search(q):
+        return "number"
     if re.search(r"^where\b|\bwhere (?:is|was|did)\b|\bwhat (?:country|city|town|place)\b", q):
         return "place"
     return "other"
 
 
+_ASKS_POSITION = re.compile(
+    r"^where (?:did|does|do|will|would|is|was|are|were) (?:[\w'’-]+ ){1,4}(?:finish(?:ed)?|"
+    r"placed|rank(?:ed)?|come|came)\b(?! from)"
+)
 # "weigh nearly 700 pounds": a mass, not a sum.
 _WEIGHED_POUNDS = re.compile(r"\bweigh\w*\s+(?:\w+\s+){0,3}?\d[\d,.]*\s*pounds?\b", re.IGNORECASE)
 _ASKS_NAME = re.compile(

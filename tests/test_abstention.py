@@ -303,6 +303,14 @@ def test_else_now_and_put_are_no_topic() -> None:
     assert unmentioned("How many points do Bayern lead Wolfsburg by now?", lead) == []
 
 
+def test_where_someone_finished_asks_a_position_not_a_place() -> None:
+    assert question_kind("Where did Casey finish on his Masters debut?") == "number"
+    assert question_kind("Where is the team placed in the league?") == "number"
+    assert question_kind("Where did the fire come from?") == "place"
+    assert question_kind("Where was Casey when his Masters place was decided?") == "place"
+    assert question_kind("Where did he end up after the war?") == "place"
+
+
 def test_a_name_is_mentioned_however_the_page_wrote_it() -> None:
     """A possessive after s, quotes around a name, a name of digits and letters, and a name
     glued to the word before it by a scraped page are all the name."""

@@ -88,6 +88,17 @@ def test_a_name_fills_the_role_only_in_apposition() -> None:
     )
 
 
+def test_a_passive_names_its_doer_after_a_phrase_in_between() -> None:
+    knocked = _asked("knocked")
+    assert answer_slots.doer_named(
+        "Wales were knocked out of the World Cup by South Africa in the quarter-final.", knocked
+    )
+    # The clause ends before any "by": nobody is named as the doer.
+    assert not answer_slots.doer_named(
+        "Wales were knocked out of the World Cup, watched by 80,000 fans.", knocked
+    )
+
+
 def test_the_speaker_asked_about_is_the_one_who_speaks() -> None:
     is_mayor = _asked("mayor")
     assert answer_slots.speaker_speaks('"We will rebuild," the mayor said.', is_mayor)
