@@ -388,6 +388,9 @@ _FUNCTION = {
     # "What else is it called?", "How far ahead are they now?": they ask for another one or
     # for the present, no topic either.
     "else", "now", "currently",
+    # Conjunctions that join the question's clauses ("who signed the law *while* Morales was
+    # away?"): the clauses carry the topic.
+    "while", "whilst", "although", "though", "whereas", "unless",
 }  # fmt: skip
 # Words that only say which kind of answer is wanted (covered by the kind check).
 _KIND_WORDS = {

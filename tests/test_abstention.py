@@ -294,6 +294,12 @@ def test_a_number_fused_to_its_unit_says_the_unit() -> None:
     assert not covered(matches, word_keys("He is available after a three-week suspension."))
 
 
+def test_a_conjunction_joining_two_clauses_is_no_topic() -> None:
+    story = [_passage("a", "Vice-president Alvaro Garcia signed the law with Morales away.")]
+    assert unmentioned("Who signed the law while Morales was away?", story) == []
+    assert unmentioned("Who signed the law, although Morales was away?", story) == []
+
+
 def test_else_now_and_put_are_no_topic() -> None:
     story = [_passage("a", "The nose ring, also known as a nath, is worn by many women.")]
     assert unmentioned("What else is the nose ring called?", story) == []
