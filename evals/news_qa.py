@@ -10,10 +10,10 @@ in session 3, `holdout2` ones before session 6, `holdout3` ones before session 7
 before session 11's, `holdout7` ones before session 12's, `holdout8` ones before session
 13's, `holdout9` ones at the start of session 13 (run once later in it), `holdout10` ones
 in session 13 for session 14 (run once at its start), `holdout11` ones in session 14 (run
-once in session 14), `holdout12` ones in session 14 for session 15 (run once in session 14)
-and `holdout13` ones in session 14 for session 15 (not yet run), all twelve on articles of
-another suite (`suite_articles`, ingested beside the samples); holdouts are only ever
-reported."""
+once in session 14), `holdout12` ones in session 14 for session 15 (run once in session 14),
+`holdout13` ones in session 14 for session 15 (run once in session 15) and `holdout14` ones
+in session 15 for session 16 (not yet run), all thirteen on articles of another suite
+(`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -46,6 +46,7 @@ Split = Literal[
     "holdout11",
     "holdout12",
     "holdout13",
+    "holdout14",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
