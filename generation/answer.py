@@ -35,6 +35,7 @@ from newsdesk.generation.judge import SentenceJudge
 from newsdesk.generation.llm import ChatModel, GenerationOptions, LLMError
 from newsdesk.generation.markers import end_of_markers
 from newsdesk.generation.prompting import answer_messages, answer_prompt
+from newsdesk.generation.story_judge import StoryJudge
 from newsdesk.generation.streaming import (
     CheckedSentences,
     MarkerStripper,
@@ -80,6 +81,16 @@ class Answerer:
         self.prompts = local_models.prompt_set(settings)
         self.judge = judge  # a second opinion on LLM answers (NEWSDESK_LLM_JUDGE)
         self.extractive = ExtractiveAnswerer(embedder, min_binding=settings.extractive_min_binding)
+        # The LLM's word on the story check (NEWSDESK_STORY_GATE_JUDGE), LLM backends only.
+        self.story_judge = (
+            StoryJudge(
+                chat_model,
+                min_log_odds=settings.story_gate_judge_min_log_odds,
+                timeout=settings.llm_timeout_seconds,
+            )
+            if chat_model is not None and settings.story_gate_judge == "llm"
+            else None
+        )
 
     def ask(
         self,
@@ -143,7 +154,7 @@ class Answerer:
 
         # What the story must say: the question without the time words the filters handle.
         asked = scope.content_question(request.query)
-        reason = self._why_unanswerable(asked, passages)
+        reason, cleared = self._why_unanswerable(asked, passages)
         if reason:
             yield from _finish(self._abstain(request.query, reason, clock), released=0)
             return
@@ -153,7 +164,7 @@ class Answerer:
             return
         fallback: list[str] | None = None  # the story's own answer, when the rules decide
         if self._extractive_decides():
-            fallback = self._extractive_sentences(asked, passages)
+            fallback = self._extractive_sentences(asked, passages, story_cleared=cleared)
             if not fallback:
                 clock.mark("generation_ms")
                 reason = self._no_answer_reason(asked, passages)
@@ -174,7 +185,7 @@ class Answerer:
                 options=options,
             )
         except LLMError as exc:
-            answer = self._extractive(request.query, passages, clock, asked)
+            answer = self._extractive(request.query, passages, clock, asked, story_cleared=cleared)
             degraded = answer.model_copy(update={"degraded": True, "degraded_reason": str(exc)})
             # Sentences released before the failure cannot be taken back; the fallback
             # follows in full and the final answer (degraded) is what holds.
@@ -202,28 +213,37 @@ class Answerer:
             return self.backend == "local"
         return choice == "extractive"
 
-    def _extractive_sentences(self, asked: str, passages: list[Passage]) -> list[str]:
-        """The passage sentences that answer, by the configured extractive decision."""
+    def _extractive_sentences(
+        self, asked: str, passages: list[Passage], *, story_cleared: bool = False
+    ) -> list[str]:
+        """The passage sentences that answer, by the configured extractive decision;
+        `story_cleared`: the story judge found that the story answers, whatever words it
+        lacks."""
         choice = self.settings.extractive_answerability
         if choice in ("learned", "hybrid"):
             model = answerability.packaged_model(hybrid=choice == "hybrid")
-            return answerability.answer(self.extractive, model, asked, passages)
-        return self.extractive.answer(asked, passages)
+            return answerability.answer(
+                self.extractive, model, asked, passages, story_cleared=story_cleared
+            )
+        return self.extractive.answer(asked, passages, story_cleared=story_cleared)
 
     def _no_answer_reason(self, asked: str, passages: list[Passage]) -> str:
         """Why no passage sentence answers. The learned decision weighs what the stories
         lack instead of declining on it first; when they lack a focus word, that says why."""
         return _never_mentioned(asked, passages) or "no passage sentence answers the question"
 
-    def _why_unanswerable(self, question: str, passages: list[Passage]) -> str | None:
+    def _why_unanswerable(self, question: str, passages: list[Passage]) -> tuple[str | None, bool]:
+        """Why the passages cannot answer (None: they may), and whether the story judge
+        cleared the story check."""
         if not passages:
-            return "no passage matches the question"
+            return "no passage matches the question", False
         relevance = self._relevance(question, passages)
         if relevance < self.settings.abstain_threshold:
-            return (
+            irrelevant = (
                 f"no passage is relevant enough (best similarity {relevance:.2f} < "
                 f"{self.settings.abstain_threshold})"
             )
+            return irrelevant, False
         # Similarity cannot tell "what did the mayor say?" from a question the story answers:
         # both are about the story. Asking about something no retrieved story mentions can.
         # The learned decision weighs what the story lacks itself (a reworded background word
@@ -232,8 +252,19 @@ class Answerer:
         # were injured?" from a story reporting no injured pilgrims.
         learned = self.settings.extractive_answerability == "learned"
         if learned and (self.chat_model is None or self._extractive_decides()):
-            return None
-        return _never_mentioned(question, passages)
+            return None, False
+        reason = _never_mentioned(question, passages)
+        if reason is None or self.story_judge is None:
+            return reason, False
+        verdict = self.story_judge.judge(question, passages)
+        if verdict.cleared:
+            return None, True
+        odds = (
+            "no yes among its likely replies"
+            if verdict.log_odds is None
+            else (f"log-odds {verdict.log_odds:.2f} < {self.story_judge.min_log_odds}")
+        )
+        return f"{reason} (the LLM judge agrees: {odds})", False
 
     def _set_aside(self, asked: str, answer: CitedAnswer, passages: list[Passage]) -> str | None:
         """Why the model's answer gives way to the rules' sentence; None when it stands."""
@@ -340,11 +371,17 @@ class Answerer:
         return self._answer(question, cited, passages, clock, backend=self.backend)
 
     def _extractive(
-        self, question: str, passages: list[Passage], clock: _Clock, asked: str
+        self,
+        question: str,
+        passages: list[Passage],
+        clock: _Clock,
+        asked: str,
+        *,
+        story_cleared: bool = False,
     ) -> CitedAnswer:
         """The story's own sentences that answer `asked` (the question without its time
         words); the answer reports `question` as asked."""
-        sentences = self._extractive_sentences(asked, passages)
+        sentences = self._extractive_sentences(asked, passages, story_cleared=story_cleared)
         clock.mark("generation_ms")
         if not sentences:
             return self._abstain(

@@ -84,11 +84,14 @@ def answer(
     question: str,
     passages: list[Passage],
     max_sentences: int = 2,
+    *,
+    story_cleared: bool = False,
 ) -> list[str]:
     """The sentences that answer the question, best first; [] means abstain. Chosen as the
     rules choose among the sentences that pass them (closest to the question, binding most
-    of it), here among those the model gives at least its threshold."""
-    reading = extractive.read(question, passages)
+    of it), here among those the model gives at least its threshold. `story_cleared`: as
+    ExtractiveAnswerer.answer's."""
+    reading = extractive.read(question, passages, story_cleared=story_cleared)
     found = [
         c
         for c in candidates(reading, passages, extractive.embedder)

@@ -243,11 +243,21 @@ class ExtractiveAnswerer:
         # answering it rather than just being about the same story.
         self.min_binding = min_binding
 
-    def answer(self, question: str, passages: list[Passage], max_sentences: int = 2) -> list[str]:
-        """The sentences that answer the question, best first; [] means abstain."""
+    def answer(
+        self,
+        question: str,
+        passages: list[Passage],
+        max_sentences: int = 2,
+        *,
+        story_cleared: bool = False,
+    ) -> list[str]:
+        """The sentences that answer the question, best first; [] means abstain.
+        `story_cleared`: a judge found that the story answers, whatever words it lacks (the
+        names and story checks are passed)."""
         question = paraphrases.asked_form(question)
         kind = question_kind(question)
-        kept = [(v.sentence, v.binding) for v in self.verdicts(question, passages) if v.answers]
+        verdicts = self.verdicts(question, passages, story_cleared=story_cleared)
+        kept = [(v.sentence, v.binding) for v in verdicts if v.answers]
         if not kept:
             return []
         vectors = self.embedder.embed([question, *(text for text, _ in kept)])
@@ -258,9 +268,11 @@ class ExtractiveAnswerer:
         ]
         return best_sentences(scored, kind, max_sentences)
 
-    def verdicts(self, question: str, passages: list[Passage]) -> list[Verdict]:
+    def verdicts(
+        self, question: str, passages: list[Passage], *, story_cleared: bool = False
+    ) -> list[Verdict]:
         """Each passage sentence with the first check it fails (None: it answers)."""
-        reading = self.read(question, passages)
+        reading = self.read(question, passages, story_cleared=story_cleared)
         found: list[Verdict] = []
         for text, article_id in reading.sentences:
             binding = reading.binding(text, article_id)
@@ -268,9 +280,13 @@ class ExtractiveAnswerer:
             found.append(Verdict(text, article_id, binding, failed))
         return found
 
-    def read(self, question: str, passages: list[Passage]) -> Reading:
+    def read(
+        self, question: str, passages: list[Passage], *, story_cleared: bool = False
+    ) -> Reading:
         """The question read once against the retrieved stories, for checking each sentence."""
-        return Reading(paraphrases.asked_form(question), passages, self.min_binding)
+        reading = Reading(paraphrases.asked_form(question), passages, self.min_binding)
+        reading.story_cleared = story_cleared
+        return reading
 
 
 # The checks a sentence must pass to answer, in the order the rules apply them.
@@ -285,6 +301,9 @@ class Reading:
     def __init__(self, question: str, passages: list[Passage], min_binding: float) -> None:
         self.question = question
         self.min_binding = min_binding
+        # A judge found that the story answers whatever words it lacks: the names and story
+        # checks pass (generation/story_judge.py).
+        self.story_cleared = False
         self.sentences = [(t, a) for t, (a, _) in _sentences_with_context(passages).items()]
         self.kind = question_kind(question)
         self.quote = asks_for_quote(question)
@@ -344,6 +363,8 @@ class Reading:
 
     def passes(self, gate: str, text: str, article_id: str, binding: float) -> bool:
         story = self.stories[article_id]
+        if gate in ("names", "story") and self.story_cleared:
+            return True
         if gate == "names":  # the question names what this story never does
             return self.specifics <= self.named[article_id]
         if gate == "story":  # ... or asks about something it never mentions

@@ -59,6 +59,9 @@ class Completion:
     prompt_tokens: int | None
     completion_tokens: int | None
     finish_reason: str | None
+    # With `top_logprobs` asked for: the most likely first tokens of the reply and their log
+    # probabilities (the LLM story judge reads yes against no there); None otherwise.
+    first_token_logprobs: dict[str, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,7 @@ class ChatModel(Protocol):
         stop: list[str] | None = None,
         timeout: float | None = None,
         json_output: bool = False,
+        top_logprobs: int | None = None,
     ) -> Completion: ...
 
     def stream(
@@ -205,18 +209,24 @@ class OpenAIChatModel:
         stop: list[str] | None = None,
         timeout: float | None = None,
         json_output: bool = False,
+        top_logprobs: int | None = None,
     ) -> Completion:
         """One completion. ``timeout``: this call's own limit, and a single attempt (a call
         with a deadline must not retry past it). ``json_output``: ask for a JSON object
-        (``response_format``; llama.cpp then constrains the output to JSON)."""
+        (``response_format``; llama.cpp then constrains the output to JSON).
+        ``top_logprobs``: ask for that many alternatives of each reply token with their log
+        probabilities (the first token's are in ``first_token_logprobs``)."""
         request = self._request(messages, max_tokens, temperature, stop)
         if json_output:
             request["response_format"] = {"type": "json_object"}
+        if top_logprobs is not None:
+            request["logprobs"] = True
+            request["top_logprobs"] = top_logprobs
         try:
             if timeout is not None:
                 client = self._client.with_options(timeout=timeout)
                 response = client.chat.completions.create(**request)
-            elif self._stream_completions:
+            elif self._stream_completions and top_logprobs is None:
                 return self._complete_streamed(request)
             else:
                 response = self._retrying(lambda: self._client.chat.completions.create(**request))
@@ -387,4 +397,17 @@ def _to_completion(response: object, requested_model: str) -> Completion:
         prompt_tokens=getattr(usage, "prompt_tokens", None),
         completion_tokens=getattr(usage, "completion_tokens", None),
         finish_reason=getattr(choice, "finish_reason", None),
+        first_token_logprobs=_first_token_logprobs(choice),
     )
+
+
+def _first_token_logprobs(choice: object) -> dict[str, float] | None:
+    """The alternatives of the reply's first token, when the server sent them."""
+    logprobs = getattr(choice, "logprobs", None)
+    tokens = getattr(logprobs, "content", None) or []
+    if not tokens:
+        return None
+    alternatives = getattr(tokens[0], "top_logprobs", None) or []
+    found = {str(a.token): float(a.logprob) for a in alternatives}
+    found.setdefault(str(tokens[0].token), float(tokens[0].logprob))
+    return found

@@ -25,6 +25,7 @@ UnsupportedPolicy = Literal["flag", "drop"]
 ChatRewrite = Literal["auto", "llm", "rules"]
 LlmAnswerability = Literal["auto", "model", "extractive"]
 ExtractiveAnswerability = Literal["rules", "learned", "hybrid"]
+StoryGateJudge = Literal["off", "llm"]
 LogFormat = Literal["json", "text"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 EmbeddingBackend = Literal["torch", "openvino", "openvino-bf16"]
@@ -378,6 +379,24 @@ class Settings(BaseSettings):
         "bench/fit_answerability.py) or `learned` (the score alone, over every sentence; "
         "answerability_weights.json). On blind news questions `hybrid` answered more than "
         "`rules` and wrongly answered as many more (docs/results.md, News abstention).",
+    )
+    story_gate_judge: StoryGateJudge = Field(
+        default="off",
+        description="`openai` and `local` backends: when the story check would decline (the "
+        "articles never mention a word the question asks about), `llm` asks the answering LLM "
+        "whether the closest story's passages answer the question, one reply token with its "
+        "log probabilities, and clears the check when log P(yes) − log P(no) reaches "
+        "`story_gate_judge_min_log_odds`; the answer is then decided as if the story named "
+        "the word (generation/story_judge.py). Worth it with a capable model: the default "
+        "local model cannot tell (docs/results.md).",
+    )
+    story_gate_judge_min_log_odds: float = Field(
+        default=1.5,
+        ge=-20,
+        le=20,
+        description="The judge's log-odds of yes over no at which the story check is cleared "
+        "(1.5: 21 of 32 answerable and 5 of 134 unanswerable questions cleared among the "
+        "check's declines on the spent news splits, Qwen2.5-Coder-1.5B).",
     )
     abstain_threshold: float = Field(
         default=0.2,

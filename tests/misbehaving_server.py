@@ -128,6 +128,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json(404, {"error": {"message": "not found"}})
             return
         number = self.server.counter.increment(request)
+        self._logprobs_asked = bool(request.get("logprobs"))
         behaviour, text = self.server.behaviour, self.server.text
         if self.server.route is not None:
             behaviour, text = self.server.route(request)
@@ -149,7 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_events(events, gap_seconds=self.server.gap_seconds)
             else:
                 self.server.stopping.wait(self.server.gap_seconds * len(events))
-                self._send_ok(stream)
+                self._send_ok(stream, self.server.text)
         elif behaviour == "hang":
             self.server.stopping.wait(self.server.hang_seconds)
             self._send_ok(stream, text)
@@ -163,13 +164,13 @@ class _Handler(BaseHTTPRequestHandler):
             events = _chunks(text)
             self._send_events([events[0], "{this is not json", *events[1:]])
         else:
-            self._send_ok(stream, text)
+            self._send_ok(stream, text, logprobs=self._logprobs_asked)
 
-    def _send_ok(self, stream: bool, text: str) -> None:
+    def _send_ok(self, stream: bool, text: str, *, logprobs: bool = False) -> None:
         if stream:
             self._send_events([*_chunks(text), "[DONE]"])
         else:
-            self._send_json(200, _completion(text))
+            self._send_json(200, _completion(text, logprobs=logprobs))
 
     def _send_error500(self) -> None:
         self._send_refusal(500)
@@ -210,21 +211,37 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
 
-def _completion(text: str) -> dict[str, Any]:
+def _completion(text: str, *, logprobs: bool = False) -> dict[str, Any]:
     words = max(1, len(text.split()))
+    choice: dict[str, Any] = {
+        "index": 0,
+        "message": {"role": "assistant", "content": text},
+        "finish_reason": "stop",
+    }
+    if logprobs:
+        choice["logprobs"] = {"content": [_token_logprobs(text)]}
     return {
         "id": "chatcmpl-test",
         "object": "chat.completion",
         "created": 0,
         "model": MODEL,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
-            }
-        ],
+        "choices": [choice],
         "usage": {"prompt_tokens": 7, "completion_tokens": words, "total_tokens": 7 + words},
+    }
+
+
+def _token_logprobs(text: str) -> dict[str, Any]:
+    """The first token of `text` as a server reports it when asked for `logprobs`: likely
+    (log probability -0.05), with the other of yes / no far behind (-3.0) among its
+    alternatives."""
+    token = text.split(" ", 1)[0]
+    other = "no" if token.strip().lower() == "yes" else "yes"
+    alternatives = [(token, -0.05), (other, -3.0), ("The", -6.0)]
+    return {
+        "token": token,
+        "logprob": -0.05,
+        "bytes": None,
+        "top_logprobs": [{"token": t, "logprob": p, "bytes": None} for t, p in alternatives],
     }
 
 

@@ -17,6 +17,8 @@ import pytest
 
 from newsdesk.generation.llm import Completion, LLMError, OpenAIChatModel
 from newsdesk.generation.local_server import LocalLlamaServer, _child_environment
+from newsdesk.generation.prompting import answerability_messages
+from newsdesk.generation.story_judge import yes_log_odds
 from newsdesk.settings import Settings
 from tests.misbehaving_server import DEFAULT_TEXT, MODEL, misbehaving_server
 from tests.support.patience import LLM_PATIENCE_S, PATIENCE_S
@@ -322,3 +324,20 @@ def test_a_missing_model_file_is_reported(tmp_path: Path) -> None:
     server = LocalLlamaServer(_local_settings(tmp_path, local_model_path=tmp_path / "no.gguf"))
     with pytest.raises(LLMError, match="does not exist"):
         server.start()
+
+
+@pytest.mark.llm
+def test_the_local_server_gives_the_first_tokens_log_probabilities(
+    local_model: OpenAIChatModel,
+) -> None:
+    messages = answerability_messages(
+        "Who is in temporary charge of Leyton Orient?",
+        ["Leyton Orient interim manager Andy Hessenthaler praised the players."],
+    )
+    completion = local_model.complete(messages, max_tokens=1, temperature=0.0, top_logprobs=10)
+    alternatives = completion.first_token_logprobs
+    assert alternatives is not None and len(alternatives) >= 2, alternatives
+    assert all(p <= 0.0 for p in alternatives.values())
+    # The reply token itself is the most likely alternative (greedy decoding).
+    assert max(alternatives, key=alternatives.__getitem__).strip() == completion.text.strip()
+    assert yes_log_odds(alternatives) is not None or "yes" not in completion.text.lower()
