@@ -8,9 +8,9 @@ Every question of the splits is asked of the whole collection as bench/news_abst
 asks it (top_k 5); for each one the story check would decline ("the articles never
 mention …"), the judge (generation/story_judge.py) is asked through the local llama.cpp
 server of NEWSDESK_LOCAL_MODEL, exactly as the Answerer asks it. Reported: the ROC AUC of its
-log-odds (answerable against not), and how many of each it clears at several thresholds —
-what the judge would add to the answered questions and take from the declined ones, before
-the other checks (which may still decline a cleared question)."""
+log-odds (answerable against not), and how many of each it clears at several thresholds, and
+of those how many the extractive rules then answer (the other checks still apply: the local
+backend's `auto` decision), and with the gold span — per split and pooled."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ import argparse
 import math
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from newsdesk.container import Newsdesk, build_embedder
@@ -28,7 +29,7 @@ from newsdesk.generation.story_judge import StoryJudge
 from newsdesk.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
-THRESHOLDS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+THRESHOLDS = (-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5)
 
 
 def main() -> None:
@@ -42,7 +43,7 @@ def main() -> None:
     questions = [q for q in suite.questions if q.split in splits]
     kwargs = {"backend": "local", "_env_file": None}
     embedder = build_embedder(Settings(**kwargs))  # type: ignore[arg-type]
-    judged: list[tuple[bool, float | None, float]] = []
+    judged: list[Judged] = []
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp) / "data", **kwargs)  # type: ignore[arg-type]
         with Newsdesk.open(settings, embedder=embedder) as desk:
@@ -68,26 +69,55 @@ def main() -> None:
                 started = time.perf_counter()
                 verdict = judge.judge(asked, passages)
                 seconds = time.perf_counter() - started
-                judged.append((item.answerable, verdict.log_odds, seconds))
-    report(judged)
+                sentences = answerer.extractive.answer(asked, passages, story_cleared=True)
+                said = news_qa._normalise(" ".join(sentences))
+                gold = any(news_qa._normalise(g.text) in said for g in item.answers)
+                odds = -math.inf if verdict.log_odds is None else verdict.log_odds
+                judged.append(
+                    Judged(item.split, item.answerable, odds, seconds, bool(sentences), gold)
+                )
+    for split in splits:
+        report(split, [j for j in judged if j.split == split])
+    if len(splits) > 1:
+        report("pooled", judged)
 
 
-def report(judged: list[tuple[bool, float | None, float]]) -> None:
-    scores = [(answerable, -math.inf if odds is None else odds) for answerable, odds, _ in judged]
-    pos = [s for a, s in scores if a]
-    neg = [s for a, s in scores if not a]
-    print(f"the story check declines {len(judged)}: {len(pos)} answerable, {len(neg)} not")
+@dataclass(frozen=True)
+class Judged:
+    split: str
+    answerable: bool
+    log_odds: float  # -inf: no "yes" among the likely replies
+    seconds: float
+    rules_answer: bool  # the rules answer once the story check is cleared
+    gold: bool  # and their answer holds a gold span
+
+
+def report(name: str, judged: list[Judged]) -> None:
+    pos = [j for j in judged if j.answerable]
+    neg = [j for j in judged if not j.answerable]
+    print(
+        f"\n{name}: the story check declines {len(judged)}: {len(pos)} answerable, {len(neg)} not"
+    )
     if pos and neg:
-        wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+        wins = sum(
+            (p.log_odds > n.log_odds) + 0.5 * (p.log_odds == n.log_odds) for p in pos for n in neg
+        )
         print(f"ROC AUC of the judge's log-odds: {wins / (len(pos) * len(neg)):.3f}")
-    seconds = sorted(s for _, _, s in judged)
+    seconds = sorted(j.seconds for j in judged)
     if seconds:
         print(f"seconds per call: p50 {seconds[len(seconds) // 2]:.1f}, max {seconds[-1]:.1f}")
-    print("| log-odds >= | answerable cleared | unanswerable cleared |\n|---:|---:|---:|")
+    print(
+        "| log-odds >= | answerable cleared | then answered by the rules (gold) "
+        "| unanswerable cleared | then answered by the rules |\n|---:|---:|---:|---:|---:|"
+    )
     for t in THRESHOLDS:
+        cleared_pos = [j for j in pos if j.log_odds >= t]
+        cleared_neg = [j for j in neg if j.log_odds >= t]
+        answered = [j for j in cleared_pos if j.rules_answer]
         print(
-            f"| {t:.1f} | {sum(s >= t for s in pos)} of {len(pos)} | "
-            f"{sum(s >= t for s in neg)} of {len(neg)} |"
+            f"| {t:.1f} | {len(cleared_pos)} of {len(pos)} | {len(answered)} "
+            f"({sum(j.gold for j in answered)}) | {len(cleared_neg)} of {len(neg)} | "
+            f"{sum(j.rules_answer for j in cleared_neg)} |"
         )
 
 
