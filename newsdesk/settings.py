@@ -395,8 +395,10 @@ class Settings(BaseSettings):
         ge=-20,
         le=20,
         description="The judge's log-odds of yes over no at which the story check is cleared "
-        "(1.5: 21 of 32 answerable and 5 of 134 unanswerable questions cleared among the "
-        "check's declines on the spent news splits, Qwen2.5-Coder-1.5B).",
+        "(1.5: a confident yes). Calibrate it for the model: Qwen2.5-Coder-1.5B never reaches "
+        "1.5 on this prompt, and at 0.5 it cleared 20 of 33 answerable and 14 of 45 "
+        "unanswerable questions among the check's declines on four news splits "
+        "(bench/story_judge.py, docs/results.md).",
     )
     abstain_threshold: float = Field(
         default=0.2,
