@@ -259,12 +259,7 @@ class Answerer:
         verdict = self.story_judge.judge(question, passages)
         if verdict.cleared:
             return None, True
-        odds = (
-            "no yes among its likely replies"
-            if verdict.log_odds is None
-            else (f"log-odds {verdict.log_odds:.2f} < {self.story_judge.min_log_odds}")
-        )
-        return f"{reason} (the LLM judge agrees: {odds})", False
+        return f"{reason} ({verdict.said})", False
 
     def _set_aside(self, asked: str, answer: CitedAnswer, passages: list[Passage]) -> str | None:
         """Why the model's answer gives way to the rules' sentence; None when it stands."""

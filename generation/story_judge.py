@@ -34,6 +34,7 @@ _ALTERNATIVES = 10  # reply tokens asked for: yes and no are among them unless v
 class StoryVerdict:
     log_odds: float | None  # log P(yes) − log P(no) of the first reply token; None: no reading
     cleared: bool
+    said: str  # what the judge said, for the decline's reason
 
 
 class StoryJudge:
@@ -45,7 +46,7 @@ class StoryJudge:
     def judge(self, question: str, passages: list[Passage]) -> StoryVerdict:
         """Whether the closest story (the best passage's article) answers the question."""
         if not passages:
-            return StoryVerdict(None, cleared=False)
+            return StoryVerdict(None, cleared=False, said="no passages to judge")
         story = passages[0].article_id
         evidence = [p.text for p in passages if p.article_id == story]
         try:
@@ -58,11 +59,13 @@ class StoryJudge:
             )
         except LLMError as exc:
             log.warning("story judge call failed, the story check stands: %s", exc)
-            return StoryVerdict(None, cleared=False)
+            return StoryVerdict(None, cleared=False, said="the LLM judge could not be asked")
         odds = yes_log_odds(completion.first_token_logprobs or {})
         if odds is None:
-            return StoryVerdict(None, cleared=False)  # no "yes" among the likely replies
-        return StoryVerdict(round(odds, 3), cleared=odds >= self.min_log_odds)
+            said = "the LLM judge agrees: no yes among its likely replies"
+            return StoryVerdict(None, cleared=False, said=said)
+        said = f"the LLM judge agrees: log-odds {odds:.2f} < {self.min_log_odds}"
+        return StoryVerdict(round(odds, 3), cleared=odds >= self.min_log_odds, said=said)
 
 
 def yes_log_odds(first_token: dict[str, float]) -> float | None:

@@ -96,6 +96,7 @@ def test_a_failing_judge_leaves_the_decline(tmp_path: Path, embedder: Embedder) 
             desk.ingestor.ingest([STORY])
             answer = desk.answerer().ask(QUESTION, top_k=3)
     assert answer.abstained and NEVER in (answer.abstain_reason or "")
+    assert "the LLM judge could not be asked" in (answer.abstain_reason or "")
 
 
 def test_the_log_odds_of_yes_over_no() -> None:
