@@ -37,15 +37,26 @@ def spelled_out(text: str) -> dict[str, str]:
     return found
 
 
+class QuestionInitials:
+    """A question's names by their initials and its own acronyms, read once per question:
+    each retrieved sentence is then linked to them (`linked_words`)."""
+
+    def __init__(self, question: str) -> None:
+        self.names = spelled_out(question)
+        self.acronyms = acronyms(question)
+
+    def linked_words(self, sentence: str) -> str:
+        """What the sentence says of the question's names through initials: the question's
+        spelled-out names whose acronyms the sentence uses, and the question's acronyms
+        whose names the sentence spells out (as the acronyms)."""
+        expanded = [self.names[a] for a in acronyms(sentence) if a in self.names]
+        abbreviated = [a.upper() for a in spelled_out(sentence) if a in self.acronyms]
+        return " ".join(expanded + abbreviated)
+
+
 def linked_words(question: str, sentence: str) -> str:
-    """What the sentence says of the question's names through initials: the question's
-    spelled-out names whose acronyms the sentence uses, and the question's acronyms whose
-    names the sentence spells out (as the acronyms)."""
-    names = spelled_out(question)
-    expanded = [names[a] for a in acronyms(sentence) if a in names]
-    asked = acronyms(question)
-    abbreviated = [a.upper() for a in spelled_out(sentence) if a in asked]
-    return " ".join(expanded + abbreviated)
+    """`QuestionInitials(question).linked_words(sentence)`, for one sentence."""
+    return QuestionInitials(question).linked_words(sentence)
 
 
 def _capitalised_runs(text: str) -> list[list[str]]:

@@ -284,9 +284,12 @@ class ExtractiveAnswerer:
         self, question: str, passages: list[Passage], *, story_cleared: bool = False
     ) -> Reading:
         """The question read once against the retrieved stories, for checking each sentence."""
-        reading = Reading(paraphrases.asked_form(question), passages, self.min_binding)
-        reading.story_cleared = story_cleared
-        return reading
+        return Reading(
+            paraphrases.asked_form(question),
+            passages,
+            self.min_binding,
+            story_cleared=story_cleared,
+        )
 
 
 # The checks a sentence must pass to answer, in the order the rules apply them.
@@ -298,12 +301,20 @@ class Reading:
     computed once per question. Each check can be asked on its own (`passes`), so the rules
     can stop at the first one failed and the learned decision can see them all."""
 
-    def __init__(self, question: str, passages: list[Passage], min_binding: float) -> None:
+    def __init__(
+        self,
+        question: str,
+        passages: list[Passage],
+        min_binding: float,
+        *,
+        story_cleared: bool = False,
+    ) -> None:
         self.question = question
         self.min_binding = min_binding
         # A judge found that the story answers whatever words it lacks: the names and story
         # checks pass (generation/story_judge.py).
-        self.story_cleared = False
+        self.story_cleared = story_cleared
+        self.initials = acronyms.QuestionInitials(question)
         self.sentences = [(t, a) for t, (a, _) in _sentences_with_context(passages).items()]
         self.kind = question_kind(question)
         self.quote = asks_for_quote(question)
@@ -349,7 +360,7 @@ class Reading:
         in any sentence and are not counted."""
         story = self.stories[article_id]
         own = word_keys(text) | self.titles[article_id]
-        if linked := acronyms.linked_words(self.question, text):
+        if linked := self.initials.linked_words(text):
             own |= word_keys(linked)
         present = [k for k in self.asked if covered(k, story)]
         return sum(covered(k, own) for k in present) / len(present) if present else 0.0
