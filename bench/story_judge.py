@@ -70,8 +70,7 @@ def main() -> None:
                 verdict = judge.judge(asked, passages)
                 seconds = time.perf_counter() - started
                 sentences = answerer.extractive.answer(asked, passages, story_cleared=True)
-                said = news_qa._normalise(" ".join(sentences))
-                gold = any(news_qa._normalise(g.text) in said for g in item.answers)
+                gold = news_qa.holds_gold(item, " ".join(sentences))
                 odds = -math.inf if verdict.log_odds is None else verdict.log_odds
                 judged.append(
                     Judged(item.split, item.answerable, odds, seconds, bool(sentences), gold)

@@ -140,8 +140,7 @@ def ask_all(answerer: Answerer, questions: list[NewsQuestion], top_k: int = 5) -
 
 def outcome(item: NewsQuestion, answer: CitedAnswer) -> Outcome:
     """How one answer fares on its question."""
-    said = _normalise(answer.answer)
-    contains = not answer.abstained and any(_normalise(gold.text) in said for gold in item.answers)
+    contains = not answer.abstained and holds_gold(item, answer.answer)
     cited = any(c.article_id == item.article_id for c in answer.citations)
     return Outcome(item, answer.abstained, answer.answer, contains, cited)
 
@@ -156,6 +155,12 @@ def score(outcomes: list[Outcome]) -> Scores:
         declined=sum(o.abstained for o in unanswerable),
         contains_gold=sum(o.contains_gold for o in answerable),
     )
+
+
+def holds_gold(item: NewsQuestion, text: str) -> bool:
+    """Whether the text holds one of the question's gold spans (case and punctuation aside)."""
+    said = _normalise(text)
+    return any(_normalise(gold.text) in said for gold in item.answers)
 
 
 def _normalise(text: str) -> str:

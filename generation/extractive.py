@@ -31,7 +31,12 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
 from newsdesk.generation import acronyms, answer_slots, paraphrases
-from newsdesk.generation.facts import SPEECH_VERBS, fold_aliases, is_common_word, lemma
+from newsdesk.generation.facts import (
+    SPEECH_VERB_PATTERN,
+    fold_aliases,
+    is_common_word,
+    lemma,
+)
 from newsdesk.index.text import sentence_spans
 from newsdesk.retrieval.dates import MONTHS
 
@@ -435,7 +440,7 @@ _KIND_WORDS = {
     "proportion", "fraction",
 }  # fmt: skip
 _SPEECH = re.compile(
-    r"[\"“”‘’]|\b(?:" + "|".join(sorted(SPEECH_VERBS, key=len, reverse=True)) + r")\b",
+    rf"[\"“”‘’]|\b(?:{SPEECH_VERB_PATTERN})\b",
     re.IGNORECASE,
 )
 
