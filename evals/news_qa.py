@@ -11,9 +11,10 @@ before session 11's, `holdout7` ones before session 12's, `holdout8` ones before
 13's, `holdout9` ones at the start of session 13 (run once later in it), `holdout10` ones
 in session 13 for session 14 (run once at its start), `holdout11` ones in session 14 (run
 once in session 14), `holdout12` ones in session 14 for session 15 (run once in session 14),
-`holdout13` ones in session 14 for session 15 (run once in session 15) and `holdout14` ones
-in session 15 for session 16 (not yet run), all thirteen on articles of another suite
-(`suite_articles`, ingested beside the samples); holdouts are only ever reported."""
+`holdout13` ones in session 14 for session 15 (run once in session 15), `holdout14` ones in
+session 15 for session 16 (run once in session 16) and `holdout15` ones in session 16 for
+session 17 (not yet run), all fourteen on articles of another suite (`suite_articles`,
+ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ Split = Literal[
     "holdout12",
     "holdout13",
     "holdout14",
+    "holdout15",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"
