@@ -28,7 +28,7 @@ from bm25s.stopwords import STOPWORDS_EN
 from newsdesk.generation.facts import SPEECH_VERBS, is_common_word, lemma
 from newsdesk.retrieval.dates import MONTHS
 
-Shape = Literal["age", "duration", "distance", "share", "weight", "count"]
+Shape = Literal["age", "duration", "distance", "share", "weight", "result", "count"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.,%-]*[A-Za-z0-9%]|[A-Za-z0-9]|[^\sA-Za-z0-9]")
 _NUMBER_WORDS = (
@@ -67,6 +67,11 @@ DATE_NUMBERS = re.compile(
     re.IGNORECASE,
 )
 _FUSED = re.compile(rf"\b(\d[\d,.]*|{_NUMBER_WORDS})-([A-Za-z]{{3,}})\b", re.IGNORECASE)
+# A match's result: two scores joined by a dash ("2-1", "3–3", "two-nil"); years are longer.
+_RESULT = re.compile(
+    rf"\b(?:\d{{1,3}}|nil|{_NUMBER_WORDS})\s*[-–]\s*(?:\d{{1,3}}|nil|{_NUMBER_WORDS})\b",
+    re.IGNORECASE,
+)
 _SHARE = re.compile(
     r"\b\d[\d,.]*\s*(?:%|per ?cent|percent)|\b(?:half|third|thirds|quarter|quarters|fifth|"
     r"majority|minority)\b",
@@ -92,6 +97,16 @@ _POSSESSIVE = {"her", "his", "their", "its", "my", "our", "your"}
 HOW_MUCH_OF = r"\bhow much of (?:the|its|their|his|her|our|this|that)\b"
 # "How much" that is not money ("how much weight") falls back to any number.
 _SHAPES: tuple[tuple[re.Pattern[str], Shape], ...] = (
+    # "By what score did United win?", "What was the final score?": a match's result ("2-1",
+    # "6-3 6-1"), not any number. Not "what score did he card" (a round of golf) nor
+    # "Gloucestershire's score at the close" (an innings).
+    (
+        re.compile(
+            r"\bby what (?:score|scoreline)\b"
+            r"|\bwhat (?:was|is|were) the (?:final |half-time |full-time )?score(?:line)?\b"
+        ),
+        "result",
+    ),
     (re.compile(r"\bhow old\b|\bwhat age\b|\bat what age\b"), "age"),
     (re.compile(r"\bhow long\b|\bfor how long\b"), "duration"),
     (re.compile(r"\bhow (?:far|tall|high|deep|wide)\b"), "distance"),
@@ -145,6 +160,8 @@ def has_shape(
         return any(_age_is_theirs(sentence, m, theirs, names) for m in _AGE.finditer(sentence))
     if shape == "duration":
         return any(_is_duration(sentence, m, q) for m in _DURATION.finditer(sentence))
+    if shape == "result":
+        return any(m.group(0) not in q for m in _RESULT.finditer(sentence))
     if shape in ("distance", "share", "weight"):
         pattern = {"distance": _DISTANCE, "share": _SHARE, "weight": _WEIGHT}[shape]
         return any(m.group(0).lower() not in q for m in pattern.finditer(sentence))

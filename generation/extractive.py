@@ -30,7 +30,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from newsdesk.domain import Passage
 from newsdesk.embedding import Embedder
-from newsdesk.generation import acronyms, answer_slots, paraphrases
+from newsdesk.generation import acronyms, answer_slots, paraphrases, surnames
 from newsdesk.generation.facts import (
     SPEECH_VERB_PATTERN,
     fold_aliases,
@@ -154,6 +154,8 @@ def question_kind(question: str) -> QuestionKind:
     q = question.lower().strip()
     if re.search(answer_slots.HOW_MUCH_OF, q):
         return "number"  # a portion of the money, not a sum (answer_slots: "share")
+    if answer_slots.number_shape(q) == "result":
+        return "number"  # "what was the final score?" asks for one: "2-1"
     if re.search(r"\bhow much\b", q) and _MONEY_WORDS & set(_WORD.findall(q)):
         return "money"
     if (
@@ -331,7 +333,13 @@ class Reading:
         self.event_verbs = (verbs | events) - described_verbs(question)
         # A measured answer ("how long was he lost at sea?" — "hadn't been heard from in 66
         # days") is bound by its shape and the question's names; its verb may be reworded.
-        measured = answer_slots.number_shape(question) in ("age", "duration", "distance", "share")
+        measured = answer_slots.number_shape(question) in (
+            "age",
+            "duration",
+            "distance",
+            "share",
+            "result",
+        )
         self.required = question_required(question)
         self.soft = reworded_verbs(question)
         self.checked = (
@@ -342,7 +350,15 @@ class Reading:
         self.stories = _story_keys(passages)
         self.titles = {p.article_id: word_keys(p.title) for p in passages}
         self.headlines = _headline_keys(passages)
-        self.named = {a: _tokens(text) for a, text in _story_texts(passages).items()}
+        texts = _story_texts(passages)
+        self.named = {a: _tokens(text) for a, text in texts.items()}
+        # "Alex Salmond" of a story that says "Mr Salmond": the given name is the story's
+        # though it never writes it, and said wherever the story is (as its title's words).
+        for article_id, text in texts.items():
+            given = surnames.dropped_given_names(question, text)
+            self.named[article_id] |= given
+            self.stories[article_id] |= word_keys(" ".join(given))
+            self.titles[article_id] |= word_keys(" ".join(given))
         self.slot = _Slot(
             question,
             self.kind,
@@ -494,6 +510,8 @@ def _kind_words(question: str) -> set[str]:
         kind_words = kind_words | {"share"}  # "what share of ...": the shape, not the topic
     if shape == "weight":
         kind_words = kind_words | {"heavy", "weigh", "weighs", "weighed", "weight"}
+    if shape == "result":  # "the final score": the result's form, the story need not say it
+        kind_words = kind_words | {"score", "scoreline", "final"}
     if answer_slots.asks_cause(question):
         kind_words = kind_words | answer_slots.CAUSE_WORDS
     return kind_words
@@ -823,7 +841,9 @@ def unmentioned(question: str, passages: list[Passage]) -> list[str]:
     stories = _story_keys(passages)
     best: list[str] | None = None
     for article_id, keys in stories.items():
-        names = sorted(specifics - _tokens(texts[article_id]))
+        given = surnames.dropped_given_names(question, texts[article_id])
+        keys = keys | word_keys(" ".join(given))
+        names = sorted(specifics - _tokens(texts[article_id]) - given)
         gaps = story_gaps(set(asked), required, keys)
         words = [w for k, w in asked.items() if k in gaps and w not in names]
         missing = names + words if names or gaps else []

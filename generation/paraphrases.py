@@ -52,6 +52,9 @@ SAME_THING: tuple[tuple[str, ...], ...] = (
     ("leader", "lead", "leads", "led"),
     ("chairman", "chair", "chairs", "chaired", "chairwoman", "chairperson"),
     ("editor", "edit", "edits", "edited"),
+    # Speaking, however the story words it: "who spoke about the protest?" / "Bentham said".
+    ("say", "said", "says", "speak", "speaks", "spoke", "spoken", "comment", "comments",
+     "commented", "tell", "tells", "told", "remark", "remarked"),
 )  # fmt: skip
 
 # Phrases that name one of the words above, rewritten to it before words are compared.

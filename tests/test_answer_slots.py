@@ -9,8 +9,11 @@ from collections.abc import Callable
 import pytest
 
 from newsdesk.container import Newsdesk
+from newsdesk.embedding import Embedder
 from newsdesk.generation import answer_slots
-from newsdesk.generation.extractive import question_keys, word_keys
+from newsdesk.generation.extractive import ExtractiveAnswerer, question_keys, word_keys
+
+from .support.passages import passage
 
 
 def _asked(question: str) -> Callable[[str], bool]:
@@ -25,6 +28,28 @@ def test_the_shape_of_an_asked_number() -> None:
     assert answer_slots.number_shape("What proportion of voters turned out?") == "share"
     assert answer_slots.number_shape("How many ferries were cancelled?") == "count"
     assert answer_slots.number_shape("How much did the bridge cost?") is None
+
+
+def test_a_match_result_is_two_scores_not_any_number(embedder: Embedder) -> None:
+    question = "By what score did Manchester United beat Aston Villa at Old Trafford?"
+    assert answer_slots.number_shape(question.lower()) == "result"
+    assert answer_slots.number_shape("what score did mcilroy card in dubai?") is None
+    asked = _asked(question)
+    won = "United beat Villa 3-1 at Old Trafford to make it five wins in a row."
+    assert answer_slots.has_shape(won, "result", question, asked, None)
+    rivals = "We face two or three big rivals like Chelsea, City and Arsenal, Mata said."
+    assert not answer_slots.has_shape(rivals, "result", question, asked, None)
+    assert not answer_slots.has_shape(
+        "He was manager from 2007-2014.", "result", question, asked, None
+    )
+    story = passage(
+        f"Juan Mata spoke after the game at Old Trafford. {rivals} {won}",
+        article_id="a",
+        title="Mata: every game is a final",
+        similarity=0.6,
+    )
+    answer = ExtractiveAnswerer(embedder).answer(question, [story])
+    assert answer and all("3-1" in s for s in answer)
 
 
 def test_an_age_belongs_to_the_one_asked_about() -> None:

@@ -213,3 +213,10 @@ def test_the_name_of_a_person_is_asked_like_who_the_person_is(embedder: Embedder
         title="Holiday too hot",
     )
     assert answerer.answer(question, [named])
+
+
+def test_speaking_is_one_event_however_it_is_worded() -> None:
+    assert _story_has("spoke", "Roy Bentham of Spirit of Shankly said: 'We want reductions.'")
+    assert _story_has("commented", "Dr Carol Routledge told the BBC the test was promising.")
+    # Other verbs of what is said are not mere speaking: a denial is its own event.
+    assert not _story_has("denied", "The club said ticket prices would not rise.")
