@@ -1,15 +1,15 @@
 """Answering what the story answers, declining what it does not: the news QA set
 (evals/suites/news-qa-samples.json) asked against the sample articles.
 
-    python bench/news_abstention.py [--split tune|test|holdout|…|holdout15[,…]|spent|all]
+    python bench/news_abstention.py [--split tune|test|holdout|…|holdout16[,…]|spent|all]
         [--backend extractive|local] [--answerability rules|learned|hybrid] [-v]
 
-All sample articles and the set's articles from another suite (holdout2's to holdout15's) are
+All sample articles and the set's articles from another suite (holdout2's to holdout16's) are
 ingested; each question is asked of the whole collection (top_k=5), as a user would. Reports,
 per split, the share of answerable questions answered (and whose answer contains a gold span)
-and the share of unanswerable ones declined. `-v` lists the misses, except holdout15's: it is
+and the share of unanswerable ones declined. `-v` lists the misses, except holdout16's: it is
 held out, reported as totals only (`--list-held-out` once it has been run for the last time;
-holdout4 to holdout14 are spent, their misses are listed). `--split` takes one split, several
+holdout4 to holdout15 are spent, their misses are listed). `--split` takes one split, several
 joined by commas (with a pooled row), `spent` (every split but the held-out one, the default)
 or `all` (the held-out one too: that is its run)."""
 
@@ -86,7 +86,7 @@ def main() -> None:
                 print(f"\n[{o.question.split}] {what} {o.question.question}\n   → {o.answer}")
 
 
-HELD_OUT = "holdout15"  # written blind, not yet run: only `all` or its name asks it
+HELD_OUT = "holdout16"  # written blind, not yet run: only `all` or its name asks it
 
 
 def _splits(value: str) -> list[str]:

@@ -12,8 +12,9 @@ before session 11's, `holdout7` ones before session 12's, `holdout8` ones before
 in session 13 for session 14 (run once at its start), `holdout11` ones in session 14 (run
 once in session 14), `holdout12` ones in session 14 for session 15 (run once in session 14),
 `holdout13` ones in session 14 for session 15 (run once in session 15), `holdout14` ones in
-session 15 for session 16 (run once in session 16) and `holdout15` ones in session 16 for
-session 17 (not yet run), all fourteen on articles of another suite (`suite_articles`,
+session 15 for session 16 (run once in session 16), `holdout15` ones in session 16 for
+session 17 (run once per decision in session 16) and `holdout16` ones in session 17 for
+session 18 (not yet run), all fifteen on articles of another suite (`suite_articles`,
 ingested beside the samples); holdouts are only ever reported."""
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ Split = Literal[
     "holdout13",
     "holdout14",
     "holdout15",
+    "holdout16",
 ]
 SPLITS: tuple[Split, ...] = get_args(Split)
 SUITE = Path(__file__).resolve().parent / "suites" / "news-qa-samples.json"

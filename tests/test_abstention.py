@@ -261,8 +261,8 @@ def test_the_news_qa_set_is_well_formed() -> None:
     # Split by article, so no story is tuned on and tested on.
     tune = {q.article_id for q in suite.questions if q.split == "tune"}
     assert tune.isdisjoint({q.article_id for q in suite.questions if q.split == "test"})
-    # holdout2 to holdout15 are on articles no other split asks about, none of them a sample.
-    assert news_qa.SPLITS[3:] == tuple(f"holdout{n}" for n in range(2, 16))
+    # holdout2 to holdout16 are on articles no other split asks about, none of them a sample.
+    assert news_qa.SPLITS[3:] == tuple(f"holdout{n}" for n in range(2, 17))
     for split in news_qa.SPLITS[3:]:
         held = {q.article_id for q in suite.questions if q.split == split}
         others = {q.article_id for q in suite.questions if q.split != split}
