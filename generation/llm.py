@@ -14,6 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -121,21 +122,21 @@ class MonitoredChatModel:
         self.metrics = LlmMetrics(unavailable=LLMUnavailable)  # read by /metrics
 
     def complete(self, messages: list[dict[str, str]], **options: Any) -> Completion:
-        try:
-            with self.metrics.timed("complete"):
-                completion = self.inner.complete(messages, **options)
-        except LLMUnavailable:
-            raise
-        except LLMError as exc:
-            self.last_error = str(exc)
-            raise
-        self.last_error = None
-        return completion
+        with self._monitored("complete"):
+            return self.inner.complete(messages, **options)
 
     def stream(self, messages: list[dict[str, str]], **options: Any) -> Iterator[str]:
+        with self._monitored("stream"):
+            yield from self.inner.stream(messages, **options)
+
+    @contextmanager
+    def _monitored(self, call: str) -> Iterator[None]:
+        """Times the call and remembers how it ended (both kinds of call alike): its error,
+        or None once it succeeds. A call refused before reaching the LLM (LLMUnavailable)
+        leaves the last outcome as it was; a stream its reader stops leaves it too."""
         try:
-            with self.metrics.timed("stream"):
-                yield from self.inner.stream(messages, **options)
+            with self.metrics.timed(call):
+                yield
         except LLMUnavailable:
             raise
         except LLMError as exc:

@@ -10,11 +10,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from newsdesk.settings import Settings
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 PACKAGED_MODEL_NAMES = {"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"}
 
@@ -155,11 +158,7 @@ class ModelTokenizer:
         self._fast: Any = None
         self._tokenizer: Any = None
         if (path / "tokenizer.json").is_file():
-            from tokenizers import Tokenizer
-
-            self._fast = Tokenizer.from_file(str(path / "tokenizer.json"))
-            self._fast.no_padding()
-            self._fast.no_truncation()
+            self._fast = load_span_tokenizer(path)
         else:
             from transformers import AutoTokenizer
 
@@ -168,10 +167,29 @@ class ModelTokenizer:
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
         if self._fast is None:
             return _token_spans(self._tokenizer, texts)
-        if not texts:
-            return []
-        encodings = self._fast.encode_batch(list(texts), add_special_tokens=False)
-        return [[(int(a), int(b)) for a, b in e.offsets] for e in encodings]
+        return fast_token_spans(self._fast, texts)
+
+
+# OpenVinoEmbedder and ModelTokenizer read spans with these two, so that chunking with a
+# ModelTokenizer splits text where the embedder's own tokens end.
+def load_span_tokenizer(model_path: Path) -> Tokenizer:
+    """The model's fast tokenizer (its tokenizer.json) set to give every token of a text: no
+    padding and no truncation, unlike one that embeds."""
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
+    tokenizer.no_padding()
+    tokenizer.no_truncation()
+    return tokenizer
+
+
+def fast_token_spans(tokenizer: Tokenizer, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """Character span of every token (no special tokens) in each text, by a tokenizer from
+    ``load_span_tokenizer``."""
+    if not texts:
+        return []
+    encodings = tokenizer.encode_batch(list(texts), add_special_tokens=False)
+    return [[(int(a), int(b)) for a, b in e.offsets] for e in encodings]
 
 
 def _token_spans(tokenizer: Any, texts: Sequence[str]) -> list[list[tuple[int, int]]]:

@@ -16,7 +16,12 @@ from typing import Literal
 
 import numpy as np
 
-from newsdesk.embedding import forbid_hub_access, resolve_model_path
+from newsdesk.embedding import (
+    fast_token_spans,
+    forbid_hub_access,
+    load_span_tokenizer,
+    resolve_model_path,
+)
 from newsdesk.openvino_export import MANIFEST, MODEL_XML, cached_export, verify
 
 Precision = Literal["f32", "bf16"]
@@ -61,9 +66,7 @@ class OpenVinoEmbedder:
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(self._max_tokens)
         # token_spans wants every token of the text, unlike embedding, which truncates.
-        self._span_tokenizer = Tokenizer.from_file(str(model_path / "tokenizer.json"))
-        self._span_tokenizer.no_padding()
-        self._span_tokenizer.no_truncation()
+        self._span_tokenizer = load_span_tokenizer(model_path)
 
         manifest = json.loads((folder / MANIFEST).read_text())
         self.probe_cosine = verify(self.embed, manifest, self._model_id)
@@ -102,10 +105,7 @@ class OpenVinoEmbedder:
         return out
 
     def token_spans(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
-        if not texts:
-            return []
-        encodings = self._span_tokenizer.encode_batch(list(texts), add_special_tokens=False)
-        return [[(int(a), int(b)) for a, b in e.offsets] for e in encodings]
+        return fast_token_spans(self._span_tokenizer, texts)
 
 
 def _max_seq_length(model_path: Path) -> int:
