@@ -43,8 +43,9 @@ test: setup lint browser
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-# Style, types (mypy over every package) and the layer contract (import-linter, in
-# pyproject.toml); the generated parts of docs/ are checked by tests/test_docs.py.
+# Style, types (mypy over every package and the test suite, both listed in [tool.mypy]) and
+# the layer contract (import-linter, in pyproject.toml); the generated parts of docs/ are
+# checked by tests/test_docs.py.
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

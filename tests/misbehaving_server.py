@@ -296,6 +296,7 @@ def misbehaving_server(
     )
     thread.start()
     host, port = server.server_address[:2]
+    assert isinstance(host, str), host  # an AF_INET server's address: (host, port)
     try:
         yield f"http://{host}:{port}/v1", server.counter
     finally:

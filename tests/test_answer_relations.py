@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx_sse import EventSource
 
 from newsdesk.container import Newsdesk
 
 from .support.disagreement import MECCA, QUESTION, second_outlet
+from .support.sse import event_source
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -28,7 +28,9 @@ def _assert_both_sides_cited(desk: Newsdesk, answer: dict[str, Any], other: str)
     by_number = {c["number"]: c for c in answer["citations"]}
     assert sorted(by_number) == list(range(1, len(by_number) + 1))
     for citation in answer["citations"]:
-        text = desk.store.get_article(citation["article_id"]).text
+        article = desk.store.get_article(citation["article_id"])
+        assert article is not None, citation["article_id"]
+        text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
     disagreements = _disagreements(answer)
     assert disagreements, answer["relations"]
@@ -57,7 +59,7 @@ def test_an_answer_cites_both_sides_of_a_conflicting_toll(
     assert {r["article_id"] for r in _disagreements(answer)} <= {MECCA, other.id}
 
     with client.stream("POST", "/ask", json={**body, "stream": True}) as response:
-        events = list(EventSource(response).iter_sse())
+        events = list(event_source(response).iter_sse())
     assert events[-1].event == "answer"
     streamed = events[-1].json()
     assert streamed["relations"] == answer["relations"]

@@ -7,10 +7,11 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx_sse import EventSource
 
 from newsdesk.container import Newsdesk
 from newsdesk.generation.extractive import answers_kind, question_kind
+
+from .support.sse import event_source
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -35,6 +36,7 @@ OFF_TOPIC = [
 def _assert_citations_exact(desk: Newsdesk, answer) -> None:
     for citation in answer.citations:
         article = desk.store.get_article(citation.article_id)
+        assert article is not None, citation.article_id
         assert article.text[citation.char_start : citation.char_end] == citation.quote
         assert citation.quote in citation.passage
     used = {n for s in answer.sentences for n in s.citations}
@@ -117,7 +119,7 @@ def test_http_ask_and_stream(client: TestClient, samples) -> None:
 
     with client.stream("POST", "/ask", json={**body, "stream": True}) as response:
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = list(EventSource(response).iter_sse())
+        events = list(event_source(response).iter_sse())
     assert events[-1].event == "answer"
     streamed = events[-1].json()
     assert streamed["answer"] == answer["answer"]

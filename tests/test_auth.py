@@ -74,7 +74,9 @@ def test_openai_client_needs_a_configured_key(locked_url: str) -> None:
     with pytest.raises(openai.AuthenticationError) as caught:
         _chat(locked_url, WRONG).models.list()
     assert caught.value.status_code == 401
-    assert caught.value.body["code"] == "invalid_api_key"
+    body = caught.value.body
+    assert isinstance(body, dict), body
+    assert body["code"] == "invalid_api_key"
     assert caught.value.response.headers["www-authenticate"] == "Bearer"
     with pytest.raises(openai.AuthenticationError):
         _chat(locked_url, WRONG).chat.completions.create(
@@ -85,6 +87,7 @@ def test_openai_client_needs_a_configured_key(locked_url: str) -> None:
     reply = _chat(locked_url, KEYS[0]).chat.completions.create(
         model="newsdesk", messages=[{"role": "user", "content": "Who won the election?"}]
     )
+    assert reply.model_extra is not None
     assert reply.model_extra["newsdesk"]["abstained"] is True
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,16 +16,15 @@ from tests.support.vector_stores import needs_milvus
 pytestmark = pytest.mark.slow  # each command loads the model (twice: ours and the baseline)
 
 
-def _figures(tmp_path: Path, *args: str) -> dict[str, object]:
+def _figures(tmp_path: Path, *args: str) -> dict[str, Any]:
     result = run_newsdesk(tmp_path / "data", "bench", *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-def _check_rates(figures: dict[str, object]) -> None:
+def _check_rates(figures: dict[str, Any]) -> None:
     rate, baseline, ratio = (
-        float(figures[k])  # type: ignore[arg-type]
-        for k in ("chunks_per_s", "baseline_chunks_per_s", "ratio")
+        float(figures[k]) for k in ("chunks_per_s", "baseline_chunks_per_s", "ratio")
     )
     assert rate > 0 and baseline > 0
     assert math.isclose(ratio, rate / baseline, rel_tol=0.02)
@@ -35,15 +35,15 @@ def test_bench_embed_reports_rates_against_the_fp32_baseline(tmp_path: Path) -> 
     assert figures["chunks"] == 12
     _check_rates(figures)
     # The same chunks, so the configured backend's vectors match the baseline's closely.
-    assert float(figures["min_cosine_to_baseline"]) >= 0.99  # type: ignore[arg-type]
-    assert 10 < float(figures["mean_tokens"]) <= 256  # type: ignore[arg-type]
-    assert float(figures["gflop_per_s"]) > 0  # type: ignore[arg-type]
+    assert float(figures["min_cosine_to_baseline"]) >= 0.99
+    assert 10 < float(figures["mean_tokens"]) <= 256
+    assert float(figures["gflop_per_s"]) > 0
 
 
 def test_bench_ingest_stores_at_least_the_chunks_asked_for(tmp_path: Path) -> None:
     figures = _figures(tmp_path, "ingest", "--chunks", "10")
-    assert int(figures["chunks"]) >= 10  # type: ignore[call-overload]
-    assert int(figures["articles"]) >= 1  # type: ignore[call-overload]
+    assert int(figures["chunks"]) >= 10
+    assert int(figures["articles"]) >= 1
     _check_rates(figures)
     # The benchmark ingests into a temporary collection, never the configured one.
     assert not list((tmp_path / "data").glob("newsdesk.sqlite3*"))
@@ -55,14 +55,14 @@ def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
     work = str(tmp_path / "work")
     args = ("search", "--chunks", "300", "--queries", "5", "--work-dir", work)
     exact = _figures(tmp_path, *args, "--index", "exact")
-    assert exact["index"] == "flat" and int(exact["chunks"]) >= 300  # type: ignore[call-overload]
-    assert 0 < float(exact["p50_ms"]) <= float(exact["p95_ms"])  # type: ignore[arg-type]
+    assert exact["index"] == "flat" and int(exact["chunks"]) >= 300
+    assert 0 < float(exact["p50_ms"]) <= float(exact["p95_ms"])
     # Exact search against exact search: the same top 10 (up to ties of equal scores).
-    assert float(exact["recall_at_10"]) >= 0.95  # type: ignore[arg-type]
+    assert float(exact["recall_at_10"]) >= 0.95
     # 384 float32 per chunk, plus its id.
-    assert 384 * 4 <= float(exact["bytes_per_chunk"]) <= 384 * 4 + 64  # type: ignore[arg-type]
+    assert 384 * 4 <= float(exact["bytes_per_chunk"]) <= 384 * 4 + 64
     assert exact["built_this_run"] is True and exact["startup_index_status"] == "loaded"
-    assert float(exact["startup_seconds"]) > 0  # type: ignore[arg-type]
+    assert float(exact["startup_seconds"]) > 0
     assert "bench-sentence-mean" in str(exact["vectors_source"])
     stages = exact["stages"]
     assert isinstance(stages, dict) and set(stages) == {"query_embedding", "dense", "lexical"}
@@ -78,8 +78,8 @@ def test_bench_search_reports_latency_recall_and_memory_and_reuses_its_cache(
     # Deleted again without rebuilding the HNSW index, and never found again.
     assert write["vector_rebuilds"] == 0 and write["deleted_chunks_found_again"] is False
     assert write["collection_unchanged"] is True
-    assert 0 <= float(hnsw["recall_at_10"]) <= 1  # type: ignore[arg-type]
-    assert float(hnsw["bytes_per_chunk"]) > float(exact["bytes_per_chunk"])  # type: ignore[arg-type]
+    assert 0 <= float(hnsw["recall_at_10"]) <= 1
+    assert float(hnsw["bytes_per_chunk"]) > float(exact["bytes_per_chunk"])
     # The collection was built once; a second run of a kind loads its saved index.
     again = _figures(tmp_path, *args, "--index", "hnsw", "--no-startup")
     assert again["built_this_run"] is False
@@ -97,9 +97,9 @@ def test_bench_search_on_milvus_lite_reports_the_same_figures(tmp_path: Path) ->
     args = ("search", "--chunks", "300", "--queries", "5", "--work-dir", work)
     milvus = _figures(tmp_path, *args, "--index", "exact", "--vector-store", "milvus")
     assert milvus["vector_store"] == "milvus" and milvus["index"] == "milvus-flat"
-    assert int(milvus["chunks"]) >= 300  # type: ignore[call-overload]
-    assert float(milvus["recall_at_10"]) >= 0.95  # type: ignore[arg-type]
-    assert float(milvus["bytes_per_chunk"]) > 384 * 4  # type: ignore[arg-type]
+    assert int(milvus["chunks"]) >= 300
+    assert float(milvus["recall_at_10"]) >= 0.95
+    assert float(milvus["bytes_per_chunk"]) > 384 * 4
     assert milvus["built_this_run"] is True and milvus["startup_index_status"] == "loaded"
     again = _figures(
         tmp_path, *args, "--index", "exact", "--vector-store", "milvus", "--no-startup"

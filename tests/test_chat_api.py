@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 from httpx_sse import connect_sse
+from openai.types.chat import ChatCompletionMessageParam
 
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
@@ -48,7 +49,9 @@ def _newsdesk(obj: Any) -> dict[str, Any]:
 def _assert_quotes_exact(desk: Newsdesk, answer: dict[str, Any]) -> None:
     assert answer["citations"]
     for citation in answer["citations"]:
-        text = desk.store.get_article(citation["article_id"]).text
+        article = desk.store.get_article(citation["article_id"])
+        assert article is not None, citation["article_id"]
+        text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
 
 
@@ -59,7 +62,9 @@ def test_models_lists_newsdesk(client: openai.OpenAI) -> None:
     assert client.models.retrieve("newsdesk").id == "newsdesk"
     with pytest.raises(openai.NotFoundError) as caught:
         client.models.retrieve("gpt-4o")
-    assert caught.value.body["code"] == "model_not_found"
+    body = caught.value.body
+    assert isinstance(body, dict), body
+    assert body["code"] == "model_not_found"
 
 
 def test_answer_carries_markers_sources_and_the_newsdesk_field(
@@ -85,6 +90,7 @@ def test_answer_carries_markers_sources_and_the_newsdesk_field(
     _assert_quotes_exact(sample_desk, answer)
 
     content = choice.message.content
+    assert content is not None
     assert content.startswith(answer["answer"] + "\n\nSources:\n[1] ")
     assert "[1]" in answer["answer"] and "107" in answer["answer"]
     first = answer["citations"][0]
@@ -93,13 +99,16 @@ def test_answer_carries_markers_sources_and_the_newsdesk_field(
     assert first["quote"][:40] in source_line
 
     usage = response.usage
+    assert usage is not None
     assert usage.prompt_tokens >= len(CRANE.split())
     assert usage.completion_tokens >= len(content.split())
     assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
 
 
 def test_stream_reassembles_the_same_reply(client: openai.OpenAI) -> None:
-    messages = [{"role": "user", "content": [{"type": "text", "text": CRANE}]}]
+    messages: list[ChatCompletionMessageParam] = [
+        {"role": "user", "content": [{"type": "text", "text": CRANE}]}
+    ]
     plain = client.chat.completions.create(model="newsdesk", messages=messages)
     chunks = list(
         client.chat.completions.create(
@@ -115,14 +124,16 @@ def test_stream_reassembles_the_same_reply(client: openai.OpenAI) -> None:
     assert first.choices[0].delta.role == "assistant"
     deltas = [c.choices[0].delta.content for c in middle]
     assert len(deltas) >= 2 and all(deltas)  # answer sentence(s), then the sources list
-    assert deltas[-1].startswith("\n\nSources:\n[1] ")
-    assert "".join(deltas) == plain.choices[0].message.content
+    texts = [d for d in deltas if d]  # all of them (just checked), typed as text
+    assert texts[-1].startswith("\n\nSources:\n[1] ")
+    assert "".join(texts) == plain.choices[0].message.content
     assert final.choices[0].finish_reason == "stop"
     assert final.choices[0].delta.content is None and final.choices[0].delta.role is None
     answer = _newsdesk(final)
     assert answer["answer"] == _newsdesk(plain)["answer"]
     assert answer["citations"][0]["article_id"] == CRANE_ID
-    assert usage.choices == [] and usage.usage.total_tokens > 0
+    assert usage.choices == [] and usage.usage is not None and usage.usage.total_tokens > 0
+    assert plain.usage is not None
     assert usage.usage.completion_tokens == plain.usage.completion_tokens
 
 
@@ -145,7 +156,7 @@ def test_stream_ends_with_done_on_the_wire(sample_url: str) -> None:
 def test_follow_up_is_rewritten_and_answered_from_the_right_article(
     client: openai.OpenAI, sample_desk: Newsdesk
 ) -> None:
-    messages: list[dict[str, Any]] = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": "How did Stoltenberg describe Zelenskyy?"}
     ]
     first = client.chat.completions.create(model="newsdesk", messages=messages)
@@ -166,7 +177,7 @@ def test_follow_up_is_rewritten_and_answered_from_the_right_article(
 
 
 def test_elliptical_follow_up_carries_the_earlier_topic(client: openai.OpenAI) -> None:
-    messages = [
+    messages: list[ChatCompletionMessageParam] = [
         {"role": "user", "content": CRANE},
         {"role": "assistant", "content": "At least 107 people were killed [1]."},
         {"role": "user", "content": "How many were injured?"},
@@ -200,8 +211,10 @@ def test_bad_requests_are_openai_errors(
     client: openai.OpenAI, messages: list[dict[str, Any]], extra: dict[str, Any], param: str
 ) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
-        client.chat.completions.create(model="newsdesk", messages=messages, **extra)
+        # Deliberately malformed messages (and extra values), which the service must refuse.
+        client.chat.completions.create(model="newsdesk", messages=messages, **extra)  # type: ignore[arg-type]
     error = caught.value.body
+    assert isinstance(error, dict), error
     assert caught.value.status_code == 400
     assert error["type"] == "invalid_request_error" and error["message"]
     assert error["param"] == param
@@ -299,9 +312,13 @@ def test_llm_answers_stream_sentence_by_sentence(
     deltas = [c.choices[0].delta.content for c in chunks[1:-1]]
     if abstains:
         assert deltas[-1] == f"\n\nCorrection — the checked answer is: {answer['answer']}"
-        assert re.search(r"\[\d+\]", deltas[0])  # sent before the check abstained
+        # sent before the check abstained
+        assert deltas[0] is not None and re.search(r"\[\d+\]", deltas[0])
     else:
-        sentences, sources = deltas[:-1], deltas[-1]
+        sentences = [s for s in deltas[:-1] if s is not None]
+        assert sentences == deltas[:-1]  # every sentence's delta carries text
+        sources = deltas[-1]
+        assert sources is not None
         assert len(sentences) == 3 and all(re.search(r"\[\d+\]", s) for s in sentences)
         assert "".join(sentences) == answer["answer"]
         assert sources.startswith("\n\nSources:\n[1] At least 107 killed")

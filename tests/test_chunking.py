@@ -36,7 +36,7 @@ def test_chunks_are_exact_slices_within_budget(embedder: Embedder, raw: str, bud
     # Chunks advance through the article and, together, leave no text out.
     starts = [c.char_start for c in chunks]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
-    covered = set()
+    covered: set[int] = set()
     for chunk in chunks:
         covered.update(range(chunk.char_start, chunk.char_end))
     assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())

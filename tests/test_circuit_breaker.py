@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx_sse import EventSource
 
 from newsdesk.api.app import create_app
 from newsdesk.container import Newsdesk
@@ -19,9 +19,10 @@ from newsdesk.generation.circuit import CircuitBreaker
 from newsdesk.generation.llm import LLMError, LLMUnavailable
 from newsdesk.settings import Settings
 
-from .misbehaving_server import Behaviour, misbehaving_server, provider_settings
+from .misbehaving_server import Behaviour, RequestCounter, misbehaving_server, provider_settings
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
+from .support.sse import event_source
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 # Long enough never to run out during a test: the tests that need it to run out set a short one.
@@ -30,10 +31,10 @@ NEVER_S = PATIENCE_S * 10
 
 @contextmanager
 def _provider_client(
-    tmp_path, embedder: Embedder, behaviour: Behaviour, **options: object
-) -> Iterator[tuple[TestClient, Newsdesk, object]]:
+    tmp_path, embedder: Embedder, behaviour: Behaviour, **options: Any
+) -> Iterator[tuple[TestClient, Newsdesk, RequestCounter]]:
     server_options = {k: options.pop(k) for k in ("fail_times",) if k in options}
-    with misbehaving_server(behaviour, **server_options) as (base_url, counter):  # type: ignore[arg-type]
+    with misbehaving_server(behaviour, **server_options) as (base_url, counter):
         settings = provider_settings(tmp_path / "data", base_url, **options)
         with Newsdesk.open(settings, embedder=embedder) as desk:
             desk.ingestor.ingest(load_samples()[4:5])  # the crane article
@@ -65,7 +66,7 @@ def test_an_open_circuit_keeps_answers_from_reaching_a_failing_provider(tmp_path
     ) as (client, _, counter):
         answers = [_ask(client) for _ in range(4)]
         with client.stream("POST", "/ask", json={"question": CRANE, "stream": True}) as response:
-            streamed = list(EventSource(response).iter_sse())[-1].json()
+            streamed = list(event_source(response).iter_sse())[-1].json()
         health = client.get("/health").json()
         ready = client.get("/ready")
         assert counter.value == 2  # two failures opened it; nothing reached the server after
@@ -93,7 +94,7 @@ def test_a_failing_stream_counts_like_a_failing_call(tmp_path, embedder) -> None
             with client.stream(
                 "POST", "/ask", json={"question": CRANE, "stream": True}
             ) as response:
-                final = list(EventSource(response).iter_sse())[-1].json()
+                final = list(event_source(response).iter_sse())[-1].json()
             assert final["degraded"]
         assert counter.value == 1
         assert client.get("/health").json()["llm"].startswith("open circuit: ")

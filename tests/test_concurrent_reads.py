@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -89,7 +90,7 @@ def test_reads_and_writes_complete_while_bm25_rebuilds(loaded_desk: Newsdesk) ->
         title="Ferry to Quorvale resumes",
         text="The ferry to the island of Quorvale resumed service on Monday after repairs.",
     )
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}  # what the reader found, by search
 
     def reader() -> None:
         desk.ingestor.ingest([new])
@@ -110,8 +111,8 @@ def test_reads_and_writes_complete_while_bm25_rebuilds(loaded_desk: Newsdesk) ->
         assert not thread.is_alive(), "a read or write waited for the BM25 rebuild"
         assert seen["rebuilding"] is True
         assert seen["lexical"] == ["quorvale-ferry"]
-        assert seen["hybrid"][0] == "quorvale-ferry"  # type: ignore[index]
-        assert doomed not in seen["crane"]  # type: ignore[operator]
+        assert seen["hybrid"][0] == "quorvale-ferry"
+        assert doomed not in seen["crane"]
         assert seen["old"]  # the older base still answers
     finally:
         GatedBm25.release.set()

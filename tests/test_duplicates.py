@@ -5,6 +5,7 @@ API shows the group, search collapses copies, and bad input stays linear."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.index.duplicates import Fingerprinter
-from newsdesk.settings import Settings
+from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores import groups as groups_module
 from newsdesk.stores.groups import GroupRules
 from newsdesk.stores.migrations import _set_schema_version, migrate
@@ -70,7 +71,9 @@ def test_the_original_is_the_earliest_full_copy(labelled_desk: Newsdesk) -> None
         members = [a for a, s in LABELLED if s == story]
         if len(members) == 1:
             continue
-        group = labelled_desk.store.get_article(members[0].id).group  # type: ignore[union-attr]
+        article = labelled_desk.store.get_article(members[0].id)
+        assert article is not None, members[0].id
+        group = article.group
         assert group is not None
         # Every story's sample article is its first full copy: the excerpt published two
         # hours earlier (Pacific Brief) and the undated copy (EuroDesk) are not originals.
@@ -118,7 +121,9 @@ def test_search_collapses_copies_of_one_story(labelled_desk: Newsdesk) -> None:
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "lexical", "dense"])
-def test_collapsed_copies_leave_no_hole_in_the_top_k(labelled_desk: Newsdesk, mode: str) -> None:
+def test_collapsed_copies_leave_no_hole_in_the_top_k(
+    labelled_desk: Newsdesk, mode: RetrievalMode
+) -> None:
     """Candidate lists barely longer than top_k fill up with copies of one story; collapsing
     them must not return fewer than top_k passages while the collection holds more."""
     narrow = labelled_desk.settings.model_copy(update={"candidate_multiplier": 1})
@@ -126,7 +131,7 @@ def test_collapsed_copies_leave_no_hole_in_the_top_k(labelled_desk: Newsdesk, mo
         labelled_desk.store, labelled_desk.indexes, labelled_desk.embedder, narrow
     )
     query = "crane fell on the Grand Mosque in Mecca killing pilgrims"
-    found = searcher.search(query, top_k=6, mode=mode)  # type: ignore[arg-type]
+    found = searcher.search(query, top_k=6, mode=mode)
     assert len(found) == 6
     groups = [p.group_id for p in found]
     articles_per_group: dict[int | None, set[str]] = {}
@@ -215,7 +220,8 @@ def test_the_original_follows_a_changed_date(store: ArticleStore) -> None:
     fingerprinter = Fingerprinter(0.4)
     crane = next(a for a in load_samples() if a.id == CRANE)
     _write(store, fingerprinter, crane)
-    earlier = crane.published_at.replace(year=2014)  # type: ignore[union-attr]
+    assert crane.published_at is not None
+    earlier = crane.published_at.replace(year=2014)
     _write(store, fingerprinter, crane.model_copy(update={"id": "wire"}))
     assert _group(store, CRANE)[1] == CRANE  # same date: the first ingested
     wire = crane.model_copy(update={"id": "wire", "source": None, "published_at": earlier})
@@ -243,6 +249,7 @@ def test_grouping_at_start_reads_each_article_once(
     labelled_desk.store.set_state("duplicate_parameters", "an older method")
     statements: list[str] = []
     db = labelled_desk.store._connection()
+    assert isinstance(db, sqlite3.Connection)
     db.set_trace_callback(statements.append)
     try:
         grouped = labelled_desk.ingestor.reconcile_duplicates(batch_size=2)
@@ -271,6 +278,7 @@ def test_many_copies_of_one_text_cost_linear_time(store: ArticleStore, store_kin
         return 0  # go on
 
     db = store._connection()
+    assert isinstance(db, sqlite3.Connection)
     db.set_progress_handler(count, 1000)
     work = []
     try:
@@ -380,6 +388,7 @@ def test_search_reads_chunk_origins_from_covering_indexes(
     asked = [*expected, 10**9]  # and an id that does not exist
     assert store.chunk_groups(asked) == expected
     if store_kind == "sqlite":
+        assert isinstance(db, sqlite3.Connection)
         ran: list[str] = []
         db.set_trace_callback(ran.append)
         store.chunk_groups(asked)

@@ -138,7 +138,7 @@ def test_import_cnndm() -> None:
     assert suite.summaries[0].id == "story-1"
     assert len(suite.summaries[1].id) == 40  # no id: the SHA-1 of the article text
     first = suite.summaries[0]
-    assert first.reference.startswith("Council approves")
+    assert first.reference is not None and first.reference.startswith("Council approves")
     assert [m.human_factuality for m in first.model_summaries] == [1.0, 0.0, None]
     assert len(import_cnndm(DATA / "cnndm.jsonl", limit=1).summaries) == 1
 

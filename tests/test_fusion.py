@@ -16,7 +16,7 @@ from newsdesk.retrieval.fusion import (
     specific_share,
 )
 from newsdesk.retrieval.search import Searcher
-from newsdesk.settings import Settings
+from newsdesk.settings import RetrievalMode, Settings
 
 # --- the fusion functions ------------------------------------------------------------------
 
@@ -93,8 +93,8 @@ QUERIES = [
 def test_share_one_is_the_dense_ranking_and_zero_the_bm25_one(
     loaded_desk: Newsdesk, query: str
 ) -> None:
-    def ids(searcher: Searcher, mode: str) -> list[int]:
-        return [p.chunk_id for p in searcher.search(query, top_k=5, mode=mode)]  # type: ignore[arg-type]
+    def ids(searcher: Searcher, mode: RetrievalMode) -> list[int]:
+        return [p.chunk_id for p in searcher.search(query, top_k=5, mode=mode)]
 
     # The fused order itself: reranking (tests/test_rerank.py) would reorder its head.
     all_dense = _searcher(

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
+from httpx2 import Response  # what TestClient returns (an httpx2 client)
 
 from newsdesk.container import Newsdesk
 

@@ -12,7 +12,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
 from newsdesk.errors import InvalidInput, NotFound
-from newsdesk.settings import Settings
+from newsdesk.settings import RetrievalMode, Settings
 from tests.support.postgres import store_database
 from tests.support.vector_stores import VECTOR_STORES, store_settings
 
@@ -49,7 +49,7 @@ def settings(
 
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_the_right_article_comes_first(loaded_desk: Newsdesk, mode: str) -> None:
+def test_the_right_article_comes_first(loaded_desk: Newsdesk, mode: RetrievalMode) -> None:
     for question, article_id in QUESTIONS:
         results = loaded_desk.searcher.search(question, top_k=5, mode=mode)
         assert results, question
@@ -64,6 +64,7 @@ def test_results_carry_exact_offsets_and_scores(loaded_desk: Newsdesk) -> None:
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     for passage in results:
         article = loaded_desk.store.get_article(passage.article_id)
+        assert article is not None, passage.article_id
         assert article.text[passage.char_start : passage.char_end] == passage.text
     best = results[0]
     assert "tough negotiator" in best.text
@@ -90,7 +91,9 @@ def test_filters_restrict_every_retriever(loaded_desk: Newsdesk) -> None:
         top_k=20,
         filters=SearchFilters(published_after="2015-01-01", published_before="2016-12-31"),
     )
-    assert dated and all(r.published_at.year in (2015, 2016) for r in dated)
+    assert dated and all(
+        r.published_at is not None and r.published_at.year in (2015, 2016) for r in dated
+    )
     nothing = loaded_desk.searcher.search("crane", filters=SearchFilters(sources=["Nobody"]))
     assert nothing == []
 
@@ -111,13 +114,16 @@ def test_changed_text_replaces_the_old_chunks(
     loaded_desk: Newsdesk, samples: list[ArticleInput]
 ) -> None:
     original = samples[0]
-    old_ids = {c.chunk_id for c in loaded_desk.store.get_article(original.id).chunks}
+    old = loaded_desk.store.get_article(original.id)
+    assert old is not None, original.id
+    old_ids = {c.chunk_id for c in old.chunks}
     changed = original.model_copy(
         update={"text": "Zebras escaped from the city zoo on Tuesday. Keepers caught them by noon."}
     )
     report = loaded_desk.ingestor.ingest([changed])
     assert report.updated == [original.id] and report.chunks == 1
     article = loaded_desk.store.get_article(original.id)
+    assert article is not None, original.id
     assert {c.chunk_id for c in article.chunks}.isdisjoint(old_ids)
     hits = loaded_desk.searcher.search("zebras escaped from the zoo", top_k=3)
     assert hits[0].article_id == original.id
@@ -131,16 +137,21 @@ def test_metadata_only_change_keeps_chunks(
     loaded_desk: Newsdesk, samples: list[ArticleInput]
 ) -> None:
     original = samples[1]
-    before = [c.chunk_id for c in loaded_desk.store.get_article(original.id).chunks]
+    old = loaded_desk.store.get_article(original.id)
+    assert old is not None, original.id
+    before = [c.chunk_id for c in old.chunks]
     report = loaded_desk.ingestor.ingest([original.model_copy(update={"title": "A new title"})])
     assert report.updated == [original.id] and report.chunks == 0
     article = loaded_desk.store.get_article(original.id)
+    assert article is not None, original.id
     assert article.title == "A new title" and [c.chunk_id for c in article.chunks] == before
 
 
 def test_delete_removes_the_article_from_all_three_stores(loaded_desk: Newsdesk) -> None:
     article_id = "wikinews-2015-mecca-crane-collapse"
-    chunk_ids = np.array([c.chunk_id for c in loaded_desk.store.get_article(article_id).chunks])
+    article = loaded_desk.store.get_article(article_id)
+    assert article is not None, article_id
+    chunk_ids = np.array([c.chunk_id for c in article.chunks])
     loaded_desk.ingestor.delete(article_id)
     assert loaded_desk.store.get_article(article_id) is None
     assert loaded_desk.store.passages(chunk_ids.tolist()) == {}
@@ -288,6 +299,7 @@ def test_passages_are_cut_at_character_offsets_whatever_the_script(desk: Newsdes
     text = " ".join(sentences * 12)
     desk.ingestor.ingest([ArticleInput(id="scripts", title="Scripts 🌍", text=text)])
     article = desk.store.get_article("scripts")
+    assert article is not None
     assert len(article.chunks) > 1
     passages = desk.store.passages([c.chunk_id for c in article.chunks])
     for chunk in article.chunks:

@@ -17,7 +17,7 @@ import pytest
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput, SearchFilters
 from newsdesk.embedding import Embedder
-from newsdesk.settings import Settings
+from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores import lexical_postgres, lexical_postgres_search
 from newsdesk.stores.lexical import Bm25Index
 from newsdesk.stores.lexical_postgres_search import PostgresLexicalView
@@ -107,33 +107,33 @@ def test_lexical_search_through_the_searcher_uses_the_engine(desk: Newsdesk) -> 
 
 
 @pytest.mark.parametrize("mode", ["lexical", "hybrid"])
-def test_filters_apply_in_the_engine(desk: Newsdesk, mode: str) -> None:
+def test_filters_apply_in_the_engine(desk: Newsdesk, mode: RetrievalMode) -> None:
     search = desk.searcher.search
     # Words found in many articles; the filter keeps one that does not come first.
     query = "people killed in the storm"
-    unfiltered = [h.article_id for h in search(query, top_k=20, mode=mode)]  # type: ignore[arg-type]
+    unfiltered = [h.article_id for h in search(query, top_k=20, mode=mode)]
     kept = next(a for a in unfiltered if a != unfiltered[0])
     only = SearchFilters(article_ids=[kept])
-    hits = search(query, top_k=5, filters=only, mode=mode)  # type: ignore[arg-type]
+    hits = search(query, top_k=5, filters=only, mode=mode)
     assert hits and {h.article_id for h in hits} == {kept}
-    wikinews = search(query, top_k=10, filters=SearchFilters(sources=["Wikinews"]), mode=mode)  # type: ignore[arg-type]
+    wikinews = search(query, top_k=10, filters=SearchFilters(sources=["Wikinews"]), mode=mode)
     assert wikinews and all(h.source == "Wikinews" for h in wikinews)
     dated = search(
         "people killed",
         top_k=20,
-        mode=mode,  # type: ignore[arg-type]
+        mode=mode,
         filters=SearchFilters(published_after="2015-01-01", published_before="2016-12-31"),
     )
     assert dated and all(h.published_at and h.published_at.year in (2015, 2016) for h in dated)
-    assert search("crane", filters=SearchFilters(sources=["Nobody"]), mode=mode) == []  # type: ignore[arg-type]
+    assert search("crane", filters=SearchFilters(sources=["Nobody"]), mode=mode) == []
     # Filters restrict the chunks scored, not the statistics: the same score as unfiltered.
     engine = desk.indexes.fresh_lexical()
     scores, ids = engine.search(query, 50)
     kept_scores, kept_ids = engine.search(query, 50, filters=only)
     assert len(kept_ids) and np.isin(kept_ids, ids).all()
     by_id = dict(zip(ids.tolist(), scores.tolist(), strict=True))
-    kept = zip(kept_ids.tolist(), kept_scores.tolist(), strict=True)
-    assert all(abs(by_id[i] - s) < 1e-6 for i, s in kept)
+    kept_pairs = zip(kept_ids.tolist(), kept_scores.tolist(), strict=True)
+    assert all(abs(by_id[i] - s) < 1e-6 for i, s in kept_pairs)
     _, allowed_ids = engine.search(query, 50, allowed_ids=kept_ids[:1])
     assert allowed_ids.tolist() == kept_ids[:1].tolist()
 
@@ -148,7 +148,9 @@ def test_a_write_and_a_delete_reach_the_engine_in_their_transaction(
         d.ingestor.ingest([story])
         engine = d.indexes.fresh_lexical()
         _, ids = engine.search("okapi calf", 10)
-        chunk_ids = [c.chunk_id for c in d.store.get_article("okapi").chunks]
+        article = d.store.get_article("okapi")
+        assert article is not None
+        chunk_ids = [c.chunk_id for c in article.chunks]
         assert ids.tolist() == chunk_ids
         d.ingestor.ingest([story.model_copy(update={"text": "A tapir moved to Bristol."})])
         assert len(engine.search("okapi calf", 10)[1]) == 0
@@ -236,7 +238,7 @@ def test_the_engine_without_postgresql_is_refused_at_start(tmp_path: Path) -> No
     with pytest.raises(ValueError, match=r"lexical_store=postgres .* database_url"):
         Settings(data_dir=tmp_path, lexical_store="postgres", _env_file=None)
     with pytest.raises(ValueError, match="lexical_store"):
-        Settings(data_dir=tmp_path, lexical_store="elastic", _env_file=None)  # type: ignore[arg-type]
+        Settings(data_dir=tmp_path, lexical_store="elastic", _env_file=None)
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
     result = run_newsdesk(
         tmp_path, "search", "okapi", env={**env, "NEWSDESK_LEXICAL_STORE": "postgres"}
@@ -369,11 +371,13 @@ def test_blocks_stay_exact_through_small_writes_deletes_and_replicas(
             import psycopg
 
             with psycopg.connect(url) as raw:
-                blocks = raw.execute(
+                row = raw.execute(
                     "SELECT count(*) FROM lexical_blocks b JOIN lexical_terms t USING (term_id)"
                     " WHERE t.term = ANY(%s)",
                     (_WORDS[:3],),
-                ).fetchone()[0]
+                ).fetchone()
+                assert row is not None
+                blocks = row[0]
             assert blocks > 20
             view.search(" ".join([*_WORDS[:3], _WORDS[30]]), 5)
             assert 0 < view.last_blocks_read < blocks
@@ -440,7 +444,8 @@ def test_a_database_with_the_first_design_tables_is_migrated() -> None:
                 raw.execute("INSERT INTO lexical_stats VALUES (1, 0, 0)")
             assert store.keep_lexical_tables() == store.chunk_count()
             with psycopg.connect(url) as raw:
-                assert raw.execute("SELECT to_regclass('lexical_postings')").fetchone()[0] is None
+                row = raw.execute("SELECT to_regclass('lexical_postings')").fetchone()
+                assert row is not None and row[0] is None
             _check_blocks(url)
             embedded, view = _embedded(store), store.lexical_view()
             for query in _queries(rng, 20):

@@ -85,7 +85,9 @@ def test_frequent_terms_are_skipped_where_they_cannot_matter(
     for query in QUERIES:
         walked.clear()
         _check(index.search(query, 10), _full_scores(index, query), 10)
-        asked = [index._bm25.vocab_dict[t] for t in lexical.tokenize([query])[0]]  # type: ignore[union-attr]
+        bm25 = index._bm25
+        assert bm25 is not None
+        asked = [bm25.vocab_dict[t] for t in lexical.tokenize([query])[0]]
         skipped += len(set(asked) - set(walked)) > 0
     assert skipped >= 2
 

@@ -173,6 +173,7 @@ def _characters_materialised(store: ArticleStore, read: Callable[[], object]) ->
     substr(a.text, …) materialises the whole article for every chunk."""
     count = 0
     db = store._connection()
+    assert isinstance(db, sqlite3.Connection)  # row factories and functions are SQLite's
 
     def row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> sqlite3.Row:
         nonlocal count

@@ -11,12 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from newsdesk.generation.llm import Completion, LLMError, OpenAIChatModel
-from newsdesk.generation.local_server import LocalLlamaServer, _child_environment
+from newsdesk.generation.local_server import LocalChatModel, LocalLlamaServer, _child_environment
 from newsdesk.generation.prompting import answerability_messages
 from newsdesk.generation.story_judge import yes_log_odds
 from newsdesk.settings import Settings
@@ -226,14 +227,14 @@ ONE_SHOT = [
 ]
 
 
-def _local_settings(data_dir: Path, **overrides: object) -> Settings:
+def _local_settings(data_dir: Path, **overrides: Any) -> Settings:
     # On a busy machine the model takes long to start and to answer: a ceiling, not a delay.
-    options: dict[str, object] = {
+    options: dict[str, Any] = {
         "local_startup_seconds": LLM_PATIENCE_S,
         "llm_timeout_seconds": LLM_PATIENCE_S,
         **overrides,
     }
-    return Settings(data_dir=data_dir, _env_file=None, **options)  # type: ignore[arg-type]
+    return Settings(data_dir=data_dir, _env_file=None, **options)
 
 
 @pytest.fixture(scope="module")
@@ -244,12 +245,12 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalLlam
 
 
 @pytest.fixture(scope="module")
-def local_model(local_server: LocalLlamaServer) -> OpenAIChatModel:
+def local_model(local_server: LocalLlamaServer) -> LocalChatModel:
     return local_server.chat_model()
 
 
 @pytest.mark.llm
-def test_local_completion_respects_max_tokens(local_model: OpenAIChatModel) -> None:
+def test_local_completion_respects_max_tokens(local_model: LocalChatModel) -> None:
     # The local client reads completions as streams (no token counts in them): a token a
     # chunk, so the stream of the same greedy answer shows the limit held.
     completion = local_model.complete(ONE_SHOT, max_tokens=6, temperature=0.0)
@@ -261,7 +262,7 @@ def test_local_completion_respects_max_tokens(local_model: OpenAIChatModel) -> N
 
 
 @pytest.mark.llm
-def test_local_stop_sequence_cuts_output(local_model: OpenAIChatModel) -> None:
+def test_local_stop_sequence_cuts_output(local_model: LocalChatModel) -> None:
     unstopped = local_model.complete(ONE_SHOT, max_tokens=16, temperature=0.0)
     words = unstopped.text.split()
     assert len(words) >= 3, unstopped.text
@@ -274,7 +275,7 @@ def test_local_stop_sequence_cuts_output(local_model: OpenAIChatModel) -> None:
 
 
 @pytest.mark.llm
-def test_local_stream_yields_several_deltas(local_model: OpenAIChatModel) -> None:
+def test_local_stream_yields_several_deltas(local_model: LocalChatModel) -> None:
     deltas = list(local_model.stream(ONE_SHOT, max_tokens=8, temperature=0.0))
     assert len(deltas) >= 3
     assert "".join(deltas).strip()
@@ -328,7 +329,7 @@ def test_a_missing_model_file_is_reported(tmp_path: Path) -> None:
 
 @pytest.mark.llm
 def test_the_local_server_gives_the_first_tokens_log_probabilities(
-    local_model: OpenAIChatModel,
+    local_model: LocalChatModel,
 ) -> None:
     messages = answerability_messages(
         "Who is in temporary charge of Leyton Orient?",

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx_sse import EventSource
 
 from newsdesk.answers import AnswerSentence, CitedAnswer, CitedText
 from newsdesk.api.app import create_app
@@ -25,6 +24,7 @@ from newsdesk.settings import Settings
 
 from .misbehaving_server import Behaviour, misbehaving_server, provider_settings
 from .support.patience import LLM_PATIENCE_S
+from .support.sse import event_source
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 MECCA = "wikinews-2015-mecca-crane-collapse"
@@ -225,7 +225,7 @@ def test_streams_chat_and_summaries_carry_the_verdicts(judged_desk) -> None:
     desk, counter = judged_desk
     with TestClient(create_app(desk.settings, desk=desk)) as client:
         with client.stream("POST", "/ask", json={"question": CRANE, "stream": True}) as response:
-            events = list(EventSource(response).iter_sse())
+            events = list(event_source(response).iter_sse())
         assert events[-1].event == "answer"
         final = events[-1].json()
         assert [s["judge"]["verdict"] for s in final["sentences"]] == [
@@ -243,7 +243,7 @@ def test_streams_chat_and_summaries_carry_the_verdicts(judged_desk) -> None:
             "supported",
         ]
         with client.stream("POST", "/v1/chat/completions", json={**body, "stream": True}) as r:
-            chunks = [e.data for e in EventSource(r).iter_sse() if e.data != "[DONE]"]
+            chunks = [e.data for e in event_source(r).iter_sse() if e.data != "[DONE]"]
         newsdesk = [json.loads(c)["newsdesk"] for c in chunks if "newsdesk" in json.loads(c)]
         assert [s["judge"]["verdict"] for s in newsdesk[0]["sentences"]][1] == "unsupported"
 
@@ -334,7 +334,7 @@ def test_the_real_local_model_judges(tmp_path, embedder: Embedder, samples) -> N
         desk.ingestor.ingest(samples)
         answer = desk.answerer().ask(CRANE, top_k=4)
         asked = sum(_passes(desk).values())  # one judge call, unless nothing was generated
-        judged: CitedText = answer
+        judged: CitedAnswer | CitedText = answer
         if answer.abstained:
             # Nothing generated to judge (a small model may abstain here): the same judge,
             # the same real model, on a sentence quoted from the story instead.

@@ -10,6 +10,7 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -30,8 +31,8 @@ CRANE = "How many people were killed when the crane fell in Mecca?"
 LAUNCHER = "newsdesk.generation.llm_child"
 
 
-def _settings(data_dir: Path, **overrides: object) -> Settings:
-    options: dict[str, object] = {
+def _settings(data_dir: Path, **overrides: Any) -> Settings:
+    options: dict[str, Any] = {
         "backend": "local",
         # Ceilings for a busy machine, not delays.
         "local_startup_seconds": LLM_PATIENCE_S,
@@ -41,7 +42,7 @@ def _settings(data_dir: Path, **overrides: object) -> Settings:
         "llm_answerability": "model",
         **overrides,
     }
-    return Settings(data_dir=data_dir, _env_file=None, **options)  # type: ignore[arg-type]
+    return Settings(data_dir=data_dir, _env_file=None, **options)
 
 
 def _until(condition: Callable[[], object], what: str, patience: float = LLM_PATIENCE_S) -> None:

@@ -125,12 +125,12 @@ def test_a_missing_package_says_what_to_install(tmp_path: Path) -> None:
 
 def test_the_setting_names_exactly_the_registry() -> None:
     assert set(get_args(LocalModelName)) == set(MODELS)
-    assert Settings(_env_file=None).local_model == "qwen2.5-coder-0.5b"  # type: ignore[call-arg]
+    assert Settings(_env_file=None).local_model == "qwen2.5-coder-0.5b"
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_the_setting_selects_each_model(name: str, tmp_path: Path) -> None:
-    settings = Settings(_env_file=None, local_model=name, data_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, local_model=name, data_dir=tmp_path)
     chosen = local_models.selected(settings)
     assert chosen.name == name
     assert chosen.licence
@@ -157,13 +157,13 @@ def test_server_uses_the_plain_template_for_the_base_model_only(tmp_path: Path) 
     model = tmp_path / "m.gguf"
     model.write_bytes(b"")
     for name in sorted(MODELS):
-        settings = Settings(_env_file=None, local_model=name, data_dir=tmp_path)  # type: ignore[call-arg]
+        settings = Settings(_env_file=None, local_model=name, data_dir=tmp_path)
         command = LocalLlamaServer(settings)._command(model, 1234)
         plain = "--hf_tokenizer_config_path" in command
         assert plain == (name == "gemma3-270m"), name
     assert (tmp_path / PLAIN_TEMPLATE_NAME).is_file()
     # A configured file keeps the template it carries, whatever `local_model` says.
-    configured = Settings(_env_file=None, local_model_path=model, data_dir=tmp_path)  # type: ignore[call-arg]
+    configured = Settings(_env_file=None, local_model_path=model, data_dir=tmp_path)
     assert "--hf_tokenizer_config_path" not in LocalLlamaServer(configured)._command(model, 1)
 
 
@@ -203,7 +203,7 @@ KITTENS = "The shelter said 40 kittens were adopted in March, twice as many as a
 
 @pytest.mark.llm
 def test_an_instruct_model_answers_in_its_chat_template_with_a_citation(tmp_path: Path) -> None:
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         data_dir=tmp_path,
         local_model=INSTRUCT_MODEL,

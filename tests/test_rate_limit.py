@@ -5,6 +5,7 @@ by default."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import openai
@@ -43,7 +44,7 @@ def test_a_bucket_allows_its_burst_then_paces_requests() -> None:
     assert [buckets.take("a") for _ in range(4)][:3] == [0.0, 0.0, 0.0]
 
 
-def _served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, **options: object):
+def _served(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, **options: Any):
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("rate") / "data",
         backend="extractive",
@@ -96,8 +97,10 @@ def test_openai_clients_get_a_rate_limit_error(limited_url: str) -> None:
     client.models.list()
     with pytest.raises(openai.RateLimitError) as caught:
         client.models.list()
-    assert caught.value.body["code"] == "rate_limit_exceeded"
-    assert caught.value.body["type"] == "rate_limit_error"
+    body = caught.value.body
+    assert isinstance(body, dict), body
+    assert body["code"] == "rate_limit_exceeded"
+    assert body["type"] == "rate_limit_error"
     assert int(caught.value.response.headers["retry-after"]) >= 1
 
 

@@ -28,7 +28,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder, SentenceTransformerEmbedder
 from newsdesk.errors import InvalidInput
-from newsdesk.settings import RetrievalMode, Settings
+from newsdesk.settings import EmbeddingBackend, RetrievalMode, Settings
 
 from .support.cli import NEWSDESK, run_newsdesk
 from .support.corpus_files import generated_feed
@@ -43,7 +43,7 @@ pytestmark = [
 ]  # loads a second model and re-embeds collections
 
 NEW_MODEL = "all-MiniLM-L6-v2"
-NEW_BACKEND = "torch"
+NEW_BACKEND: EmbeddingBackend = "torch"
 QUERIES = ["NASA space shuttle retirement", "crane collapse in Mecca", "asylum questionnaire"]
 
 

@@ -21,7 +21,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 from newsdesk.embedding import Embedder
 from newsdesk.errors import DatabaseUnavailable
-from newsdesk.settings import Settings
+from newsdesk.settings import RetrievalMode, Settings
 from newsdesk.stores.keys import KeyStore, key_digest
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
@@ -76,8 +76,8 @@ def _eventually(found: Callable[[], bool]) -> bool:
     return found()
 
 
-def _finds(desk: Newsdesk, article_id: str, mode: str, query: str) -> bool:
-    return article_id in {hit.article_id for hit in desk.searcher.search(query, mode=mode)}  # type: ignore[arg-type]
+def _finds(desk: Newsdesk, article_id: str, mode: RetrievalMode, query: str) -> bool:
+    return article_id in {hit.article_id for hit in desk.searcher.search(query, mode=mode)}
 
 
 def test_a_write_through_one_process_is_found_by_the_other_and_a_restart_catches_up(
@@ -123,8 +123,10 @@ def _write(store: ArticleStore, article_id: str) -> int:
     """One article of one chunk with a ready vector, straight to the store."""
     text = f"Report {article_id}. It has two sentences."
     chunk = ChunkWrite(0, 0, len(text), 8, np.ones(4, dtype=np.float32))
-    fields = (None, None, None, None, {}, article_id, article_id, [chunk])
-    return store.write([ArticleWrite(article_id, article_id, text, *fields)]).generation
+    article = ArticleWrite(
+        article_id, article_id, text, None, None, None, None, {}, article_id, article_id, [chunk]
+    )
+    return store.write([article]).generation
 
 
 def test_writers_in_two_processes_take_turns_and_the_log_holds_every_write(

@@ -5,6 +5,7 @@ failure); the real local model in one `llm` test."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from httpx_sse import EventSource
@@ -31,7 +32,9 @@ def _assert_cited_exactly(desk: Newsdesk, body: dict) -> None:
     numbers = {c["number"] for c in body["citations"]}
     assert sorted(numbers) == list(range(1, len(numbers) + 1))
     for citation in body["citations"]:
-        text = desk.store.get_article(citation["article_id"]).text
+        article = desk.store.get_article(citation["article_id"])
+        assert article is not None, citation["article_id"]
+        text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
         assert citation["quote"] in citation["passage"]
     for sentence in body["sentences"]:
@@ -41,6 +44,7 @@ def _assert_cited_exactly(desk: Newsdesk, body: dict) -> None:
 
 
 def test_an_article_summary_cites_only_that_article(loaded_desk: Newsdesk, client) -> None:
+    body: dict[str, Any] = {}  # the last article's summary, checked after the loop
     for article_id in (MECCA, "nato-no-fly-zone-stoltenberg", "wikinews-2006-hajj-stampede"):
         body = client.post("/summaries", json={"article_id": article_id}).json()
         assert body["articles"] == [article_id]
@@ -259,6 +263,7 @@ def test_passages_beyond_the_context_are_summarised_by_map_then_reduce(
             SummaryRequest(topic="crane collapse at the Grand Mosque in Mecca", top_k=8)
         )
         article = desk.store.get_article(MECCA)
+    assert article is not None
     assert summary.hierarchical and counter.value >= 3  # at least two maps and a reduce
     (sentence,) = summary.sentences
     assert sentence.supported
@@ -283,6 +288,7 @@ def test_the_local_model_summarises_an_article_with_its_own_citations(
         desk.ingestor.ingest(samples)
         summary = desk.summarizer().summarize(SummaryRequest(article_id=MECCA, length="short"))
         article = desk.store.get_article(MECCA)
+    assert article is not None
     assert summary.backend == "local" and not summary.degraded, summary.degraded_reason
     assert 1 <= len(summary.sentences) <= 2 and word_count(summary.summary) <= 50
     assert {c.article_id for c in summary.citations} == {MECCA}

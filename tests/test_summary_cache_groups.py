@@ -47,7 +47,9 @@ def test_a_copy_joining_or_leaving_the_group_invalidates_the_cached_summary(
 
     copy = _copy(loaded_desk, "Reprint Daily")
     loaded_desk.ingestor.ingest([copy])
-    group = loaded_desk.store.get_article(MECCA).group  # type: ignore[union-attr]
+    article = loaded_desk.store.get_article(MECCA)
+    assert article is not None
+    group = article.group
     assert group is not None and {m.id for m in group.members} == {MECCA, copy.id}
 
     joined = client.post("/summaries", json=REQUEST).json()

@@ -130,7 +130,8 @@ def test_latest_asks_for_recency_and_no_lower_bound() -> None:
         both is not None and both.latest and both.resolved_from == "the most recent; from last week"
     )
     assert both.published_after is not None and both.published_after.date() == date(2015, 9, 14)
-    assert resolve("what did NATO say last week", WEDNESDAY).latest is False  # type: ignore[union-attr]
+    last_week = resolve("what did NATO say last week", WEDNESDAY)
+    assert last_week is not None and last_week.latest is False
 
 
 def test_explicit_filters_win_over_the_words() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -55,12 +56,12 @@ def _vector_rebuilds(desk: Newsdesk) -> int:
     return desk.indexes.rebuild_metrics.count("vectors")
 
 
-def _every_hit(desk: Newsdesk, queries: list[str], **options: object) -> set[int]:
+def _every_hit(desk: Newsdesk, queries: list[str], **options: Any) -> set[int]:
     """Chunk ids any of these searches returns, dense and hybrid, deep."""
     found: set[int] = set()
     for query in queries:
         for mode in ("dense", "hybrid"):
-            hits = desk.searcher.search(query, top_k=50, mode=mode, **options)  # type: ignore[arg-type]
+            hits = desk.searcher.search(query, top_k=50, mode=mode, **options)
             found |= {hit.chunk_id for hit in hits}
     return found
 

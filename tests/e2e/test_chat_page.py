@@ -40,7 +40,9 @@ def ask(page: Page, question: str) -> tuple[dict, dict, dict]:
     turn = page.locator(".turn").nth(turns)
     expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")
     answer = replay(response)["newsdesk"]
-    return json.loads(response.request.post_data), response.headers, answer
+    post_data = response.request.post_data
+    assert post_data is not None
+    return json.loads(post_data), response.headers, answer
 
 
 def test_streamed_answer_with_citation_passage(page: Page, sample_url: str) -> None:
@@ -130,7 +132,9 @@ def test_phone_width_has_no_sideways_scroll(phone: Page, sample_url: str) -> Non
     phone.goto(sample_url)
     expect(phone.locator("#article-list li").first).to_be_visible()
     _, _, answer = ask(phone, CRANE)
-    width = phone.viewport_size["width"]
+    viewport = phone.viewport_size
+    assert viewport is not None
+    width = viewport["width"]
 
     def overflow() -> int:
         return phone.evaluate("document.documentElement.scrollWidth") - width
@@ -179,7 +183,9 @@ def test_keyboard_only(page: Page, sample_url: str) -> None:
     expect(focused).to_have_class(re.compile(r"\bcite\b"))
     outline = focused.evaluate("e => getComputedStyle(e).outlineStyle")
     assert outline != "none", "focus must be visible"
-    number = int(focused.get_attribute("data-number"))
+    data_number = focused.get_attribute("data-number")
+    assert data_number is not None
+    number = int(data_number)
     page.keyboard.press("Enter")
     expect(page.locator("#passage-title")).to_be_focused()
     quote = next(c["quote"] for c in answer["citations"] if c["number"] == number)
@@ -374,7 +380,9 @@ def test_summarise_an_article(page: Page, sample_url: str) -> None:
     with page.expect_response(lambda r: r.url.endswith("/summaries")) as info:
         item.locator(".summarise").click()
     response = info.value
-    assert json.loads(response.request.post_data) == {"article_id": CRANE_ID, "stream": True}
+    post_data = response.request.post_data
+    assert post_data is not None
+    assert json.loads(post_data) == {"article_id": CRANE_ID, "stream": True}
     assert response.headers["content-type"].startswith("text/event-stream")
     turn = page.locator(".turn").first
     expect(turn.locator(".assistant")).to_have_attribute("aria-busy", "false")

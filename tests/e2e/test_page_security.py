@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Request, expect
 
 from tests.support.patience import PATIENCE_MS
 
@@ -23,7 +23,7 @@ def watching_origins(page: Page, base_url: str) -> Iterator[list[str]]:
     own = urlsplit(base_url).netloc
     elsewhere: list[str] = []
 
-    def seen(request) -> None:  # type: ignore[no-untyped-def]
+    def seen(request: Request) -> None:
         parts = urlsplit(request.url)
         if parts.scheme not in ("data", "blob") and parts.netloc != own:
             elsewhere.append(request.url)

@@ -17,7 +17,9 @@ def test_timeline_command_shows_dated_cited_events(page: Page, sample_url: str) 
         page.fill("#question", "/timeline Mecca crane collapse")
         page.press("#question", "Enter")
     response = info.value
-    assert json.loads(response.request.post_data) == {"topic": "Mecca crane collapse"}
+    post_data = response.request.post_data
+    assert post_data is not None
+    assert json.loads(post_data) == {"topic": "Mecca crane collapse"}
     body = response.json()
     assert body["events"], body
     turn = page.locator(".turn").first

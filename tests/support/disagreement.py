@@ -15,7 +15,9 @@ QUESTION = "How many people were killed when the crane fell into Mecca's Grand M
 def second_outlet(desk: Newsdesk, toll: str) -> ArticleInput:
     """The sample crane story as another outlet reported it: its lead sentence reworded
     with `toll` dead, then sentences of its own (so it is not a copy of the sample)."""
-    lead = desk.store.get_article(MECCA).text.split("\n")[0]
+    sample = desk.store.get_article(MECCA)
+    assert sample is not None, f"the sample {MECCA} is not in the store"
+    lead = sample.text.split("\n")[0]
     assert "killing 107 or more" in lead  # the sample's own toll, which the test relies on
     reworded = lead.replace("A storm yesterday caused", "On Friday a storm caused").replace(
         "killing 107 or more", f"killing {toll} people"
