@@ -13,6 +13,7 @@ from newsdesk.container import Newsdesk
 
 from .support.disagreement import MECCA, QUESTION, second_outlet
 from .support.sse import event_source
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -28,8 +29,7 @@ def _assert_both_sides_cited(desk: Newsdesk, answer: dict[str, Any], other: str)
     by_number = {c["number"]: c for c in answer["citations"]}
     assert sorted(by_number) == list(range(1, len(by_number) + 1))
     for citation in answer["citations"]:
-        article = desk.store.get_article(citation["article_id"])
-        assert article is not None, citation["article_id"]
+        article = stored_article(desk.store, citation["article_id"])
         text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
     disagreements = _disagreements(answer)

@@ -12,6 +12,7 @@ from newsdesk.container import Newsdesk
 from newsdesk.generation.extractive import answers_kind, question_kind
 
 from .support.sse import event_source
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -35,8 +36,7 @@ OFF_TOPIC = [
 
 def _assert_citations_exact(desk: Newsdesk, answer) -> None:
     for citation in answer.citations:
-        article = desk.store.get_article(citation.article_id)
-        assert article is not None, citation.article_id
+        article = stored_article(desk.store, citation.article_id)
         assert article.text[citation.char_start : citation.char_end] == citation.quote
         assert citation.quote in citation.passage
     used = {n for s in answer.sentences for n in s.citations}

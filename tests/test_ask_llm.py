@@ -20,6 +20,7 @@ from .misbehaving_server import misbehaving_server, provider_settings
 from .support.patience import LLM_PATIENCE_S
 from .support.samples import load_samples
 from .support.sse import event_source
+from .support.stored import stored_article
 
 CRANE = "How many people were killed when the crane fell in Mecca?"
 
@@ -33,8 +34,7 @@ def _open(settings: Settings, embedder: Embedder, samples: list[ArticleInput]) -
 def _assert_citations_exact(desk: Newsdesk, answer) -> None:
     numbers = {c.number for c in answer.citations}
     for citation in answer.citations:
-        article = desk.store.get_article(citation.article_id)
-        assert article is not None, citation.article_id
+        article = stored_article(desk.store, citation.article_id)
         text = article.text
         assert text[citation.char_start : citation.char_end] == citation.quote
     for sentence in answer.sentences:

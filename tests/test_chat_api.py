@@ -22,6 +22,7 @@ from .misbehaving_server import misbehaving_server, provider_settings
 from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -49,8 +50,7 @@ def _newsdesk(obj: Any) -> dict[str, Any]:
 def _assert_quotes_exact(desk: Newsdesk, answer: dict[str, Any]) -> None:
     assert answer["citations"]
     for citation in answer["citations"]:
-        article = desk.store.get_article(citation["article_id"])
-        assert article is not None, citation["article_id"]
+        article = stored_article(desk.store, citation["article_id"])
         text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
 

@@ -23,6 +23,7 @@ from newsdesk.generation.support import SupportScorer
 from .support.cli import run_newsdesk
 from .support.disagreement import CONFLICTS, ConflictingReports
 from .support.duplicates import labelled_articles
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -41,8 +42,7 @@ def _disagreements(result: dict[str, Any]) -> list[dict[str, Any]]:
 def _assert_conflict_reported(desk: Newsdesk, result: dict[str, Any], reports: Any) -> None:
     by_number = {c["number"]: c for c in result["citations"]}
     for citation in result["citations"]:
-        article = desk.store.get_article(citation["article_id"])
-        assert article is not None, citation["article_id"]
+        article = stored_article(desk.store, citation["article_id"])
         text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
     disagreements = _disagreements(result)

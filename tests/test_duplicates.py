@@ -26,6 +26,8 @@ from newsdesk.stores.sqlite import ArticleStore, ArticleWrite
 from tests.support.duplicates import labelled_articles, pair_scores
 from tests.support.samples import load_samples
 
+from .support.stored import stored_article
+
 # Every test that uses the article store runs on SQLite and on PostgreSQL.
 pytestmark = [pytest.mark.both_stores, pytest.mark.lexical_stores]
 
@@ -52,8 +54,8 @@ def labelled_desk(
 def groups_of(desk: Newsdesk) -> dict[str, int | None]:
     found: dict[str, int | None] = {}
     for article_id in LABELS:
-        article = desk.store.get_article(article_id)
-        assert article is not None and article.group is not None
+        article = stored_article(desk.store, article_id)
+        assert article.group is not None
         found[article_id] = article.group.id
     return found
 
@@ -71,8 +73,7 @@ def test_the_original_is_the_earliest_full_copy(labelled_desk: Newsdesk) -> None
         members = [a for a, s in LABELLED if s == story]
         if len(members) == 1:
             continue
-        article = labelled_desk.store.get_article(members[0].id)
-        assert article is not None, members[0].id
+        article = stored_article(labelled_desk.store, members[0].id)
         group = article.group
         assert group is not None
         # Every story's sample article is its first full copy: the excerpt published two
@@ -82,8 +83,8 @@ def test_the_original_is_the_earliest_full_copy(labelled_desk: Newsdesk) -> None
 
 
 def test_a_unique_article_is_a_group_of_one(labelled_desk: Newsdesk) -> None:
-    article = labelled_desk.store.get_article("wikinews-2007-taipei-lantern-festival")
-    assert article is not None and article.group is not None
+    article = stored_article(labelled_desk.store, "wikinews-2007-taipei-lantern-festival")
+    assert article.group is not None
     assert article.group.original_id == article.id
     assert [m.id for m in article.group.members] == [article.id]
 
@@ -178,8 +179,8 @@ def store(tmp_path: Path, database_url: str | None) -> Iterator[ArticleStore]:
 
 
 def _group(store: ArticleStore, article_id: str) -> tuple[int, str, list[str]]:
-    article = store.get_article(article_id)
-    assert article is not None and article.group is not None
+    article = stored_article(store, article_id)
+    assert article.group is not None
     group = article.group
     return group.id, group.original_id, sorted(m.id for m in group.members)
 

@@ -16,6 +16,8 @@ from newsdesk.settings import RetrievalMode, Settings
 from tests.support.postgres import store_database
 from tests.support.vector_stores import VECTOR_STORES, store_settings
 
+from .support.stored import stored_article
+
 # Every test that uses the article store runs on SQLite, on PostgreSQL, and on PostgreSQL with
 # lexical search in it (lexical_store=postgres), and (through the `settings` fixture below) on
 # each vector store: every combination.
@@ -63,8 +65,7 @@ def test_results_carry_exact_offsets_and_scores(loaded_desk: Newsdesk) -> None:
     assert len(results) == 5
     assert [r.score for r in results] == sorted((r.score for r in results), reverse=True)
     for passage in results:
-        article = loaded_desk.store.get_article(passage.article_id)
-        assert article is not None, passage.article_id
+        article = stored_article(loaded_desk.store, passage.article_id)
         assert article.text[passage.char_start : passage.char_end] == passage.text
     best = results[0]
     assert "tough negotiator" in best.text
@@ -114,16 +115,14 @@ def test_changed_text_replaces_the_old_chunks(
     loaded_desk: Newsdesk, samples: list[ArticleInput]
 ) -> None:
     original = samples[0]
-    old = loaded_desk.store.get_article(original.id)
-    assert old is not None, original.id
+    old = stored_article(loaded_desk.store, original.id)
     old_ids = {c.chunk_id for c in old.chunks}
     changed = original.model_copy(
         update={"text": "Zebras escaped from the city zoo on Tuesday. Keepers caught them by noon."}
     )
     report = loaded_desk.ingestor.ingest([changed])
     assert report.updated == [original.id] and report.chunks == 1
-    article = loaded_desk.store.get_article(original.id)
-    assert article is not None, original.id
+    article = stored_article(loaded_desk.store, original.id)
     assert {c.chunk_id for c in article.chunks}.isdisjoint(old_ids)
     hits = loaded_desk.searcher.search("zebras escaped from the zoo", top_k=3)
     assert hits[0].article_id == original.id
@@ -137,20 +136,17 @@ def test_metadata_only_change_keeps_chunks(
     loaded_desk: Newsdesk, samples: list[ArticleInput]
 ) -> None:
     original = samples[1]
-    old = loaded_desk.store.get_article(original.id)
-    assert old is not None, original.id
+    old = stored_article(loaded_desk.store, original.id)
     before = [c.chunk_id for c in old.chunks]
     report = loaded_desk.ingestor.ingest([original.model_copy(update={"title": "A new title"})])
     assert report.updated == [original.id] and report.chunks == 0
-    article = loaded_desk.store.get_article(original.id)
-    assert article is not None, original.id
+    article = stored_article(loaded_desk.store, original.id)
     assert article.title == "A new title" and [c.chunk_id for c in article.chunks] == before
 
 
 def test_delete_removes_the_article_from_all_three_stores(loaded_desk: Newsdesk) -> None:
     article_id = "wikinews-2015-mecca-crane-collapse"
-    article = loaded_desk.store.get_article(article_id)
-    assert article is not None, article_id
+    article = stored_article(loaded_desk.store, article_id)
     chunk_ids = np.array([c.chunk_id for c in article.chunks])
     loaded_desk.ingestor.delete(article_id)
     assert loaded_desk.store.get_article(article_id) is None
@@ -298,8 +294,7 @@ def test_passages_are_cut_at_character_offsets_whatever_the_script(desk: Newsdes
     ]
     text = " ".join(sentences * 12)
     desk.ingestor.ingest([ArticleInput(id="scripts", title="Scripts 🌍", text=text)])
-    article = desk.store.get_article("scripts")
-    assert article is not None
+    article = stored_article(desk.store, "scripts")
     assert len(article.chunks) > 1
     passages = desk.store.passages([c.chunk_id for c in article.chunks])
     for chunk in article.chunks:

@@ -26,6 +26,7 @@ from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 from .support.cli import run_newsdesk
 from .support.postgres import fresh_database
 from .support.samples import load_samples
+from .support.stored import stored_article
 
 QUERIES = [
     "NATO no-fly zone Ukraine",
@@ -148,8 +149,7 @@ def test_a_write_and_a_delete_reach_the_engine_in_their_transaction(
         d.ingestor.ingest([story])
         engine = d.indexes.fresh_lexical()
         _, ids = engine.search("okapi calf", 10)
-        article = d.store.get_article("okapi")
-        assert article is not None
+        article = stored_article(d.store, "okapi")
         chunk_ids = [c.chunk_id for c in article.chunks]
         assert ids.tolist() == chunk_ids
         d.ingestor.ingest([story.model_copy(update={"text": "A tapir moved to Bristol."})])

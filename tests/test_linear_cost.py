@@ -20,6 +20,8 @@ from newsdesk.index import text as text_module
 from newsdesk.index.text import normalise_text, sentence_spans
 from newsdesk.stores.sqlite import ArticleStore, ArticleWrite, ChunkWrite
 
+from .support.stored import stored_article
+
 # A wire-copy article whose every paragraph break cuts the same sentence: all of it is joined
 # into one paragraph, which the splitter used to re-read whole for every break (22 s to
 # ingest at 12,000 characters).
@@ -217,8 +219,7 @@ def test_chunk_texts_are_read_in_time_linear_in_the_article(
 def test_chunk_texts_are_slices_of_the_article(tmp_path: Path) -> None:
     large_store, large_text, large_ids = _store_with_one_article(tmp_path, 20_000)
     texts = [t for _, batch in large_store.iter_texts(batch_size=7) for t in batch]
-    article = large_store.get_article("big")
-    assert article is not None
+    article = stored_article(large_store, "big")
     assert texts == [large_text[c.char_start : c.char_end] for c in article.chunks]
     passages = large_store.passages(large_ids)
     assert [passages[i].text for i in large_ids] == texts

@@ -24,6 +24,7 @@ from newsdesk.settings import Settings
 from newsdesk.stores.milvus import MilvusVectorIndex, filter_expression
 
 from .support.samples import load_samples
+from .support.stored import stored_article
 from .support.vector_stores import needs_milvus, store_settings
 
 pytestmark = needs_milvus
@@ -54,8 +55,7 @@ def _milvus(desk: Newsdesk) -> MilvusVectorIndex:
 
 
 def _chunk_ids(desk: Newsdesk, article_id: str) -> set[int]:
-    article = desk.store.get_article(article_id)
-    assert article is not None
+    article = stored_article(desk.store, article_id)
     return {c.chunk_id for c in article.chunks}
 
 

@@ -35,6 +35,7 @@ from .support.corpus_files import generated_feed
 from .support.live_server import serve
 from .support.patience import PATIENCE_S
 from .support.samples import load_samples
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.slow,
@@ -118,8 +119,7 @@ def test_reindex_switches_models_while_searches_keep_answering(
         desk.ingestor.ingest(
             [ArticleInput(id="after-switch", title="Late", text="The harbour reopened today.")]
         )
-        late = desk.store.get_article("after-switch")
-        assert late is not None
+        late = stored_article(desk.store, "after-switch")
         vector = _stored_vectors(desk)[late.chunks[0].chunk_id]
         assert float(vector @ torch_model.embed([late.chunks[0].text])[0]) > 0.9999
 

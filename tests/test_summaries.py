@@ -19,6 +19,7 @@ from newsdesk.settings import Settings
 
 from .misbehaving_server import misbehaving_server, provider_settings
 from .support.patience import LLM_PATIENCE_S
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -32,8 +33,7 @@ def _assert_cited_exactly(desk: Newsdesk, body: dict) -> None:
     numbers = {c["number"] for c in body["citations"]}
     assert sorted(numbers) == list(range(1, len(numbers) + 1))
     for citation in body["citations"]:
-        article = desk.store.get_article(citation["article_id"])
-        assert article is not None, citation["article_id"]
+        article = stored_article(desk.store, citation["article_id"])
         text = article.text
         assert text[citation["char_start"] : citation["char_end"]] == citation["quote"]
         assert citation["quote"] in citation["passage"]
@@ -262,8 +262,7 @@ def test_passages_beyond_the_context_are_summarised_by_map_then_reduce(
         summary = desk.summarizer().summarize(
             SummaryRequest(topic="crane collapse at the Grand Mosque in Mecca", top_k=8)
         )
-        article = desk.store.get_article(MECCA)
-    assert article is not None
+        article = stored_article(desk.store, MECCA)
     assert summary.hierarchical and counter.value >= 3  # at least two maps and a reduce
     (sentence,) = summary.sentences
     assert sentence.supported
@@ -287,8 +286,7 @@ def test_the_local_model_summarises_an_article_with_its_own_citations(
     with Newsdesk.open(settings, embedder=embedder) as desk:
         desk.ingestor.ingest(samples)
         summary = desk.summarizer().summarize(SummaryRequest(article_id=MECCA, length="short"))
-        article = desk.store.get_article(MECCA)
-    assert article is not None
+        article = stored_article(desk.store, MECCA)
     assert summary.backend == "local" and not summary.degraded, summary.degraded_reason
     assert 1 <= len(summary.sentences) <= 2 and word_count(summary.summary) <= 50
     assert {c.article_id for c in summary.citations} == {MECCA}

@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 
+from .support.stored import stored_article
+
 # Both tests run on the article store on SQLite and on PostgreSQL.
 pytestmark = [pytest.mark.both_stores, pytest.mark.vector_stores]
 
@@ -26,8 +28,7 @@ def _outlets(summary: dict[str, Any]) -> set[str]:
 
 def _copy(desk: Newsdesk, outlet: str) -> ArticleInput:
     """The sample story as another outlet reprinted it: the wire copy with an edited lead."""
-    mecca = desk.store.get_article(MECCA)
-    assert mecca is not None
+    mecca = stored_article(desk.store, MECCA)
     lead, rest = mecca.text.split("\n", 1)
     return ArticleInput(
         id=f"copy-{outlet.lower().replace(' ', '-')}",
@@ -47,8 +48,7 @@ def test_a_copy_joining_or_leaving_the_group_invalidates_the_cached_summary(
 
     copy = _copy(loaded_desk, "Reprint Daily")
     loaded_desk.ingestor.ingest([copy])
-    article = loaded_desk.store.get_article(MECCA)
-    assert article is not None
+    article = stored_article(loaded_desk.store, MECCA)
     group = article.group
     assert group is not None and {m.id for m in group.members} == {MECCA, copy.id}
 

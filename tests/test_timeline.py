@@ -17,6 +17,7 @@ from newsdesk.settings import Settings
 
 from .support.cli import run_newsdesk
 from .support.samples import SAMPLES
+from .support.stored import stored_article
 
 pytestmark = [
     pytest.mark.both_stores,
@@ -54,13 +55,11 @@ def test_a_timeline_is_cited_dated_sentences_in_date_order(
         assert event["date_source"] in {"explicit", "relative", "publication"}
         assert event["citations"], event
         for citation in event["citations"]:
-            article = sample_desk.store.get_article(citation["article_id"])
-            assert article is not None, citation["article_id"]
+            article = stored_article(sample_desk.store, citation["article_id"])
             assert article.text[citation["char_start"] : citation["char_end"]] == citation["quote"]
             assert {"number", "quote", "source", "published_at", "title"} <= citation.keys()
         # extractive: the event is a sentence of the article it cites.
-        cited = sample_desk.store.get_article(event["citations"][0]["article_id"])
-        assert cited is not None, event["citations"][0]["article_id"]
+        cited = stored_article(sample_desk.store, event["citations"][0]["article_id"])
         assert " ".join(event["text"].split()) in " ".join(cited.text.split())
     by_text = {e["text"][:40]: e for e in events}
     launch = next(e for t, e in by_text.items() if t.startswith("On April 12, 1981"))

@@ -20,6 +20,7 @@ from newsdesk.settings import Settings
 from newsdesk.stores.vectors import FaissVectorIndex
 
 from .support.patience import PATIENCE_S
+from .support.stored import stored_article
 from .support.vector_stores import VECTOR_STORES, store_settings
 
 # Every test that uses the article store runs on SQLite and on PostgreSQL.
@@ -47,8 +48,7 @@ def _hnsw(tmp_path: Path, database_url: str | None, share: float = 0.9) -> Setti
 
 
 def _chunk_ids(desk: Newsdesk, article_id: str) -> set[int]:
-    article = desk.store.get_article(article_id)
-    assert article is not None
+    article = stored_article(desk.store, article_id)
     return {c.chunk_id for c in article.chunks}
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from newsdesk.container import Newsdesk
 from newsdesk.domain import ArticleInput
 
+from .stored import stored_article
+
 MECCA = "wikinews-2015-mecca-crane-collapse"
 QUESTION = "How many people were killed when the crane fell into Mecca's Grand Mosque?"
 
@@ -15,8 +17,7 @@ QUESTION = "How many people were killed when the crane fell into Mecca's Grand M
 def second_outlet(desk: Newsdesk, toll: str) -> ArticleInput:
     """The sample crane story as another outlet reported it: its lead sentence reworded
     with `toll` dead, then sentences of its own (so it is not a copy of the sample)."""
-    sample = desk.store.get_article(MECCA)
-    assert sample is not None, f"the sample {MECCA} is not in the store"
+    sample = stored_article(desk.store, MECCA)
     lead = sample.text.split("\n")[0]
     assert "killing 107 or more" in lead  # the sample's own toll, which the test relies on
     reworded = lead.replace("A storm yesterday caused", "On Friday a storm caused").replace(
